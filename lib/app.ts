@@ -1,0 +1,192 @@
+/**
+ * The users service's HTTP routes, as a Hono app.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Users } from "./users.ts";
+import {
+  METRICS_CONTENT_TYPE,
+  renderMetrics,
+  RequestStats,
+} from "./metrics.ts";
+
+/** The longest `user_id` accepted, in UTF-8 bytes. */
+export const MAX_USER_ID_BYTES = 256;
+
+/** What the app needs: the users store and where to count requests. */
+export interface AppDeps {
+  /** The users store (cache + database). */
+  users: Users;
+  /** Request counters; a fresh one when omitted. */
+  requests?: RequestStats;
+  /** Where unexpected errors are logged; `console.error` by default. */
+  logError?: (error: unknown) => void;
+}
+
+const USERS_ROUTE = "/users/:user_id";
+const ALLOWED = "GET, HEAD";
+const JSON_INIT: ResponseInit = {
+  headers: { "content-type": "application/json" },
+};
+const encoder = new TextEncoder();
+
+/**
+ * Builds the users service's Hono app.
+ *
+ * Routes: `GET /users/:user_id`, `GET /healthz`, `GET /metrics` (each also
+ * `HEAD`). Every error is JSON `{"error": "..."}` with its status.
+ *
+ * @param deps The users store and request counters.
+ * @returns The app; serve it with `Deno.serve(app.fetch)`.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./app.ts";
+ * import { createUsers } from "./users.ts";
+ * const app = createApp({ users: createUsers({ cache: new Map() }) });
+ * const response = await app.request("/healthz");
+ * console.assert(response.status === 200);
+ * ```
+ */
+export function createApp(deps: AppDeps): Hono {
+  const { users } = deps;
+  const requests = deps.requests ?? new RequestStats();
+  const logError = deps.logError ?? ((error) => console.error(error));
+  const app = new Hono();
+
+  // One handler per route and no middleware: Hono then dispatches
+  // synchronously, and a cache hit never waits on a promise. Each handler
+  // counts its own request.
+  app.get(USERS_ROUTE, (c): Response | Promise<Response> => {
+    const userId = userIdFrom(c.req.url, c.req.param("user_id"));
+    const cached = users.lookup(userId);
+    if (cached !== undefined) {
+      requests.record(USERS_ROUTE, 200);
+      return new Response(JSON.stringify(cached), JSON_INIT);
+    }
+    return users.load(userId).then((user) => {
+      requests.record(USERS_ROUTE, 200);
+      return new Response(JSON.stringify(user), JSON_INIT);
+    });
+  });
+
+  app.get("/healthz", (c) => {
+    requests.record("/healthz", 200);
+    return c.json({ status: "ok" });
+  });
+
+  app.get("/metrics", async (c) => {
+    const body = await renderMetrics({
+      cache: users.cache,
+      stats: users.stats,
+      requests,
+    });
+    requests.record("/metrics", 200);
+    return c.body(body, 200, { "content-type": METRICS_CONTENT_TYPE });
+  });
+
+  app.notFound((c) => {
+    const route = routeOf(c.req.path);
+    if (route === undefined) {
+      requests.record("(unmatched)", 404);
+      return c.json({ error: "Not found" }, 404);
+    }
+    requests.record(route, 405);
+    return c.json({ error: `Method ${c.req.method} not allowed` }, 405, {
+      allow: ALLOWED,
+    });
+  });
+
+  app.onError((error, c) => {
+    const route = routeOf(c.req.path) ?? "(unmatched)";
+    const status = error instanceof HTTPException && error.status < 500
+      ? error.status
+      : 500;
+    requests.record(route, status);
+    if (status < 500) return c.json({ error: error.message }, status);
+    logError(error);
+    return c.json({ error: "Internal server error" }, 500);
+  });
+
+  return app;
+}
+
+/** The route pattern a path belongs to, whatever the method. */
+function routeOf(path: string): string | undefined {
+  if (path === "/healthz" || path === "/metrics") return path;
+  return /^\/users\/[^/]+$/.test(path) ? USERS_ROUTE : undefined;
+}
+
+/**
+ * Returns the decoded `user_id`, rejecting ids that are too long or badly
+ * percent-encoded. Hono quietly keeps malformed escapes as they are, so a
+ * raw segment holding `%` is decoded again here, strictly.
+ */
+function userIdFrom(url: string, param: string | undefined): string {
+  let userId = param ?? "";
+  if (url.includes("%")) {
+    const raw = rawUserIdSegment(url);
+    try {
+      userId = decodeURIComponent(raw);
+    } catch {
+      throw new HTTPException(400, {
+        message: "Malformed percent-encoding in user_id",
+      });
+    }
+  }
+  if (userId.length === 0) {
+    throw new HTTPException(400, { message: "Empty user_id" });
+  }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: short ids skip encoding.
+  if (
+    userId.length > MAX_USER_ID_BYTES ||
+    (userId.length * 3 > MAX_USER_ID_BYTES &&
+      encoder.encode(userId).length > MAX_USER_ID_BYTES)
+  ) {
+    throw new HTTPException(400, {
+      message: `user_id longer than ${MAX_USER_ID_BYTES} bytes`,
+    });
+  }
+  return userId;
+}
+
+function rawUserIdSegment(url: string): string {
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  let pathEnd = url.length;
+  for (const mark of ["?", "#"]) {
+    const at = url.indexOf(mark, pathStart);
+    if (at !== -1 && at < pathEnd) pathEnd = at;
+  }
+  const path = url.slice(pathStart, pathEnd);
+  return path.slice(path.indexOf("/", 1) + 1).replace(/\/$/, "");
+}
+
+/**
+ * Wraps the app for `Deno.serve`. A `HEAD` request is answered as a `GET`
+ * whose body Deno drops, so the response keeps the `GET`'s Content-Length
+ * (Hono's own `HEAD` handling replaces the body and loses it).
+ *
+ * @param app The app from {@linkcode createApp}.
+ * @returns The `Deno.serve` handler.
+ *
+ * @example
+ * ```ts
+ * import { createApp, serveHandler } from "./app.ts";
+ * import { createUsers } from "./users.ts";
+ * const handler = serveHandler(createApp({ users: createUsers() }));
+ * console.assert(typeof handler === "function");
+ * ```
+ */
+export function serveHandler(
+  app: Hono,
+): (request: Request) => Response | Promise<Response> {
+  return (request) => {
+    if (request.method !== "HEAD") return app.fetch(request);
+    return app.fetch(
+      new Request(request.url, { method: "GET", headers: request.headers }),
+    );
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The `serve` subcommand's configuration: flags, environment, defaults and
+ * its `--help` text.
+ *
+ * @module
+ */
+
+import { flagOrEnv, parseFlags, parseInteger, UsageError } from "./flags.ts";
+
+/** Where and how the console listens, or `null` when disabled. */
+export interface ConsoleConfig {
+  /** TCP host, `127.0.0.1` by default. */
+  host: string;
+  /** TCP port, `44444` by default; `0` picks a free one. */
+  port: number;
+  /** A unix socket path instead of TCP, when set. */
+  socket?: string;
+  /** The token clients must present; generated when not given. */
+  token?: string;
+  /** Most sessions at once. */
+  maxSessions: number;
+}
+
+/** Everything `main.ts serve` runs with. */
+export interface ServeConfig {
+  /** HTTP host, `127.0.0.1` by default. */
+  host: string;
+  /** HTTP port, `8000` by default; `0` picks a free one. */
+  port: number;
+  /** Cache entries kept; `0` keeps the case study's unbounded cache. */
+  cacheLimit: number;
+  /** Simulated database latency in milliseconds. */
+  dbDelayMs: number;
+  /** The live console, or `null` with `--no-console`. */
+  console: ConsoleConfig | null;
+}
+
+/** The `serve` subcommand's help text. */
+export const SERVE_HELP = `Usage: main.ts serve [flags]
+
+Runs the users service (HTTP) and its live console (TCP or unix socket).
+
+Flags (environment variable in brackets):
+  --host HOST              HTTP host (HOST) [default: 127.0.0.1]
+  --port PORT              HTTP port, 0 picks a free one (PORT) [default: 8000]
+  --cache-limit N          keep at most N users, least recently used evicted;
+                           0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
+  --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
+  --no-console             do not start the live console
+  --console-host HOST      console host (CONSOLE_HOST) [default: 127.0.0.1]
+  --console-port PORT      console port, 0 picks a free one (CONSOLE_PORT)
+                           [default: 44444]
+  --console-socket PATH    listen on a unix socket instead (CONSOLE_SOCKET)
+  --console-token TOKEN    the console's token (CONSOLE_TOKEN); without one a
+                           random token is written to a file only you can read
+  --console-max-sessions N most console sessions at once [default: 8]
+  -h, --help               show this help
+`;
+
+const PORT_RANGE = { min: 0, max: 65535 };
+
+/**
+ * Parses the `serve` subcommand's arguments, with environment fallbacks.
+ *
+ * @param args The arguments after `serve`.
+ * @returns The configuration, or `"help"` when help was asked for.
+ * @throws {UsageError} On an unknown flag or a bad value.
+ *
+ * @example
+ * ```ts
+ * import { parseServeArgs } from "./config.ts";
+ * const config = parseServeArgs(["--port", "0", "--cache-limit", "10"]);
+ * console.assert(config !== "help" && config.cacheLimit === 10);
+ * ```
+ */
+export function parseServeArgs(args: string[]): ServeConfig | "help" {
+  const flags = parseFlags(args, {
+    help: { type: "boolean", short: "h" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "cache-limit": { type: "string" },
+    "db-delay": { type: "string" },
+    console: { type: "boolean" },
+    "console-host": { type: "string" },
+    "console-port": { type: "string" },
+    "console-socket": { type: "string" },
+    "console-token": { type: "string" },
+    "console-max-sessions": { type: "string" },
+  });
+  if (flags.help) return "help";
+
+  const integer = (
+    flag: string | undefined,
+    flagName: string,
+    envName: string,
+    fallback: number,
+    range: { min: number; max: number },
+  ) => {
+    const { value, source } = flagOrEnv(flag, flagName, envName);
+    return value === undefined ? fallback : parseInteger(value, source, range);
+  };
+  const text = (
+    flag: string | undefined,
+    flagName: string,
+    envName: string,
+  ) => {
+    const { value, source } = flagOrEnv(flag, flagName, envName);
+    if (value !== undefined && value.trim() === "") {
+      throw new UsageError(`${source} must not be empty`);
+    }
+    return value;
+  };
+
+  const config: ServeConfig = {
+    host: text(flags.host, "--host", "HOST") ?? "127.0.0.1",
+    port: integer(flags.port, "--port", "PORT", 8000, PORT_RANGE),
+    cacheLimit: integer(
+      flags["cache-limit"],
+      "--cache-limit",
+      "CACHE_LIMIT",
+      0,
+      { min: 0, max: Number.MAX_SAFE_INTEGER },
+    ),
+    dbDelayMs: integer(flags["db-delay"], "--db-delay", "DB_DELAY_MS", 0, {
+      min: 0,
+      max: 60_000,
+    }),
+    console: null,
+  };
+  if (flags.console !== false) {
+    const token = text(
+      flags["console-token"],
+      "--console-token",
+      "CONSOLE_TOKEN",
+    );
+    config.console = {
+      host: text(flags["console-host"], "--console-host", "CONSOLE_HOST") ??
+        "127.0.0.1",
+      port: integer(
+        flags["console-port"],
+        "--console-port",
+        "CONSOLE_PORT",
+        44444,
+        PORT_RANGE,
+      ),
+      socket: text(
+        flags["console-socket"],
+        "--console-socket",
+        "CONSOLE_SOCKET",
+      ),
+      token,
+      maxSessions: integer(
+        flags["console-max-sessions"],
+        "--console-max-sessions",
+        "CONSOLE_MAX_SESSIONS",
+        8,
+        { min: 1, max: 1024 },
+      ),
+    };
+  }
+  return config;
+}

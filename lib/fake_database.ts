@@ -1,0 +1,118 @@
+/**
+ * The fake users database: every lookup invents a plausible user with
+ * `@faker-js/faker`, the way the case study's `fetch_user_from_database` does.
+ *
+ * @module
+ */
+
+import { faker } from "@faker-js/faker/locale/en";
+
+/** A user record, exactly as the service returns it. */
+export interface User {
+  /** The id the record is stored under. */
+  user_id: string;
+  /** A full name. */
+  name: string;
+  /** An email address derived from the name. */
+  email: string;
+  /** A postal address: street on the first line, city, state and zip on the second. */
+  address: string;
+  /** A paragraph of text. */
+  desc: string;
+}
+
+/** The id that asks the database for a brand-new user with a fresh id. */
+export const RANDOM_USER_ID = "random";
+
+/** Options for {@linkcode fetchUserFromDatabase}. */
+export interface FetchUserOptions {
+  /** Simulated database latency in milliseconds; `0` (default) answers at once. */
+  delayMs?: number;
+}
+
+const HEX_DIGITS = "0123456789abcdef";
+const idBytes = new Uint8Array(32);
+
+/**
+ * Returns a fresh 64-digit lowercase hexadecimal id, sha256-style.
+ *
+ * Uses `crypto.getRandomValues`: faker's hexadecimal generator is several
+ * times slower, and `random` users are the service's hot path.
+ *
+ * @returns 64 lowercase hex digits.
+ *
+ * @example
+ * ```ts
+ * import { randomUserId } from "./fake_database.ts";
+ * console.assert(/^[0-9a-f]{64}$/.test(randomUserId()));
+ * ```
+ */
+export function randomUserId(): string {
+  crypto.getRandomValues(idBytes);
+  let id = "";
+  for (const byte of idBytes) {
+    id += HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!;
+  }
+  return id;
+}
+
+/**
+ * Invents a user for `userId`. The id `random` yields a user with a fresh
+ * 64-hex-digit id instead; any other id is kept as the record's `user_id`.
+ *
+ * @param userId The id asked for, or `random`.
+ * @param options Simulated latency.
+ * @returns The user record.
+ *
+ * @example
+ * ```ts
+ * import { fetchUserFromDatabase } from "./fake_database.ts";
+ * const user = await fetchUserFromDatabase("abc");
+ * console.assert(user.user_id === "abc");
+ * ```
+ */
+export async function fetchUserFromDatabase(
+  userId: string,
+  options: FetchUserOptions = {},
+): Promise<User> {
+  const delayMs = options.delayMs ?? 0;
+  if (delayMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+  // Cheaper compositions than faker's one-call helpers (person.fullName,
+  // location.streetAddress, lorem.paragraph) with the same data and random
+  // source: `random` users are the service's hot path.
+  const firstName = faker.person.firstName();
+  const lastName = faker.person.lastName();
+  return {
+    user_id: userId === RANDOM_USER_ID ? randomUserId() : userId,
+    name: `${firstName} ${lastName}`,
+    email: faker.internet.email({ firstName, lastName }),
+    address:
+      `${faker.location.buildingNumber()} ${faker.location.street()}\n${faker.location.city()}, ${
+        faker.location.state({ abbreviated: true })
+      } ${faker.location.zipCode()}`,
+    desc: paragraph(),
+  };
+}
+
+let loremWords: readonly string[] | undefined;
+
+/** Three sentences of 3 to 10 lorem words each, like `faker.lorem.paragraph()`. */
+function paragraph(): string {
+  // faker's own word list, read once: its definitions sit behind a Proxy.
+  loremWords ??= faker.definitions.lorem.word;
+  return `${sentence(loremWords)} ${sentence(loremWords)} ${
+    sentence(loremWords)
+  }`;
+}
+
+function sentence(words: readonly string[]): string {
+  const count = faker.number.int({ min: 3, max: 10 });
+  const first = words[faker.number.int(words.length - 1)]!;
+  let text = first[0]!.toUpperCase() + first.slice(1);
+  for (let i = 1; i < count; i++) {
+    text += " " + words[faker.number.int(words.length - 1)]!;
+  }
+  return text + ".";
+}

@@ -1,0 +1,123 @@
+/**
+ * Command-line flag helpers shared by the subcommands: `parseArgs` with
+ * clear errors, integer checks and environment fallbacks.
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A mistake in the command line or environment: exit 2, no stack trace. */
+export class UsageError extends Error {
+  /** @param message What is wrong, for the `error: ...` line. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Parses `args` strictly (unknown flags, missing values and positionals are
+ * errors), turning `parseArgs` failures into {@linkcode UsageError}s.
+ *
+ * @param args The arguments after the subcommand.
+ * @param options The flags, as `node:util` `parseArgs` takes them.
+ * @returns The parsed values.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "./flags.ts";
+ * const values = parseFlags(["--port", "1"], { port: { type: "string" } });
+ * console.assert(values.port === "1");
+ * ```
+ */
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ options: T; allowNegative: true }>>["values"] {
+  try {
+    return parseArgs({ args, options, allowNegative: true, strict: true })
+      .values;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const ambiguous = message.match(
+      /^Option '(--[\w-]+)' argument is ambiguous/,
+    );
+    if (ambiguous) {
+      const flag = ambiguous[1];
+      throw new UsageError(
+        `${flag} needs a value; for one starting with "-" write ${flag}=VALUE`,
+      );
+    }
+    // One line: node's messages can carry a second sentence of advice.
+    throw new UsageError(message.split(/\.\s/)[0]!.replace(/\.$/, ""));
+  }
+}
+
+/**
+ * Reads an environment variable if the process may; `undefined` otherwise,
+ * so least-privilege runs never prompt or fail for a variable they were not
+ * granted.
+ *
+ * @param name The variable.
+ * @returns Its value, or `undefined` when unset or not permitted.
+ *
+ * @example
+ * ```ts
+ * import { readEnv } from "./flags.ts";
+ * console.assert(readEnv("SURELY_NOT_SET_ANYWHERE") === undefined);
+ * ```
+ */
+export function readEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
+/**
+ * Picks a flag's value, else the environment variable's, else `undefined`,
+ * and names where it came from for error messages.
+ *
+ * @param flag The flag's value, if given.
+ * @param flagName The flag, e.g. `--port`.
+ * @param envName The environment variable, e.g. `PORT`.
+ * @returns The value and its source's name.
+ */
+export function flagOrEnv(
+  flag: string | undefined,
+  flagName: string,
+  envName: string,
+): { value: string | undefined; source: string } {
+  if (flag !== undefined) return { value: flag, source: flagName };
+  return { value: readEnv(envName), source: envName };
+}
+
+/**
+ * Parses a whole decimal integer within `[min, max]`.
+ *
+ * @param value The text, e.g. `"8000"`.
+ * @param name The flag or variable, for the error message.
+ * @param range Inclusive bounds.
+ * @returns The integer.
+ * @throws {UsageError} When the text is not such an integer.
+ *
+ * @example
+ * ```ts
+ * import { parseInteger } from "./flags.ts";
+ * console.assert(parseInteger("80", "--port", { min: 0, max: 65535 }) === 80);
+ * ```
+ */
+export function parseInteger(
+  value: string,
+  name: string,
+  range: { min: number; max: number },
+): number {
+  const number = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (
+    !Number.isSafeInteger(number) || number < range.min || number > range.max
+  ) {
+    throw new UsageError(
+      `${name} must be an integer from ${range.min} to ${range.max}: received "${value}"`,
+    );
+  }
+  return number;
+}

@@ -1,0 +1,144 @@
+/**
+ * The `serve` subcommand: the users service over `Deno.serve`, its live
+ * console, and a graceful shutdown on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+
+import { createApp, serveHandler } from "./app.ts";
+import { type ServeConfig } from "./config.ts";
+import { UsageError } from "./flags.ts";
+import { RequestStats } from "./metrics.ts";
+import { createNamespace, type Namespace } from "./namespace.ts";
+import { cache, createUsers } from "./users.ts";
+
+/** How long in-flight requests get to finish after the first signal. */
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+/** A running service. */
+export interface Service {
+  /** The HTTP address actually bound. */
+  addr: Deno.NetAddr;
+  /** The console's namespace. */
+  namespace: Namespace;
+  /** Stops accepting, lets in-flight requests finish, closes everything. */
+  shutdown(): Promise<void>;
+  /** Settles when the HTTP server has stopped. */
+  finished: Promise<void>;
+}
+
+/**
+ * Starts the users service on the configured host and port, using the
+ * module-level cache (the case study's).
+ *
+ * @param config The parsed configuration.
+ * @returns The running service.
+ * @throws {UsageError} When the address cannot be bound.
+ */
+export async function startService(config: ServeConfig): Promise<Service> {
+  const users = createUsers({
+    cache,
+    limit: config.cacheLimit,
+    fetchOptions: { delayMs: config.dbDelayMs },
+  });
+  const requests = new RequestStats();
+  const app = createApp({ users, requests });
+  const namespace = createNamespace({ app, users, requests, config });
+
+  const server = listen(config, serveHandler(app));
+  const addr = server.addr;
+  console.log(
+    `users service listening on http://${
+      formatHost(addr.hostname)
+    }:${addr.port}/`,
+  );
+  let stopping: Promise<void> | undefined;
+  return {
+    addr,
+    namespace,
+    finished: server.finished,
+    shutdown() {
+      stopping ??= server.shutdown();
+      return stopping;
+    },
+  };
+}
+
+function listen(
+  config: ServeConfig,
+  handler: Deno.ServeHandler,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen() {},
+    }, handler);
+  } catch (error) {
+    const where = `${config.host}:${config.port}`;
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`cannot listen on ${where}: address in use`);
+    }
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new UsageError(
+        `cannot listen on ${where}: not permitted (run with --allow-net=${config.host})`,
+      );
+    }
+    if (error instanceof Error) {
+      throw new UsageError(`cannot listen on ${where}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Brackets an IPv6 literal for use in a URL.
+ *
+ * @param hostname A host name or address.
+ * @returns The host as it appears in a URL.
+ */
+export function formatHost(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/**
+ * Runs the service until SIGINT or SIGTERM, then shuts down gracefully.
+ * A second signal, or in-flight requests still running after
+ * {@linkcode SHUTDOWN_GRACE_MS}, ends the process at once through `exit`.
+ *
+ * @param config The parsed configuration.
+ * @param exit Ends the process (only `main` may call `Deno.exit`).
+ * @returns The exit code once shut down: 0.
+ */
+export async function serve(
+  config: ServeConfig,
+  exit: (code: number) => never,
+): Promise<number> {
+  const service = await startService(config);
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (stopping) {
+      console.error(`received ${signal} again: exiting now`);
+      exit(signal === "SIGINT" ? 130 : 143);
+    }
+    console.error(`received ${signal}: finishing in-flight requests`);
+    stopping = true;
+    Deno.unrefTimer(setTimeout(() => {
+      console.error(
+        `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
+      );
+      exit(1);
+    }, SHUTDOWN_GRACE_MS));
+    service.shutdown();
+  };
+  let stopping = false;
+  const listeners = signals.map((signal) => {
+    const listener = onSignal(signal);
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  await service.finished;
+  for (const remove of listeners) remove();
+  console.error("users service stopped");
+  return 0;
+}

@@ -1,0 +1,173 @@
+/**
+ * Helpers for black-box tests: run `main.ts` as a real process with the
+ * permissions its `deno task` uses, and read what it prints.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+
+/**
+ * The `deno run` flags of a task in deno.json (e.g. `start`), with `$HOME`
+ * expanded as `deno task` does, so tests run with the real permission set.
+ *
+ * @param task The task's name.
+ * @returns The flags between `deno run` and `main.ts`.
+ */
+export async function taskFlags(task: string): Promise<string[]> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  const command: string = config.tasks[task].command;
+  const words = command.replaceAll("$HOME", Deno.env.get("HOME") ?? "")
+    .split(/\s+/);
+  const start = words.indexOf("run") + 1;
+  return words.slice(start, words.indexOf("main.ts"));
+}
+
+/** A line-by-line reader over a process's output stream. */
+export class LineReader {
+  #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  /** Everything read so far. */
+  text = "";
+
+  /** @param stream A process's stdout or stderr. */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  /**
+   * Reads up to the next line that matches, within `timeoutMs`.
+   *
+   * @param pattern What the line must match.
+   * @param timeoutMs How long to wait.
+   * @returns The matching line.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const newline = this.#buffer.indexOf("\n");
+      if (newline !== -1) {
+        const line = this.#buffer.slice(0, newline);
+        this.#buffer = this.#buffer.slice(newline + 1);
+        if (pattern.test(line)) return line;
+        continue;
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new Error(`No line matching ${pattern} in:\n${this.text}`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const result = await Promise.race([
+        this.#reader.read(),
+        new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), remaining);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (result === "timeout") continue;
+      if (result.done) {
+        throw new Error(`Stream ended before ${pattern}:\n${this.text}`);
+      }
+      this.#buffer += result.value;
+      this.text += result.value;
+    }
+  }
+
+  /**
+   * Reads the rest of the stream.
+   *
+   * @returns Everything the stream printed, from the start.
+   */
+  async rest(): Promise<string> {
+    while (true) {
+      const { done, value } = await this.#reader.read();
+      if (done) return this.text;
+      this.text += value;
+    }
+  }
+}
+
+/** A `main.ts` process started by {@linkcode spawnMain}. */
+export interface MainProcess {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** Its stdout, line by line. */
+  stdout: LineReader;
+  /** Its stderr, line by line. */
+  stderr: LineReader;
+  /** Waits for the exit and the rest of the output. */
+  finish(): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/**
+ * Starts `main.ts` with a task's permissions.
+ *
+ * @param args The subcommand and its flags.
+ * @param options The task whose permissions to use, extra environment.
+ * @returns The running process.
+ */
+export async function spawnMain(
+  args: string[],
+  options: { task?: string; env?: Record<string, string>; stdin?: boolean } =
+    {},
+): Promise<MainProcess> {
+  const flags = await taskFlags(options.task ?? "start");
+  // By name, not Deno.execPath(): the test task grants --allow-run=deno.
+  const child = new Deno.Command("deno", {
+    args: ["run", ...flags, "main.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new LineReader(child.stdout);
+  const stderr = new LineReader(child.stderr);
+  return {
+    child,
+    stdout,
+    stderr,
+    async finish() {
+      const [status, out, err] = await Promise.all([
+        child.status,
+        stdout.rest(),
+        stderr.rest(),
+      ]);
+      return { code: status.code, stdout: out, stderr: err };
+    },
+  };
+}
+
+/**
+ * Runs `main.ts` to completion.
+ *
+ * @param args The subcommand and its flags.
+ * @param options The task whose permissions to use, extra environment.
+ * @returns The exit code and output.
+ */
+export async function runMain(
+  args: string[],
+  options: { task?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const process = await spawnMain(args, options);
+  return await process.finish();
+}
+
+/**
+ * Starts `main.ts serve` on a free port and waits for its listening line.
+ *
+ * @param args Extra `serve` flags.
+ * @param options Extra environment.
+ * @returns The process and the service's base URL.
+ */
+export async function startServe(
+  args: string[] = [],
+  options: { env?: Record<string, string> } = {},
+): Promise<MainProcess & { url: string }> {
+  const process = await spawnMain(["serve", "--port", "0", ...args], options);
+  const line = await process.stdout.waitFor(/listening on http/);
+  const url = line.match(/(http:\/\/\S+)/)![1]!;
+  return { ...process, url };
+}
