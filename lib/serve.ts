@@ -5,6 +5,11 @@
  * @module
  */
 
+import {
+  ConsoleConfigError,
+  type ConsoleServer,
+  startConsoleServer,
+} from "../console/server.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
@@ -21,6 +26,8 @@ export interface Service {
   addr: Deno.NetAddr;
   /** The console's namespace. */
   namespace: Namespace;
+  /** The live console, unless disabled. */
+  console: ConsoleServer | null;
   /** Stops accepting, lets in-flight requests finish, closes everything. */
   shutdown(): Promise<void>;
   /** Settles when the HTTP server has stopped. */
@@ -52,13 +59,42 @@ export async function startService(config: ServeConfig): Promise<Service> {
       formatHost(addr.hostname)
     }:${addr.port}/`,
   );
+  let consoleServer: ConsoleServer | null = null;
+  if (config.console !== null) {
+    try {
+      consoleServer = await startConsoleServer(namespace, {
+        host: config.console.host,
+        port: config.console.port,
+        socket: config.console.socket,
+        token: config.console.token,
+        maxSessions: config.console.maxSessions,
+      });
+    } catch (error) {
+      await server.shutdown();
+      if (error instanceof ConsoleConfigError) {
+        throw new UsageError(error.message);
+      }
+      throw error;
+    }
+    const where = "path" in consoleServer.addr
+      ? consoleServer.addr.path
+      : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
+    console.log(`console listening on ${where}`);
+    if (consoleServer.tokenFile !== undefined) {
+      console.log(`console token in ${consoleServer.tokenFile}`);
+    }
+  }
   let stopping: Promise<void> | undefined;
   return {
     addr,
     namespace,
+    console: consoleServer,
     finished: server.finished,
     shutdown() {
-      stopping ??= server.shutdown();
+      stopping ??= Promise.all([
+        server.shutdown(),
+        consoleServer?.close(),
+      ]).then(() => {});
       return stopping;
     },
   };
@@ -138,6 +174,7 @@ export async function serve(
     return () => Deno.removeSignalListener(signal, listener);
   });
   await service.finished;
+  await service.shutdown();
   for (const remove of listeners) remove();
   console.error("users service stopped");
   return 0;

@@ -1,0 +1,321 @@
+/**
+ * The console's wire protocol, version 1: message shapes shared by the
+ * server and the client, and their validation.
+ *
+ * One connection carries newline-delimited lines. If the first line is a
+ * JSON object the connection speaks *JSON lines* (one object a line, both
+ * ways); anything else is *text* mode for a human with `nc`. A first line
+ * that looks like HTTP closes the connection unanswered.
+ *
+ * @module
+ */
+
+/** The protocol version this code speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** The longest line either side sends or accepts: 1 MiB. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/** The longest first line (the hello or the token) before authentication. */
+export const MAX_HELLO_BYTES = 16 * 1024;
+
+/** Opens a session: must be the first line of a JSON connection. */
+export interface HelloRequest {
+  /** Always `"hello"`. */
+  op: "hello";
+  /** The console token. */
+  token: string;
+  /** The protocol version the client speaks; `1`. */
+  version?: number;
+  /** Render values with ANSI colours (the client is a terminal). */
+  colors?: boolean;
+}
+
+/** Evaluates a snippet. */
+export interface EvalRequest {
+  /** Always `"eval"`. */
+  op: "eval";
+  /** The request's id, echoed by every reply to it. */
+  id: RequestId;
+  /** JavaScript or TypeScript source. */
+  code: string;
+}
+
+/** Asks for completions of the code before `cursor`. */
+export interface CompleteRequest {
+  /** Always `"complete"`. */
+  op: "complete";
+  /** The request's id. */
+  id: RequestId;
+  /** The line being edited. */
+  code: string;
+  /** The cursor's offset in `code`; its end when omitted. */
+  cursor?: number;
+}
+
+/**
+ * Stops waiting for a pending evaluation (the one with id `target`, or the
+ * pending one): it ends with an `Interrupted` error and the session is free.
+ */
+export interface InterruptRequest {
+  /** Always `"interrupt"`. */
+  op: "interrupt";
+  /** The request's id. */
+  id: RequestId;
+  /** The evaluation to interrupt; the pending one when omitted. */
+  target?: RequestId;
+}
+
+/** A request after the hello. */
+export type Request = EvalRequest | CompleteRequest | InterruptRequest;
+
+/** A request id: a number or string chosen by the client. */
+export type RequestId = number | string;
+
+/** An error as sent on the wire. */
+export interface WireError {
+  /** The error's class name, e.g. `TypeError`, or a protocol error name. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, with the snippet's frames; may be empty. */
+  stack?: string;
+}
+
+/** A message from the server. */
+export type Reply =
+  | {
+    /** The session is open. */
+    type: "hello";
+    /** The server's protocol version. */
+    version: number;
+    /** The session's number, as the server's log names it. */
+    session: number;
+    /** The service's process id. */
+    pid: number;
+    /** The namespace's names, for the banner. */
+    names: string[];
+    /** A line or two to greet a human with. */
+    banner: string;
+  }
+  | {
+    /** Console output of an evaluation (or of work it left running). */
+    type: "output";
+    /** The evaluation that wrote it, or `null` when none is pending. */
+    id: RequestId | null;
+    /** Where it was written. */
+    stream: "stdout" | "stderr";
+    /** The text, ending in a newline. */
+    text: string;
+  }
+  | {
+    /** Progress of a long operation (a heap snapshot, say). */
+    type: "progress";
+    /** The evaluation it belongs to. */
+    id: RequestId | null;
+    /** What is being done. */
+    label: string;
+    /** Units done. */
+    done: number;
+    /** Units in all. */
+    total: number;
+  }
+  | {
+    /** An evaluation's value. */
+    type: "result";
+    /** The evaluation's id. */
+    id: RequestId;
+    /** The value rendered by `Deno.inspect`. */
+    value: string;
+    /** How long it took, in milliseconds. */
+    durationMs: number;
+  }
+  | {
+    /** A request failed: a thrown error, a bad request, a refused session. */
+    type: "error";
+    /** The request's id; `null` when the line had none or did not parse. */
+    id: RequestId | null;
+    /** What went wrong. */
+    error: WireError;
+    /** The error as a REPL prints it (`Uncaught Error: ...`). */
+    text?: string;
+    /** How long the evaluation took, when there was one. */
+    durationMs?: number;
+  }
+  | {
+    /** The snippet is incomplete: send it again with more lines. */
+    type: "incomplete";
+    /** The evaluation's id. */
+    id: RequestId;
+  }
+  | {
+    /** Completion candidates. */
+    type: "completions";
+    /** The request's id. */
+    id: RequestId;
+    /** Replacements for `code.slice(start, cursor)`, sorted. */
+    candidates: string[];
+    /** Where the completed word starts. */
+    start: number;
+  }
+  | {
+    /** An interrupt was carried out. */
+    type: "interrupted";
+    /** The interrupt request's id. */
+    id: RequestId;
+    /** The evaluation it stopped. */
+    target: RequestId;
+  };
+
+/** A malformed request: the reply names the problem, the session goes on. */
+export class ProtocolError extends Error {
+  /** The id of the offending request, when it had a usable one. */
+  readonly id: RequestId | null;
+
+  /**
+   * @param message What is wrong.
+   * @param id The request's id, if known.
+   */
+  constructor(message: string, id: RequestId | null = null) {
+    super(message);
+    this.name = "ProtocolError";
+    this.id = id;
+  }
+}
+
+/**
+ * Whether a first line looks like HTTP: a request line (`GET / HTTP/1.1`,
+ * the HTTP/2 preface) or a header (`Host: x`). Such a connection comes from
+ * a browser or proxy and must never reach the evaluator.
+ *
+ * @param line The connection's first line, without its line ending.
+ * @returns `true` when it looks like HTTP.
+ *
+ * @example
+ * ```ts
+ * import { looksLikeHttp } from "./protocol.ts";
+ * console.assert(looksLikeHttp("POST / HTTP/1.1"));
+ * console.assert(!looksLikeHttp('{"op":"hello","token":"x"}'));
+ * ```
+ */
+export function looksLikeHttp(line: string): boolean {
+  return /^[A-Za-z]+ \S+ HTTP\/\d/.test(line) || /^host\s*:/i.test(line) ||
+    /^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PRI) /.test(line);
+}
+
+/**
+ * Parses the first line of a JSON connection.
+ *
+ * @param line The line.
+ * @returns The hello.
+ * @throws {ProtocolError} When it is not a valid hello.
+ *
+ * @example
+ * ```ts
+ * import { parseHello } from "./protocol.ts";
+ * console.assert(parseHello('{"op":"hello","token":"t"}').token === "t");
+ * ```
+ */
+export function parseHello(line: string): HelloRequest {
+  const message = parseObject(line);
+  if (message.op !== "hello") {
+    throw new ProtocolError('The first message must be {"op": "hello", ...}');
+  }
+  if (typeof message.token !== "string") {
+    throw new ProtocolError('"token" must be a string');
+  }
+  if (message.version !== undefined && message.version !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      `Unsupported protocol version "${message.version}": this server speaks ${PROTOCOL_VERSION}`,
+    );
+  }
+  if (message.colors !== undefined && typeof message.colors !== "boolean") {
+    throw new ProtocolError('"colors" must be a boolean');
+  }
+  return message as unknown as HelloRequest;
+}
+
+/**
+ * Parses and validates one request line after the hello.
+ *
+ * @param line The line.
+ * @returns The request.
+ * @throws {ProtocolError} When the line is not a valid request; its `id` is
+ * set when the line carried a usable one, so the reply can name it.
+ *
+ * @example
+ * ```ts
+ * import { parseRequest } from "./protocol.ts";
+ * const request = parseRequest('{"op":"eval","id":1,"code":"1+1"}');
+ * console.assert(request.op === "eval");
+ * ```
+ */
+export function parseRequest(line: string): Request {
+  const message = parseObject(line);
+  const id = message.id;
+  if (!isRequestId(id)) {
+    throw new ProtocolError(
+      '"id" must be a number or a string of up to 128 characters',
+    );
+  }
+  switch (message.op) {
+    case "eval":
+      if (typeof message.code !== "string") {
+        throw new ProtocolError('"code" must be a string', id);
+      }
+      return { op: "eval", id, code: message.code };
+    case "complete": {
+      if (typeof message.code !== "string") {
+        throw new ProtocolError('"code" must be a string', id);
+      }
+      const cursor = message.cursor ?? message.code.length;
+      if (
+        !Number.isInteger(cursor) || (cursor as number) < 0 ||
+        (cursor as number) > message.code.length
+      ) {
+        throw new ProtocolError(
+          '"cursor" must be an integer offset within "code"',
+          id,
+        );
+      }
+      return {
+        op: "complete",
+        id,
+        code: message.code,
+        cursor: cursor as number,
+      };
+    }
+    case "interrupt":
+      if (message.target !== undefined && !isRequestId(message.target)) {
+        throw new ProtocolError('"target" must be a request id', id);
+      }
+      return { op: "interrupt", id, target: message.target as RequestId };
+    default:
+      throw new ProtocolError(
+        `Unknown op ${
+          JSON.stringify(message.op)
+        }: expected "eval", "complete" or "interrupt"`,
+        id,
+      );
+  }
+}
+
+function parseObject(line: string): Record<string, unknown> {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    throw new ProtocolError("Malformed JSON");
+  }
+  if (
+    typeof message !== "object" || message === null || Array.isArray(message)
+  ) {
+    throw new ProtocolError("A message must be a JSON object");
+  }
+  return message as Record<string, unknown>;
+}
+
+function isRequestId(id: unknown): id is RequestId {
+  return (typeof id === "number" && Number.isFinite(id)) ||
+    (typeof id === "string" && id.length <= 128);
+}
