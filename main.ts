@@ -10,6 +10,7 @@
  * @module
  */
 
+import { runConsoleClient } from "./console/client.ts";
 import { parseServeArgs, SERVE_HELP } from "./lib/config.ts";
 import { UsageError } from "./lib/flags.ts";
 import { serve } from "./lib/serve.ts";
@@ -49,6 +50,8 @@ export async function run(
       }
       return await serve(config, exit);
     }
+    case "console":
+      return await runConsoleClient(rest);
     case "help":
     case "--help":
     case "-h":
