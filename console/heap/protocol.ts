@@ -1,0 +1,34 @@
+/**
+ * Messages between the service's isolate and the heap analysis worker.
+ *
+ * @module
+ */
+
+/** A question about the snapshot the worker holds. */
+export type Query =
+  | { kind: "summary" }
+  | { kind: "top"; n: number }
+  | { kind: "counts" }
+  | { kind: "path"; target: number | string }
+  | { kind: "largest"; n: number }
+  | {
+    kind: "graph";
+    target: number | string;
+    depth?: number;
+    maxNodes?: number;
+  };
+
+/** Messages the worker receives. */
+export type WorkerRequest =
+  | { id: number; op: "begin"; totalBytes: number; file?: string }
+  | { id: number; op: "chunk"; data: string }
+  | { id: number; op: "end" }
+  | { id: number; op: "query"; query: Query }
+  | { id: number; op: "drop" };
+
+/** Messages the worker sends back. */
+export type WorkerReply =
+  | { id: number; type: "ack" }
+  | { id: number; type: "progress"; label: string; done: number; total: number }
+  | { id: number; type: "result"; value: unknown }
+  | { id: number; type: "error"; name: string; message: string };

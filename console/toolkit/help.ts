@@ -1,0 +1,71 @@
+/**
+ * `help()`: one line per toolkit helper.
+ *
+ * @module
+ */
+
+import { CAPTURE_MEMORY_FACTOR } from "./memory.ts";
+
+const LINES: Array<[string, string]> = [
+  [
+    "mem()",
+    "resident, heap used/total, external memory; what a snapshot would cost",
+  ],
+  ["gc()", "full garbage collection; heap used before and after"],
+  ["count(Ctor)", "live instances of a class, fast, without a snapshot"],
+  ["heap.top(n = 10)", "most common types: count, shallow and retained size"],
+  [
+    "heap.growth(n = 10)",
+    "types that grew since your previous call (first call sets the baseline)",
+  ],
+  [
+    "heap.path(target)",
+    "shortest chain of strong references from a GC root to an object or type name",
+  ],
+  [
+    "heap.largest(n = 10)",
+    "objects retaining the most memory, with the path that holds them",
+  ],
+  [
+    "heap.graph(target, file?)",
+    "retainers around a target as Graphviz DOT (+ .svg/.png by extension)",
+  ],
+  [
+    "heap.snapshot(file?)",
+    "write a .heapsnapshot for Chrome DevTools (default: temp dir)",
+  ],
+  [
+    "alloc.start({ interval })",
+    "start sampling allocations (opt-in: slows allocation)",
+  ],
+  ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
+  ["alloc.stop()", "stop sampling; final top sites"],
+  ["help()", "this list"],
+];
+
+/**
+ * Lists the helpers, one line each. The result is a `String` object: it
+ * works as text (templates, `includes`, `JSON.stringify`) and prints as
+ * plain lines rather than a quoted string.
+ *
+ * @example
+ * ```ts
+ * import { help } from "./help.ts";
+ * if (!`${help()}`.includes("heap.top")) throw new Error("unexpected");
+ * ```
+ *
+ * @returns The text.
+ */
+export function help(): string {
+  const width = Math.max(...LINES.map(([name]) => name.length));
+  const text = [
+    `Leak toolkit (heap.* take a snapshot: the process pauses, and needs up to ~${CAPTURE_MEMORY_FACTOR}× heap used in memory)`,
+    ...LINES.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
+  ].join("\n");
+  const boxed = new String(text);
+  Object.defineProperty(boxed, Symbol.for("Deno.customInspect"), {
+    value: () => text,
+    enumerable: false,
+  });
+  return boxed as string;
+}

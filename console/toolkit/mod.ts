@@ -1,0 +1,139 @@
+/**
+ * The leak toolkit the live console puts into each session's scope: `mem`,
+ * `gc`, `count`, `heap`, `alloc`, `help`. Importing this module does nothing:
+ * the inspector session and the analysis worker start on first use.
+ *
+ * ```ts ignore
+ * const toolkit = createToolkit({ progress: (label, done, total) => {} });
+ * await toolkit.heap.top(5);
+ * ```
+ *
+ * @module
+ */
+
+import { createAlloc, stopSampling } from "./alloc.ts";
+import type { AllocHelpers } from "./alloc.ts";
+import { closeAnalysis } from "./capture.ts";
+import { type Constructor, count, type CountReport } from "./count.ts";
+import { gc, type GcReport } from "./gc.ts";
+import { createHeap, type HeapHelpers } from "./heap.ts";
+import { help } from "./help.ts";
+import { closeInspector } from "./inspector.ts";
+import { mem, type MemReport } from "./memory.ts";
+
+export type {
+  AllocHelpers,
+  AllocSite,
+  AllocStartOptions,
+  AllocStatus,
+} from "./alloc.ts";
+export type { CaptureStats } from "./capture.ts";
+export { captureStats } from "./capture.ts";
+export type { Constructor, CountReport } from "./count.ts";
+export type { GcReport } from "./gc.ts";
+export type {
+  GraphOptions,
+  GraphReport,
+  GrowthRow,
+  HeapHelpers,
+  LargeObject,
+  RetainingPath,
+  SnapshotOptions,
+  SnapshotReport,
+  TypeRow,
+} from "./heap.ts";
+export type { MemReport } from "./memory.ts";
+export { CAPTURE_MEMORY_FACTOR, MEMORY_LIMIT_ENV } from "./memory.ts";
+
+/** Where the toolkit reports progress of long operations. */
+export interface ToolkitIO {
+  /**
+   * Called as a long operation advances: `capture` (0/1, 1/1), `parse` and
+   * `write` (characters), `analyse: ...` (phases).
+   *
+   * @param label What is running.
+   * @param done Steps done.
+   * @param total Steps in total.
+   */
+  progress(label: string, done: number, total: number): void;
+}
+
+/** The helpers of one console session. */
+export interface Toolkit {
+  /**
+   * Memory use, human units when printed.
+   *
+   * @returns Memory use, human units when printed.
+   */
+  mem(): MemReport;
+  /**
+   * Heap used before and after a full GC.
+   *
+   * @returns Heap used before and after a full GC.
+   */
+  gc(): Promise<GcReport>;
+  /**
+   * Counts live instances of a class without a snapshot.
+   *
+   * @param ctor A class.
+   * @returns Its live instances, counted without a snapshot.
+   */
+  count(ctor: Constructor): Promise<CountReport>;
+  /** Snapshot-based helpers: `top`, `growth`, `path`, `largest`, `graph`, `snapshot`. */
+  heap: HeapHelpers;
+  /** Allocation sampling: `start`, `top`, `stop`. */
+  alloc: AllocHelpers;
+  /**
+   * One line per helper.
+   *
+   * @returns One line per helper.
+   */
+  help(): string;
+}
+
+/**
+ * Makes the toolkit of one console session. Each session has its own
+ * `heap.growth` baseline; the inspector session, the analysis worker and the
+ * capture lock are shared by the process.
+ *
+ * @example
+ * ```ts ignore
+ * const toolkit = createToolkit({ progress: () => {} });
+ * console.log(toolkit.help());
+ * ```
+ *
+ * @param io Progress sink.
+ * @returns The helpers, to put into the session's scope by name.
+ */
+export function createToolkit(io: ToolkitIO): Toolkit {
+  const progress = (label: string, done: number, total: number) => {
+    try {
+      io.progress(label, done, total);
+    } catch {
+      // A broken progress sink must not break the operation.
+    }
+  };
+  return {
+    mem,
+    gc,
+    count,
+    heap: createHeap(progress),
+    alloc: createAlloc(),
+    help,
+  };
+}
+
+/**
+ * Releases the process-wide resources: stops allocation sampling, the
+ * analysis worker (which otherwise keeps the process alive until idle for 2
+ * minutes) and the inspector session. Safe to call more than once; the next
+ * helper call starts them again.
+ */
+export async function closeToolkit(): Promise<void> {
+  closeAnalysis();
+  try {
+    await stopSampling();
+  } finally {
+    closeInspector();
+  }
+}
