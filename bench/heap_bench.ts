@@ -1,0 +1,505 @@
+/**
+ * Heap toolkit benchmark: our snapshot analysis next to memlab's on the same
+ * snapshots, plus the cost of capturing them. Writes bench/results/heap.md.
+ *
+ * Run: deno run --allow-run --allow-read --allow-write --allow-env --allow-sys bench/heap_bench.ts
+ *
+ * The bench makes its own snapshots (~50 MB and ~150 MB) from child Deno
+ * processes whose heap looks like the service's leaking cache, analyses each
+ * in a fresh child (ours: parse + census + path + dominators; memlab:
+ * `getFullHeapFromFile` + the same census and path, under `node`), and
+ * compares times, peak RSS and retained sizes.
+ *
+ * @module
+ */
+
+import { CAPTURE_MEMORY_FACTOR } from "../console/toolkit/memory.ts";
+
+const MEMLAB_VERSION = "2.0.5";
+const TARGET_USERS = [
+  { label: "~50 MB", users: 56_000 },
+  { label: "~150 MB", users: 184_000 },
+];
+const LARGEST_N = 20;
+const HERE = new URL(".", import.meta.url);
+const ROOT = new URL("../", HERE);
+const HEAP_DIR = new URL("console/heap/", ROOT);
+
+/** What the snapshot-making child reports. */
+interface MakeResult {
+  users: number;
+  bytes: number;
+  heapUsed: number;
+  rssBefore: number;
+  pauseMs: number;
+  maxRss: number;
+}
+
+/** What the `heap.top()` child reports. */
+interface TopResult {
+  users: number;
+  heapUsed: number;
+  rssBefore: number;
+  ms: number;
+  maxRss: number;
+}
+
+/** What each analyser child reports. */
+interface AnalyseResult {
+  loadMs: number;
+  parseMs?: number;
+  analyseMs?: number;
+  queryMs: number;
+  totalMs: number;
+  maxRss: number;
+  nodeCount: number;
+  userCount: number;
+  pathLength: number;
+  targetId: number;
+  totalRetained: number;
+  retained: Record<string, number>;
+  largest?: Array<{ id: number; label: string; retained: number }>;
+}
+
+// ---------------------------------------------------------------- children
+
+class User {
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly email: string,
+    readonly tags: string[],
+    readonly createdAt: Date,
+  ) {}
+}
+const cache = new Map<string, User>();
+
+/** Peak RSS of this process, from inside (used when /usr/bin/time is missing). */
+async function selfMaxRss(): Promise<number> {
+  const { default: process } = await import("node:process");
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+function fill(users: number): void {
+  for (let i = 0; i < users; i++) {
+    const id = `u${i.toString(16).padStart(8, "0")}`;
+    cache.set(
+      id,
+      new User(id, `User ${i}`, `user${i}@example.com`, [
+        `t${i % 7}`,
+        `g${i % 13}`,
+      ], new Date(i)),
+    );
+  }
+}
+
+/** Child: builds a heap like the leaking cache and snapshots it via the toolkit. */
+async function make(users: number, file: string): Promise<void> {
+  fill(users);
+  const { createToolkit, closeToolkit } = await import(
+    "../console/toolkit/mod.ts"
+  );
+  const toolkit = createToolkit({ progress: () => {} });
+  await toolkit.gc();
+  const heapUsed = Deno.memoryUsage().heapUsed;
+  const rssBefore = Deno.memoryUsage().rss;
+  const report = await toolkit.heap.snapshot(file);
+  await closeToolkit();
+  const result: MakeResult = {
+    users,
+    bytes: report.bytes,
+    heapUsed,
+    rssBefore,
+    pauseMs: report.pauseMs,
+    maxRss: timed ? 0 : await selfMaxRss(),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+/** Child: the same heap, then `heap.top()` (capture + analysis in the worker). */
+async function top(users: number): Promise<void> {
+  fill(users);
+  const { createToolkit, closeToolkit } = await import(
+    "../console/toolkit/mod.ts"
+  );
+  const toolkit = createToolkit({ progress: () => {} });
+  await toolkit.gc();
+  const heapUsed = Deno.memoryUsage().heapUsed;
+  const rssBefore = Deno.memoryUsage().rss;
+  const started = performance.now();
+  await toolkit.heap.top(3);
+  const ms = performance.now() - started;
+  await closeToolkit();
+  const result: TopResult = {
+    users: cache.size,
+    heapUsed,
+    rssBefore,
+    ms,
+    maxRss: timed ? 0 : await selfMaxRss(),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+/** Child: our analyser, streaming the file as the worker gets chunks. */
+async function analyse(file: string): Promise<void> {
+  const { SnapshotParser } = await import("../console/heap/parser.ts");
+  const { HeapAnalysis } = await import("../console/heap/analysis.ts");
+  const started = performance.now();
+  const parser = new SnapshotParser();
+  const decoder = new TextDecoder();
+  const handle = await Deno.open(file);
+  const block = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await handle.read(block);
+    if (n === null) break;
+    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
+  }
+  handle.close();
+  parser.push(decoder.decode());
+  const raw = parser.finish();
+  const parsed = performance.now();
+  const analysis = HeapAnalysis.from(raw);
+  const analysed = performance.now();
+  const top = analysis.top();
+  const userCount = top.find((c) => c.name === "User")?.count ?? 0;
+  const target = analysis.resolve("User");
+  const path = analysis.path(target);
+  const largest = analysis.largest(LARGEST_N);
+  const done = performance.now();
+  const retained: Record<string, number> = {};
+  for (const row of largest) retained[row.id] = row.retainedSize;
+  const result: AnalyseResult = {
+    loadMs: analysed - started,
+    parseMs: parsed - started,
+    analyseMs: analysed - parsed,
+    queryMs: done - analysed,
+    totalMs: done - started,
+    maxRss: timed ? 0 : await selfMaxRss(),
+    nodeCount: raw.nodeCount,
+    userCount,
+    pathLength: path.steps.length - 1,
+    targetId: path.target.id,
+    totalRetained: analysis.retained[0]!,
+    retained,
+    largest: largest.map((r) => ({
+      id: r.id,
+      label: r.label,
+      retained: r.retainedSize,
+    })),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+const MEMLAB_SCRIPT = `
+const { getFullHeapFromFile } = require("@memlab/heap-analysis");
+const [file, idsJson, targetId] = process.argv.slice(2);
+(async () => {
+  const started = performance.now();
+  const heap = await getFullHeapFromFile(file);
+  const loaded = performance.now();
+  const census = new Map();
+  heap.nodes.forEach((node) => {
+    const key = node.type === "object" || node.type === "native" ? node.name : "(" + node.type + ")";
+    const row = census.get(key) || { count: 0, self: 0 };
+    row.count++;
+    row.self += node.self_size;
+    census.set(key, row);
+  });
+  let pathLength = 0;
+  for (let node = heap.getNodeById(Number(targetId)); node && node.pathEdge; node = node.pathEdge.fromNode) {
+    pathLength++;
+  }
+  const retained = {};
+  for (const id of JSON.parse(idsJson)) retained[id] = heap.getNodeById(Number(id))?.retainedSize ?? -1;
+  const done = performance.now();
+  const result = {
+    loadMs: loaded - started,
+    queryMs: done - loaded,
+    totalMs: done - started,
+    maxRss: process.argv.includes("--timed") ? 0 : process.resourceUsage().maxRSS * 1024,
+    nodeCount: heap.nodes.length,
+    userCount: census.get("User")?.count ?? 0,
+    pathLength,
+    targetId: Number(targetId),
+    totalRetained: heap.nodes.get(0).retainedSize,
+    retained,
+  };
+  console.log("RESULT " + JSON.stringify(result));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+// ------------------------------------------------------------------ driver
+
+const TIME = "/usr/bin/time";
+/** Set in children started under /usr/bin/time (it measures their peak RSS). */
+const timed = Deno.args.includes("--timed");
+
+async function hasTime(): Promise<boolean> {
+  try {
+    await Deno.stat(TIME);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a child under /usr/bin/time; its peak RSS replaces `maxRss`. */
+async function runMeasured<T extends { maxRss: number }>(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<T> {
+  if (!(await hasTime())) return resultOf<T>(await run(cmd, args, options));
+  const report = await Deno.makeTempFile({ suffix: ".time" });
+  try {
+    const result = resultOf<T>(
+      await run(
+        TIME,
+        ["-f", "%M", "-o", report, cmd, ...args, "--timed"],
+        options,
+      ),
+    );
+    result.maxRss =
+      Number((await Deno.readTextFile(report)).trim().split("\n").at(-1)) *
+      1024;
+    return result;
+  } finally {
+    await Deno.remove(report);
+  }
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${out.code}):\n${
+        new TextDecoder().decode(out.stderr)
+      }\n${stdout}`,
+    );
+  }
+  return stdout;
+}
+
+function resultOf<T>(stdout: string): T {
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`No RESULT line in:\n${stdout.slice(-2000)}`);
+  return JSON.parse(line.slice(7));
+}
+
+async function ensureMemlab(dir: string): Promise<void> {
+  const marker = `${dir}/node_modules/@memlab/heap-analysis/package.json`;
+  try {
+    const pkg = JSON.parse(await Deno.readTextFile(marker));
+    if (pkg.version === MEMLAB_VERSION) return;
+  } catch {
+    // Not installed yet.
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/package.json`, '{"private":true}\n');
+  console.error(`installing memlab ${MEMLAB_VERSION} into ${dir} ...`);
+  await run("npm", [
+    "install",
+    "--ignore-scripts",
+    "--no-audit",
+    "--no-fund",
+    `@memlab/heap-analysis@${MEMLAB_VERSION}`,
+    `@memlab/core@${MEMLAB_VERSION}`,
+  ], { cwd: dir, env: { PUPPETEER_SKIP_DOWNLOAD: "1" } });
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function s(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? "✅" : "❌ not met";
+}
+
+async function main(): Promise<void> {
+  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+  const memlabDir = `${work}/memlab-${MEMLAB_VERSION}`;
+  await Deno.mkdir(work, { recursive: true });
+  await ensureMemlab(memlabDir);
+  await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
+  const self = new URL(import.meta.url).pathname;
+  const heapDir = HEAP_DIR.pathname;
+  const idle = await runMeasured<{ maxRss: number }>(Deno.execPath(), [
+    "run",
+    self,
+    "idle",
+  ]);
+
+  const rows: string[] = [];
+  const capture: string[] = [];
+  const checks: string[] = [];
+  const factors: number[] = [];
+  for (const { label, users } of TARGET_USERS) {
+    const file = `${work}/cache-${users}.heapsnapshot`;
+    console.error(`${label}: making snapshot (${users} users) ...`);
+    const made = await runMeasured<MakeResult>(Deno.execPath(), [
+      "run",
+      "--allow-sys",
+      `--allow-read=${heapDir}`,
+      `--allow-write=${work}`,
+      self,
+      "make",
+      String(users),
+      file,
+    ]);
+    console.error(`${label}: heap.top() in-process ...`);
+    const topRun = await runMeasured<TopResult>(Deno.execPath(), [
+      "run",
+      "--allow-sys",
+      `--allow-read=${heapDir}`,
+      self,
+      "top",
+      String(users),
+    ]);
+    console.error(`${label}: our analysis ...`);
+    const ours = await runMeasured<AnalyseResult>(Deno.execPath(), [
+      "run",
+      `--allow-read=${file},${ROOT.pathname}`,
+      self,
+      "analyse",
+      file,
+    ]);
+    console.error(`${label}: memlab ...`);
+    const theirs = await runMeasured<AnalyseResult>("node", [
+      "--max-old-space-size=16384",
+      `${memlabDir}/run.js`,
+      file,
+      JSON.stringify(Object.keys(ours.retained)),
+      String(ours.targetId),
+    ], { cwd: memlabDir });
+
+    const size = made.bytes;
+    const parseRate = size / 1e6 / (ours.parseMs! / 1000);
+    const speedup = theirs.totalMs / ours.totalMs;
+    const memRatio = ours.maxRss / size;
+    let worst = 0;
+    let worstId = "";
+    for (const [id, value] of Object.entries(ours.retained)) {
+      const other = theirs.retained[id] ?? -1;
+      const diff = Math.abs(value - other) / Math.max(other, 1);
+      if (diff > worst) {
+        worst = diff;
+        worstId = id;
+      }
+    }
+    const totalDiff = Math.abs(ours.totalRetained - theirs.totalRetained) /
+      theirs.totalRetained;
+    rows.push(
+      `| ${label} | ${mb(size)} | ${ours.nodeCount.toLocaleString("en")} | ${
+        parseRate.toFixed(0)
+      } MB/s | ${s(ours.parseMs!)} + ${s(ours.analyseMs!)} + ${
+        s(ours.queryMs)
+      } = **${s(ours.totalMs)}** | ${s(theirs.totalMs)} | **${
+        speedup.toFixed(1)
+      }×** | ${mb(ours.maxRss)} (${memRatio.toFixed(2)}×) | ${
+        mb(theirs.maxRss)
+      } (${(theirs.maxRss / size).toFixed(2)}×) | ${
+        (worst * 100).toFixed(3)
+      }% | ${
+        (totalDiff * 100).toFixed(3)
+      }% | ${ours.pathLength} / ${theirs.pathLength} | ${ours.userCount} / ${theirs.userCount} |`,
+    );
+    const factor = (made.maxRss - made.rssBefore) / made.heapUsed;
+    const topFactor = (topRun.maxRss - topRun.rssBefore) / topRun.heapUsed;
+    capture.push(
+      `| ${label} | ${mb(made.heapUsed)} | ${mb(size)} | ${s(made.pauseMs)} | ${
+        mb(made.maxRss)
+      } | ${factor.toFixed(1)}× heap used (${
+        ((made.maxRss - made.rssBefore) / size).toFixed(1)
+      }× snapshot) | ${s(topRun.ms)}, ${mb(topRun.maxRss)}, ${
+        topFactor.toFixed(1)
+      }× heap used |`,
+    );
+    factors.push(factor, topFactor);
+    checks.push(
+      `- ${label}: parse ${parseRate.toFixed(0)} MB/s ≥ 150 ${
+        verdict(parseRate >= 150)
+      }; ` +
+        `${speedup.toFixed(1)}× faster than memlab ≥ 5× ${
+          verdict(speedup >= 5)
+        }; ` +
+        `peak RSS ${memRatio.toFixed(2)}× snapshot ≤ 3× ${
+          verdict(memRatio <= 3)
+        } ` +
+        `(${
+          ((ours.maxRss - idle.maxRss) / size).toFixed(2)
+        }× above an idle Deno's ${mb(idle.maxRss)}); ` +
+        `retained sizes within ${
+          (Math.max(worst, totalDiff) * 100).toFixed(3)
+        }% ≤ 0.5% ${verdict(worst <= 0.005 && totalDiff <= 0.005)}${
+          worst > 0.005 ? ` (worst id @${worstId})` : ""
+        }`,
+    );
+    const largest = ours.largest!.slice(0, 3).map((r) =>
+      `${r.label} ${mb(r.retained)}`
+    ).join(", ");
+    checks.push(`  - largest retainers: ${largest}`);
+  }
+
+  const md = [
+    `# Heap analysis benchmark`,
+    ``,
+    `${
+      new Date().toISOString().slice(0, 10)
+    }, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${
+      (await run("node", ["--version"])).trim()
+    }, memlab ${MEMLAB_VERSION}, ${navigator.hardwareConcurrency} cores. Each analyser runs in a fresh child process; peak RSS is that process's maximum resident set size (GNU time %M), so ours includes the Deno runtime itself (an idle \`deno run\` peaks at ${
+      mb(idle.maxRss)
+    }).`,
+    ``,
+    `## Analysis (census + retaining path + dominators/retained sizes)`,
+    ``,
+    `| snapshot | size | nodes | our parse rate | ours: parse + analyse + queries | memlab | speed-up | our peak RSS (× size) | memlab peak RSS (× size) | retained diff, top ${LARGEST_N} by id | root total diff | path hops ours / memlab | User count ours / memlab |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
+    ...rows,
+    ``,
+    `## Capture (in-process, \`HeapProfiler.takeHeapSnapshot\` through the toolkit)`,
+    ``,
+    `| snapshot | heap used | snapshot size | process paused | peak RSS of the process | capture memory factor (peak RSS − RSS before) | \`heap.top()\` (capture + worker analysis): time, peak RSS, factor |`,
+    `| --- | --- | --- | --- | --- | --- | --- |`,
+    ...capture,
+    ``,
+    `Highest measured factor: ${
+      Math.max(...factors).toFixed(1)
+    }× heap used. The toolkit refuses a capture when ${CAPTURE_MEMORY_FACTOR}× heap used + 64 MiB exceeds the memory available.`,
+    ``,
+    `## Targets`,
+    ``,
+    ...checks,
+    ``,
+  ].join("\n");
+  console.log(md);
+  await Deno.mkdir(new URL("results/", HERE), { recursive: true });
+  await Deno.writeTextFile(new URL("results/heap.md", HERE), md);
+}
+
+if (import.meta.main) {
+  const [mode, ...args] = Deno.args;
+  if (mode === "make") await make(Number(args[0]), args[1]!);
+  else if (mode === "top") await top(Number(args[0]));
+  else if (mode === "analyse") await analyse(args[0]!);
+  else if (mode === "idle") {
+    console.log(
+      `RESULT ${JSON.stringify({ maxRss: timed ? 0 : await selfMaxRss() })}`,
+    );
+  } else await main();
+}

@@ -1,0 +1,337 @@
+/**
+ * The users service's HTTP benchmark, every figure beside its baseline taken
+ * in the same run (machines here are shared and noisy: ratios, not absolute
+ * numbers, are what to compare):
+ *
+ * - raw `Deno.serve` with a fixed JSON body of a user's size: the ceiling;
+ * - cache hits on `/users/<fixed id>`;
+ * - `/users/random` with `--cache-limit 100000`;
+ * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`;
+ * - RSS over 1M `/users/random` requests with `--cache-limit 10000`.
+ *
+ * Load comes from `wrk` (Debian: `apt-get install wrk`). Throughput runs are
+ * interleaved over several rounds and the median kept.
+ *
+ * Run: deno task bench:http [--seconds 5] [--rounds 3] [--requests 1000000]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { taskFlags } from "../tests/_process.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+    requests: { type: "string", default: "1000000" },
+    out: { type: "string", default: "bench/results/http.md" },
+  },
+});
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = Number(values.connections);
+const FLAT_REQUESTS = Number(values.requests);
+
+/** A server under test. */
+interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** wrk's figures for one run. */
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+function spawnServer(args: string[], port: number) {
+  const child = new Deno.Command("deno", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    env: { HOME: Deno.env.get("HOME") ?? "/root" },
+  }).spawn();
+  const url = `http://127.0.0.1:${port}/`;
+  return {
+    child,
+    url,
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    },
+  };
+}
+
+function rawArgs(empty: boolean, port: number): string[] {
+  return [
+    "run",
+    "--allow-net=127.0.0.1",
+    "bench/raw_server.ts",
+    "--port",
+    String(port),
+    ...(empty ? ["--empty"] : []),
+  ];
+}
+
+async function serviceArgs(extra: string[], port: number): Promise<string[]> {
+  return [
+    "run",
+    ...await taskFlags("start"),
+    "main.ts",
+    "serve",
+    "--port",
+    String(port),
+    "--console-port",
+    "0",
+    ...extra,
+  ];
+}
+
+/** Polls `path` until it answers 200; returns the milliseconds since `since`. */
+async function firstOk(url: string, since: number): Promise<number> {
+  const deadline = since + 30_000;
+  while (performance.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      await response.body?.cancel();
+      if (response.status === 200) return performance.now() - since;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`${url} never answered 200`);
+}
+
+async function start(args: string[], port: number, probe = ""): Promise<
+  Server & { startupMs: number }
+> {
+  const started = performance.now();
+  const server = spawnServer(args, port);
+  const startupMs = await firstOk(server.url + probe, started);
+  return { ...server, startupMs };
+}
+
+function rssBytes(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1]);
+  return kb * 1024;
+}
+
+function parseDuration(text: string): number {
+  const match = text.match(/^([\d.]+)(us|ms|s|m)$/);
+  if (!match) throw new Error(`Cannot read wrk duration "${text}"`);
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2]!]!;
+  return Number(match[1]) * scale;
+}
+
+async function wrk(url: string, seconds: number): Promise<Load> {
+  const { stdout, success, stderr } = await new Deno.Command("wrk", {
+    args: [
+      "-t1",
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      "--latency",
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  if (!success) throw new Error(new TextDecoder().decode(stderr));
+  const non2xx = text.match(/Non-2xx or 3xx responses: (\d+)/);
+  if (non2xx) throw new Error(`${url}: ${non2xx[1]} failed responses`);
+  return {
+    rps: Number(text.match(/Requests\/sec:\s+([\d.]+)/)![1]),
+    p50: parseDuration(text.match(/^\s+50%\s+(\S+)/m)![1]!),
+    p99: parseDuration(text.match(/^\s+99%\s+(\S+)/m)![1]!),
+    requests: Number(text.match(/(\d+) requests in/)![1]),
+  };
+}
+
+function median(numbers: number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function medianLoad(loads: Load[]): Load {
+  return {
+    rps: median(loads.map((load) => load.rps)),
+    p50: median(loads.map((load) => load.p50)),
+    p99: median(loads.map((load) => load.p99)),
+    requests: loads.reduce((sum, load) => sum + load.requests, 0),
+  };
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
+
+async function throughput() {
+  const rawPort = freePort();
+  const hitPort = freePort();
+  const randomPort = freePort();
+  const raw = await start(rawArgs(false, rawPort), rawPort);
+  const hits = await start(
+    await serviceArgs([], hitPort),
+    hitPort,
+    "users/bench-user",
+  );
+  const random = await start(
+    await serviceArgs(["--cache-limit", "100000"], randomPort),
+    randomPort,
+    "healthz",
+  );
+  const results = {
+    raw: [] as Load[],
+    hits: [] as Load[],
+    random: [] as Load[],
+  };
+  try {
+    // Warm-up: JIT and, for random, a cache past its limit.
+    await wrk(raw.url, 2);
+    await wrk(hits.url + "users/bench-user", 2);
+    await wrk(random.url + "users/random", Math.max(2, SECONDS));
+    for (let round = 0; round < ROUNDS; round++) {
+      results.raw.push(await wrk(raw.url, SECONDS));
+      results.hits.push(await wrk(hits.url + "users/bench-user", SECONDS));
+      results.random.push(await wrk(random.url + "users/random", SECONDS));
+    }
+  } finally {
+    await Promise.all([raw.stop(), hits.stop(), random.stop()]);
+  }
+  return {
+    raw: medianLoad(results.raw),
+    hits: medianLoad(results.hits),
+    random: medianLoad(results.random),
+  };
+}
+
+async function startupAndIdle() {
+  const runs = 5;
+  const empty: { startupMs: number; rss: number }[] = [];
+  const ours: { startupMs: number; rss: number }[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const which of ["empty", "ours"] as const) {
+      const port = freePort();
+      const server = which === "empty"
+        ? await start(rawArgs(true, port), port)
+        : await start(await serviceArgs([], port), port, "users/first");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const rss = rssBytes(server.pid);
+      await server.stop();
+      (which === "empty" ? empty : ours).push({
+        startupMs: server.startupMs,
+        rss,
+      });
+    }
+  }
+  return {
+    empty: {
+      startupMs: median(empty.map((run) => run.startupMs)),
+      rss: median(empty.map((run) => run.rss)),
+    },
+    ours: {
+      startupMs: median(ours.map((run) => run.startupMs)),
+      rss: median(ours.map((run) => run.rss)),
+    },
+  };
+}
+
+async function flatRss() {
+  const port = freePort();
+  const server = await start(
+    await serviceArgs(["--cache-limit", "10000"], port),
+    port,
+    "healthz",
+  );
+  const samples: { requests: number; rss: number }[] = [];
+  let requests = 0;
+  let warm: number | undefined;
+  try {
+    while (requests < FLAT_REQUESTS) {
+      requests += (await wrk(server.url + "users/random", 5)).requests;
+      const rss = rssBytes(server.pid);
+      samples.push({ requests, rss });
+      // Warm once the cache is full ten times over and the heap settled.
+      if (warm === undefined && requests >= 100_000) warm = rss;
+    }
+  } finally {
+    await server.stop();
+  }
+  const end = samples.at(-1)!.rss;
+  const peak = Math.max(
+    ...samples.filter((s) => s.requests >= 100_000).map((s) => s.rss),
+  );
+  return { requests, warm: warm ?? end, end, peak, samples };
+}
+
+if (import.meta.main) {
+  const load = await throughput();
+  const boot = await startupAndIdle();
+  const flat = await flatRss();
+
+  const growth = (flat.end - flat.warm) / flat.warm;
+  const rows = [
+    "| case | req/s | p50 | p99 | ratio to baseline | target |",
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+    `| raw \`Deno.serve\`, fixed JSON (baseline) | ${
+      load.raw.rps.toFixed(0)
+    } | ${ms(load.raw.p50)} | ${ms(load.raw.p99)} | 1.00× | |`,
+    `| cache hit \`/users/<fixed id>\` | ${load.hits.rps.toFixed(0)} | ${
+      ms(load.hits.p50)
+    } | ${ms(load.hits.p99)} | ${
+      ratio(load.hits.rps, load.raw.rps)
+    } | ≥ 0.90× |`,
+    `| \`/users/random\`, \`--cache-limit 100000\` | ${
+      load.random.rps.toFixed(0)
+    } | ${ms(load.random.p50)} | ${ms(load.random.p99)} | ${
+      ratio(load.random.rps, load.raw.rps)
+    } | ≥ 0.25× |`,
+    "",
+    "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | target |",
+    "| --- | ---: | ---: | ---: | --- |",
+    `| start-up to first 200 | ${ms(boot.empty.startupMs)} | ${
+      ms(boot.ours.startupMs)
+    } | ${ratio(boot.ours.startupMs, boot.empty.startupMs)} | ≤ 2× |`,
+    `| idle RSS | ${mib(boot.empty.rss)} | ${mib(boot.ours.rss)} | ${
+      ratio(boot.ours.rss, boot.empty.rss)
+    } | ≤ 1.3× |`,
+    "",
+    `| RSS over ${flat.requests} \`/users/random\`, \`--cache-limit 10000\` | after 100k (warm) | peak after warm | end | growth | target |`,
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+    `| | ${mib(flat.warm)} | ${mib(flat.peak)} | ${mib(flat.end)} | ${
+      (growth * 100).toFixed(1)
+    }% | ≤ 5% |`,
+  ];
+  const header =
+    `wrk -t1 -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS} s (medians), deno ${Deno.version.deno}, ${
+      new Date().toISOString().slice(0, 10)
+    }`;
+  const report = [header, "", ...rows, ""].join("\n");
+  console.log(report);
+  await Deno.mkdir("bench/results", { recursive: true });
+  await Deno.writeTextFile(values.out!, report);
+}
