@@ -2,7 +2,7 @@
  * Heap toolkit benchmark: our snapshot analysis next to memlab's on the same
  * snapshots, plus the cost of capturing them. Writes bench/results/heap.md.
  *
- * Run: deno run --allow-run --allow-read --allow-write --allow-env --allow-sys bench/heap_bench.ts
+ * Run: deno task bench:heap
  *
  * The bench makes its own snapshots (~50 MB and ~150 MB) from child Deno
  * processes whose heap looks like the service's leaking cache, analyses each

@@ -90,8 +90,9 @@ const INTERRUPTED = Symbol("interrupted");
  *   `let`. Assigning to an undeclared name creates a session variable, never
  *   a global. Sessions never share variables.
  * - Top-level `await` works; the value is that of the last expression
- *   statement run outside functions. A promise value is shown as it is, not
- *   awaited.
+ *   statement run outside functions. A value that is a promise is awaited
+ *   too (so the toolkit's `heap.top()` needs no `await`), interruptibly;
+ *   wrap it (`[p]`) to see the promise itself.
  * - `console.*` output from the snippet and anything it starts goes to
  *   `options.output`, as do errors nobody catches in its promises,
  *   microtasks and timers. After an interrupt the evaluation's work may go on
@@ -193,6 +194,17 @@ export function createEvaluator(
           value = settled[0];
         } else {
           value = runInContext(context, run);
+        }
+        if (value instanceof Promise) {
+          // A promise value is awaited, so `heap.top()` needs no `await`.
+          const settled = signal
+            ? await untilAborted(value, signal)
+            : await value;
+          if (settled === INTERRUPTED) {
+            context.active = false;
+            return interrupted(started);
+          }
+          value = settled;
         }
       } catch (thrown) {
         return failure(thrown, started);

@@ -31,7 +31,7 @@ import {
   tokensEqual,
   writeTokenFile,
 } from "./token.ts";
-import { createToolkit } from "./toolkit/mod.ts";
+import { closeToolkit, createToolkit } from "./toolkit/mod.ts";
 
 /** Options for {@linkcode startConsoleServer}. */
 export interface ConsoleServerOptions {
@@ -71,7 +71,10 @@ export interface ConsoleServer {
   tokenFile?: string;
   /** Sessions open now. */
   readonly sessions: number;
-  /** Stops listening, ends every session, removes the token file and socket. */
+  /**
+   * Stops listening, ends every session, removes the token file and socket,
+   * and releases the default toolkit (inspector session, sampler, worker).
+   */
   close(): Promise<void>;
 }
 
@@ -368,6 +371,9 @@ export async function startConsoleServer(
           // Already closed.
         }
       }
+      // The toolkit's inspector session, sampler and analysis worker would
+      // otherwise keep the process alive.
+      if (options.scope === undefined) await closeToolkit().catch(() => {});
       if (tokenFile !== undefined) await Deno.remove(tokenFile).catch(() => {});
       if (options.socket !== undefined) {
         await Deno.remove(options.socket).catch(() => {});

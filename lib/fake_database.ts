@@ -30,8 +30,10 @@ export interface FetchUserOptions {
   delayMs?: number;
 }
 
-const HEX_DIGITS = "0123456789abcdef";
+const HEX_CODES = new TextEncoder().encode("0123456789abcdef");
 const idBytes = new Uint8Array(32);
+const idText = new Uint8Array(64);
+const ascii = new TextDecoder();
 
 /**
  * Returns a fresh 64-digit lowercase hexadecimal id, sha256-style.
@@ -49,11 +51,13 @@ const idBytes = new Uint8Array(32);
  */
 export function randomUserId(): string {
   crypto.getRandomValues(idBytes);
-  let id = "";
-  for (const byte of idBytes) {
-    id += HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!;
+  for (let i = 0; i < 32; i++) {
+    const byte = idBytes[i]!;
+    idText[2 * i] = HEX_CODES[byte >> 4]!;
+    idText[2 * i + 1] = HEX_CODES[byte & 15]!;
   }
-  return id;
+  // Decoding gives one flat string (no rope of 64 pieces to keep alive).
+  return ascii.decode(idText);
 }
 
 /**
@@ -81,19 +85,33 @@ export async function fetchUserFromDatabase(
   }
   // Cheaper compositions than faker's one-call helpers (person.fullName,
   // location.streetAddress, lorem.paragraph) with the same data and random
-  // source: `random` users are the service's hot path.
+  // source: `random` users are the service's hot path. Strings are joined,
+  // not concatenated: V8 keeps concatenations as ropes that are flattened
+  // (copied again) later, wherever they are first read.
   const firstName = faker.person.firstName();
   const lastName = faker.person.lastName();
   return {
     user_id: userId === RANDOM_USER_ID ? randomUserId() : userId,
-    name: `${firstName} ${lastName}`,
-    email: faker.internet.email({ firstName, lastName }),
-    address:
-      `${faker.location.buildingNumber()} ${faker.location.street()}\n${faker.location.city()}, ${
-        faker.location.state({ abbreviated: true })
-      } ${faker.location.zipCode()}`,
+    name: [firstName, lastName].join(" "),
+    email: flat(faker.internet.email({ firstName, lastName })),
+    address: [
+      faker.location.buildingNumber(),
+      " ",
+      faker.location.street(),
+      "\n",
+      faker.location.city(),
+      ", ",
+      faker.location.state({ abbreviated: true }),
+      " ",
+      faker.location.zipCode(),
+    ].join(""),
     desc: paragraph(),
   };
+}
+
+/** The same text as one flat string. */
+function flat(text: string): string {
+  return [text].join("");
 }
 
 let loremWords: readonly string[] | undefined;
@@ -102,17 +120,16 @@ let loremWords: readonly string[] | undefined;
 function paragraph(): string {
   // faker's own word list, read once: its definitions sit behind a Proxy.
   loremWords ??= faker.definitions.lorem.word;
-  return `${sentence(loremWords)} ${sentence(loremWords)} ${
-    sentence(loremWords)
-  }`;
-}
-
-function sentence(words: readonly string[]): string {
-  const count = faker.number.int({ min: 3, max: 10 });
-  const first = words[faker.number.int(words.length - 1)]!;
-  let text = first[0]!.toUpperCase() + first.slice(1);
-  for (let i = 1; i < count; i++) {
-    text += " " + words[faker.number.int(words.length - 1)]!;
+  const parts: string[] = [];
+  for (let s = 0; s < 3; s++) {
+    if (s > 0) parts.push(" ");
+    const count = faker.number.int({ min: 3, max: 10 });
+    const first = loremWords[faker.number.int(loremWords.length - 1)]!;
+    parts.push(first[0]!.toUpperCase(), first.slice(1));
+    for (let i = 1; i < count; i++) {
+      parts.push(" ", loremWords[faker.number.int(loremWords.length - 1)]!);
+    }
+    parts.push(".");
   }
-  return text + ".";
+  return parts.join("");
 }

@@ -36,7 +36,11 @@ export interface AllocStatus {
  * TypeScript file's line can differ by a few).
  */
 export interface AllocSite {
-  /** Function name, or `(anonymous)`. */
+  /**
+   * Function name, or `(anonymous)`; a native function is shown after the
+   * script function that called it (`fetchUser › join`), at that caller's
+   * position.
+   */
   function: string;
   /** Script URL or path. */
   file: string;
@@ -184,18 +188,29 @@ function report(profile: SamplingProfile, n: number): AllocSite[] {
   }
   const sites = new Map<string, AllocSite>();
   let total = 0;
-  const stack = [profile.head];
+  // A native frame (Array.prototype.join, Map.prototype.set...) is charged
+  // to the nearest script frame that called it: "fetchUser › join".
+  const stack: [ProfileNode, CallFrame | undefined][] = [[
+    profile.head,
+    undefined,
+  ]];
   while (stack.length > 0) {
-    const node = stack.pop()!;
-    stack.push(...node.children);
+    const [node, caller] = stack.pop()!;
+    const own = node.callFrame;
+    const native = own.url === "" && caller !== undefined;
+    const frame = native ? caller : own;
+    for (const child of node.children) {
+      stack.push([child, own.url === "" ? caller : own]);
+    }
     if (node.selfSize === 0) continue;
     total += node.selfSize;
-    const frame = node.callFrame;
-    const key = `${frame.functionName}\0${frame.url}\0${frame.lineNumber}`;
+    const name = (native ? `${caller.functionName || "(anonymous)"} › ` : "") +
+      (own.functionName || "(anonymous)");
+    const key = `${name}\0${frame.url}\0${frame.lineNumber}`;
     let site = sites.get(key);
     if (!site) {
       site = {
-        function: frame.functionName || "(anonymous)",
+        function: name,
         file: frame.url.replace(/^file:\/\//, ""),
         line: frame.lineNumber + 1,
         column: frame.columnNumber + 1,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ensurePrivateDirectory, stateDirectory } from "../paths.ts";
 import type {
   LargeObject,
   RetainingPath,
@@ -140,7 +141,7 @@ export interface HeapHelpers {
   /**
    * Writes a `.heapsnapshot` file that Chrome DevTools opens.
    *
-   * @param file Destination (default: a new file in the temp directory).
+   * @param file Destination (default: a new file in `~/.leakwatch/snapshots`, else the temp directory).
    * @returns Path and size.
    */
   snapshot(file?: string): Promise<SnapshotReport>;
@@ -498,9 +499,25 @@ function ensureWritable(what: string, path: string): void {
 }
 
 async function tempFile(prefix: string, suffix: string): Promise<string> {
-  const dir = tempDir();
-  ensureWritable("Writing to the temp directory", dir);
+  const dir = await outputDirectory();
+  ensureWritable("Writing heap files", dir);
   return await Deno.makeTempFile({ dir, prefix, suffix });
+}
+
+/**
+ * `$HOME/.leakwatch/snapshots` (private, 0700) when the process may write
+ * there, as the `start` task allows; otherwise the temp directory.
+ */
+async function outputDirectory(): Promise<string> {
+  let dir: string;
+  try {
+    dir = `${stateDirectory()}/snapshots`;
+  } catch {
+    return tempDir();
+  }
+  const state = Deno.permissions.querySync({ name: "write", path: dir }).state;
+  if (state !== "granted") return tempDir();
+  return await ensurePrivateDirectory(dir);
 }
 
 function tempDir(): string {

@@ -32,7 +32,7 @@ const LINES: Array<[string, string]> = [
   ],
   [
     "heap.snapshot(file?)",
-    "write a .heapsnapshot for Chrome DevTools (default: temp dir)",
+    "write a .heapsnapshot for Chrome DevTools (default: ~/.leakwatch/snapshots)",
   ],
   [
     "alloc.start({ interval })",

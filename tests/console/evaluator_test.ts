@@ -285,14 +285,25 @@ Deno.test("evaluate() awaits at top level and keeps what it declares", async () 
   );
 });
 
-Deno.test("evaluate() shows a promise value without awaiting it", async () => {
+Deno.test("evaluate() awaits a promise value, interruptibly", async () => {
   const { evaluator } = openSession(serviceNamespace());
+  assert.equal(await value(evaluator, "Promise.resolve(1)"), "1");
+  assert.equal(await value(evaluator, "_"), "1");
   assert.equal(
-    await value(evaluator, "new Promise(() => {})"),
-    "Promise { <pending> }",
+    await value(evaluator, "[Promise.resolve(2)]"),
+    "[ Promise { 2 } ]",
   );
-  assert.equal(await value(evaluator, "Promise.resolve(1)"), "Promise { 1 }");
-  assert.equal(await value(evaluator, "await Promise.resolve(1)"), "1");
+  const rejected = await evaluator.evaluate(
+    "Promise.reject(new RangeError('no'))",
+  );
+  assert.equal(rejected.kind, "error");
+  const controller = new AbortController();
+  const pending = evaluator.evaluate("new Promise(() => {})", {
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(), 20);
+  assert.equal(((await pending) as { name: string }).name, "Interrupted");
+  assert.equal(await value(evaluator, "40 + 2"), "42");
 });
 
 Deno.test("evaluate() sets _ to the last value and _error to the last error", async () => {
