@@ -300,15 +300,29 @@ export class HeapAnalysis {
 
   /** Adds an alias to path steps reached through unnamed references. */
   #nameSteps(steps: PathStep[], nodes: number[]): void {
-    const { graph } = this;
-    const wanted = new Map<number, PathStep>();
+    const wanted: number[] = [];
     steps.forEach((step, i) => {
       const type = step.edgeType;
       if (i > 0 && type !== "property" && type !== "context") {
-        wanted.set(nodes[i]!, step);
+        wanted.push(nodes[i]!);
       }
     });
-    if (wanted.size === 0) return;
+    const aliases = this.#aliases(wanted);
+    steps.forEach((step, i) => {
+      const alias = aliases.get(nodes[i]!);
+      if (alias !== undefined && i > 0) step.alias = alias;
+    });
+  }
+
+  /**
+   * A named reference (`.cache`, else `context cache`) from a reachable
+   * node to each of `nodes`, for those that have one: one pass over the
+   * edges.
+   */
+  #aliases(nodes: number[]): Map<number, string> {
+    const found = new Map<number, string>();
+    if (nodes.length === 0) return found;
+    const { graph } = this;
     const reachable = this.paths.reachable;
     const property = graph.edgeTypes.indexOf("property");
     const context = graph.edgeTypes.indexOf("context");
@@ -317,25 +331,30 @@ export class HeapAnalysis {
     const toAt = graph.edgeToOffset;
     const typeAt = graph.edgeTypeOffset;
     const marked = new Uint8Array(graph.nodeCount);
-    for (const n of wanted.keys()) marked[n] = 1;
-    for (let from = 0; from < graph.nodeCount && wanted.size > 0; from++) {
+    for (const n of nodes) marked[n] = 1;
+    let left = new Set(nodes).size;
+    for (let from = 0; from < graph.nodeCount && left > 0; from++) {
       if (reachable[from] !== 1) continue;
       const end = firstEdge[from + 1]!;
       for (let e = firstEdge[from]!; e < end; e++) {
         const to = edges[e * ef + toAt]!;
         if (marked[to] !== 1) continue;
-        const step = wanted.get(to);
-        if (!step) continue;
         const type = edges[e * ef + typeAt]!;
         if (type !== property && type !== context) continue;
         const name = graph.edgeName(e);
         if (typeof name !== "string" || name === "" || /^\d+$/.test(name)) {
           continue;
         }
-        step.alias = graph.edgeLabel(e);
-        wanted.delete(to);
+        // A property (`.cache` of the namespace) names it better than a
+        // closure's variable (`context map`): keep looking until one shows.
+        found.set(to, graph.edgeLabel(e));
+        if (type === property) {
+          marked[to] = 0;
+          left--;
+        }
       }
     }
+    return found;
   }
 
   /**
@@ -390,12 +409,20 @@ export class HeapAnalysis {
       }
     }
     picked.sort((a, b) => retained[b]! - retained[a]!);
-    const rows: LargeObject[] = [];
-    for (const v of picked) {
-      if (rows.length >= n) break;
-      rows.push({ ...this.info(v), path: this.pathText(v) });
-    }
-    return rows;
+    const chosen = picked.slice(0, n);
+    const aliases = this.#aliases(chosen);
+    return chosen.map((v) => {
+      const path = this.pathText(v);
+      const alias = aliases.get(v);
+      // The path's last hop may be unnamed (`{value}` of a module's export
+      // cell): say which named reference also holds the object.
+      return {
+        ...this.info(v),
+        path: alias === undefined || path.endsWith(alias)
+          ? path
+          : `${path} (also ${alias})`,
+      };
+    });
   }
 
   /**

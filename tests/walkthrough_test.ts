@@ -1,0 +1,193 @@
+/**
+ * The README's guided diagnosis, run against real processes started with
+ * the `start` task's permissions: load `/users/random`, watch `/metrics` and
+ * `mem()` grow, then `cache.size`, `heap.growth()`, `heap.largest()`,
+ * `heap.path()` and `alloc.top()` in one console session, and finally the
+ * cure, `--cache-limit`, keeping memory flat.
+ */
+
+import assert from "node:assert/strict";
+import { sendLoad } from "../bench/load.ts";
+import type { Reply } from "../console/protocol.ts";
+import { startServe } from "./_process.ts";
+import { TestConnection, valueOf } from "./console/_console_client.ts";
+
+const TOKEN = "walkthrough-" + crypto.randomUUID();
+
+/** A service started like `deno task start`, with its console session. */
+async function startWithConsole(args: string[] = []) {
+  const service = await startServe(["--console-port", "0", ...args], {
+    env: { CONSOLE_TOKEN: TOKEN },
+  });
+  const line = await service.stdout.waitFor(/^console listening on /);
+  const port = Number(line.match(/:(\d+)$/)![1]);
+  const session = await TestConnection.open(port);
+  assert.equal((await session.hello(TOKEN))?.type, "hello");
+  let id = 0;
+  /** Evaluates a snippet; returns the rendered value and what came before. */
+  const run = async (code: string) => {
+    const { final, before } = await session.eval(++id, code);
+    return { text: valueOf(final), before };
+  };
+  /** Evaluates a snippet and returns its value as plain data (via JSON). */
+  const data = async <T>(code: string): Promise<T> => {
+    const { before } = await run(
+      `console.log(JSON.stringify(await (${code})))`,
+    );
+    const printed = before.flatMap((r) => r.type === "output" ? [r.text] : []);
+    return JSON.parse(printed.join(""));
+  };
+  const load = async (requests: number) => {
+    const report = await sendLoad(`${service.url}users/random`, requests, 16);
+    assert.equal(report.ok, requests);
+  };
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${service.url}metrics`)).text();
+    const match = text.match(new RegExp(`^${name} (\\S+)$`, "m"));
+    assert.ok(match, `${name} in /metrics`);
+    return Number(match[1]);
+  };
+  const stop = async () => {
+    session.close();
+    service.child.kill("SIGTERM");
+    const { code } = await service.finish();
+    assert.equal(code, 0);
+  };
+  return { run, data, load, metric, stop };
+}
+
+function progressOf(before: Reply[]): string[] {
+  return before.flatMap((r) => r.type === "progress" ? [r.label] : []);
+}
+
+Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures it", async (t) => {
+  const leaking = await startWithConsole();
+  try {
+    await t.step(
+      "load on /users/random makes /metrics and mem() grow",
+      async () => {
+        const rssBefore = await leaking.metric("process_resident_memory_bytes");
+        const heapBefore = (await leaking.data<{ heapUsed: number }>("mem()"))
+          .heapUsed;
+        await leaking.load(20_000);
+        assert.equal(await leaking.metric("users_cache_entries"), 20_000);
+        assert.equal(await leaking.metric("users_cache_misses_total"), 20_000);
+        assert.ok(
+          await leaking.metric("process_resident_memory_bytes") > rssBefore,
+        );
+        const { text } = await leaking.run("mem()");
+        assert.match(text, /heap used\s+[\d.]+ MiB/);
+        const heapAfter = (await leaking.data<{ heapUsed: number }>("mem()"))
+          .heapUsed;
+        // 20 000 users of ~400 bytes each stay behind.
+        assert.ok(
+          heapAfter - heapBefore > 20_000 * 300,
+          `heap grew by ${heapAfter - heapBefore}`,
+        );
+      },
+    );
+
+    await t.step("cache.size counts every random user", async () => {
+      assert.equal((await leaking.run("cache.size")).text, "20000");
+    });
+
+    await t.step(
+      "heap.growth() names what grows: one Object per request",
+      async () => {
+        const first = await leaking.run("heap.growth()");
+        assert.match(first.text, /^baseline set/);
+        assert.ok(progressOf(first.before).includes("capture"));
+        await leaking.load(5_000);
+        const rows = await leaking.data<
+          { type: string; count: number; increase: number }[]
+        >("heap.growth()");
+        const objects = rows.find((r) => r.type === "Object");
+        assert.ok(objects, JSON.stringify(rows));
+        // Each user is one plain object; the service and the console make a
+        // handful of others meanwhile.
+        assert.ok(
+          objects.increase >= 5_000 && objects.increase < 5_200,
+          `Object +${objects.increase}`,
+        );
+        const strings = rows.find((r) => r.type === "(string)");
+        assert.ok(strings && strings.increase >= 4 * 5_000, "strings grow");
+      },
+    );
+
+    await t.step("heap.largest() puts the cache Map on top", async () => {
+      const { text } = await leaking.run("heap.largest(5)");
+      assert.match(text.split("\n")[2]!, /Map @\d+ .*\(also \.cache\)/);
+      const [top] = await leaking.data<
+        { className: string; retainedSize: number; path: string }[]
+      >("heap.largest(1)");
+      assert.equal(top?.className, "Map");
+      assert.match(top!.path, /\.cache/);
+      assert.ok(top!.retainedSize > 25_000 * 300, `${top!.retainedSize}`);
+    });
+
+    await t.step(
+      "heap.path() leads from a GC root through cache to a user",
+      async () => {
+        const { text } = await leaking.run(
+          "const user = [...cache.values()].at(-1); heap.path(user)",
+        );
+        assert.match(text, /^path to Object @\d+/);
+        assert.match(text, /--> Map @\d+ \(also \.cache\)/);
+        const path = await leaking.data<
+          {
+            reachable: boolean;
+            steps: { edge: string; alias?: string; node: { name: string } }[];
+          }
+        >("heap.path(user)");
+        assert.equal(path.reachable, true);
+        assert.equal(path.steps[0]!.node.name, "");
+        const map = path.steps.findIndex((s) => s.node.name === "Map");
+        assert.ok(map > 0);
+        assert.equal(path.steps[map]!.alias, ".cache");
+        assert.equal(path.steps.at(-1)!.node.name, "Object");
+        // The user's own id is its key in the Map.
+        assert.equal(
+          (await leaking.run("cache.get(user.user_id) === user")).text,
+          "true",
+        );
+      },
+    );
+
+    await t.step("alloc.top() points at the fake database", async () => {
+      assert.match(
+        (await leaking.run("alloc.start()")).text,
+        /allocation sampling started/,
+      );
+      await leaking.load(10_000);
+      const top = await leaking.data<{ function: string; file: string }[]>(
+        "alloc.top(3)",
+      );
+      assert.ok(
+        top.some((site) => site.file.endsWith("lib/fake_database.ts")),
+        JSON.stringify(top),
+      );
+      assert.match((await leaking.run("alloc.stop()")).text, /fake_database/);
+    });
+  } finally {
+    await leaking.stop();
+  }
+
+  const cured = await startWithConsole(["--cache-limit", "5000"]);
+  try {
+    await t.step("with --cache-limit memory stays flat", async () => {
+      await cured.load(10_000);
+      const warm = await cured.data<{ after: number }>("gc()");
+      await cured.load(30_000);
+      const later = await cured.data<{ after: number }>("gc()");
+      assert.equal((await cured.run("cache.size")).text, "5000");
+      assert.equal(await cured.metric("users_cache_entries"), 5_000);
+      // Unbounded, 30 000 more users would add ~12 MB; bounded, nothing.
+      assert.ok(
+        later.after < warm.after * 1.1,
+        `heap after GC: ${warm.after} then ${later.after}`,
+      );
+    });
+  } finally {
+    await cured.stop();
+  }
+});
