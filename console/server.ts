@@ -164,7 +164,8 @@ export async function startConsoleServer(
   const banner =
     `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
     `In scope: ${["main", ...names].join(", ")}\n` +
-    `help() lists the leak toolkit; .exit or Ctrl-D leaves.`;
+    `help() lists the leak toolkit; .exit or Ctrl-D leaves.\n` +
+    `Code runs inside the service: a synchronous endless loop stalls it and cannot be interrupted.`;
 
   async function handle(conn: Deno.Conn, number: number): Promise<void> {
     const peer = formatPeer(conn.remoteAddr);

@@ -63,6 +63,22 @@ interface Pending {
   controller: AbortController;
 }
 
+/** Characters of output per message: at most 6 bytes each once escaped. */
+const OUTPUT_PIECE_CHARS = 128 * 1024;
+
+/** Cuts `text` into pieces of at most `size` code units, never inside a surrogate pair. */
+function* pieces(text: string, size: number): Generator<string> {
+  let start = 0;
+  while (text.length - start > size) {
+    let end = start + size;
+    const last = text.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+    yield text.slice(start, end);
+    start = end;
+  }
+  yield text.slice(start);
+}
+
 /**
  * Runs a JSON-lines session until the client disconnects.
  *
@@ -75,7 +91,11 @@ export function runJsonSession(context: SessionContext): Session {
     writer.send(JSON.stringify(reply) + "\n", droppable);
   const core = createCore(context, {
     output(id, stream, text) {
-      send({ type: "output", id, stream, text }, true);
+      // Long output goes in pieces, so no message comes near the 1 MiB line
+      // limit even when every character needs escaping.
+      for (const piece of pieces(text, OUTPUT_PIECE_CHARS)) {
+        send({ type: "output", id, stream, text: piece }, true);
+      }
     },
     progress(id, label, done, total) {
       send({ type: "progress", id, label, done, total }, true);

@@ -6,6 +6,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { normalize, resolve } from "node:path";
 import { ensurePrivateDirectory, stateDirectory } from "./paths.ts";
 
 /** Where a console listens, which names its token file. */
@@ -31,7 +32,7 @@ export function generateToken(): string {
 
 /**
  * The token file of a console: `$HOME/.leakwatch/console/tcp-PORT.token`,
- * or `unix-HASH.token` for a socket path.
+ * or `unix-HASH.token` for a socket path (hashed once made absolute).
  *
  * @param target The console's port or socket path.
  * @returns The file's path.
@@ -45,8 +46,18 @@ export function generateToken(): string {
 export function tokenFilePath(target: ConsoleTarget): string {
   const name = "port" in target
     ? `tcp-${target.port}`
-    : `unix-${sha256(target.socket).subarray(0, 8).toString("hex")}`;
+    : `unix-${sha256(absolute(target.socket)).subarray(0, 8).toString("hex")}`;
   return `${stateDirectory()}/console/${name}.token`;
+}
+
+/** The socket path made absolute, so `x.sock` and `$PWD/x.sock` agree. */
+function absolute(path: string): string {
+  if (path.startsWith("/")) return normalize(path);
+  try {
+    return resolve(path);
+  } catch {
+    return path; // the working directory is not readable: keep it as given
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   startConsoleServer,
 } from "../../console/server.ts";
 import { MAX_LINE_BYTES } from "../../console/protocol.ts";
-import { tokensEqual } from "../../console/token.ts";
+import { tokenFilePath, tokensEqual } from "../../console/token.ts";
 import { TestConnection, valueOf } from "./_console_client.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -276,6 +276,33 @@ Deno.test("a line over 1 MiB gets an error and the session continues", async () 
   assert.ok(reply?.type === "error");
   assert.match(reply.error.message, /over the 1048576-byte limit/);
   assert.equal(valueOf((await c.eval(2, "'fine'")).final), '"fine"');
+});
+
+Deno.test("huge output, values and errors never make a line over 1 MiB", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  // 3 MiB of output with multi-byte characters and surrogate pairs.
+  const { final, before } = await c.eval(
+    1,
+    "console.log('é😀'.repeat(500_000)); 1",
+  );
+  assert.equal(valueOf(final), "1");
+  const text = before.map((r) => r.type === "output" ? r.text : "").join("");
+  assert.equal(text, "é😀".repeat(500_000) + "\n");
+  assert.ok(before.length > 1);
+  for (const reply of [...before, final]) {
+    assert.ok(
+      new TextEncoder().encode(JSON.stringify(reply)).length < MAX_LINE_BYTES,
+    );
+  }
+  const error = (await c.eval(2, "throw new Error('x'.repeat(3_000_000))"))
+    .final;
+  assert.ok(error.type === "error");
+  assert.ok(JSON.stringify(error).length < MAX_LINE_BYTES);
+  assert.match(error.error.message, /^x+… \(truncated, \d+ more chars\)$/);
+  const value = (await c.eval(3, "'y'.repeat(3_000_000)")).final;
+  assert.ok(JSON.stringify(value).length < MAX_LINE_BYTES);
+  assert.equal(valueOf((await c.eval(4, "'fine'")).final), '"fine"');
 });
 
 Deno.test("a client without a valid hello is refused and nothing is evaluated", async () => {
@@ -590,4 +617,20 @@ Deno.test("isLoopback() knows loopback hosts", () => {
   ) {
     assert.ok(!isLoopback(host), host);
   }
+});
+
+Deno.test("tokenFilePath() names a socket's file by its absolute path", () => {
+  assert.equal(
+    tokenFilePath({ socket: "x.sock" }),
+    tokenFilePath({ socket: `${Deno.cwd()}/x.sock` }),
+  );
+  assert.equal(
+    tokenFilePath({ socket: "/run/a/../b.sock" }),
+    tokenFilePath({ socket: "/run/b.sock" }),
+  );
+  assert.notEqual(
+    tokenFilePath({ socket: "/run/b.sock" }),
+    tokenFilePath({ socket: "/run/c.sock" }),
+  );
+  assert.match(tokenFilePath({ port: 44444 }), /\/console\/tcp-44444\.token$/);
 });
