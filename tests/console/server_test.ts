@@ -391,6 +391,7 @@ Deno.test("text mode asks for the token, shows a banner and prompts, accepts CRL
   );
   assert.equal(await c.line(), "In scope: main, cache, state, slow");
   assert.match((await c.line())!, /help\(\)/);
+  assert.match((await c.line())!, /synchronous endless loop/);
   await c.write("let s = [1,\r\n2,\r\n3]\r\ns.length\r\n");
   // Prompt, continuation prompts, then each result after its prompt.
   assert.equal(await c.line(), ">>> ... ... undefined");
@@ -413,6 +414,7 @@ Deno.test("text mode with a token sent at once gets no token question", async ()
   const c = await t.connect();
   await c.write(`${TOKEN}\n6*7\n`);
   assert.match((await c.line())!, /^leakwatch console/);
+  await c.line();
   await c.line();
   await c.line();
   assert.equal(await c.line(), ">>> 42");
