@@ -131,9 +131,17 @@ async function start(args: string[], port: number, probe = ""): Promise<
   return { ...server, startupMs };
 }
 
-function rssBytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1]);
+/** Resident memory of a process, from `ps` (reading /proc needs --allow-all in Deno). */
+async function rssBytes(pid: number): Promise<number> {
+  const { stdout, success } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const kb = Number(new TextDecoder().decode(stdout).trim());
+  if (!success || !Number.isFinite(kb)) {
+    throw new Error(`No RSS for pid ${pid}`);
+  }
   return kb * 1024;
 }
 
@@ -240,7 +248,7 @@ async function startupAndIdle() {
         ? await start(rawArgs(true, port), port)
         : await start(await serviceArgs([], port), port, "users/first");
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      const rss = rssBytes(server.pid);
+      const rss = await rssBytes(server.pid);
       await server.stop();
       (which === "empty" ? empty : ours).push({
         startupMs: server.startupMs,
@@ -273,7 +281,7 @@ async function flatRss() {
   try {
     while (requests < FLAT_REQUESTS) {
       requests += (await wrk(server.url + "users/random", 5)).requests;
-      const rss = rssBytes(server.pid);
+      const rss = await rssBytes(server.pid);
       samples.push({ requests, rss });
       // Warm once the cache is full ten times over and the heap settled.
       if (warm === undefined && requests >= 100_000) warm = rss;

@@ -97,16 +97,30 @@ export function createUsers(options: UsersOptions = {}): Users {
     return cached;
   }
 
+  // The least recently used entry is the Map's first. A fresh
+  // `map.keys().next()` would walk over every deleted slot at the front of
+  // V8's table before finding it (eviction gets slower as the table fills
+  // with holes); one long-lived iterator stays on the oldest live entry: all
+  // entries before it were yielded and evicted, later ones are appended.
+  let oldest = map.keys();
+  function evictOverLimit(): void {
+    while (map.size > limit) {
+      let next = oldest.next();
+      if (next.done) {
+        oldest = map.keys();
+        next = oldest.next();
+        if (next.done) return;
+      }
+      map.delete(next.value);
+    }
+  }
+
   async function load(userId: string): Promise<User> {
     stats.misses++;
     const data = await fetchUser(userId, fetchOptions);
     if (limit > 0) map.delete(data.user_id);
     map.set(data.user_id, data);
-    if (limit > 0) {
-      while (map.size > limit) {
-        map.delete(map.keys().next().value!);
-      }
-    }
+    if (limit > 0) evictOverLimit();
     return data;
   }
 

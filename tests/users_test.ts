@@ -46,6 +46,28 @@ Deno.test("getUser() with a limit holds it and evicts the least recently used", 
   assert.equal(users.cache.has("a"), false);
 });
 
+Deno.test("eviction keeps LRU order through hits, edits and clears from the console", async () => {
+  const users = createUsers({ cache: new Map(), limit: 3 });
+  const keys = () => [...users.cache.keys()];
+  for (const id of ["a", "b", "c"]) await users.getUser(id);
+  await users.getUser("a");
+  await users.getUser("d"); // evicts b
+  await users.getUser("c");
+  await users.getUser("e"); // evicts a (c was used after it)
+  assert.deepEqual(keys(), ["d", "c", "e"]);
+  users.cache.delete("c"); // an operator deletes by hand
+  await users.getUser("f");
+  assert.deepEqual(keys(), ["d", "e", "f"]);
+  await users.getUser("g"); // evicts d
+  assert.deepEqual(keys(), ["e", "f", "g"]);
+  users.cache.clear(); // and clears it
+  for (const id of ["h", "i", "j", "k"]) await users.getUser(id);
+  assert.deepEqual(keys(), ["i", "j", "k"]);
+  // Many rounds of eviction over a table full of holes.
+  for (let i = 0; i < 10_000; i++) await users.getUser(`u${i}`);
+  assert.deepEqual(keys(), ["u9997", "u9998", "u9999"]);
+});
+
 Deno.test("getUser() refetches an evicted id", async () => {
   let fetches = 0;
   const users = createUsers({
