@@ -13,6 +13,7 @@ import {
   type FetchUserOptions,
   type User,
 } from "./fake_database.ts";
+import { Recency } from "./recency.ts";
 
 /**
  * The module-level cache, the case study's `cache = {}`: the service stores
@@ -85,43 +86,40 @@ export function createUsers(options: UsersOptions = {}): Users {
   const fetchOptions = options.fetchOptions ?? {};
   const stats: CacheStats = { hits: 0, misses: 0 };
 
+  // Order of use, kept beside the map so that `cache` stays a plain
+  // Map<string, User> for the console (see recency.ts for why hits do not
+  // re-insert into the map).
+  const recency = limit > 0 ? new Recency() : undefined;
+
   function lookup(userId: string): User | undefined {
     const cached = map.get(userId);
     if (cached === undefined) return undefined;
     stats.hits++;
-    if (limit > 0) {
-      // A Map iterates in insertion order: re-inserting marks it recent.
-      map.delete(userId);
-      map.set(userId, cached);
-    }
+    recency?.touch(userId);
     return cached;
-  }
-
-  // The least recently used entry is the Map's first. A fresh
-  // `map.keys().next()` would walk over every deleted slot at the front of
-  // V8's table before finding it (eviction gets slower as the table fills
-  // with holes); one long-lived iterator stays on the oldest live entry: all
-  // entries before it were yielded and evicted, later ones are appended.
-  let oldest = map.keys();
-  function evictOverLimit(): void {
-    while (map.size > limit) {
-      let next = oldest.next();
-      if (next.done) {
-        oldest = map.keys();
-        next = oldest.next();
-        if (next.done) return;
-      }
-      map.delete(next.value);
-    }
   }
 
   async function load(userId: string): Promise<User> {
     stats.misses++;
     const data = await fetchUser(userId, fetchOptions);
-    if (limit > 0) map.delete(data.user_id);
     map.set(data.user_id, data);
-    if (limit > 0) evictOverLimit();
+    if (recency !== undefined) {
+      recency.touch(data.user_id);
+      evictOverLimit(recency);
+    }
     return data;
+  }
+
+  // An operator may edit the map by hand in the console: keys deleted there
+  // are skipped as they come out of the order list (deleting them again is
+  // a no-op), and entries set there without a use since go
+  // first-inserted-first once the list is empty.
+  function evictOverLimit(recency: Recency): void {
+    while (map.size > limit) {
+      const key = recency.removeOldest() ?? map.keys().next().value;
+      if (key === undefined) return;
+      map.delete(key);
+    }
   }
 
   function getUser(userId: string): Promise<User> {
