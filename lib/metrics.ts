@@ -10,9 +10,33 @@
 
 import type { CacheStats } from "./users.ts";
 
+/** One route and status's request count. */
+export interface RequestCounter {
+  /** Requests counted. */
+  count: number;
+}
+
 /** Requests counted by route pattern and status. */
 export class RequestStats {
-  #counts = new Map<string, number>();
+  #counters = new Map<string, RequestCounter>();
+
+  /**
+   * The counter of one route and status, made on first use. Hot paths keep
+   * it and increment `count` themselves.
+   *
+   * @param route The matched route pattern, e.g. `/users/:user_id`.
+   * @param status The response status.
+   * @returns The live counter.
+   */
+  counter(route: string, status: number): RequestCounter {
+    const key = `${route} ${status}`;
+    let counter = this.#counters.get(key);
+    if (counter === undefined) {
+      counter = { count: 0 };
+      this.#counters.set(key, counter);
+    }
+    return counter;
+  }
 
   /**
    * Counts one request.
@@ -21,8 +45,7 @@ export class RequestStats {
    * @param status The response status.
    */
   record(route: string, status: number): void {
-    const key = `${route} ${status}`;
-    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    this.counter(route, status).count++;
   }
 
   /**
@@ -31,9 +54,10 @@ export class RequestStats {
    * @returns One entry per route and status seen.
    */
   entries(): { route: string; status: string; count: number }[] {
-    return [...this.#counts].map(([key, count]) => {
+    return [...this.#counters].flatMap(([key, { count }]) => {
+      if (count === 0) return [];
       const at = key.lastIndexOf(" ");
-      return { route: key.slice(0, at), status: key.slice(at + 1), count };
+      return [{ route: key.slice(0, at), status: key.slice(at + 1), count }];
     });
   }
 }
