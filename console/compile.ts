@@ -64,6 +64,8 @@ const CACHE_LIMIT = 256;
 const cache = new Map<string, CompiledSnippet>();
 const byId = new Map<number, CompiledSnippet>();
 let nextId = 1;
+/** The code most recently moved to the end of `cache` (the newest entry). */
+let lastCode: string | undefined;
 
 /**
  * Compiles `code`, reusing an earlier compilation of the same text.
@@ -84,12 +86,8 @@ let nextId = 1;
  * @returns The compiled snippet, incomplete, or a syntax error.
  */
 export async function compileSnippet(code: string): Promise<CompileOutcome> {
-  const cached = cache.get(code);
-  if (cached !== undefined) {
-    cache.delete(code);
-    cache.set(code, cached);
-    return cached;
-  }
+  const cached = findCachedSnippet(code);
+  if (cached !== undefined) return cached;
   let parsed = parseSnippet(code);
   if (parsed.kind === "error" && mightBeTypeScript(code)) {
     const stripped = await stripTypes(code);
@@ -121,6 +119,35 @@ export async function compileSnippet(code: string): Promise<CompileOutcome> {
 }
 
 /**
+ * Returns the cached compilation of `code`, if any, without waiting: the
+ * evaluator's hot path (the same snippet again) then needs no `await`.
+ *
+ * @example
+ * ```ts
+ * import { compileSnippet, findCachedSnippet } from "./compile.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const compiled = await compileSnippet("2 + 2");
+ * assert.equal(findCachedSnippet("2 + 2"), compiled);
+ * assert.equal(findCachedSnippet("never compiled"), undefined);
+ * ```
+ *
+ * @param code The snippet text.
+ * @returns The compiled snippet, or `undefined` when it is not cached.
+ */
+export function findCachedSnippet(code: string): CompiledSnippet | undefined {
+  const cached = cache.get(code);
+  if (cached === undefined) return undefined;
+  // Least recently used first: a hit moves to the end, unless it is there.
+  if (cache.size > 1 && lastCode !== code) {
+    cache.delete(code);
+    cache.set(code, cached);
+    lastCode = code;
+  }
+  return cached;
+}
+
+/**
  * Finds a compiled snippet by the id shown in stack traces, while it is
  * still in the cache.
  *
@@ -142,6 +169,7 @@ export function findCompiledSnippet(id: number): CompiledSnippet | undefined {
 
 function remember(code: string, compiled: CompiledSnippet): void {
   cache.set(code, compiled);
+  lastCode = code;
   byId.set(compiled.id, compiled);
   if (cache.size > CACHE_LIMIT) {
     const [oldestCode, oldest] = cache.entries().next().value!;

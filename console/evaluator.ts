@@ -6,7 +6,12 @@
  * @module
  */
 
-import { compileSnippet } from "./compile.ts";
+import {
+  type CompiledSnippet,
+  type CompileOutcome,
+  compileSnippet,
+  findCachedSnippet,
+} from "./compile.ts";
 import { completeCode, type CompletionResult } from "./completer.ts";
 import {
   installConsoleRouting,
@@ -146,6 +151,9 @@ export function createEvaluator(
     else sessionConsole.print("stderr", report);
   };
 
+  let lastCompiled: CompiledSnippet | undefined;
+  let lastRun: (() => unknown) | undefined;
+
   function failure(thrown: unknown, started: number): EvalResult {
     scope.setLastError(thrown);
     return {
@@ -160,11 +168,13 @@ export function createEvaluator(
       const started = performance.now();
       if (sessionConsole.closed) return closedSession(started);
       if (signal?.aborted) return interrupted(started);
-      let compiled;
-      try {
-        compiled = await compileSnippet(code);
-      } catch (error) {
-        return failure(error, started); // e.g. the transpiler failed to load
+      let compiled: CompileOutcome | undefined = findCachedSnippet(code);
+      if (compiled === undefined) {
+        try {
+          compiled = await compileSnippet(code);
+        } catch (error) {
+          return failure(error, started); // e.g. the transpiler failed to load
+        }
       }
       if (compiled.kind === "incomplete") return compiled;
       if (compiled.kind === "error") {
@@ -181,7 +191,13 @@ export function createEvaluator(
       };
       let value: unknown;
       try {
-        const run = compiled.bind(scope.layers);
+        // The run function only closes over this session's layers: made once
+        // per snippet, it is reused while the operator repeats the snippet.
+        if (compiled !== lastCompiled) {
+          lastRun = compiled.bind(scope.layers);
+          lastCompiled = compiled;
+        }
+        const run = lastRun!;
         if (compiled.isAsync) {
           const pending = runInContext(context, run) as Promise<[unknown]>;
           const settled = signal
@@ -210,18 +226,27 @@ export function createEvaluator(
         return failure(thrown, started);
       }
       scope.setLastValue(value);
-      // Rendering may run custom inspectors that log: keep them in the session.
-      const text = runInContext(context, () => renderValue(value, render));
+      // Rendering an object may run custom inspectors that log: keep them in
+      // the session. A primitive runs no code, so it skips the context switch.
+      const text = isObjectLike(value)
+        ? runInContext(context, () => renderValue(value, render))
+        : renderValue(value, render);
       return { kind: "value", text, durationMs: since(started) };
     },
     complete(code, cursor) {
       return Promise.resolve(completeCode(code, cursor, scope));
     },
     close() {
+      lastCompiled = lastRun = undefined;
       sessionConsole.close();
       scope.clear();
     },
   };
+}
+
+function isObjectLike(value: unknown): boolean {
+  return (typeof value === "object" && value !== null) ||
+    typeof value === "function";
 }
 
 function untilAborted<T>(

@@ -103,7 +103,7 @@ export function runJsonSession(context: SessionContext): Session {
   });
 
   async function loop(): Promise<void> {
-    let queue = Promise.resolve();
+    let queue: Promise<unknown> = Promise.resolve();
     while (true) {
       const event = await context.reader.next();
       if (event.kind === "eof") break;
@@ -140,10 +140,13 @@ export function runJsonSession(context: SessionContext): Session {
           // an interrupt is seen at once.
           const { id, code } = request;
           const pending = core.prepare(id);
-          queue = queue.then(async () => {
-            const result = await core.evaluate(code, pending);
-            send(resultReply(id, result));
-          });
+          queue = queue.then(() =>
+            core.evaluate(
+              code,
+              pending,
+              (result) => send(resultReply(id, result)),
+            )
+          );
           break;
         }
         case "complete": {
@@ -237,15 +240,15 @@ export function runTextSession(
         writer.send(`error: input over the ${MAX_LINE_BYTES}-byte limit\n>>> `);
         continue;
       }
-      const result = await core.evaluate(buffered, core.prepare(++evaluations));
-      if (result.kind === "incomplete") {
-        writer.send("... ");
-        continue;
-      }
-      buffered = "";
-      writer.send(
-        (result.kind === "value" ? result.text : result.text) + "\n>>> ",
+      const result = await core.evaluate(
+        buffered,
+        core.prepare(++evaluations),
+        (result) =>
+          writer.send(
+            result.kind === "incomplete" ? "... " : result.text + "\n>>> ",
+          ),
       );
+      if (result.kind !== "incomplete") buffered = "";
     }
     writer.send("\n");
   }
@@ -272,6 +275,7 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
   let current: Pending | undefined;
   const waiting: Pending[] = [];
   let closed = false;
+  const hash = createCodeHash();
   const io: SessionIO = {
     progress(label, done, total) {
       sinks.progress(current?.id ?? null, label, done, total);
@@ -295,7 +299,16 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
       waiting.push(pending);
       return pending;
     },
-    async evaluate(code: string, pending: Pending): Promise<EvalResult> {
+    /**
+     * Runs one evaluation, hands its result to `reply`, then logs it: the
+     * log line's hashing and synchronous write happen while the reply is
+     * already on its way, not before it.
+     */
+    async evaluate(
+      code: string,
+      pending: Pending,
+      reply: (result: EvalResult) => void,
+    ): Promise<EvalResult> {
       waiting.splice(waiting.indexOf(pending), 1);
       current = pending;
       const started = performance.now();
@@ -307,18 +320,14 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
       } finally {
         current = undefined;
       }
-      const outcome = result.kind === "error"
-        ? (result.name === "Interrupted"
-          ? "interrupted"
-          : `error ${result.name}`)
-        : result.kind === "value"
-        ? "ok"
-        : "incomplete";
-      context.log(
-        `console session ${context.number} from ${context.peer} eval ${code.length} chars sha256:${
-          createHash("sha256").update(code).digest("hex").slice(0, 12)
-        } ${(performance.now() - started).toFixed(1)} ms ${outcome}`,
-      );
+      const durationMs = result.kind === "incomplete"
+        ? performance.now() - started
+        : result.durationMs;
+      try {
+        reply(result);
+      } finally {
+        logEvaluation(context, hash(code), code.length, durationMs, result);
+      }
       return result;
     },
     /** Interrupts the evaluation `target` (or the running one). */
@@ -338,6 +347,42 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
       for (const pending of waiting) pending.controller.abort();
       evaluator.close();
     },
+  };
+}
+
+/** Logs one evaluation: who, how much code and its hash, how long, how it ended; never the code. */
+function logEvaluation(
+  context: SessionContext,
+  digest: string,
+  length: number,
+  durationMs: number,
+  result: EvalResult,
+): void {
+  const outcome = result.kind === "error"
+    ? (result.name === "Interrupted" ? "interrupted" : `error ${result.name}`)
+    : result.kind === "value"
+    ? "ok"
+    : "incomplete";
+  context.log(
+    `console session ${context.number} from ${context.peer} eval ${length} chars sha256:${digest} ${
+      durationMs.toFixed(1)
+    } ms ${outcome}`,
+  );
+}
+
+/**
+ * The log's short sha256 of a snippet, remembering the last one: an
+ * operator polling the same expression is hashed once.
+ */
+function createCodeHash(): (code: string) => string {
+  let lastCode: string | undefined;
+  let lastDigest = "";
+  return (code) => {
+    if (code !== lastCode) {
+      lastDigest = createHash("sha256").update(code).digest("hex").slice(0, 12);
+      lastCode = code;
+    }
+    return lastDigest;
   };
 }
 

@@ -329,6 +329,16 @@ Deno.test("evaluate() renders with Deno.inspect, colored on request", async () =
   assert.equal(await value(colored, "42"), "\x1b[33m42\x1b[39m");
 });
 
+Deno.test("evaluate() keeps output of a custom inspector in the session", async () => {
+  const { evaluator, stdout } = openSession();
+  const text = await value(
+    evaluator,
+    "({ [Symbol.for('Deno.customInspect')]() { console.log('inspected'); return 'shown' } })",
+  );
+  assert.equal(text, "shown");
+  assert.deepEqual(stdout, ["inspected\n"]);
+});
+
 Deno.test("evaluate() truncates long values with a visible marker", async () => {
   const { evaluator } = openSession({}, { maxResultChars: 50 });
   const text = await value(evaluator, "'x'.repeat(200)");

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   ConsoleConfigError,
   type ConsoleServerOptions,
@@ -95,6 +96,34 @@ Deno.test("eval sees namespace members by bare name and `main` as the namespace"
     value: "2",
     durationMs: (final as { durationMs: number }).durationMs,
   });
+});
+
+Deno.test("every evaluation is logged with its session, peer, code length and hash, duration and outcome, never the code", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  const snippets: [string, string][] = [
+    ["'s3cr3t-value'.length", "ok"],
+    ["'s3cr3t-value'.length", "ok"],
+    ["throw new RangeError('s3cr3t')", "error RangeError"],
+    ["foo('s3cr3t',", "incomplete"],
+  ];
+  for (const [i, [code]] of snippets.entries()) await c.eval(i, code);
+  // The reply goes out first and the line is logged in the same turn, so it
+  // is there once the reply arrived.
+  const evals = t.logs.filter((line) => line.includes(" eval "));
+  assert.equal(evals.length, snippets.length);
+  for (const [i, [code, outcome]] of snippets.entries()) {
+    const digest = createHash("sha256").update(code).digest("hex");
+    assert.match(
+      evals[i]!,
+      new RegExp(
+        String.raw`^console session \d+ from 127\.0\.0\.1:\d+ eval ` +
+          `${code.length} chars sha256:${digest.slice(0, 12)} ` +
+          String.raw`\d+\.\d ms ${outcome}$`,
+      ),
+    );
+    assert.ok(!evals[i]!.includes("s3cr3t"));
+  }
 });
 
 Deno.test("declarations persist within a session and never cross sessions", async () => {
