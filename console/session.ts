@@ -140,8 +140,9 @@ export function runJsonSession(context: SessionContext): Session {
           // an interrupt is seen at once.
           const { id, code } = request;
           const pending = core.prepare(id);
-          queue = queue.then(() =>
-            core.evaluate(
+          queue = queue.then<unknown>(() =>
+            // A failed write means the client is gone: run nothing more.
+            writer.failed ? core.close() : core.evaluate(
               code,
               pending,
               (result) => send(resultReply(id, result)),
@@ -179,8 +180,10 @@ export function runJsonSession(context: SessionContext): Session {
         }
       }
     }
-    core.close();
+    // End of input. The client may only have closed its sending side (a
+    // script piping requests into nc): it still gets every answer.
     await queue;
+    core.close();
   }
 
   return { done: loop().finally(() => core.close()), close: core.close };

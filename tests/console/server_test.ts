@@ -484,6 +484,40 @@ Deno.test("a client that vanishes mid-evaluation disturbs no one", async () => {
   assert.equal(valueOf((await staying.eval(2, "'ok'")).final), '"ok"');
 });
 
+Deno.test("a client that sends its requests and closes its sending side still gets every answer", async () => {
+  // printf '{"op":"hello",...}\n{"op":"eval",...}\n' | nc -N host port
+  await using t = await startTest();
+  const c = await t.connect();
+  await c.write(
+    [
+      { op: "hello", token: TOKEN },
+      { op: "eval", id: 1, code: "await slow(50); cache.size" },
+      { op: "eval", id: 2, code: "[1," },
+      { op: "eval", id: 3, code: "null.x" },
+      { op: "eval", id: 4, code: "'last'" },
+    ].map((message) => JSON.stringify(message) + "\n").join(""),
+  );
+  await c.conn.closeWrite();
+  const replies = [];
+  for (let line = await c.line(); line !== null; line = await c.line()) {
+    replies.push(JSON.parse(line));
+  }
+  assert.deepEqual(
+    replies.map((reply) => [reply.type, reply.id ?? null]),
+    [
+      ["hello", null],
+      ["result", 1],
+      ["incomplete", 2],
+      ["error", 3],
+      ["result", 4],
+    ],
+  );
+  assert.equal(replies[1].value, "2");
+  assert.equal(replies[3].error.name, "TypeError");
+  assert.equal(replies[4].value, '"last"');
+  await settle(() => t.server.sessions === 0);
+});
+
 Deno.test("fuzzed connections never break the server", async () => {
   await using t = await startTest({ authTimeoutMs: 500 });
   const random = (n: number) => {
