@@ -10,7 +10,6 @@
  * @module
  */
 
-import { runConsoleClient } from "./console/client.ts";
 import { parseServeArgs, SERVE_HELP } from "./lib/config.ts";
 import { UsageError } from "./lib/flags.ts";
 import { serve } from "./lib/serve.ts";
@@ -50,8 +49,13 @@ export async function run(
       }
       return await serve(config, exit);
     }
-    case "console":
+    case "console": {
+      // Loaded here, not at the top: the client's modules (node:readline,
+      // the line editor, history) cost `serve` start-up time and memory it
+      // never uses. A literal specifier, so `deno compile` still embeds it.
+      const { runConsoleClient } = await import("./console/client.ts");
       return await runConsoleClient(rest);
+    }
     case "help":
     case "--help":
     case "-h":

@@ -5,11 +5,7 @@
  * @module
  */
 
-import {
-  ConsoleConfigError,
-  type ConsoleServer,
-  startConsoleServer,
-} from "../console/server.ts";
+import type { ConsoleServer } from "../console/server.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
@@ -38,6 +34,8 @@ export interface Service {
  * Starts the users service on the configured host and port, using the
  * module-level cache (the case study's).
  *
+ * The console's modules are loaded only when it is on, once HTTP listens.
+ *
  * @param config The parsed configuration.
  * @returns The running service.
  * @throws {UsageError} When the address cannot be bound.
@@ -61,8 +59,12 @@ export async function startService(config: ServeConfig): Promise<Service> {
   );
   let consoleServer: ConsoleServer | null = null;
   if (config.console !== null) {
+    let consoleModule: typeof import("../console/server.ts") | undefined;
     try {
-      consoleServer = await startConsoleServer(namespace, {
+      // Loaded only when the console is on, after HTTP is up. A literal
+      // specifier, so `deno compile` still embeds it.
+      consoleModule = await import("../console/server.ts");
+      consoleServer = await consoleModule.startConsoleServer(namespace, {
         host: config.console.host,
         port: config.console.port,
         socket: config.console.socket,
@@ -71,7 +73,10 @@ export async function startService(config: ServeConfig): Promise<Service> {
       });
     } catch (error) {
       await server.shutdown();
-      if (error instanceof ConsoleConfigError) {
+      if (
+        consoleModule !== undefined &&
+        error instanceof consoleModule.ConsoleConfigError
+      ) {
         throw new UsageError(error.message);
       }
       throw error;

@@ -129,6 +129,33 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   );
 });
 
+Deno.test("main.ts serve reports an unsafe console configuration as a usage error", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["--console-host", "0.0.0.0"],
+      /^error: Refusing to listen on "0\.0\.0\.0" without an explicit console token/,
+    ],
+    [
+      ["--console-token", "short"],
+      /^error: The console token must be at least 16 characters long$/,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    const { code, stderr } = await runMain([
+      "serve",
+      "--port",
+      "0",
+      "--console-port",
+      "0",
+      ...args,
+    ]);
+    assert.equal(code, 2, `${args}: ${stderr}`);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, expected);
+  }
+});
+
 Deno.test("main.ts serve reports a port in use clearly", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
