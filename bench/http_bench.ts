@@ -37,6 +37,8 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const STARTUP_RUNS = Number(values["startup-runs"]);
+/** What start-up waits for on the users service: a cache miss. */
+const STARTUP_PROBE = "users/first";
 const CONNECTIONS = Number(values.connections);
 const FLAT_REQUESTS = Number(values.requests);
 
@@ -258,7 +260,7 @@ async function startupAndIdle() {
       const port = freePort();
       const server = which === "empty"
         ? await start(rawArgs(true, port), port)
-        : await start(await serviceArgs([], port), port, "users/first");
+        : await start(await serviceArgs([], port), port, STARTUP_PROBE);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const rss = await rssBytes(server.pid);
       await server.stop();
@@ -338,7 +340,7 @@ if (import.meta.main) {
     "",
     "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | target |",
     "| --- | ---: | ---: | ---: | --- |",
-    `| start-up to first 200 (\`/users/first\`, a cache miss) | ${
+    `| start-up to first 200 (\`/${STARTUP_PROBE}\`, a cache miss) | ${
       ms(boot.empty.startupMs)
     } | ${ms(boot.ours.startupMs)} | ${
       ratio(boot.ours.startupMs, boot.empty.startupMs)

@@ -64,8 +64,6 @@ const CACHE_LIMIT = 256;
 const cache = new Map<string, CompiledSnippet>();
 const byId = new Map<number, CompiledSnippet>();
 let nextId = 1;
-/** The code most recently moved to the end of `cache` (the newest entry). */
-let lastCode: string | undefined;
 
 /**
  * Compiles `code`, reusing an earlier compilation of the same text.
@@ -138,12 +136,9 @@ export async function compileSnippet(code: string): Promise<CompileOutcome> {
 export function findCachedSnippet(code: string): CompiledSnippet | undefined {
   const cached = cache.get(code);
   if (cached === undefined) return undefined;
-  // Least recently used first: a hit moves to the end, unless it is there.
-  if (cache.size > 1 && lastCode !== code) {
-    cache.delete(code);
-    cache.set(code, cached);
-    lastCode = code;
-  }
+  // Least recently used first: a hit moves to the end.
+  cache.delete(code);
+  cache.set(code, cached);
   return cached;
 }
 
@@ -169,7 +164,6 @@ export function findCompiledSnippet(id: number): CompiledSnippet | undefined {
 
 function remember(code: string, compiled: CompiledSnippet): void {
   cache.set(code, compiled);
-  lastCode = code;
   byId.set(compiled.id, compiled);
   if (cache.size > CACHE_LIMIT) {
     const [oldestCode, oldest] = cache.entries().next().value!;

@@ -7,7 +7,6 @@
  */
 
 import {
-  type CompiledSnippet,
   type CompileOutcome,
   compileSnippet,
   findCachedSnippet,
@@ -151,9 +150,6 @@ export function createEvaluator(
     else sessionConsole.print("stderr", report);
   };
 
-  let lastCompiled: CompiledSnippet | undefined;
-  let lastRun: (() => unknown) | undefined;
-
   function failure(thrown: unknown, started: number): EvalResult {
     scope.setLastError(thrown);
     return {
@@ -191,13 +187,7 @@ export function createEvaluator(
       };
       let value: unknown;
       try {
-        // The run function only closes over this session's layers: made once
-        // per snippet, it is reused while the operator repeats the snippet.
-        if (compiled !== lastCompiled) {
-          lastRun = compiled.bind(scope.layers);
-          lastCompiled = compiled;
-        }
-        const run = lastRun!;
+        const run = compiled.bind(scope.layers);
         if (compiled.isAsync) {
           const pending = runInContext(context, run) as Promise<[unknown]>;
           const settled = signal
@@ -237,7 +227,6 @@ export function createEvaluator(
       return Promise.resolve(completeCode(code, cursor, scope));
     },
     close() {
-      lastCompiled = lastRun = undefined;
       sessionConsole.close();
       scope.clear();
     },

@@ -278,7 +278,6 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
   let current: Pending | undefined;
   const waiting: Pending[] = [];
   let closed = false;
-  const hash = createCodeHash();
   const io: SessionIO = {
     progress(label, done, total) {
       sinks.progress(current?.id ?? null, label, done, total);
@@ -329,7 +328,7 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
       try {
         reply(result);
       } finally {
-        logEvaluation(context, hash(code), code.length, durationMs, result);
+        logEvaluation(context, code, durationMs, result);
       }
       return result;
     },
@@ -356,8 +355,7 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
 /** Logs one evaluation: who, how much code and its hash, how long, how it ended; never the code. */
 function logEvaluation(
   context: SessionContext,
-  digest: string,
-  length: number,
+  code: string,
   durationMs: number,
   result: EvalResult,
 ): void {
@@ -367,26 +365,10 @@ function logEvaluation(
     ? "ok"
     : "incomplete";
   context.log(
-    `console session ${context.number} from ${context.peer} eval ${length} chars sha256:${digest} ${
-      durationMs.toFixed(1)
-    } ms ${outcome}`,
+    `console session ${context.number} from ${context.peer} eval ${code.length} chars sha256:${
+      createHash("sha256").update(code).digest("hex").slice(0, 12)
+    } ${durationMs.toFixed(1)} ms ${outcome}`,
   );
-}
-
-/**
- * The log's short sha256 of a snippet, remembering the last one: an
- * operator polling the same expression is hashed once.
- */
-function createCodeHash(): (code: string) => string {
-  let lastCode: string | undefined;
-  let lastDigest = "";
-  return (code) => {
-    if (code !== lastCode) {
-      lastDigest = createHash("sha256").update(code).digest("hex").slice(0, 12);
-      lastCode = code;
-    }
-    return lastDigest;
-  };
 }
 
 function resultReply(id: RequestId, result: EvalResult): Reply {
