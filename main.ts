@@ -53,7 +53,7 @@ export async function run(
       // Loaded here, not at the top: the client's modules (node:readline,
       // the line editor, history) cost `serve` start-up time and memory it
       // never uses. A literal specifier, so `deno compile` still embeds it.
-      const { runConsoleClient } = await import("./console/client.ts");
+      const { runConsoleClient } = await import("./console/client/run.ts");
       return await runConsoleClient(rest);
     }
     case "help":

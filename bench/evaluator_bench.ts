@@ -5,7 +5,7 @@
  * Run: deno bench bench/evaluator_bench.ts
  */
 
-import { createEvaluator } from "../console/evaluator.ts";
+import { createEvaluator } from "../console/eval/evaluator.ts";
 
 const namespace = { cache: new Map([["a", 1], ["b", 2]]) };
 const evaluator = createEvaluator(namespace, { output: { write() {} } });

@@ -7,7 +7,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { normalize, resolve } from "node:path";
-import { ensurePrivateDirectory, stateDirectory } from "./paths.ts";
+import { ensurePrivateDirectory, stateDirectory } from "./state_dir.ts";
 
 /** Where a console listens, which names its token file. */
 export type ConsoleTarget = { port: number } | { socket: string };

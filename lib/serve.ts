@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConsoleServer } from "../console/server.ts";
+import type { ConsoleServer } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
@@ -59,11 +59,13 @@ export async function startService(config: ServeConfig): Promise<Service> {
   );
   let consoleServer: ConsoleServer | null = null;
   if (config.console !== null) {
-    let consoleModule: typeof import("../console/server.ts") | undefined;
+    let consoleModule:
+      | typeof import("../console/server/listener.ts")
+      | undefined;
     try {
       // Loaded only when the console is on, after HTTP is up. A literal
       // specifier, so `deno compile` still embeds it.
-      consoleModule = await import("../console/server.ts");
+      consoleModule = await import("../console/server/listener.ts");
       consoleServer = await consoleModule.startConsoleServer(namespace, {
         host: config.console.host,
         port: config.console.port,

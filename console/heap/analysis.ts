@@ -9,7 +9,11 @@ import { type Census, type ClassStats, takeCensus } from "./census.ts";
 import { computeDominators } from "./dominators.ts";
 import { HeapGraph } from "./graph.ts";
 import type { RawSnapshot } from "./parser.ts";
-import { NO_EDGE, type ShortestPaths, shortestPaths } from "./reach.ts";
+import {
+  NO_EDGE,
+  type ShortestPaths,
+  shortestPaths,
+} from "./shortest_paths.ts";
 import { buildRetainers, isRetaining } from "./retainers.ts";
 import { Scratch } from "./scratch.ts";
 

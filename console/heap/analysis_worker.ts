@@ -8,7 +8,7 @@
 
 import { HeapAnalysis } from "./analysis.ts";
 import { SnapshotParser } from "./parser.ts";
-import type { Query, WorkerReply, WorkerRequest } from "./protocol.ts";
+import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
 interface Load {
   id: number;

@@ -10,7 +10,7 @@ import {
   formatCount,
   renderTable,
   withInspect,
-} from "./format.ts";
+} from "./report.ts";
 import { post } from "./inspector.ts";
 
 /** Options for `alloc.start()`. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { AnalysisClient } from "../heap/client.ts";
+import { AnalysisClient } from "../heap/worker_client.ts";
 import { listen, post } from "./inspector.ts";
 import { ensureCaptureFits } from "./memory.ts";
 

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { formatCount, withInspect } from "./format.ts";
+import { formatCount, withInspect } from "./report.ts";
 import { post } from "./inspector.ts";
-import { newGroup, releaseGroup, remoteObjectId } from "./remote.ts";
+import { newGroup, releaseGroup, remoteObjectId } from "./inspector_handles.ts";
 
 /** A class or constructor function. */
 export type Constructor =

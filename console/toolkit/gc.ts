@@ -4,7 +4,7 @@
  * @module
  */
 
-import { formatBytes, withInspect } from "./format.ts";
+import { formatBytes, withInspect } from "./report.ts";
 import { post } from "./inspector.ts";
 
 /** What `gc()` returns. */

@@ -6,23 +6,23 @@
  * @module
  */
 
-import { ensurePrivateDirectory, stateDirectory } from "../paths.ts";
+import { ensurePrivateDirectory, stateDirectory } from "../state_dir.ts";
 import type {
   LargeObject,
   RetainingPath,
   SnapshotSummary,
 } from "../heap/analysis.ts";
 import type { ClassStats } from "../heap/census.ts";
-import type { AnalysisClient } from "../heap/client.ts";
+import type { AnalysisClient } from "../heap/worker_client.ts";
 import { analysisClient, capture, type Progress } from "./capture.ts";
 import {
   formatBytes,
   formatCount,
   renderTable,
   withInspect,
-} from "./format.ts";
+} from "./report.ts";
 import { exclusive } from "./inspector.ts";
-import { heapObjectId } from "./remote.ts";
+import { heapObjectId } from "./inspector_handles.ts";
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatBytes, renderTable, withInspect } from "./format.ts";
+import { formatBytes, renderTable, withInspect } from "./report.ts";
 
 /**
  * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.

@@ -1,0 +1,185 @@
+/**
+ * The client's non-interactive modes: `-e CODE` (one evaluation) and piped
+ * input (a REPL transcript), with their exit codes.
+ *
+ * @module
+ */
+
+import type {
+  BackgroundHandlers,
+  ConsoleConnection,
+  EvalOutcome,
+  StreamHandlers,
+} from "./connection.ts";
+import { type ByteSource, LineReader } from "../line_reader.ts";
+import type { ProgressLine } from "./progress_bar.ts";
+import { MAX_LINE_BYTES, type WireError } from "../protocol.ts";
+import { SnippetBuffer } from "../snippet_buffer.ts";
+
+/** Where the client prints. */
+export interface ClientStreams {
+  /** Writes text to stdout or stderr. */
+  write(stream: "stdout" | "stderr", text: string): void;
+  /** The progress bar (on a terminal's stderr); none to show no progress. */
+  progress?: ProgressLine;
+}
+
+/**
+ * Evaluates `code` once: the value goes to stdout (nothing when it is
+ * `undefined`), the snippet's console output to the stream it names, an
+ * error to stderr.
+ *
+ * @param connection The open session.
+ * @param code The snippet.
+ * @param streams Where to print.
+ * @returns 0 on a value; 1 on an error, an incomplete snippet or code over
+ * the line limit.
+ * @throws {ConsoleClientError} When the connection is lost.
+ */
+export async function runEvalOnce(
+  connection: ConsoleConnection,
+  code: string,
+  streams: ClientStreams,
+): Promise<number> {
+  connection.background = backgroundHandlers(streams);
+  const outcome = await evaluate(connection, code, streams);
+  if (outcome.kind === "incomplete") {
+    streams.write(
+      "stderr",
+      "error: incomplete input: the snippet ends before its last statement does\n",
+    );
+    return 1;
+  }
+  if (outcome.kind === "value") {
+    if (stripAnsi(outcome.value) !== "undefined") {
+      streams.write("stdout", outcome.value + "\n");
+    }
+    return 0;
+  }
+  return 1;
+}
+
+/**
+ * Evaluates piped input as a REPL transcript: lines gather into a snippet
+ * while the console answers `incomplete`; every value goes to stdout, every
+ * error to stderr; a failure does not stop the rest. A line `.exit` ends
+ * the input.
+ *
+ * @param connection The open session.
+ * @param input The input's bytes (stdin).
+ * @param streams Where to print.
+ * @returns 0 when every snippet succeeded; 1 when one failed, a line was
+ * over the limit, or the input ended inside an incomplete snippet.
+ * @throws {ConsoleClientError} When the connection is lost.
+ */
+export async function runTranscript(
+  connection: ConsoleConnection,
+  input: ByteSource,
+  streams: ClientStreams,
+): Promise<number> {
+  connection.background = backgroundHandlers(streams);
+  const reader = new LineReader(input, MAX_LINE_BYTES);
+  const buffer = new SnippetBuffer();
+  let failed = false;
+  let lineNumber = 0;
+  let exited = false;
+  while (!exited) {
+    const event = await reader.next();
+    if (event.kind === "eof") break;
+    lineNumber++;
+    if (event.kind === "oversize") {
+      streams.write(
+        "stderr",
+        `error: input line ${lineNumber} (${event.bytes} bytes) is over the ${MAX_LINE_BYTES}-byte line limit: skipped\n`,
+      );
+      buffer.clear();
+      failed = true;
+      continue;
+    }
+    const step = buffer.add(event.line);
+    if (step.kind === "exit") exited = true;
+    if (step.kind !== "evaluate") continue;
+    const outcome = await evaluate(connection, step.code, streams);
+    buffer.settle(outcome.kind === "incomplete");
+    if (outcome.kind === "value") {
+      streams.write("stdout", outcome.value + "\n");
+    } else if (outcome.kind === "error") {
+      failed = true;
+    }
+  }
+  if (buffer.pending) {
+    streams.write(
+      "stderr",
+      `error: the input ended inside an incomplete snippet (from line ${
+        lineNumber - buffer.text.split("\n").length + 1
+      })\n`,
+    );
+    failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+/** Evaluates, printing output and progress; errors go to stderr. */
+async function evaluate(
+  connection: ConsoleConnection,
+  code: string,
+  streams: ClientStreams,
+): Promise<EvalOutcome> {
+  const handlers: StreamHandlers = {
+    output(stream, text) {
+      streams.progress?.clear();
+      streams.write(stream, text);
+    },
+  };
+  if (streams.progress) {
+    const bar = streams.progress;
+    handlers.progress = (label, done, total) => bar.update(label, done, total);
+  }
+  let outcome: EvalOutcome;
+  try {
+    outcome = await connection.evaluate(code, handlers);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    outcome = {
+      kind: "error",
+      name: "RangeError",
+      message: error.message,
+      text: `error: ${error.message}`,
+    };
+  } finally {
+    streams.progress?.clear();
+  }
+  if (outcome.kind === "error") streams.write("stderr", outcome.text + "\n");
+  return outcome;
+}
+
+/** Prints what arrives for no request: output of work left running, notices. */
+function backgroundHandlers(streams: ClientStreams): BackgroundHandlers {
+  return {
+    output(stream: "stdout" | "stderr", text: string) {
+      streams.progress?.clear();
+      streams.write(stream, text);
+    },
+    notice(error: WireError) {
+      streams.progress?.clear();
+      streams.write("stderr", `error: ${error.message}\n`);
+    },
+  };
+}
+
+/**
+ * Removes ANSI escape sequences.
+ *
+ * @param text Text that may be coloured.
+ * @returns The text without escapes.
+ *
+ * @example
+ * ```ts
+ * import { stripAnsi } from "./batch.ts";
+ * console.assert(stripAnsi("\x1b[90mundefined\x1b[39m") === "undefined");
+ * ```
+ */
+export function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+}

@@ -1,0 +1,539 @@
+/**
+ * The client's side of the console protocol: connects, says hello, sends
+ * requests and routes each reply (and the output and progress streamed
+ * before it) to the request it answers.
+ *
+ * @module
+ */
+
+import { type ConsoleAddress, describeAddress } from "./flags.ts";
+import { ConnectionWriter } from "../connection_writer.ts";
+import { LineReader } from "../line_reader.ts";
+import {
+  MAX_LINE_BYTES,
+  PROTOCOL_VERSION,
+  type Reply,
+  type RequestId,
+  type WireError,
+} from "../protocol.ts";
+
+/**
+ * A failure that ends the client: cannot connect, refused session, lost
+ * connection. Its message is the text of the `error: ...` line.
+ */
+export class ConsoleClientError extends Error {
+  /** @param message What went wrong, for the `error: ...` line. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConsoleClientError";
+  }
+}
+
+/** The session was refused: a wrong token, a full console, a bad hello. */
+export class SessionRefusedError extends ConsoleClientError {
+  /** The server's error, e.g. `AuthenticationError`. */
+  readonly error: WireError;
+
+  /**
+   * @param message The `error: ...` line's text.
+   * @param error The server's error.
+   */
+  constructor(message: string, error: WireError) {
+    super(message);
+    this.name = "SessionRefusedError";
+    this.error = error;
+  }
+}
+
+/** Where an evaluation's console output and progress go. */
+export interface StreamHandlers {
+  /** Console output, ending in a newline. */
+  output?(stream: "stdout" | "stderr", text: string): void;
+  /** Progress of a long operation. */
+  progress?(label: string, done: number, total: number): void;
+}
+
+/** Where messages that belong to no pending request go. */
+export interface BackgroundHandlers extends StreamHandlers {
+  /** An error the server reported for no request (`id: null`). */
+  notice?(error: WireError): void;
+}
+
+/** How an evaluation ended. */
+export type EvalOutcome =
+  | { kind: "value"; value: string; durationMs: number }
+  | {
+    kind: "error";
+    name: string;
+    message: string;
+    /** The error as a REPL prints it. */
+    text: string;
+    durationMs?: number;
+  }
+  | { kind: "incomplete" };
+
+/** The session the server opened. */
+export interface SessionInfo {
+  /** The session's number in the server's log. */
+  session: number;
+  /** The service's process id. */
+  pid: number;
+  /** Names in scope. */
+  names: string[];
+  /** The server's greeting. */
+  banner: string;
+}
+
+/** Options for {@linkcode connectConsole}. */
+export interface ConnectOptions {
+  /**
+   * Supplies the token once the connection is open (so that a missing token
+   * file is reported only when something listens), and where it came from.
+   */
+  credentials(): Promise<{ token: string; source: string }>;
+  /** Ask for values rendered with ANSI colours. */
+  colors?: boolean;
+  /** How long to wait for the server's hello; 15 000 ms. */
+  helloTimeoutMs?: number;
+}
+
+type Waiter = {
+  resolve(reply: Reply): void;
+  reject(error: Error): void;
+  handlers?: StreamHandlers;
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * Connects to a console and opens a session.
+ *
+ * @param address Where the console listens.
+ * @param options The token and the session's options.
+ * @returns The open connection.
+ * @throws {ConsoleClientError} When the console cannot be reached, refuses
+ * the session or does not speak protocol 1.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectConsole } from "./connection.ts";
+ * const connection = await connectConsole({ host: "127.0.0.1", port: 44444 }, {
+ *   credentials: () => Promise.resolve({ token: "...", source: "--token" }),
+ * });
+ * console.log(await connection.evaluate("1 + 1"));
+ * await connection.close();
+ * ```
+ */
+export async function connectConsole(
+  address: ConsoleAddress,
+  options: ConnectOptions,
+): Promise<ConsoleConnection> {
+  const where = describeAddress(address);
+  let conn: Deno.Conn;
+  try {
+    conn = "socket" in address
+      ? await Deno.connect({ path: address.socket, transport: "unix" })
+      : await Deno.connect({ hostname: address.host, port: address.port });
+  } catch (error) {
+    throw new ConsoleClientError(
+      `cannot connect to ${where}: ${describeConnectError(error, address)}`,
+    );
+  }
+  try {
+    return await ConsoleConnection.open(conn, where, options);
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    throw error;
+  }
+}
+
+/** An open console session. */
+export class ConsoleConnection {
+  /** The session the server opened. */
+  readonly info: SessionInfo;
+  /** Where output and progress of no pending request go; settable. */
+  background: BackgroundHandlers = {};
+  #conn: Deno.Conn;
+  #where: string;
+  #reader: LineReader;
+  #writer: ConnectionWriter;
+  #waiters = new Map<RequestId, Waiter>();
+  #nextId = 1;
+  #closing = false;
+  #lost: ConsoleClientError | undefined;
+  #loop: Promise<void>;
+
+  private constructor(
+    conn: Deno.Conn,
+    where: string,
+    reader: LineReader,
+    writer: ConnectionWriter,
+    info: SessionInfo,
+  ) {
+    this.#conn = conn;
+    this.#where = where;
+    this.#reader = reader;
+    this.#writer = writer;
+    this.info = info;
+    this.#loop = this.#read();
+  }
+
+  /**
+   * Says hello on an open connection and waits for the session. Text before
+   * the first `{` of the first line (a `token: ` prompt the server shows a
+   * slow client) is skipped.
+   *
+   * @param conn The connection.
+   * @param where The address, for messages.
+   * @param options The token and the session's options.
+   * @returns The session.
+   * @throws {ConsoleClientError} When the session is refused or the server
+   * does not speak protocol 1.
+   */
+  static async open(
+    conn: Deno.Conn,
+    where: string,
+    options: ConnectOptions,
+  ): Promise<ConsoleConnection> {
+    const { token, source } = await options.credentials();
+    const reader = new LineReader(conn, MAX_LINE_BYTES);
+    const writer = new ConnectionWriter(conn);
+    const hello: Record<string, unknown> = {
+      op: "hello",
+      version: PROTOCOL_VERSION,
+      token,
+    };
+    if (options.colors) hello.colors = true;
+    writer.send(JSON.stringify(hello) + "\n");
+
+    const timeoutMs = options.helloTimeoutMs ?? 15_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      reader.next().catch(() => ({ kind: "eof" as const })),
+      new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (first === "timeout") {
+      throw new ConsoleClientError(
+        `no answer from ${where} within ${timeoutMs} ms: is it a leakwatch console?`,
+      );
+    }
+    if (first.kind === "eof") {
+      throw new ConsoleClientError(
+        `the console at ${where} closed the connection before answering (too many connections, or not a leakwatch console?)`,
+      );
+    }
+    if (first.kind === "oversize") {
+      throw new ConsoleClientError(
+        `the console at ${where} answered with an over-long line: is it a leakwatch console?`,
+      );
+    }
+    const reply = parseFirstReply(first.line);
+    if (reply === undefined) {
+      throw new ConsoleClientError(
+        `unexpected answer from ${where}: ${
+          JSON.stringify(first.line.slice(0, 80))
+        } (is it a leakwatch console?)`,
+      );
+    }
+    if (reply.type === "error") {
+      throw new SessionRefusedError(
+        describeRefusal(reply.error, where, source),
+        reply.error,
+      );
+    }
+    if (reply.type !== "hello") {
+      throw new ConsoleClientError(
+        `unexpected first reply from ${where}: type ${
+          JSON.stringify(reply.type)
+        } (expected "hello")`,
+      );
+    }
+    if (reply.version !== PROTOCOL_VERSION) {
+      throw new ConsoleClientError(
+        `protocol version mismatch: the console at ${where} speaks version ${reply.version}, this client speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    return new ConsoleConnection(conn, where, reader, writer, {
+      session: reply.session,
+      pid: reply.pid,
+      names: reply.names ?? [],
+      banner: reply.banner ?? "",
+    });
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.#lost !== undefined || this.#closing;
+  }
+
+  /**
+   * Settles when the connection ends, with the error that ended it
+   * (`undefined` after {@linkcode ConsoleConnection.close}).
+   *
+   * @returns The reason the connection ended.
+   */
+  async finished(): Promise<ConsoleClientError | undefined> {
+    await this.#loop;
+    return this.#closing ? undefined : this.#lost;
+  }
+
+  /**
+   * Evaluates a snippet; its console output and progress go to `handlers`.
+   *
+   * @param code The snippet.
+   * @param handlers Where its output and progress go.
+   * @returns How it ended.
+   * @throws {RangeError} When the request would be over the line limit.
+   * @throws {ConsoleClientError} When the connection is lost meanwhile.
+   */
+  async evaluate(
+    code: string,
+    handlers: StreamHandlers = {},
+  ): Promise<EvalOutcome> {
+    const reply = await this.#request({ op: "eval", code }, handlers);
+    switch (reply.type) {
+      case "result":
+        return {
+          kind: "value",
+          value: reply.value,
+          durationMs: reply.durationMs,
+        };
+      case "incomplete":
+        return { kind: "incomplete" };
+      case "error":
+        return {
+          kind: "error",
+          name: reply.error.name,
+          message: reply.error.message,
+          text: reply.text ?? `${reply.error.name}: ${reply.error.message}`,
+          durationMs: reply.durationMs,
+        };
+      default:
+        throw this.#unexpected(reply);
+    }
+  }
+
+  /**
+   * Asks for completions of `code` before `cursor`.
+   *
+   * @param code The text being edited.
+   * @param cursor The cursor's offset; the end by default.
+   * @returns Replacements for `code.slice(start, cursor)`, and `start`.
+   * @throws {RangeError} When the request would be over the line limit.
+   * @throws {ConsoleClientError} When the connection is lost meanwhile.
+   */
+  async complete(
+    code: string,
+    cursor: number = code.length,
+  ): Promise<{ candidates: string[]; start: number }> {
+    const reply = await this.#request({ op: "complete", code, cursor });
+    if (reply.type === "completions") {
+      return { candidates: reply.candidates, start: reply.start };
+    }
+    if (reply.type === "error") return { candidates: [], start: cursor };
+    throw this.#unexpected(reply);
+  }
+
+  /**
+   * Interrupts the pending evaluation: it ends with an `Interrupted` error.
+   *
+   * @returns Whether an evaluation was interrupted (`false`: none pending).
+   * @throws {ConsoleClientError} When the connection is lost meanwhile.
+   */
+  async interrupt(): Promise<boolean> {
+    const reply = await this.#request({ op: "interrupt" });
+    return reply.type === "interrupted";
+  }
+
+  /**
+   * Closes the connection; pending requests fail. Idempotent.
+   *
+   * @returns When the connection's reading has stopped.
+   */
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      await this.#writer.flush();
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.#loop;
+  }
+
+  #request(
+    message: Record<string, unknown>,
+    handlers?: StreamHandlers,
+  ): Promise<Reply> {
+    if (this.#lost) return Promise.reject(this.#lost);
+    if (this.#closing) {
+      return Promise.reject(new ConsoleClientError("the connection is closed"));
+    }
+    const id = this.#nextId++;
+    const line = JSON.stringify({ op: message.op, id, ...message });
+    const bytes = encoder.encode(line).length;
+    if (bytes > MAX_LINE_BYTES) {
+      return Promise.reject(
+        new RangeError(
+          `Input of ${bytes} bytes is over the console's ${MAX_LINE_BYTES}-byte line limit: not sent`,
+        ),
+      );
+    }
+    return new Promise<Reply>((resolve, reject) => {
+      this.#waiters.set(id, { resolve, reject, handlers });
+      this.#writer.send(line + "\n");
+    });
+  }
+
+  async #read(): Promise<void> {
+    try {
+      while (true) {
+        const event = await this.#reader.next();
+        if (event.kind === "eof") break;
+        if (event.kind === "oversize") {
+          this.background.notice?.({
+            name: "ProtocolError",
+            message:
+              `A message of ${event.bytes} bytes from the console is over the ${MAX_LINE_BYTES}-byte line limit: dropped`,
+          });
+          continue;
+        }
+        if (event.line.trim() === "") continue;
+        let reply: Reply;
+        try {
+          reply = JSON.parse(event.line);
+        } catch {
+          this.background.notice?.({
+            name: "ProtocolError",
+            message: `Malformed message from the console: ${
+              JSON.stringify(event.line.slice(0, 80))
+            }`,
+          });
+          continue;
+        }
+        this.#dispatch(reply);
+      }
+    } catch {
+      // A reset or a close() during a read: the connection is over either way.
+    }
+    this.#lost = new ConsoleClientError(
+      `the console at ${this.#where} closed the connection`,
+    );
+    for (const waiter of this.#waiters.values()) {
+      waiter.reject(
+        this.#closing
+          ? new ConsoleClientError("the connection is closed")
+          : this.#lost,
+      );
+    }
+    this.#waiters.clear();
+    if (!this.#closing) {
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  #dispatch(reply: Reply): void {
+    if (typeof reply !== "object" || reply === null) return;
+    const waiter = "id" in reply && reply.id !== null
+      ? this.#waiters.get(reply.id)
+      : undefined;
+    switch (reply.type) {
+      case "output": {
+        const target = waiter?.handlers?.output ? waiter.handlers : undefined;
+        (target ?? this.background).output?.(reply.stream, reply.text);
+        return;
+      }
+      case "progress": {
+        const target = waiter?.handlers?.progress ? waiter.handlers : undefined;
+        (target ?? this.background).progress?.(
+          reply.label,
+          reply.done,
+          reply.total,
+        );
+        return;
+      }
+      case "error":
+        if (waiter === undefined) {
+          this.background.notice?.(reply.error);
+          return;
+        }
+        break;
+      case "hello":
+        return;
+    }
+    if (waiter === undefined) return; // a reply to a request nobody awaits
+    this.#waiters.delete(reply.id as RequestId);
+    waiter.resolve(reply);
+  }
+
+  #unexpected(reply: Reply): ConsoleClientError {
+    return new ConsoleClientError(
+      `unexpected reply from the console at ${this.#where}: type ${
+        JSON.stringify(reply.type)
+      }`,
+    );
+  }
+}
+
+/** The first reply, skipping anything before its `{` (a `token: ` prompt). */
+function parseFirstReply(line: string): Reply | undefined {
+  const start = line.indexOf("{");
+  if (start === -1) return undefined;
+  try {
+    const reply = JSON.parse(line.slice(start));
+    return typeof reply === "object" && reply !== null &&
+        typeof reply.type === "string"
+      ? reply
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeRefusal(
+  error: WireError,
+  where: string,
+  source: string,
+): string {
+  switch (error.name) {
+    case "AuthenticationError":
+      return `authentication failed at ${where}: invalid console token (from ${source})`;
+    case "SessionLimitError":
+      return `the console at ${where} is full: ${error.message}`;
+    default:
+      return `the console at ${where} refused the session: ${error.name}: ${error.message}`;
+  }
+}
+
+function describeConnectError(error: unknown, address: ConsoleAddress): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused (is the service running?)";
+  }
+  if (error instanceof Deno.errors.NotFound && "socket" in address) {
+    return "no such socket (is the service running?)";
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    // Deno checks a socket against all three: net, read and write.
+    return "socket" in address
+      ? `not permitted (grant --allow-net=unix:${address.socket} and --allow-read, --allow-write on it)`
+      : `not permitted (grant --allow-net=${address.host})`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied";
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\(os error \d+\)$/, "");
+}

@@ -1,0 +1,316 @@
+/**
+ * The console's evaluation engine: runs JavaScript/TypeScript snippets of one
+ * console session against the service namespace, keeps the session's
+ * declarations, routes its console output, and completes identifiers.
+ *
+ * @module
+ */
+
+import {
+  type CompileOutcome,
+  compileSnippet,
+  findCachedSnippet,
+} from "./compile.ts";
+import { completeCode, type CompletionResult } from "./completion.ts";
+import {
+  installConsoleRouting,
+  type OutputContext,
+  runInContext,
+} from "./console_routing.ts";
+import { describeThrown, renderValue } from "./render.ts";
+import { createSessionScope } from "./scope.ts";
+import { createSessionConsole, type EvalOutput } from "./session_console.ts";
+import { cleanStack } from "./stack.ts";
+
+export type { EvalOutput } from "./session_console.ts";
+
+/** Options for {@linkcode createEvaluator}. */
+export interface EvaluatorOptions {
+  /** Where this session's `console.*` output goes. */
+  output: EvalOutput;
+  /** Session-only bindings (the toolkit: `mem`, `gc`, `heap`, ...); not added to the namespace. */
+  scope?: Record<string, unknown>;
+  /** Color values with ANSI escapes (the client is a terminal). */
+  colors?: boolean;
+  /** Truncate rendered values and errors past this many characters. Default 100 000. */
+  maxResultChars?: number;
+}
+
+/** Options for {@linkcode Evaluator.evaluate}. */
+export interface EvaluateOptions {
+  /** Aborting settles a pending evaluation with an `Interrupted` error. */
+  signal?: AbortSignal;
+}
+
+/** The outcome of one evaluation. */
+export type EvalResult =
+  | { kind: "value"; text: string; durationMs: number }
+  | {
+    kind: "error";
+    name: string;
+    message: string;
+    stack: string;
+    text: string;
+    durationMs: number;
+  }
+  | { kind: "incomplete" };
+
+/** What {@linkcode Evaluator.complete} suggests. */
+export type Completion = CompletionResult;
+
+/** One console session's evaluator. */
+export interface Evaluator {
+  /**
+   * Evaluates a snippet. A synchronous endless loop (`while (true) {}`)
+   * cannot be interrupted: JavaScript gives no way to stop running code, so
+   * `signal` only takes effect while the snippet awaits.
+   */
+  evaluate(code: string, options?: EvaluateOptions): Promise<EvalResult>;
+  /** Completes the identifier or member chain before `cursor`. */
+  complete(code: string, cursor: number): Promise<Completion>;
+  /**
+   * Ends the session: its variables, `_` and `_error` are released, later
+   * evaluations fail, and console output of work it left running goes to the
+   * service's own console from now on.
+   */
+  close(): void;
+}
+
+const DEFAULT_MAX_RESULT_CHARS = 100_000;
+const INTERRUPTED = Symbol("interrupted");
+
+/**
+ * Creates the evaluator of one console session.
+ *
+ * Semantics:
+ *
+ * - Bare names resolve to the session's declarations, then `_` / `_error`,
+ *   then `options.scope`, then `main` (the namespace itself) and the
+ *   namespace's own members (read live at each use), then the globals.
+ *   Assigning to a bare namespace member writes to the namespace.
+ * - Top-level `let`, `const`, `var`, `function`, `class` and destructuring
+ *   declarations persist in the session; declaring a name again overwrites
+ *   it. `const` is not enforced after its declaration: it behaves like
+ *   `let`. Assigning to an undeclared name creates a session variable, never
+ *   a global. Sessions never share variables.
+ * - Top-level `await` works; the value is that of the last expression
+ *   statement run outside functions. A value that is a promise is awaited
+ *   too (so the toolkit's `heap.top()` needs no `await`), interruptibly;
+ *   wrap it (`[p]`) to see the promise itself.
+ * - `console.*` output from the snippet and anything it starts goes to
+ *   `options.output`, as do errors nobody catches in its promises,
+ *   microtasks and timers. After an interrupt the evaluation's work may go on
+ *   in the background, but its output is dropped. After `close()`, work the
+ *   session left running (a `setInterval`, say) writes to the service's own
+ *   console again.
+ * - TypeScript is accepted; the transpiler is loaded on the first snippet
+ *   that is not valid JavaScript and looks like TypeScript.
+ *
+ * @example
+ * ```ts
+ * import { createEvaluator } from "./evaluator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const evaluator = createEvaluator({ cache: new Map([["a", 1]]) }, {
+ *   output: { write: (_stream, text) => lines.push(text) },
+ * });
+ * const result = await evaluator.evaluate("console.log('size'); cache.size");
+ * assert.equal(result.kind === "value" && result.text, "1");
+ * assert.deepEqual(lines, ["size\n"]);
+ * evaluator.close();
+ * ```
+ *
+ * @param namespace The service's namespace object.
+ * @param options Output, session bindings and rendering options.
+ * @returns The session's evaluator.
+ */
+export function createEvaluator(
+  namespace: Record<string, unknown>,
+  options: EvaluatorOptions,
+): Evaluator {
+  installConsoleRouting();
+  const render = {
+    colors: options.colors ?? false,
+    maxChars: options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS,
+  };
+  const scope = createSessionScope(namespace, options.scope);
+  const sessionConsole = createSessionConsole(options.output, {
+    colors: render.colors,
+    cleanStack,
+  });
+  const reportUncaught = (error: unknown, inPromise: boolean) => {
+    const { text } = describeThrown(error, render);
+    const report = inPromise
+      ? text.replace(/^Uncaught /, "Uncaught (in promise) ")
+      : text;
+    // A closed session's leftovers belong to the service's own log now
+    // (console.error reaches the original console for a closed session).
+    if (sessionConsole.closed) console.error(report);
+    else sessionConsole.print("stderr", report);
+  };
+
+  function failure(thrown: unknown, started: number): EvalResult {
+    scope.setLastError(thrown);
+    return {
+      kind: "error",
+      ...describeThrown(thrown, render),
+      durationMs: since(started),
+    };
+  }
+
+  return {
+    async evaluate(code, { signal } = {}) {
+      const started = performance.now();
+      if (sessionConsole.closed) return closedSession(started);
+      if (signal?.aborted) return interrupted(started);
+      let compiled: CompileOutcome | undefined = findCachedSnippet(code);
+      if (compiled === undefined) {
+        try {
+          compiled = await compileSnippet(code);
+        } catch (error) {
+          return failure(error, started); // e.g. the transpiler failed to load
+        }
+      }
+      if (compiled.kind === "incomplete") return compiled;
+      if (compiled.kind === "error") {
+        const result = syntaxFailure(code, compiled, started);
+        scope.setLastError(result.error);
+        return result.result;
+      }
+      if (signal?.aborted) return interrupted(started);
+      scope.prepare(compiled);
+      const context: OutputContext = {
+        console: sessionConsole,
+        active: true,
+        reportUncaught,
+      };
+      let value: unknown;
+      try {
+        const run = compiled.bind(scope.layers);
+        if (compiled.isAsync) {
+          const pending = runInContext(context, run) as Promise<[unknown]>;
+          const settled = signal
+            ? await untilAborted(pending, signal)
+            : await pending;
+          if (settled === INTERRUPTED) {
+            context.active = false;
+            return interrupted(started);
+          }
+          value = settled[0];
+        } else {
+          value = runInContext(context, run);
+        }
+        if (value instanceof Promise) {
+          // A promise value is awaited, so `heap.top()` needs no `await`.
+          const settled = signal
+            ? await untilAborted(value, signal)
+            : await value;
+          if (settled === INTERRUPTED) {
+            context.active = false;
+            return interrupted(started);
+          }
+          value = settled;
+        }
+      } catch (thrown) {
+        return failure(thrown, started);
+      }
+      scope.setLastValue(value);
+      // Rendering an object may run custom inspectors that log: keep them in
+      // the session. A primitive runs no code, so it skips the context switch.
+      const text = isObjectLike(value)
+        ? runInContext(context, () => renderValue(value, render))
+        : renderValue(value, render);
+      return { kind: "value", text, durationMs: since(started) };
+    },
+    complete(code, cursor) {
+      return Promise.resolve(completeCode(code, cursor, scope));
+    },
+    close() {
+      sessionConsole.close();
+      scope.clear();
+    },
+  };
+}
+
+function isObjectLike(value: unknown): boolean {
+  return (typeof value === "object" && value !== null) ||
+    typeof value === "function";
+}
+
+function untilAborted<T>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+): Promise<T | typeof INTERRUPTED> {
+  if (signal.aborted) {
+    pending.catch(() => {}); // the orphan's failure is nobody's business now
+    return Promise.resolve(INTERRUPTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(INTERRUPTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function interrupted(started: number): EvalResult {
+  return {
+    kind: "error",
+    name: "Interrupted",
+    message: "Evaluation interrupted",
+    stack: "",
+    text: "Interrupted",
+    durationMs: since(started),
+  };
+}
+
+function closedSession(started: number): EvalResult {
+  const message = "The console session is closed";
+  return {
+    kind: "error",
+    name: "Error",
+    message,
+    stack: "",
+    text: `Uncaught Error: ${message}`,
+    durationMs: since(started),
+  };
+}
+
+function syntaxFailure(
+  code: string,
+  error: { message: string; line: number; column: number },
+  started: number,
+): { error: SyntaxError; result: EvalResult } {
+  const message = `${error.message} (${error.line}:${error.column + 1})`;
+  const source = code.split("\n")[error.line - 1] ?? "";
+  // No frames: the snippet never ran. Show the line and a caret instead.
+  const stack = `SyntaxError: ${message}\n${source}\n${
+    " ".repeat(error.column)
+  }^`;
+  const syntax = new SyntaxError(message);
+  syntax.stack = stack;
+  return {
+    error: syntax,
+    result: {
+      kind: "error",
+      name: "SyntaxError",
+      message,
+      stack,
+      text: `Uncaught ${stack}`,
+      durationMs: since(started),
+    },
+  };
+}
+
+function since(started: number): number {
+  return performance.now() - started;
+}

@@ -1,0 +1,122 @@
+/**
+ * How toolkit results print: human units, small text tables, and the
+ * `Deno.customInspect` hook that makes plain data render as a table.
+ *
+ * @module
+ */
+
+const INSPECT = Symbol.for("Deno.customInspect");
+
+/**
+ * Formats a byte count in IEC units.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "./report.ts";
+ * if (formatBytes(1536) !== "1.50 KiB") throw new Error("unexpected");
+ * ```
+ *
+ * @param bytes A size in bytes.
+ * @returns e.g. `"12.3 MiB"`.
+ */
+export function formatBytes(bytes: number): string {
+  const sign = bytes < 0 ? "-" : "";
+  let value = Math.abs(bytes);
+  if (value < 1024) return `${sign}${value} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let unit = -1;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${sign}${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+/**
+ * Formats an integer with thin digit grouping.
+ *
+ * @example
+ * ```ts
+ * import { formatCount } from "./report.ts";
+ * if (formatCount(12345) !== "12 345") throw new Error("unexpected");
+ * ```
+ *
+ * @param n A count.
+ * @returns e.g. `"12 345"`.
+ */
+export function formatCount(n: number): string {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, " ");
+}
+
+/** A column of {@link renderTable}. */
+export interface Column<T> {
+  /** Header text. */
+  title: string;
+  /** Cell text for a row. */
+  cell(row: T): string;
+  /** Right-align (numbers). */
+  right?: boolean;
+}
+
+/**
+ * Renders rows as an aligned text table.
+ *
+ * @example
+ * ```ts
+ * import { renderTable } from "./report.ts";
+ * const text = renderTable([{ a: 1 }], [{ title: "a", cell: (r) => String(r.a) }]);
+ * if (!text.includes("a")) throw new Error("unexpected");
+ * ```
+ *
+ * @param rows The rows.
+ * @param columns How to print each column.
+ * @returns The table, header first.
+ */
+export function renderTable<T>(
+  rows: readonly T[],
+  columns: Column<T>[],
+): string {
+  const cells = rows.map((row) => columns.map((c) => c.cell(row)));
+  const widths = columns.map((c, i) =>
+    Math.max(c.title.length, ...cells.map((r) => r[i]!.length))
+  );
+  const line = (values: string[]) =>
+    values.map((v, i) =>
+      columns[i]!.right ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)
+    ).join("  ").trimEnd();
+  return [
+    line(columns.map((c) => c.title)),
+    line(widths.map((w) => "-".repeat(w))),
+    ...cells.map(line),
+  ].join("\n");
+}
+
+/**
+ * Makes a value print as `render()` under `Deno.inspect` (and so in the
+ * console), without changing its data: the hook is a non-enumerable symbol
+ * property, so `JSON.stringify` and spreading ignore it.
+ *
+ * @example
+ * ```ts
+ * import { withInspect } from "./report.ts";
+ * const value = withInspect({ n: 1 }, () => "one");
+ * if (Deno.inspect(value) !== "one" || JSON.stringify(value) !== '{"n":1}') {
+ *   throw new Error("unexpected");
+ * }
+ * ```
+ *
+ * @param value An object or array.
+ * @param render Its printed form.
+ * @returns The same value.
+ */
+export function withInspect<T extends object>(
+  value: T,
+  render: () => string,
+): T {
+  Object.defineProperty(value, INSPECT, {
+    value: render,
+    enumerable: false,
+    configurable: true,
+  });
+  return value;
+}

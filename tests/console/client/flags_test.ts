@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import {
+  CONSOLE_HELP,
+  describeAddress,
+  parseConsoleArgs,
+} from "../../../console/client/flags.ts";
+import { UsageError } from "../../../lib/flags.ts";
+
+const VARIABLES = [
+  "CONSOLE_HOST",
+  "CONSOLE_PORT",
+  "CONSOLE_SOCKET",
+  "CONSOLE_TOKEN",
+];
+
+/** Runs `fn` with exactly `env` set among the console's variables. */
+function withEnv<T>(env: Record<string, string>, fn: () => T): T {
+  const saved = VARIABLES.map((name) => [name, Deno.env.get(name)] as const);
+  for (const name of VARIABLES) Deno.env.delete(name);
+  for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+  try {
+    return fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+}
+
+Deno.test("parseConsoleArgs() defaults to 127.0.0.1:44444 and the token file", () => {
+  withEnv({}, () => {
+    assert.deepEqual(parseConsoleArgs([]), {
+      address: { host: "127.0.0.1", port: 44444 },
+    });
+  });
+});
+
+Deno.test("parseConsoleArgs() reads flags, then the environment", () => {
+  withEnv({ CONSOLE_PORT: "4000", CONSOLE_TOKEN: "from-env" }, () => {
+    assert.deepEqual(parseConsoleArgs(["-e", "1 + 1"]), {
+      address: { host: "127.0.0.1", port: 4000 },
+      token: { value: "from-env", source: "CONSOLE_TOKEN" },
+      eval: "1 + 1",
+    });
+    assert.deepEqual(
+      parseConsoleArgs(["--host", "[::1]", "--port", "5000", "--token", "t"]),
+      {
+        address: { host: "::1", port: 5000 },
+        token: { value: "t", source: "--token" },
+      },
+    );
+  });
+  withEnv({ CONSOLE_SOCKET: "/run/c.sock" }, () => {
+    assert.deepEqual(parseConsoleArgs([]), {
+      address: { socket: "/run/c.sock" },
+    });
+    // A TCP flag wins over the environment's socket.
+    assert.deepEqual(parseConsoleArgs(["--port", "1"]), {
+      address: { host: "127.0.0.1", port: 1 },
+    });
+  });
+  withEnv({}, () => {
+    assert.deepEqual(parseConsoleArgs(["--socket", "/tmp/s"]), {
+      address: { socket: "/tmp/s" },
+    });
+  });
+});
+
+Deno.test("parseConsoleArgs() turns every mistake into a one-line UsageError", () => {
+  withEnv({}, () => {
+    const cases: [string[], RegExp][] = [
+      [["--bogus"], /^Unknown option '--bogus'$/],
+      [["stray"], /^Unexpected argument 'stray'$/],
+      [
+        ["--port", "x"],
+        /^--port must be an integer from 1 to 65535: received "x"$/,
+      ],
+      [["--port", "0"], /^--port must be an integer from 1 to 65535/],
+      [["--port"], /^Option '--port <value>' argument missing$/],
+      [["--token", ""], /^--token must not be empty$/],
+      [
+        ["--socket", "/s", "--port", "1"],
+        /^--socket cannot be combined with --host or --port$/,
+      ],
+      [["-e"], /argument missing/],
+    ];
+    for (const [args, message] of cases) {
+      assert.throws(
+        () => parseConsoleArgs(args),
+        (error: Error) =>
+          error instanceof UsageError && message.test(error.message) &&
+          !error.message.includes("\n"),
+        args.join(" "),
+      );
+    }
+  });
+  withEnv({ CONSOLE_PORT: "70000" }, () => {
+    assert.throws(() => parseConsoleArgs([]), {
+      name: "UsageError",
+      message: /^CONSOLE_PORT must be an integer from 1 to 65535/,
+    });
+  });
+});
+
+Deno.test("parseConsoleArgs() asks for help with --help or -h", () => {
+  assert.equal(parseConsoleArgs(["--help"]), "help");
+  assert.equal(parseConsoleArgs(["-h", "--port", "1"]), "help");
+  assert.match(CONSOLE_HELP, /Exit codes:/);
+});
+
+Deno.test("describeAddress() names TCP addresses and sockets", () => {
+  assert.equal(
+    describeAddress({ host: "127.0.0.1", port: 44444 }),
+    "127.0.0.1:44444",
+  );
+  assert.equal(describeAddress({ host: "::1", port: 1 }), "[::1]:1");
+  assert.equal(describeAddress({ socket: "/tmp/c.sock" }), "/tmp/c.sock");
+});

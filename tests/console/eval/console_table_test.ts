@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { renderTable } from "../../../console/eval/console_table.ts";
+
+// Expected tables were printed by Deno 2.9.6's own console.table.
+Deno.test("renderTable() lays out rows of objects", () => {
+  assert.equal(
+    renderTable([{ a: 1, b: "x" }, { a: 2 }]),
+    [
+      "┌───────┬───┬─────┐",
+      "│ (idx) │ a │ b   │",
+      "├───────┼───┼─────┤",
+      '│     0 │ 1 │ "x" │',
+      "│     1 │ 2 │     │",
+      "└───────┴───┴─────┘",
+    ].join("\n"),
+  );
+});
+
+Deno.test("renderTable() puts primitives in a Values column, right-aligning integers", () => {
+  assert.equal(
+    renderTable([{ a: 1 }, 5]),
+    [
+      "┌───────┬───┬────────┐",
+      "│ (idx) │ a │ Values │",
+      "├───────┼───┼────────┤",
+      "│     0 │ 1 │        │",
+      "│     1 │   │      5 │",
+      "└───────┴───┴────────┘",
+    ].join("\n"),
+  );
+  assert.equal(
+    renderTable([1, 22222, "two"]),
+    [
+      "┌───────┬────────┐",
+      "│ (idx) │ Values │",
+      "├───────┼────────┤",
+      "│     0 │ 1      │",
+      "│     1 │ 22222  │",
+      '│     2 │ "two"  │',
+      "└───────┴────────┘",
+    ].join("\n"),
+  );
+});
+
+Deno.test("renderTable() lists Map entries and Set values by iteration index", () => {
+  assert.equal(
+    renderTable(new Map<string, unknown>([["k", 1], ["k2", { a: 1 }]])),
+    [
+      "┌────────────┬──────┬──────────┐",
+      "│ (iter idx) │ Key  │ Values   │",
+      "├────────────┼──────┼──────────┤",
+      '│          0 │ "k"  │ 1        │',
+      '│          1 │ "k2" │ { a: 1 } │',
+      "└────────────┴──────┴──────────┘",
+    ].join("\n"),
+  );
+  assert.match(renderTable(new Set([1, "a"])), /│ \(iter idx\) │ Values │/);
+});
+
+Deno.test("renderTable() restricts columns to the given properties", () => {
+  assert.equal(
+    renderTable([{ a: 1, b: 2 }], ["b"]),
+    "┌───────┬───┐\n│ (idx) │ b │\n├───────┼───┤\n│     0 │ 2 │\n└───────┴───┘",
+  );
+});
+
+Deno.test("renderTable() counts wide characters twice", () => {
+  assert.equal(
+    renderTable([{ a: "日本語" }]),
+    '┌───────┬──────────┐\n│ (idx) │ a        │\n├───────┼──────────┤\n│     0 │ "日本語" │\n└───────┴──────────┘',
+  );
+});

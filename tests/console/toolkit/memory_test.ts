@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import {
+  captureStats,
+  closeToolkit,
+  createToolkit,
+  MEMORY_LIMIT_ENV,
+} from "../../../console/toolkit/mod.ts";
+import {
+  availableMemory,
+  estimateCapturePeak,
+  parseSize,
+} from "../../../console/toolkit/memory.ts";
+
+Deno.test("`mem()` reports raw bytes and renders human units", () => {
+  const report = createToolkit({ progress: () => {} }).mem();
+  assert.ok(report.rss > report.heapUsed && report.heapUsed > 0);
+  assert.ok(report.heapTotal >= report.heapUsed);
+  assert.ok(report.available === null || report.available > 0);
+  assert.equal(report.snapshotEstimate, estimateCapturePeak(report.heapUsed));
+  const text = Deno.inspect(report);
+  assert.match(text, /resident \(rss\)\s+[\d.]+ MiB/);
+  assert.match(text, /heap used/);
+  assert.equal(JSON.parse(JSON.stringify(report)).rss, report.rss);
+});
+
+Deno.test("`heap.top()` refuses to capture when the snapshot would not fit", async () => {
+  const labels: string[] = [];
+  const toolkit = createToolkit({ progress: (label) => labels.push(label) });
+  const before = captureStats();
+  Deno.env.set(MEMORY_LIMIT_ENV, "1M");
+  try {
+    assert.equal(availableMemory().available, 0);
+    for (
+      const call of [() => toolkit.heap.top(), () => toolkit.heap.snapshot()]
+    ) {
+      await assert.rejects(call(), (error: Error) => {
+        assert.ok(error instanceof RangeError);
+        assert.match(error.message, /needs about [\d.]+ [KMG]iB/);
+        assert.match(error.message, /count\(Ctor\)/);
+        assert.match(error.message, /alloc\.start\(\)/);
+        return true;
+      });
+    }
+    const after = captureStats();
+    assert.equal(after.captures, before.captures, "nothing was captured");
+    assert.equal(after.refused, before.refused + 2);
+    assert.deepEqual(labels, [], "no capture started");
+  } finally {
+    Deno.env.delete(MEMORY_LIMIT_ENV);
+    await closeToolkit();
+  }
+});
+
+Deno.test("`parseSize()` reads bytes with optional units", () => {
+  assert.equal(parseSize("1048576"), 1048576);
+  assert.equal(parseSize("512M"), 512 * 2 ** 20);
+  assert.equal(parseSize("2GiB"), 2 * 2 ** 30);
+  assert.equal(parseSize("lots"), undefined);
+});
