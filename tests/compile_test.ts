@@ -12,9 +12,12 @@ import { LineReader } from "./_process.ts";
 const ROOT = new URL("../", import.meta.url);
 const COMPILE_TIMEOUT_MS = 120_000;
 const DENORT_BIN = Deno.env.get("DENORT_BIN");
-// A fixed path, so that the test task can grant `--allow-run` for it. Deno
-// then refuses this process writes to it, so a `deno` child removes it.
-const BINARY_DIR = "/tmp/leakwatch-compile-test";
+// The test run's own path (see tests/run.ts), so that the test task can grant
+// `--allow-run` for it. Deno then refuses this process writes to it, so a
+// `deno` child removes it.
+const BINARY_DIR = `${
+  Deno.env.get("LEAKWATCH_TEST_DIR") ?? Deno.makeTempDirSync()
+}/compile`;
 const BINARY = `${BINARY_DIR}/leakwatch`;
 
 // What deno compile prints when the build is broken before, or besides, the

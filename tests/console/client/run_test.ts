@@ -292,7 +292,7 @@ Deno.test({
         `${realHome}/.leakwatch/console/tcp-${service.port}.token`,
       )).trim();
       const config = JSON.parse(
-        await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+        await Deno.readTextFile(new URL("../../../deno.json", import.meta.url)),
       );
       const command = (config.tasks.console.command as string)
         .replaceAll("$HOME", home)
@@ -302,7 +302,7 @@ Deno.test({
         `${Deno.env.get("XDG_CACHE_HOME") ?? `${realHome}/.cache`}/deno`;
       const child = new Deno.Command("script", {
         args: ["-qfec", command, "/dev/null"],
-        cwd: new URL("../../", import.meta.url),
+        cwd: new URL("../../../", import.meta.url),
         env: {
           HOME: home,
           DENO_DIR: denoDir,

@@ -12,7 +12,15 @@ import { TestConnection, valueOf } from "../_console_client.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 /** The one socket path the test task permits (`--allow-net=unix:...`). */
-const TEST_SOCKET = "/tmp/leakwatch-test.sock";
+/**
+ * A socket path of this run's own (the test task grants it), so two runs on
+ * one machine cannot collide.
+ */
+function testSocketPath(): string {
+  const dir = Deno.env.get("LEAKWATCH_TEST_DIR") ??
+    Deno.makeTempDirSync({ prefix: "leakwatch-test-" });
+  return `${dir}/console.sock`;
+}
 
 /** A namespace whose `touched` counter proves whether anything ran. */
 function testNamespace() {
@@ -616,7 +624,7 @@ Deno.test("startConsoleServer() writes a generated token to an owner-only file a
 });
 
 Deno.test("startConsoleServer() on a unix socket restricts it to the owner (0600)", async () => {
-  const path = TEST_SOCKET;
+  const path = testSocketPath();
   const namespace = { state: { touched: 0 } };
   const server = await startConsoleServer(namespace, {
     socket: path,
@@ -639,7 +647,7 @@ Deno.test("startConsoleServer() on a unix socket restricts it to the owner (0600
 });
 
 Deno.test("startConsoleServer() replaces a stale socket but never a live one or a file", async () => {
-  const path = TEST_SOCKET;
+  const path = testSocketPath();
   const options = {
     socket: path,
     token: TOKEN,
