@@ -9,6 +9,7 @@ import type {
   BackgroundHandlers,
   ConsoleConnection,
   EvalOutcome,
+  EvaluateOptions,
   StreamHandlers,
 } from "./connection.ts";
 import { type ByteSource, LineReader } from "../line_reader.ts";
@@ -24,14 +25,25 @@ export interface ClientStreams {
   progress?: ProgressLine;
 }
 
+/** Options for {@linkcode runEvalOnce}. */
+export interface EvalOnceOptions {
+  /**
+   * Print the value as JSON text (the console's `format: "json"`) and an
+   * error as `{"error": {name, message, stack}}`, both on stdout; the
+   * snippet's console output goes to stderr so stdout stays one JSON value.
+   */
+  json?: boolean;
+}
+
 /**
  * Evaluates `code` once: the value goes to stdout (nothing when it is
  * `undefined`), the snippet's console output to the stream it names, an
- * error to stderr.
+ * error to stderr. With `json`, see {@linkcode EvalOnceOptions.json}.
  *
  * @param connection The open session.
  * @param code The snippet.
  * @param streams Where to print.
+ * @param options JSON output.
  * @returns 0 on a value; 1 on an error, an incomplete snippet or code over
  * the line limit.
  * @throws {ConsoleClientError} When the connection is lost.
@@ -40,7 +52,9 @@ export async function runEvalOnce(
   connection: ConsoleConnection,
   code: string,
   streams: ClientStreams,
+  options: EvalOnceOptions = {},
 ): Promise<number> {
+  if (options.json) return await runEvalOnceJson(connection, code, streams);
   connection.background = backgroundHandlers(streams);
   const outcome = await evaluate(connection, code, streams);
   if (outcome.kind === "incomplete") {
@@ -57,6 +71,62 @@ export async function runEvalOnce(
     return 0;
   }
   return 1;
+}
+
+/** `-e CODE --json`: exactly one JSON value on stdout, whatever happens. */
+async function runEvalOnceJson(
+  connection: ConsoleConnection,
+  code: string,
+  streams: ClientStreams,
+): Promise<number> {
+  const toStderr: ClientStreams = {
+    write: (_stream, text) => streams.write("stderr", text),
+    progress: streams.progress,
+  };
+  connection.background = backgroundHandlers(toStderr);
+  const outcome = await evaluate(connection, code, toStderr, {
+    format: "json",
+    quiet: true,
+  });
+  if (outcome.kind === "value") {
+    streams.write("stdout", outcome.json + "\n");
+    return 0;
+  }
+  const error = outcome.kind === "error"
+    ? { name: outcome.name, message: outcome.message, stack: outcome.stack }
+    : {
+      name: "IncompleteInputError",
+      message: "The snippet ends before its last statement does",
+    };
+  streams.write("stdout", errorJson(error) + "\n");
+  return 1;
+}
+
+/**
+ * The JSON object that stands for a failure in `--json` output.
+ *
+ * @param error The error's name and message, and its stack when known.
+ * @returns `{"error":{"name":…,"message":…}}` as one line of JSON text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorJson } from "./batch.ts";
+ * assert.equal(
+ *   errorJson({ name: "TypeError", message: "x is not a function" }),
+ *   '{"error":{"name":"TypeError","message":"x is not a function"}}',
+ * );
+ * ```
+ */
+export function errorJson(
+  error: { name: string; message: string; stack?: string },
+): string {
+  const shown: Record<string, string> = {
+    name: error.name,
+    message: error.message,
+  };
+  if (error.stack) shown.stack = error.stack;
+  return JSON.stringify({ error: shown });
 }
 
 /**
@@ -119,11 +189,15 @@ export async function runTranscript(
   return failed ? 1 : 0;
 }
 
-/** Evaluates, printing output and progress; errors go to stderr. */
+/**
+ * Evaluates, printing output and progress; errors go to stderr unless
+ * `quiet`.
+ */
 async function evaluate(
   connection: ConsoleConnection,
   code: string,
   streams: ClientStreams,
+  options: EvaluateOptions & { quiet?: boolean } = {},
 ): Promise<EvalOutcome> {
   const handlers: StreamHandlers = {
     output(stream, text) {
@@ -137,7 +211,9 @@ async function evaluate(
   }
   let outcome: EvalOutcome;
   try {
-    outcome = await connection.evaluate(code, handlers);
+    outcome = await connection.evaluate(code, handlers, {
+      format: options.format,
+    });
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     outcome = {
@@ -149,7 +225,9 @@ async function evaluate(
   } finally {
     streams.progress?.clear();
   }
-  if (outcome.kind === "error") streams.write("stderr", outcome.text + "\n");
+  if (outcome.kind === "error" && !options.quiet) {
+    streams.write("stderr", outcome.text + "\n");
+  }
   return outcome;
 }
 
@@ -175,8 +253,9 @@ function backgroundHandlers(streams: ClientStreams): BackgroundHandlers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stripAnsi } from "./batch.ts";
- * console.assert(stripAnsi("\x1b[90mundefined\x1b[39m") === "undefined");
+ * assert.equal(stripAnsi("\x1b[90mundefined\x1b[39m"), "undefined");
  * ```
  */
 export function stripAnsi(text: string): string {

@@ -11,6 +11,7 @@ import { ConnectionWriter } from "../connection_writer.ts";
 import { LineReader } from "../line_reader.ts";
 import {
   MAX_LINE_BYTES,
+  type ProgressCallback,
   PROTOCOL_VERSION,
   type Reply,
   type RequestId,
@@ -50,7 +51,7 @@ export interface StreamHandlers {
   /** Console output, ending in a newline. */
   output?(stream: "stdout" | "stderr", text: string): void;
   /** Progress of a long operation. */
-  progress?(label: string, done: number, total: number): void;
+  progress?: ProgressCallback;
 }
 
 /** Where messages that belong to no pending request go. */
@@ -59,15 +60,33 @@ export interface BackgroundHandlers extends StreamHandlers {
   notice?(error: WireError): void;
 }
 
+/** Options for {@linkcode ConsoleConnection.evaluate}. */
+export interface EvaluateOptions {
+  /**
+   * `"json"`: ask for the value as JSON text too (the outcome's `json`);
+   * an answer without it is an error outcome.
+   */
+  format?: "json";
+}
+
 /** How an evaluation ended. */
 export type EvalOutcome =
-  | { kind: "value"; value: string; durationMs: number }
+  | {
+    kind: "value";
+    /** The value as `Deno.inspect` renders it. */
+    value: string;
+    /** The value as JSON text, when asked for with `format: "json"`. */
+    json?: string;
+    durationMs: number;
+  }
   | {
     kind: "error";
     name: string;
     message: string;
     /** The error as a REPL prints it. */
     text: string;
+    /** The error's stack, with the snippet's frames, when the console sent one. */
+    stack?: string;
     durationMs?: number;
   }
   | { kind: "incomplete" };
@@ -289,6 +308,7 @@ export class ConsoleConnection {
    *
    * @param code The snippet.
    * @param handlers Where its output and progress go.
+   * @param options The format to ask for.
    * @returns How it ended.
    * @throws {RangeError} When the request would be over the line limit.
    * @throws {ConsoleClientError} When the connection is lost meanwhile.
@@ -296,15 +316,40 @@ export class ConsoleConnection {
   async evaluate(
     code: string,
     handlers: StreamHandlers = {},
+    options: EvaluateOptions = {},
   ): Promise<EvalOutcome> {
-    const reply = await this.#request({ op: "eval", code }, handlers);
+    const request: Record<string, unknown> = { op: "eval", code };
+    if (options.format !== undefined) request.format = options.format;
+    const reply = await this.#request(request, handlers);
     switch (reply.type) {
-      case "result":
+      case "result": {
+        if (options.format !== "json") {
+          return {
+            kind: "value",
+            value: reply.value,
+            durationMs: reply.durationMs,
+          };
+        }
+        // Read defensively: a console older than `format` sends no `json`.
+        const json = (reply as { json?: unknown }).json;
+        if (typeof json !== "string") {
+          return {
+            kind: "error",
+            name: "ProtocolError",
+            message:
+              `The console at ${this.#where} sent no JSON for the value (a version without "format": "json"?)`,
+            text:
+              `error: the console at ${this.#where} sent no JSON for the value (a version without "format": "json"?)`,
+            durationMs: reply.durationMs,
+          };
+        }
         return {
           kind: "value",
           value: reply.value,
+          json,
           durationMs: reply.durationMs,
         };
+      }
       case "incomplete":
         return { kind: "incomplete" };
       case "error":
@@ -313,6 +358,9 @@ export class ConsoleConnection {
           name: reply.error.name,
           message: reply.error.message,
           text: reply.text ?? `${reply.error.name}: ${reply.error.message}`,
+          ...(typeof reply.error.stack === "string" && reply.error.stack !== ""
+            ? { stack: reply.error.stack }
+            : {}),
           durationMs: reply.durationMs,
         };
       default:

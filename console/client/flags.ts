@@ -29,10 +29,28 @@ export interface ConsoleClientConfig {
   token?: { value: string; source: string };
   /** The snippet of `-e`, evaluated once instead of a session. */
   eval?: string;
+  /**
+   * The instances of `--target`, in the order given: the snippet runs on
+   * each, in parallel, instead of on `address`.
+   */
+  targets?: ConsoleAddress[];
+  /** `--json`: print values (and errors) as JSON, for programs. */
+  json?: true;
+  /** The most time for each target, from connecting to the answer. */
+  timeoutMs?: number;
 }
 
 /** The default console port, as the server's. */
 export const DEFAULT_CONSOLE_PORT = 44444;
+
+/** How long each `--target` may take by default: 30 s. */
+export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
+
+/** The most `--target`s in one command (each holds a connection). */
+export const MAX_TARGETS = 256;
+
+/** The longest `--target` value accepted. */
+const MAX_TARGET_CHARS = 4096;
 
 /** The `console` subcommand's help text. */
 export const CONSOLE_HELP = `Usage: main.ts console [flags]
@@ -46,8 +64,11 @@ Connects to a running service's live console.
   piped         stdin is not a terminal: its lines are evaluated as a REPL
                 transcript (a snippet may span lines); values go to stdout,
                 errors to stderr
-  -e CODE       evaluates CODE once and prints its value (nothing when it is
-                undefined)
+  -e CODE       evaluates CODE once and prints its awaited value (nothing
+                when it is undefined)
+  --target A --target B ... -e CODE
+                evaluates CODE on each instance in parallel and prints one
+                table: instance, duration, value or error
 
 Flags (environment variable in brackets):
   --host HOST     console host (CONSOLE_HOST) [default: 127.0.0.1]
@@ -57,13 +78,27 @@ Flags (environment variable in brackets):
                   from the file the service wrote for that port or socket,
                   $HOME/.leakwatch/console/tcp-PORT.token or unix-HASH.token
   -e CODE         evaluate CODE and exit
+  --json          with -e: print the value as JSON (for jq), an error as
+                  {"error": {"name", "message"}}; the snippet's console
+                  output goes to stderr
+  --target ADDR   run -e CODE on this instance too; repeatable. ADDR is
+                  HOST:PORT, [IPV6]:PORT, PORT (on 127.0.0.1) or a unix
+                  socket path (with a "/"); each finds its own token file,
+                  unless --token or CONSOLE_TOKEN gives one for all. With
+                  --json: one JSON object per line per instance
+  --timeout SECONDS
+                  with --target: the most time for each instance, from
+                  connecting to its answer [default: ${
+  DEFAULT_TARGET_TIMEOUT_MS / 1000
+}]
   -h, --help      show this help
 
 Exit codes:
   0   success; the session was left with Ctrl-D or .exit
   1   an evaluation failed (-e or piped input): an error was thrown, the
       input ended inside an incomplete snippet, or a snippet was over the
-      1 MiB line limit
+      1 MiB line limit; with --target: any instance failed (refused, wrong
+      token, timed out, or an error)
   2   bad flags, cannot connect, no token file, authentication failed, the
       console is full, protocol version mismatch, or the connection was lost
   130 left with a second Ctrl-C while an evaluation ignored the interrupt
@@ -82,9 +117,10 @@ const PORT_RANGE = { min: 1, max: 65535 };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConsoleArgs } from "./flags.ts";
  * const config = parseConsoleArgs(["--port", "4000", "-e", "1 + 1"]);
- * console.assert(config !== "help" && config.eval === "1 + 1");
+ * assert.ok(config !== "help" && config.eval === "1 + 1");
  * ```
  */
 export function parseConsoleArgs(
@@ -97,6 +133,9 @@ export function parseConsoleArgs(
     socket: { type: "string" },
     token: { type: "string" },
     eval: { type: "string", short: "e" },
+    json: { type: "boolean" },
+    target: { type: "string", multiple: true },
+    timeout: { type: "string" },
   });
   if (flags.help) return "help";
 
@@ -135,7 +174,106 @@ export function parseConsoleArgs(
     config.token = { value: token.value.trim(), source: token.source };
   }
   if (flags.eval !== undefined) config.eval = flags.eval;
+  if (flags.json) {
+    if (flags.eval === undefined) {
+      throw new UsageError("--json needs -e CODE (it prints one value)");
+    }
+    config.json = true;
+  }
+  const targets = flags.target ?? [];
+  if (targets.length > 0) {
+    if (flags.socket !== undefined || tcpFlags) {
+      throw new UsageError(
+        "--target cannot be combined with --host, --port or --socket",
+      );
+    }
+    if (flags.eval === undefined) {
+      throw new UsageError("--target needs -e CODE to run on each instance");
+    }
+    config.targets = parseTargets(targets);
+    config.timeoutMs = flags.timeout === undefined
+      ? DEFAULT_TARGET_TIMEOUT_MS
+      : parseSeconds(flags.timeout, "--timeout");
+  } else if (flags.timeout !== undefined) {
+    throw new UsageError("--timeout applies to --target");
+  }
   return config;
+}
+
+/**
+ * Parses one `--target` value: `HOST:PORT`, `[IPV6]:PORT`, a bare `PORT`
+ * (on 127.0.0.1), or a unix socket path (anything with a `/`).
+ *
+ * @param text The value.
+ * @returns The address.
+ * @throws {UsageError} When it is none of those.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTarget } from "./flags.ts";
+ * assert.deepEqual(parseTarget("10.0.0.5:44444"), { host: "10.0.0.5", port: 44444 });
+ * assert.deepEqual(parseTarget("[::1]:7"), { host: "::1", port: 7 });
+ * assert.deepEqual(parseTarget("4001"), { host: "127.0.0.1", port: 4001 });
+ * assert.deepEqual(parseTarget("./c.sock"), { socket: "./c.sock" });
+ * ```
+ */
+export function parseTarget(text: string): ConsoleAddress {
+  const shown = JSON.stringify(
+    text.length > 80 ? text.slice(0, 80) + "…" : text,
+  );
+  if (text.length > MAX_TARGET_CHARS) {
+    throw new UsageError(
+      `--target is over ${MAX_TARGET_CHARS} characters: received ${shown}`,
+    );
+  }
+  const value = text.trim();
+  if (value === "") throw new UsageError("--target must not be empty");
+  if (value.includes("/")) return { socket: value };
+  const match = value.match(/^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$|^(\d+)$/);
+  if (match === null) {
+    throw new UsageError(
+      `--target must be HOST:PORT, [IPV6]:PORT, PORT or a socket path with a "/" (./console.sock): received ${shown}`,
+    );
+  }
+  const host = match[1] ?? match[2] ?? "127.0.0.1";
+  const port = match[3] ?? match[4]!;
+  return {
+    host,
+    port: parseInteger(port, `--target ${shown}'s port`, PORT_RANGE),
+  };
+}
+
+/** Parses every `--target`, refusing repeats and too many. */
+function parseTargets(values: string[]): ConsoleAddress[] {
+  if (values.length > MAX_TARGETS) {
+    throw new UsageError(
+      `at most ${MAX_TARGETS} --target instances at once: received ${values.length}`,
+    );
+  }
+  const seen = new Set<string>();
+  return values.map((value) => {
+    const address = parseTarget(value);
+    const name = describeAddress(address);
+    if (seen.has(name)) {
+      throw new UsageError(`--target ${name} is given twice`);
+    }
+    seen.add(name);
+    return address;
+  });
+}
+
+/** Parses a positive number of seconds, up to an hour, as milliseconds. */
+function parseSeconds(value: string, name: string): number {
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!(seconds > 0 && seconds <= 3600)) {
+    throw new UsageError(
+      `${name} must be a number of seconds above 0, at most 3600: received ${
+        JSON.stringify(value.slice(0, 80))
+      }`,
+    );
+  }
+  return Math.round(seconds * 1000);
 }
 
 /**
@@ -147,8 +285,9 @@ export function parseConsoleArgs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeAddress } from "./flags.ts";
- * console.assert(describeAddress({ host: "::1", port: 1 }) === "[::1]:1");
+ * assert.equal(describeAddress({ host: "::1", port: 1 }), "[::1]:1");
  * ```
  */
 export function describeAddress(address: ConsoleAddress): string {

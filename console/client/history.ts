@@ -19,8 +19,9 @@ export const HISTORY_SIZE = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historyFilePath } from "./history.ts";
- * console.assert(historyFilePath().endsWith("/.leakwatch/console_history"));
+ * assert.ok(historyFilePath().endsWith("/.leakwatch/console_history"));
  * ```
  */
 export function historyFilePath(): string {

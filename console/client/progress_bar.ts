@@ -16,8 +16,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderProgressBar } from "./progress_bar.ts";
- * console.assert(renderProgressBar("capture", 1, 2, 10) === "[#####.....]  50% capture");
+ * assert.equal(renderProgressBar("capture", 1, 2, 10), "[#####.....]  50% capture");
  * ```
  */
 export function renderProgressBar(

@@ -6,7 +6,7 @@
  */
 
 import process from "node:process";
-import { runEvalOnce, runTranscript } from "./batch.ts";
+import { errorJson, runEvalOnce, runTranscript } from "./batch.ts";
 import type { ClientStreams } from "./batch.ts";
 import {
   CONSOLE_HELP,
@@ -18,11 +18,17 @@ import {
   connectConsole,
   ConsoleClientError,
   type ConsoleConnection,
+  SessionRefusedError,
 } from "./connection.ts";
+import { findToken } from "./credentials.ts";
+import {
+  evaluateOnTargets,
+  renderTargetTable,
+  targetResultLine,
+} from "./fan_out.ts";
 import { historyFilePath } from "./history.ts";
 import { runInteractive } from "./interactive.ts";
 import { ProgressLine } from "./progress_bar.ts";
-import { readTokenFile, tokenFilePath } from "../token.ts";
 
 export { CONSOLE_HELP } from "./flags.ts";
 
@@ -52,17 +58,21 @@ export async function runConsoleClient(args: string[]): Promise<number> {
     write(Deno.stdout, CONSOLE_HELP);
     return 0;
   }
+  const colors = Deno.stdout.isTerminal() && !Deno.noColor &&
+    config.json === undefined;
+  if (config.targets !== undefined && config.eval !== undefined) {
+    return await runOnTargets(config, config.targets, config.eval, colors);
+  }
   const interactive = config.eval === undefined && Deno.stdin.isTerminal();
-  const colors = Deno.stdout.isTerminal() && !Deno.noColor;
 
   let connection: ConsoleConnection;
   try {
     connection = await connectConsole(config.address, {
-      credentials: () => findToken(config),
+      credentials: () => findToken(config.address, config.token),
       colors,
     });
   } catch (error) {
-    return failed(error);
+    return failed(error, config.json);
   }
   try {
     const progress = Deno.stderr.isTerminal()
@@ -85,66 +95,48 @@ export async function runConsoleClient(args: string[]): Promise<number> {
       progress,
     };
     if (config.eval !== undefined) {
-      return await runEvalOnce(connection, config.eval, streams);
+      return await runEvalOnce(connection, config.eval, streams, {
+        json: config.json,
+      });
     }
     return await runTranscript(connection, Deno.stdin, streams);
   } catch (error) {
-    return failed(error);
+    return failed(error, config.json);
   } finally {
     await connection.close();
   }
 }
 
 /**
- * The token: `--token`, else `CONSOLE_TOKEN`, else the token file the
- * service wrote for the address.
+ * `--target … -e CODE`: every target in parallel, then one table (or one
+ * JSON line per target with `--json`) on stdout; the snippet's console
+ * output goes to stderr, each line marked with its target.
+ *
+ * @returns 0 when every target answered with a value, else 1.
  */
-async function findToken(
+async function runOnTargets(
   config: ConsoleClientConfig,
-): Promise<{ token: string; source: string }> {
-  if (config.token !== undefined) {
-    return { token: config.token.value, source: config.token.source };
-  }
-  let path: string;
-  try {
-    path = tokenFilePath(tokenTarget(config.address));
-  } catch (error) {
-    throw new ConsoleClientError(
-      `${
-        error instanceof Error ? error.message : error
-      }; or pass the token with --token`,
-    );
-  }
-  let token: string | undefined;
-  try {
-    token = await readTokenFile(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotCapable
-      ? `not permitted (grant --allow-read=${path})`
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new ConsoleClientError(
-      `cannot read the console token file "${path}": ${reason}; or pass --token`,
-    );
-  }
-  if (token === undefined) {
-    throw new ConsoleClientError(
-      `no console token file "${path}" (if the service was started with --console-token, pass --token TOKEN or set CONSOLE_TOKEN)`,
-    );
-  }
-  if (token === "") {
-    throw new ConsoleClientError(
-      `the console token file "${path}" is empty; pass --token`,
-    );
-  }
-  return { token, source: `"${path}"` };
-}
-
-function tokenTarget(address: ConsoleAddress) {
-  return "socket" in address
-    ? { socket: address.socket }
-    : { port: address.port };
+  targets: ConsoleAddress[],
+  code: string,
+  colors: boolean,
+): Promise<number> {
+  const results = await evaluateOnTargets(targets, code, {
+    credentials: (address) => findToken(address, config.token),
+    timeoutMs: config.timeoutMs!,
+    json: config.json,
+    colors,
+    output(target, _stream, text) {
+      const lines = text.replace(/\n$/, "").split("\n");
+      write(Deno.stderr, lines.map((line) => `[${target}] ${line}\n`).join(""));
+    },
+  });
+  write(
+    Deno.stdout,
+    config.json
+      ? results.map((result) => targetResultLine(result) + "\n").join("")
+      : renderTargetTable(results),
+  );
+  return results.every((result) => result.ok) ? 0 : 1;
 }
 
 /** The history file, or none when `HOME` is not available. */
@@ -156,9 +148,21 @@ function optionalHistoryPath(): string | undefined {
   }
 }
 
-function failed(error: unknown): number {
+/**
+ * Reports a failure that ends the client (exit 2): one `error:` line on
+ * stderr, or with `--json` one `{"error": …}` object on stdout, so a
+ * script reading stdout always gets JSON.
+ */
+function failed(error: unknown, json?: true): number {
   if (!(error instanceof ConsoleClientError)) throw error;
-  write(Deno.stderr, `error: ${error.message}\n`);
+  if (json) {
+    const name = error instanceof SessionRefusedError
+      ? error.error.name
+      : "ConnectionError";
+    write(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
+  } else {
+    write(Deno.stderr, `error: ${error.message}\n`);
+  }
   return 2;
 }
 

@@ -29,13 +29,14 @@ export type ReadlineCompleter = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createCompleter } from "./tab_completion.ts";
  * const completer = createCompleter(
  *   (code, cursor) => Promise.resolve({ candidates: ["cache"], start: cursor - 2 }),
  *   () => "",
  * );
  * const [candidates, word] = await completer("x = ca");
- * console.assert(candidates[0] === "cache" && word === "ca");
+ * assert.deepEqual([candidates, word], [["cache"], "ca"]);
  * ```
  */
 export function createCompleter(
@@ -73,9 +74,13 @@ export function createCompleter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toReadlineCompleter } from "./tab_completion.ts";
  * const completer = toReadlineCompleter(() => Promise.resolve([["a"], ""]));
- * completer("", (_error, result) => console.assert(result[0][0] === "a"));
+ * const result = await new Promise((resolve) =>
+ *   completer("", (_error, result) => resolve(result))
+ * );
+ * assert.deepEqual(result, [["a"], ""]);
  * ```
  */
 export function toReadlineCompleter(

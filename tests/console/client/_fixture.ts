@@ -34,14 +34,17 @@ export interface TestConsole extends AsyncDisposable {
  * two entries), `slow(ms)`, and `work(steps)`, which reports progress.
  *
  * @param options Server options to override.
+ * @param namespace Names to add to (or replace in) the namespace.
  * @returns The server.
  */
 export async function startTestConsole(
   options: ConsoleServerOptions = {},
+  namespace: Record<string, unknown> = {},
 ): Promise<TestConsole> {
   const server = await startConsoleServer({
     cache: new Map([["a", 1], ["b", 2]]),
     slow: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms, ms)),
+    ...namespace,
   }, {
     port: 0,
     token: TOKEN,

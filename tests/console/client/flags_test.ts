@@ -117,3 +117,100 @@ Deno.test("describeAddress() names TCP addresses and sockets", () => {
   assert.equal(describeAddress({ host: "::1", port: 1 }), "[::1]:1");
   assert.equal(describeAddress({ socket: "/tmp/c.sock" }), "/tmp/c.sock");
 });
+
+Deno.test("parseConsoleArgs() reads --target, --json and --timeout", () => {
+  withEnv({}, () => {
+    assert.deepEqual(
+      parseConsoleArgs([
+        "--target",
+        "10.0.0.5:44444",
+        "--target",
+        "[::1]:4001",
+        "--target",
+        "4002",
+        "--target",
+        "/run/leakwatch/console.sock",
+        "--json",
+        "-e",
+        "cache.size",
+      ]),
+      {
+        address: { host: "127.0.0.1", port: 44444 },
+        eval: "cache.size",
+        json: true,
+        targets: [
+          { host: "10.0.0.5", port: 44444 },
+          { host: "::1", port: 4001 },
+          { host: "127.0.0.1", port: 4002 },
+          { socket: "/run/leakwatch/console.sock" },
+        ],
+        timeoutMs: 30_000,
+      },
+    );
+    const timed = parseConsoleArgs([
+      "--target",
+      "1",
+      "--timeout",
+      "2.5",
+      "-e",
+      "1",
+    ]);
+    assert.ok(timed !== "help");
+    assert.equal(timed.timeoutMs, 2500);
+    assert.deepEqual(parseConsoleArgs(["--json", "-e", "1"]), {
+      address: { host: "127.0.0.1", port: 44444 },
+      eval: "1",
+      json: true,
+    });
+  });
+});
+
+Deno.test("parseConsoleArgs() refuses bad --target, --json and --timeout use in one line", () => {
+  withEnv({}, () => {
+    const many = Array.from(
+      { length: 257 },
+      (_, i) => ["--target", String(i + 1)],
+    ).flat();
+    const cases: [string[], RegExp][] = [
+      [["--target", "", "-e", "1"], /^--target must not be empty$/],
+      [["--target", "host:", "-e", "1"], /^--target must be HOST:PORT/],
+      [["--target", ":80", "-e", "1"], /^--target must be HOST:PORT/],
+      [["--target", "a:b", "-e", "1"], /^--target must be HOST:PORT/],
+      [["--target", "::1:80", "-e", "1"], /^--target must be HOST:PORT/],
+      [["--target", "x.sock", "-e", "1"], /\(\.\/console\.sock\)/],
+      [
+        ["--target", "h:99999", "-e", "1"],
+        /^--target "h:99999"'s port must be an integer from 1 to 65535/,
+      ],
+      [["--target", "x".repeat(5000), "-e", "1"], /over 4096 characters/],
+      [
+        ["--target", "1", "--target", "127.0.0.1:1", "-e", "1"],
+        /^--target 127\.0\.0\.1:1 is given twice$/,
+      ],
+      [[...many, "-e", "1"], /^at most 256 --target instances/],
+      [["--target", "1"], /^--target needs -e CODE/],
+      [
+        ["--target", "1", "--port", "2", "-e", "1"],
+        /^--target cannot be combined with --host, --port or --socket$/,
+      ],
+      [["--json"], /^--json needs -e CODE/],
+      [["--timeout", "1", "-e", "1"], /^--timeout applies to --target$/],
+      [
+        ["--target", "1", "--timeout", "0", "-e", "1"],
+        /^--timeout must be a number of seconds above 0, at most 3600: received "0"$/,
+      ],
+      [["--target", "1", "--timeout", "-1", "-e", "1"], /needs a value/],
+      [["--target", "1", "--timeout", "1e9", "-e", "1"], /at most 3600/],
+      [["--target", "1", "--timeout", "4000", "-e", "1"], /at most 3600/],
+    ];
+    for (const [args, message] of cases) {
+      assert.throws(
+        () => parseConsoleArgs(args),
+        (error: Error) =>
+          error instanceof UsageError && message.test(error.message) &&
+          !error.message.includes("\n") && error.message.length < 300,
+        `${args.slice(0, 6).join(" ")}: ${message}`,
+      );
+    }
+  });
+});

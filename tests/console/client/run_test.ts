@@ -373,3 +373,275 @@ Deno.test({
     }
   },
 });
+
+/** A token file as the service writes it, for a port (the test's HOME). */
+async function writeStaleTokenFile(port: number, token: string) {
+  const directory = `${Deno.env.get("HOME")}/.leakwatch/console`;
+  await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(`${directory}/tcp-${port}.token`, token + "\n", {
+    mode: 0o600,
+  });
+}
+
+Deno.test("`main.ts console --target … -e` runs on every instance in parallel; a stopped one and a wrong token do not hide the others", async (t) => {
+  const token = "explicit-console-token-for-c-0123456789";
+  const [a, b, c] = await Promise.all([
+    startService(),
+    startService(),
+    startService(["--console-port", "0", "--console-token", token]),
+  ]);
+  try {
+    await b.stop(); // its port now refuses
+    // C was started with --console-token: a token file left over from an
+    // earlier run holds another token.
+    await writeStaleTokenFile(c.port, "a-stale-token-from-an-earlier-run-000");
+    const targets = [
+      "--target",
+      String(a.port),
+      "--target",
+      `127.0.0.1:${b.port}`,
+      "--target",
+      `127.0.0.1:${c.port}`,
+    ];
+
+    await t.step("one table, in the order given; exit 1", async () => {
+      const result = await runClient([
+        ...targets,
+        "-e",
+        "console.log('from ' + cache.size); cache.size + 1",
+      ]);
+      assert.equal(result.code, 1, result.stderr);
+      const lines = result.stdout.split("\n");
+      assert.match(lines[0]!, /^instance\s+duration\s+value or error$/);
+      assert.match(
+        lines[1]!,
+        new RegExp(`^127\\.0\\.0\\.1:${a.port}\\s+[\\d.]+ m?s  1$`),
+      );
+      assert.match(
+        lines[2]!,
+        new RegExp(
+          `^127\\.0\\.0\\.1:${b.port}\\s+[\\d.]+ m?s  error: cannot connect to 127\\.0\\.0\\.1:${b.port}: connection refused`,
+        ),
+      );
+      assert.match(
+        lines[3]!,
+        new RegExp(
+          `^127\\.0\\.0\\.1:${c.port}\\s+[\\d.]+ m?s  error: authentication failed at 127\\.0\\.0\\.1:${c.port}: invalid console token \\(from ".*tcp-${c.port}\\.token"\\)$`,
+        ),
+      );
+      assert.equal(lines.length, 5);
+      assert.equal(result.stderr, `[127.0.0.1:${a.port}] from 0\n`);
+    });
+
+    await t.step("--token gives one token to every target", async () => {
+      const result = await runClient([
+        "--target",
+        String(a.port),
+        "--target",
+        String(c.port),
+        "--token",
+        token,
+        "-e",
+        "'up'",
+      ]);
+      assert.equal(result.code, 1);
+      const [, first, second] = result.stdout.split("\n");
+      assert.match(first!, /error: authentication failed .*\(from --token\)$/);
+      assert.match(second!, / {2}"up"$/);
+    });
+
+    await t.step("every target answering exits 0", async () => {
+      const result = await runClient([
+        "--target",
+        String(c.port),
+        "--target",
+        String(a.port),
+        "-e",
+        "typeof cache",
+      ], { env: { CONSOLE_TOKEN: token } });
+      // CONSOLE_TOKEN is for every target: A's own token differs.
+      assert.equal(result.code, 1);
+      const only = await runClient([
+        "--target",
+        String(c.port),
+        "-e",
+        "typeof cache",
+      ], { env: { CONSOLE_TOKEN: token } });
+      assert.equal(only.code, 0, only.stdout + only.stderr);
+      assert.match(only.stdout.split("\n")[1]!, / {2}"object"$/);
+    });
+
+    await t.step(
+      "--json: one JSON object per line per instance, failures named",
+      async () => {
+        const result = await runClient([
+          ...targets,
+          "--json",
+          "-e",
+          "[...cache.keys()].length",
+        ]);
+        assert.equal(result.code, 1);
+        const lines = result.stdout.trimEnd().split("\n").map((line) =>
+          JSON.parse(line)
+        );
+        assert.deepEqual(lines.map((line) => line.target), [
+          `127.0.0.1:${a.port}`,
+          `127.0.0.1:${b.port}`,
+          `127.0.0.1:${c.port}`,
+        ]);
+        assert.deepEqual(
+          lines.slice(1).map((line) => [line.ok, line.error.name]),
+          [
+            [false, "ConnectionError"],
+            [false, "AuthenticationError"],
+          ],
+        );
+        assert.equal(typeof lines[0].pid, "number");
+        // NEEDS THE SERVER'S "format": "json" (branches `server` and `eval`):
+        // against a console without it the first line is a ProtocolError.
+        assert.deepEqual(
+          [lines[0].ok, lines[0].value],
+          [true, 0],
+          JSON.stringify(lines[0]),
+        );
+        for (const line of lines) {
+          assert.equal(typeof line.durationMs, "number");
+        }
+      },
+    );
+
+    await t.step(
+      "a target that never answers is given up after --timeout",
+      async () => {
+        const deaf = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const held: Deno.Conn[] = [];
+        const accepting = (async () => {
+          for await (const conn of deaf) held.push(conn);
+        })();
+        try {
+          const started = performance.now();
+          const result = await runClient([
+            "--target",
+            String((deaf.addr as Deno.NetAddr).port),
+            "--target",
+            String(c.port),
+            "--token",
+            token,
+            "--timeout",
+            "0.5",
+            "-e",
+            "2 * 21",
+          ]);
+          const elapsed = performance.now() - started;
+          assert.equal(result.code, 1);
+          const [, first, second] = result.stdout.split("\n");
+          assert.match(first!, / {2}error: no answer within 500\.0 ms/);
+          assert.match(second!, / {2}42$/);
+          // The client's own start-up is most of this on a loaded machine.
+          assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
+        } finally {
+          deaf.close();
+          await accepting.catch(() => {});
+          for (const conn of held) conn.close();
+        }
+      },
+    );
+  } finally {
+    await Promise.all([a.stop(), c.stop()]);
+  }
+});
+
+Deno.test("`main.ts console -e` prints a returned promise's awaited value, a toolkit table too", async () => {
+  const service = await startService();
+  const port = ["--port", String(service.port)];
+  try {
+    const awaited = await runClient([
+      ...port,
+      "-e",
+      "Promise.resolve(41).then((n) => n + 1)",
+    ]);
+    assert.deepEqual(awaited, { code: 0, stdout: "42\n", stderr: "" });
+    const table = await runClient([...port, "-e", "heap.top(3)"]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^type\s+count\s+shallow\s+retained\n/);
+    assert.equal(table.stdout.trimEnd().split("\n").length, 5);
+  } finally {
+    await service.stop();
+  }
+});
+
+Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as a JSON object with exit 1", async (t) => {
+  const service = await startService();
+  const port = ["--port", String(service.port)];
+  try {
+    await t.step(
+      "an error: {error: {name, message, stack}}, exit 1",
+      async () => {
+        const thrown = await runClient([
+          ...port,
+          "--json",
+          "-e",
+          "console.log('noise'); throw new TypeError('bad input')",
+        ]);
+        assert.equal(thrown.code, 1);
+        // Console output goes to stderr: stdout stays one JSON value.
+        assert.equal(thrown.stderr, "noise\n");
+        const { error } = JSON.parse(thrown.stdout);
+        assert.equal(error.name, "TypeError");
+        assert.equal(error.message, "bad input");
+        assert.match(error.stack, /^TypeError: bad input\n/);
+        const incomplete = await runClient([...port, "--json", "-e", "[1,"]);
+        assert.equal(incomplete.code, 1);
+        assert.equal(
+          JSON.parse(incomplete.stdout).error.name,
+          "IncompleteInputError",
+        );
+      },
+    );
+
+    await t.step(
+      "no console: {error: {name: ConnectionError}}, exit 2",
+      async () => {
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const closed = (listener.addr as Deno.NetAddr).port;
+        listener.close();
+        const result = await runClient([
+          "--port",
+          String(closed),
+          "--json",
+          "-e",
+          "1",
+        ]);
+        assert.equal(result.code, 2);
+        assert.equal(result.stderr, "");
+        assert.equal(JSON.parse(result.stdout).error.name, "ConnectionError");
+      },
+    );
+
+    // NEEDS THE SERVER'S "format": "json" (branches `server` and `eval`):
+    // against a console without it this step gets a ProtocolError object.
+    await t.step(
+      "a value: its JSON text, read by a JSON parser (jq)",
+      async () => {
+        const map = await runClient([
+          ...port,
+          "--json",
+          "-e",
+          "console.log('noise'); new Map([['a', { n: 1n, at: new Date(0) }]])",
+        ]);
+        assert.equal(map.code, 0, map.stdout + map.stderr);
+        assert.equal(map.stderr, "noise\n");
+        assert.deepEqual(JSON.parse(map.stdout), {
+          a: { n: "1", at: "1970-01-01T00:00:00.000Z" },
+        });
+        const top = await runClient([...port, "--json", "-e", "heap.top(3)"]);
+        assert.equal(top.code, 0, top.stdout + top.stderr);
+        const rows = JSON.parse(top.stdout);
+        assert.equal(rows.length, 3, top.stdout);
+        assert.equal(typeof rows[0].count, "number");
+      },
+    );
+  } finally {
+    await service.stop();
+  }
+});
