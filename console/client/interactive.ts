@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createInterface } from "node:readline";
+import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createCompleter, toReadlineCompleter } from "./tab_completion.ts";
 import {
@@ -43,12 +43,21 @@ const INTERRUPT_IGNORED =
   "error: the evaluation does not answer the interrupt (a synchronous loop cannot be stopped); leaving\n";
 
 /**
+ * Said at once on the first Ctrl-C during an evaluation: the client cannot
+ * tell a synchronous loop (which nothing can stop) from slow asynchronous
+ * work (which the interrupt stops), so it says what happens in both cases.
+ */
+export const INTERRUPT_SENT =
+  "^C interrupt sent: awaited (asynchronous) work stops at once; synchronous work (a loop) cannot be stopped and stalls the service until it ends.\n" +
+  "Press Ctrl-C again to leave the console; the work keeps running in the service.\n";
+
+/**
  * Runs a REPL until the user leaves (Ctrl-D, `.exit`) or the connection is
  * lost. Lines typed during an evaluation wait their turn.
  *
  * Ctrl-C clears the line (and an incomplete snippet); during an evaluation
- * it sends an interrupt, and a second Ctrl-C before the evaluation ends
- * leaves.
+ * it sends an interrupt and says at once what it can and cannot stop, and a
+ * second Ctrl-C before the evaluation ends leaves.
  *
  * @param connection The open session.
  * @param options The streams, history file and progress bar.
@@ -70,180 +79,233 @@ export async function runInteractive(
   connection: ConsoleConnection,
   options: InteractiveOptions,
 ): Promise<number> {
-  const { input, output, errorOutput, progress, historyPath } = options;
-  const terminal = options.terminal ?? true;
+  const warnings = new HistoryWarnings(options.errorOutput);
   const historySize = options.historySize ?? HISTORY_SIZE;
-  let historyFailed = false;
-  const historyWarning = (error: unknown) => {
-    if (historyFailed) return;
-    historyFailed = true;
-    errorOutput.write(
+  const history = options.historyPath === undefined
+    ? []
+    : await loadHistory(options.historyPath, historySize).catch((error) => {
+      warnings.report(error);
+      return [];
+    });
+  const repl = new Repl(connection, options, history, warnings);
+  return await repl.run();
+}
+
+/** Warns once that history is not being saved, then stays quiet. */
+class HistoryWarnings {
+  #output: Writable;
+  #warned = false;
+
+  constructor(output: Writable) {
+    this.#output = output;
+  }
+
+  report(error: unknown): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#output.write(
       `warning: history not saved: ${
         error instanceof Error ? error.message : error
       }\n`,
     );
-  };
-  let history: string[] = [];
-  if (historyPath !== undefined) {
-    try {
-      history = await loadHistory(historyPath, historySize);
-    } catch (error) {
-      historyWarning(error);
-    }
+  }
+}
+
+/**
+ * One interactive session's state and its event handlers: readline's
+ * `line`, `SIGINT` and `close`, the connection's background messages, and
+ * the queue of lines typed while an evaluation runs.
+ */
+class Repl {
+  #connection: ConsoleConnection;
+  #options: InteractiveOptions;
+  #terminal: boolean;
+  #warnings: HistoryWarnings;
+  #buffer = new SnippetBuffer();
+  #rl: Interface;
+  #queue: string[] = [];
+  #busy = false;
+  #interrupting = false;
+  #inputClosed = false;
+  #done = false;
+  #resolve: (code: number) => void = () => {};
+
+  constructor(
+    connection: ConsoleConnection,
+    options: InteractiveOptions,
+    history: string[],
+    warnings: HistoryWarnings,
+  ) {
+    this.#connection = connection;
+    this.#options = options;
+    this.#terminal = options.terminal ?? true;
+    this.#warnings = warnings;
+    const completer = createCompleter(
+      (code, cursor) => connection.complete(code, cursor),
+      () => this.#buffer.text,
+    );
+    this.#rl = createInterface({
+      input: options.input,
+      output: options.output,
+      terminal: this.#terminal,
+      prompt: PROMPT,
+      completer: toReadlineCompleter(completer),
+      history: [...history].reverse(), // readline wants the newest first
+      historySize: options.historySize ?? HISTORY_SIZE,
+      removeHistoryDuplicates: true,
+    });
   }
 
-  const buffer = new SnippetBuffer();
-  const completer = createCompleter(
-    (code, cursor) => connection.complete(code, cursor),
-    () => buffer.text,
-  );
-  const rl = createInterface({
-    input,
-    output,
-    terminal,
-    prompt: PROMPT,
-    completer: toReadlineCompleter(completer),
-    history: [...history].reverse(), // readline wants the newest first
-    historySize,
-    removeHistoryDuplicates: true,
-  });
-
-  if (options.banner) output.write(options.banner + "\n");
-
-  return await new Promise<number>((resolve) => {
-    const queue: string[] = [];
-    let busy = false;
-    let interrupting = false;
-    let inputClosed = false;
-    let done = false;
-
-    const finish = (code: number, message = "") => {
-      if (done) return;
-      done = true;
-      progress?.clear();
-      if (message !== "") errorOutput.write(message);
-      rl.close();
-      resolve(code);
-    };
-
-    /** Prints above the prompt when one is shown, else straight out. */
-    const print = (stream: "stdout" | "stderr", text: string) => {
-      if (done) return;
-      progress?.clear();
-      const atPrompt = !busy && !inputClosed;
-      if (atPrompt && terminal) output.write("\r\x1b[K");
-      (stream === "stderr" ? errorOutput : output).write(
-        text.endsWith("\n") ? text : text + "\n",
-      );
-      if (atPrompt) rl.prompt(true);
-    };
-
-    connection.background = {
-      output: print,
-      progress(label, done, total) {
+  /** Shows the banner and the prompt; settles with the exit code. */
+  run(): Promise<number> {
+    const { promise, resolve } = Promise.withResolvers<number>();
+    this.#resolve = resolve;
+    if (this.#options.banner) {
+      this.#options.output.write(this.#options.banner + "\n");
+    }
+    this.#connection.background = {
+      output: (stream, text) => this.#print(stream, text),
+      progress: (label, done, total) => {
         // Idle, a bar would fight the prompt for the line.
-        if (busy) progress?.update(label, done, total);
+        if (this.#busy) this.#options.progress?.update(label, done, total);
       },
-      notice: (error) => print("stderr", `error: ${error.message}\n`),
+      notice: (error) => this.#print("stderr", `error: ${error.message}\n`),
     };
-    connection.finished().then((lost) => {
+    this.#connection.finished().then((lost) => {
       // During an evaluation, its failure reports the loss.
-      if (lost && !busy) finish(2, `\nerror: ${lost.message}\n`);
+      if (lost && !this.#busy) this.#finish(2, `\nerror: ${lost.message}\n`);
     });
-
-    const evaluate = async (line: string): Promise<void> => {
-      if (historyPath !== undefined && line.trim() !== "") {
-        appendHistory(historyPath, line).catch(historyWarning);
-      }
-      const step = buffer.add(line);
-      if (step.kind === "exit") return finish(0);
-      if (step.kind === "skip") return;
-      let outcome: EvalOutcome;
-      try {
-        outcome = await connection.evaluate(step.code, {
-          output: print,
-          progress: (label, done, total) =>
-            progress?.update(label, done, total),
-        });
-      } catch (error) {
-        if (!(error instanceof RangeError)) throw error;
-        buffer.clear();
-        errorOutput.write(`error: ${error.message}\n`);
-        return;
-      } finally {
-        progress?.clear();
-      }
-      buffer.settle(outcome.kind === "incomplete");
-      if (outcome.kind === "value") output.write(outcome.value + "\n");
-      else if (outcome.kind === "error") {
-        errorOutput.write(outcome.text + "\n");
-      }
-    };
-
-    const pump = async () => {
-      if (busy || done) return;
-      busy = true;
-      try {
-        while (queue.length > 0 && !done) {
-          interrupting = false;
-          await evaluate(queue.shift()!);
-        }
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return finish(
-          error instanceof ConsoleClientError ? 2 : 1,
-          `error: ${message}\n`,
-        );
-      } finally {
-        busy = false;
-        interrupting = false;
-      }
-      if (done) return;
-      if (inputClosed) return finish(0);
-      rl.setPrompt(buffer.prompt);
-      rl.prompt();
-    };
-
-    rl.on("line", (line: string) => {
-      queue.push(line);
-      pump();
+    this.#rl.on("line", (line: string) => {
+      this.#queue.push(line);
+      this.#pump();
     });
+    this.#rl.on("SIGINT", () => this.#onCtrlC());
+    this.#rl.on("close", () => this.#onInputClosed());
+    this.#rl.prompt();
+    return promise;
+  }
 
-    rl.on("SIGINT", () => {
-      if (done) return;
-      if (busy) {
-        queue.length = 0; // what was typed ahead belonged to the stopped work
-        if (interrupting) return finish(130, `\n${INTERRUPT_IGNORED}`);
-        interrupting = true;
-        connection.interrupt().catch(() => {
-          // A lost connection is reported by the evaluation it ends.
-        });
-        return;
+  #finish(code: number, message = ""): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#options.progress?.clear();
+    if (message !== "") this.#options.errorOutput.write(message);
+    this.#rl.close();
+    this.#resolve(code);
+  }
+
+  /** Prints above the prompt when one is shown, else straight out. */
+  #print(stream: "stdout" | "stderr", text: string): void {
+    if (this.#done) return;
+    this.#options.progress?.clear();
+    const atPrompt = !this.#busy && !this.#inputClosed;
+    if (atPrompt && this.#terminal) this.#options.output.write("\r\x1b[K");
+    (stream === "stderr" ? this.#options.errorOutput : this.#options.output)
+      .write(text.endsWith("\n") ? text : text + "\n");
+    if (atPrompt) this.#rl.prompt(true);
+  }
+
+  /** Evaluates queued lines one at a time, then prompts again. */
+  async #pump(): Promise<void> {
+    if (this.#busy || this.#done) return;
+    this.#busy = true;
+    try {
+      while (this.#queue.length > 0 && !this.#done) {
+        this.#interrupting = false;
+        await this.#evaluateLine(this.#queue.shift()!);
       }
-      // Leave what was typed on screen, marked, and start a fresh line.
-      const typed = rl.line !== "";
-      if (typed) rl.write(null, { ctrl: true, name: "e" }); // cursor to the end
-      output.write("^C\n");
-      if (!typed && !buffer.pending) {
-        output.write("(To leave, press Ctrl-D or type .exit)\n");
-      }
-      if (typed) rl.write(null, { ctrl: true, name: "u" }); // empty the line
-      buffer.clear();
-      rl.setPrompt(buffer.prompt);
-      rl.prompt();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return this.#finish(
+        error instanceof ConsoleClientError ? 2 : 1,
+        `error: ${message}\n`,
+      );
+    } finally {
+      this.#busy = false;
+      this.#interrupting = false;
+    }
+    if (this.#done) return;
+    if (this.#inputClosed) return this.#finish(0);
+    this.#rl.setPrompt(this.#buffer.prompt);
+    this.#rl.prompt();
+  }
+
+  /** Adds a line to the snippet; evaluates it once it is complete. */
+  async #evaluateLine(line: string): Promise<void> {
+    const { historyPath, progress, output, errorOutput } = this.#options;
+    if (historyPath !== undefined && line.trim() !== "") {
+      appendHistory(historyPath, line).catch((error) =>
+        this.#warnings.report(error)
+      );
+    }
+    const step = this.#buffer.add(line);
+    if (step.kind === "exit") return this.#finish(0);
+    if (step.kind === "skip") return;
+    let outcome: EvalOutcome;
+    try {
+      outcome = await this.#connection.evaluate(step.code, {
+        output: (stream, text) => this.#print(stream, text),
+        progress: (label, done, total) => progress?.update(label, done, total),
+      });
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      this.#buffer.clear();
+      errorOutput.write(`error: ${error.message}\n`);
+      return;
+    } finally {
+      progress?.clear();
+    }
+    this.#buffer.settle(outcome.kind === "incomplete");
+    if (outcome.kind === "value") output.write(outcome.value + "\n");
+    else if (outcome.kind === "error") errorOutput.write(outcome.text + "\n");
+  }
+
+  #onCtrlC(): void {
+    if (this.#done) return;
+    if (this.#busy) this.#interruptEvaluation();
+    else this.#clearLine();
+  }
+
+  /**
+   * First Ctrl-C: send an interrupt and say what it can stop; second one:
+   * leave, as the evaluation did not answer.
+   */
+  #interruptEvaluation(): void {
+    this.#queue.length = 0; // what was typed ahead belonged to the stopped work
+    if (this.#interrupting) {
+      return this.#finish(130, `\n${INTERRUPT_IGNORED}`);
+    }
+    this.#interrupting = true;
+    this.#options.progress?.clear();
+    this.#options.errorOutput.write(INTERRUPT_SENT);
+    this.#connection.interrupt().catch(() => {
+      // A lost connection is reported by the evaluation it ends.
     });
+  }
 
-    rl.on("close", () => {
-      if (done) return;
-      inputClosed = true;
-      if (!busy && queue.length === 0) {
-        if (terminal) output.write("\n");
-        finish(0);
-      } else {
-        pump();
-      }
-    });
+  /** Leaves what was typed on screen, marked, and starts a fresh line. */
+  #clearLine(): void {
+    const { output } = this.#options;
+    const typed = this.#rl.line !== "";
+    if (typed) this.#rl.write(null, { ctrl: true, name: "e" }); // cursor to the end
+    output.write("^C\n");
+    if (!typed && !this.#buffer.pending) {
+      output.write("(To leave, press Ctrl-D or type .exit)\n");
+    }
+    if (typed) this.#rl.write(null, { ctrl: true, name: "u" }); // empty the line
+    this.#buffer.clear();
+    this.#rl.setPrompt(this.#buffer.prompt);
+    this.#rl.prompt();
+  }
 
-    rl.prompt();
-  });
+  #onInputClosed(): void {
+    if (this.#done) return;
+    this.#inputClosed = true;
+    if (!this.#busy && this.#queue.length === 0) {
+      if (this.#terminal) this.#options.output.write("\n");
+      this.#finish(0);
+    } else {
+      this.#pump();
+    }
+  }
 }

@@ -3,6 +3,7 @@ import { PassThrough } from "node:stream";
 import type { ConsoleConnection } from "../../../console/client/connection.ts";
 import {
   type InteractiveOptions,
+  INTERRUPT_SENT,
   runInteractive,
 } from "../../../console/client/interactive.ts";
 import { ProgressLine } from "../../../console/client/progress_bar.ts";
@@ -137,15 +138,21 @@ Deno.test("runInteractive() interrupts a pending evaluation on Ctrl-C and leaves
   await screen.keys("await slow(10_000)", ENTER);
   await new Promise((resolve) => setTimeout(resolve, 50));
   await screen.keys(CTRL_C);
-  await screen.waitFor(/^Interrupted\n$/, "stderr");
+  await screen.waitFor(/Interrupted\n$/, "stderr");
+  assert.equal(screen.stderr, INTERRUPT_SENT + "Interrupted\n");
   await screen.keys("'still here'", ENTER);
   await screen.waitFor(/"still here"\n/);
-  // A snippet stuck where an interrupt cannot reach it: the second Ctrl-C
-  // leaves. (Simulated: a busy evaluation whose interrupt is never answered.)
+  // A snippet stuck where an interrupt cannot reach it: the first Ctrl-C
+  // says so at once, the second leaves. (Simulated: a busy evaluation whose
+  // interrupt is never answered; the real loop is in run_test.ts.)
   connection.interrupt = () => new Promise(() => {});
   await screen.keys("await slow(300)", ENTER);
   await new Promise((resolve) => setTimeout(resolve, 50));
-  await screen.keys(CTRL_C, CTRL_C);
+  const before = screen.stderr.length;
+  await screen.keys(CTRL_C);
+  await screen.waitFor(/Press Ctrl-C again to leave the console/, "stderr");
+  assert.equal(screen.stderr.slice(before), INTERRUPT_SENT);
+  await screen.keys(CTRL_C);
   assert.equal(await screen.exit, 130);
   assert.match(screen.stderr, /does not answer the interrupt/);
 });

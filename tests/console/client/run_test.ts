@@ -279,71 +279,92 @@ function canUseScript(): boolean {
   });
 }
 
+/**
+ * Runs `main.ts console --port PORT` under a real pseudo-terminal
+ * (`script`), with the console task's permissions, in a fresh HOME.
+ */
+async function startTerminalClient(port: number, home: string) {
+  const realHome = Deno.env.get("HOME")!;
+  const token = (await Deno.readTextFile(
+    `${realHome}/.leakwatch/console/tcp-${port}.token`,
+  )).trim();
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../../../deno.json", import.meta.url)),
+  );
+  const command = (config.tasks.console.command as string)
+    .replaceAll("$HOME", home)
+    .replace(/ main\.ts console$/, "") +
+    ` main.ts console --port ${port}`;
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    `${Deno.env.get("XDG_CACHE_HOME") ?? `${realHome}/.cache`}/deno`;
+  const child = new Deno.Command("script", {
+    args: ["-qfec", command, "/dev/null"],
+    cwd: new URL("../../../", import.meta.url),
+    env: {
+      HOME: home,
+      DENO_DIR: denoDir,
+      CONSOLE_TOKEN: token,
+      TERM: "xterm-256color",
+    },
+    clearEnv: false,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let screen = "";
+  const reading = (async () => {
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) screen += chunk;
+  })();
+  const stderr = new Response(child.stderr).text();
+  const keys = child.stdin.getWriter();
+  const visible = () => screenOf(screen);
+  return {
+    get raw() {
+      return screen;
+    },
+    visible,
+    async waitFor(pattern: RegExp, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(visible())) {
+        if (Date.now() > deadline) {
+          throw new Error(`No ${pattern} on screen:\n${visible()}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async type(text: string) {
+      await keys.write(encoder.encode(text));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    /** Closes the keyboard and waits for the exit. */
+    async finish() {
+      await keys.close().catch(() => {});
+      const status = await child.status;
+      await reading;
+      return { code: status.code, stderr: await stderr };
+    },
+  };
+}
+
 Deno.test({
   name:
     "`main.ts console` under a pseudo-terminal: prompts, colours, Tab completion, continuation, Ctrl-C, history, Ctrl-D",
   ignore: !canUseScript(),
   async fn() {
     const service = await startService();
-    const realHome = Deno.env.get("HOME")!;
     const home = await Deno.makeTempDir(); // keeps the user's history clean
     try {
-      const token = (await Deno.readTextFile(
-        `${realHome}/.leakwatch/console/tcp-${service.port}.token`,
-      )).trim();
-      const config = JSON.parse(
-        await Deno.readTextFile(new URL("../../../deno.json", import.meta.url)),
-      );
-      const command = (config.tasks.console.command as string)
-        .replaceAll("$HOME", home)
-        .replace(/ main\.ts console$/, "") +
-        ` main.ts console --port ${service.port}`;
-      const denoDir = Deno.env.get("DENO_DIR") ??
-        `${Deno.env.get("XDG_CACHE_HOME") ?? `${realHome}/.cache`}/deno`;
-      const child = new Deno.Command("script", {
-        args: ["-qfec", command, "/dev/null"],
-        cwd: new URL("../../../", import.meta.url),
-        env: {
-          HOME: home,
-          DENO_DIR: denoDir,
-          CONSOLE_TOKEN: token,
-          TERM: "xterm-256color",
-        },
-        clearEnv: false,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      let screen = "";
-      const reading = (async () => {
-        for await (
-          const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-        ) screen += chunk;
-      })();
-      const stderr = new Response(child.stderr).text();
-      const keys = child.stdin.getWriter();
-      const visible = () => screenOf(screen);
-      const waitFor = async (pattern: RegExp) => {
-        const deadline = Date.now() + 10_000;
-        while (!pattern.test(visible())) {
-          if (Date.now() > deadline) {
-            throw new Error(`No ${pattern} on screen:\n${visible()}`);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      };
-      const type = async (text: string) => {
-        await keys.write(encoder.encode(text));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      };
-
+      const terminal = await startTerminalClient(service.port, home);
+      const { type, waitFor } = terminal;
       await waitFor(/leakwatch console \(protocol 1\)[\s\S]*>>> $/);
       await type("cache.si");
       await type("\t");
       await waitFor(/cache\.size$/);
       await type("\r");
       await waitFor(/cache\.size\n0\n>>> $/);
-      assert.ok(screen.includes("\x1b[33m0\x1b[39m"), "values in colour");
+      assert.ok(terminal.raw.includes("\x1b[33m0\x1b[39m"), "values in colour");
       await type("[1,\r");
       await waitFor(/\.\.\. $/);
       await type("2]\r");
@@ -352,23 +373,52 @@ Deno.test({
       await type("\x03");
       await waitFor(/typo\(\^C\n>>> $/);
       await type("\x04");
-      await keys.close();
-      const status = await child.status;
-      await reading;
-      assert.equal(status.code, 0, `${visible()}\n${await stderr}`);
+      const { code, stderr } = await terminal.finish();
+      assert.equal(code, 0, `${terminal.visible()}\n${stderr}`);
       const history = await Deno.readTextFile(
         `${home}/.leakwatch/console_history`,
       );
-      assert.equal(
-        history,
-        "cache.size\n[1,\n2]\ntypo(\n".replace("typo(\n", ""),
-      );
+      assert.equal(history, "cache.size\n[1,\n2]\n");
       assert.equal(
         (await Deno.stat(`${home}/.leakwatch/console_history`)).mode! & 0o777,
         0o600,
       );
     } finally {
       await service.stop();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "`main.ts console` under a pseudo-terminal: the first Ctrl-C during a synchronous loop says at once it cannot stop it, the second leaves with 130",
+  ignore: !canUseScript(),
+  async fn() {
+    const service = await startService();
+    const home = await Deno.makeTempDir();
+    try {
+      const terminal = await startTerminalClient(service.port, home);
+      await terminal.waitFor(/>>> $/);
+      // Stalls the whole service (HTTP included) for 5 s: nothing answers
+      // the interrupt, so only the client can say anything.
+      await terminal.type(
+        "const end = Date.now() + 5000; while (Date.now() < end) {}\r",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const pressed = performance.now();
+      await terminal.type("\x03");
+      await terminal.waitFor(
+        /\^C interrupt sent: .*synchronous work \(a loop\) cannot be stopped.*\nPress Ctrl-C again to leave the console; the work keeps running in the service\.\n$/,
+      );
+      // Before the loop ends: the notice comes from the client alone.
+      assert.ok(performance.now() - pressed < 4_000, "shown during the loop");
+      await terminal.type("\x03");
+      const { code } = await terminal.finish();
+      assert.equal(code, 130, terminal.visible());
+      assert.match(terminal.visible(), /does not answer the interrupt/);
+    } finally {
+      await service.stop(); // after the loop, a graceful stop (exit 0)
       await Deno.remove(home, { recursive: true });
     }
   },
