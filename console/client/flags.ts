@@ -76,12 +76,14 @@ Flags (environment variable in brackets):
   --socket PATH   connect to a unix socket instead (CONSOLE_SOCKET)
   --token TOKEN   the console's token (CONSOLE_TOKEN); by default it is read
                   from the file the service wrote for that port or socket,
-                  $HOME/.leakwatch/console/tcp-PORT.token or unix-HASH.token
+                  $HOME/.leakwatch/console/tcp-PORT.token or unix-HASH.token.
+                  Prefer CONSOLE_TOKEN or the file: deno task echoes --token
+                  in its "Task" line and ps shows it to every local user
   -e CODE         evaluate CODE and exit
   --json          with -e: print the value as JSON (for jq), an error as
                   {"error": {"name", "message"}}; the snippet's console
                   output goes to stderr
-  --target ADDR   run -e CODE on this instance too; repeatable. ADDR is
+  --target ADDR   run -e CODE on this instance; repeat it for more. ADDR is
                   HOST:PORT, [IPV6]:PORT, PORT (on 127.0.0.1) or a unix
                   socket path (with a "/"); each finds its own token file,
                   unless --token or CONSOLE_TOKEN gives one for all. With
