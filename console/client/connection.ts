@@ -330,16 +330,17 @@ export class ConsoleConnection {
             durationMs: reply.durationMs,
           };
         }
-        // Read defensively: a console older than `format` sends no `json`.
+        // Read defensively: a console older than `format` sends no `json`,
+        // and what reaches stdout or a JSON line must parse.
         const json = (reply as { json?: unknown }).json;
-        if (typeof json !== "string") {
+        if (typeof json !== "string" || !isJsonText(json)) {
           return {
             kind: "error",
             name: "ProtocolError",
             message:
-              `The console at ${this.#where} sent no JSON for the value (a version without "format": "json"?)`,
+              `The console at ${this.#where} sent no valid JSON for the value (a version without "format": "json"?)`,
             text:
-              `error: the console at ${this.#where} sent no JSON for the value (a version without "format": "json"?)`,
+              `error: the console at ${this.#where} sent no valid JSON for the value (a version without "format": "json"?)`,
             durationMs: reply.durationMs,
           };
         }
@@ -548,6 +549,16 @@ function parseFirstReply(line: string): Reply | undefined {
       : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether `text` is one well-formed JSON value. */
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
