@@ -38,7 +38,8 @@ const encoder = new TextEncoder();
  * Runs the console client: `main.ts console [flags]`.
  *
  * Exit codes (also in {@linkcode CONSOLE_HELP}): 0 success; 1 an
- * evaluation failed in `-e` or piped mode; 2 a usage, connection,
+ * evaluation failed in `-e` or piped mode, or with `--target` any instance
+ * failed (its error is in its row); 2 a usage, connection,
  * authentication or protocol failure; 130 left by a second Ctrl-C while an
  * evaluation ignored the interrupt.
  *

@@ -483,6 +483,33 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
       assert.equal(result.stderr, `[127.0.0.1:${a.port}] from 0\n`);
     });
 
+    await t.step(
+      "a unix socket target beside a TCP one, each with its own token file",
+      async () => {
+        // The one socket path the start and console tasks permit.
+        const socket = `${Deno.env.get("HOME")}/.leakwatch/console.sock`;
+        const d = await startService(["--console-socket", socket]);
+        try {
+          const result = await runClient([
+            "--target",
+            socket,
+            "--target",
+            String(a.port),
+            "-e",
+            "typeof cache",
+          ]);
+          assert.equal(result.code, 0, result.stdout + result.stderr);
+          const [header, first, second] = result.stdout.split("\n");
+          assert.match(header!, /^instance {2,}/);
+          assert.ok(first!.startsWith(socket + " "), first);
+          assert.match(first!, / {2}"object"$/);
+          assert.match(second!, / {2}"object"$/);
+        } finally {
+          await d.stop();
+        }
+      },
+    );
+
     await t.step("--token gives one token to every target", async () => {
       const result = await runClient([
         "--target",
