@@ -15,6 +15,7 @@ import {
   SessionRefusedError,
 } from "./connection.ts";
 import type { Credentials } from "./credentials.ts";
+import { TIMED_OUT, withinDeadline } from "./deadline.ts";
 import { type ConsoleAddress, describeAddress } from "./flags.ts";
 
 /** What one target answered. */
@@ -108,27 +109,22 @@ export async function evaluateOnTarget(
 ): Promise<TargetResult> {
   const target = describeAddress(address);
   const started = performance.now();
+  const elapsed = () => roundMs(performance.now() - started);
   let connection: ConsoleConnection | undefined;
   let timedOut = false;
-  const work = (async () => {
-    connection = await connectConsole(address, {
-      credentials: () => options.credentials(address),
-      colors: options.colors,
-      helloTimeoutMs: options.timeoutMs,
-    });
-    if (timedOut) return undefined;
-    return await connection.evaluate(code, {
-      output: (stream, text) => options.output?.(target, stream, text),
-    }, options.json ? { format: "json" } : {});
-  })();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), options.timeoutMs);
-  });
-  const elapsed = () => roundMs(performance.now() - started);
   try {
-    const outcome = await Promise.race([work, deadline]);
-    if (outcome === "timeout") {
+    const outcome = await withinDeadline(options.timeoutMs, async (opened) => {
+      connection = await connectConsole(address, {
+        credentials: () => options.credentials(address),
+        colors: options.colors,
+        helloTimeoutMs: options.timeoutMs,
+      });
+      opened(connection);
+      return await connection.evaluate(code, {
+        output: (stream, text) => options.output?.(target, stream, text),
+      }, options.json ? { format: "json" } : {});
+    });
+    if (outcome === TIMED_OUT) {
       timedOut = true;
       return {
         target,
@@ -145,7 +141,7 @@ export async function evaluateOnTarget(
     }
     return {
       target,
-      ...fromOutcome(outcome!),
+      ...fromOutcome(outcome),
       ...pidOf(connection),
       durationMs: elapsed(),
     };
@@ -158,23 +154,9 @@ export async function evaluateOnTarget(
       durationMs: elapsed(),
     };
   } finally {
-    clearTimeout(timer);
-    if (timedOut) {
-      // Still connecting: close what the attempt opens, when it does.
-      work.then(() => connection?.close(), () => {});
-      if (connection !== undefined) abandon(connection);
-    } else {
-      await connection?.close();
-    }
+    // After a timeout the deadline has already hung up.
+    if (!timedOut) await connection?.close();
   }
-}
-
-/** Stops waiting: interrupt the pending evaluation, then hang up. */
-function abandon(connection: ConsoleConnection): void {
-  connection.interrupt().catch(() => {
-    // The close below ends it either way.
-  });
-  connection.close().catch(() => {});
 }
 
 function fromOutcome(

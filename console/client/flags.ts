@@ -89,18 +89,20 @@ Flags (environment variable in brackets):
                   unless --token or CONSOLE_TOKEN gives one for all. With
                   --json: one JSON object per line per instance
   --timeout SECONDS
-                  with --target: the most time for each instance, from
-                  connecting to its answer [default: ${
+                  with -e: the most time for each instance, from connecting
+                  to its answer; at the deadline the evaluation is
+                  interrupted and the connection closed [default: ${
   DEFAULT_TARGET_TIMEOUT_MS / 1000
-}]
+} with
+                  --target, none for one instance]
   -h, --help      show this help
 
 Exit codes:
   0   success; the session was left with Ctrl-D or .exit
   1   an evaluation failed (-e or piped input): an error was thrown, the
       input ended inside an incomplete snippet, or a snippet was over the
-      1 MiB line limit; with --target: any instance failed (refused, wrong
-      token, timed out, or an error)
+      1 MiB line limit, or no answer came within --timeout; with --target:
+      any instance failed (refused, wrong token, timed out, or an error)
   2   bad flags, cannot connect, no token file, authentication failed, the
       console is full, protocol version mismatch, or the connection was lost
   130 left with a second Ctrl-C while an evaluation ignored the interrupt
@@ -197,7 +199,10 @@ export function parseConsoleArgs(
       ? DEFAULT_TARGET_TIMEOUT_MS
       : parseSeconds(flags.timeout, "--timeout");
   } else if (flags.timeout !== undefined) {
-    throw new UsageError("--timeout applies to --target");
+    if (flags.eval === undefined) {
+      throw new UsageError("--timeout needs -e CODE (or --target)");
+    }
+    config.timeoutMs = parseSeconds(flags.timeout, "--timeout");
   }
   return config;
 }

@@ -12,6 +12,7 @@ import {
   CONSOLE_HELP,
   type ConsoleAddress,
   type ConsoleClientConfig,
+  describeAddress,
   parseConsoleArgs,
 } from "./flags.ts";
 import {
@@ -21,8 +22,10 @@ import {
   SessionRefusedError,
 } from "./connection.ts";
 import { findToken } from "./credentials.ts";
+import { TIMED_OUT, withinDeadline } from "./deadline.ts";
 import {
   evaluateOnTargets,
+  formatDuration,
   renderTargetTable,
   targetResultLine,
 } from "./fan_out.ts";
@@ -63,6 +66,9 @@ export async function runConsoleClient(args: string[]): Promise<number> {
     config.json === undefined;
   if (config.targets !== undefined && config.eval !== undefined) {
     return await runOnTargets(config, config.targets, config.eval, colors);
+  }
+  if (config.eval !== undefined && config.timeoutMs !== undefined) {
+    return await runEvalOnceWithin(config, config.eval, colors);
   }
   const interactive = config.eval === undefined && Deno.stdin.isTerminal();
 
@@ -138,6 +144,64 @@ async function runOnTargets(
       : renderTargetTable(results),
   );
   return results.every((result) => result.ok) ? 0 : 1;
+}
+
+/**
+ * `-e CODE --timeout S` on one instance: as without `--timeout`, but the
+ * whole exchange (connect, authenticate, evaluate) must end within the
+ * deadline; then the evaluation is interrupted, the connection closed, and
+ * the exit code is 1.
+ */
+async function runEvalOnceWithin(
+  config: ConsoleClientConfig,
+  code: string,
+  colors: boolean,
+): Promise<number> {
+  const timeoutMs = config.timeoutMs!;
+  const streams = batchStreams();
+  let connection: ConsoleConnection | undefined;
+  try {
+    const exitCode = await withinDeadline(timeoutMs, async (opened) => {
+      connection = await connectConsole(config.address, {
+        credentials: () => findToken(config.address, config.token),
+        colors,
+        helloTimeoutMs: timeoutMs,
+      });
+      opened(connection);
+      return await runEvalOnce(connection, code, streams, {
+        json: config.json,
+      });
+    });
+    if (exitCode !== TIMED_OUT) return exitCode;
+    streams.progress?.clear();
+    const message = `no answer from ${describeAddress(config.address)} within ${
+      formatDuration(timeoutMs)
+    } (--timeout)`;
+    if (config.json) {
+      write(
+        Deno.stdout,
+        errorJson({ name: "TimeoutError", message }) + "\n",
+      );
+    } else {
+      write(Deno.stderr, `error: ${message}\n`);
+    }
+    return 1;
+  } catch (error) {
+    return failed(error, config.json);
+  } finally {
+    await connection?.close();
+  }
+}
+
+/** Where `-e` and piped modes print, with a progress bar on a terminal. */
+function batchStreams(): ClientStreams {
+  return {
+    write: (stream, text) =>
+      write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+    progress: Deno.stderr.isTerminal()
+      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      : undefined,
+  };
 }
 
 /** The history file, or none when `HOME` is not available. */

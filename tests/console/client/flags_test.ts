@@ -157,6 +157,11 @@ Deno.test("parseConsoleArgs() reads --target, --json and --timeout", () => {
     ]);
     assert.ok(timed !== "help");
     assert.equal(timed.timeoutMs, 2500);
+    assert.deepEqual(parseConsoleArgs(["--timeout", "0.25", "-e", "1"]), {
+      address: { host: "127.0.0.1", port: 44444 },
+      eval: "1",
+      timeoutMs: 250,
+    });
     assert.deepEqual(parseConsoleArgs(["--json", "-e", "1"]), {
       address: { host: "127.0.0.1", port: 44444 },
       eval: "1",
@@ -194,7 +199,8 @@ Deno.test("parseConsoleArgs() refuses bad --target, --json and --timeout use in 
         /^--target cannot be combined with --host, --port or --socket$/,
       ],
       [["--json"], /^--json needs -e CODE/],
-      [["--timeout", "1", "-e", "1"], /^--timeout applies to --target$/],
+      [["--timeout", "1"], /^--timeout needs -e CODE \(or --target\)$/],
+      [["--timeout", "0", "-e", "1"], /^--timeout must be a number of seconds/],
       [
         ["--target", "1", "--timeout", "0", "-e", "1"],
         /^--timeout must be a number of seconds above 0, at most 3600: received "0"$/,

@@ -722,3 +722,63 @@ Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as
     await service.stop();
   }
 });
+
+Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling evaluation and a deaf listener exit 1", async () => {
+  const service = await startService();
+  const deaf = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of deaf) held.push(conn);
+  })();
+  try {
+    const pending = await runClient([
+      "--port",
+      String(service.port),
+      "--timeout",
+      "0.5",
+      "-e",
+      "console.log('started'); new Promise(() => {})",
+    ]);
+    assert.deepEqual(pending, {
+      code: 1,
+      stdout: "started\n",
+      stderr:
+        `error: no answer from 127.0.0.1:${service.port} within 500.0 ms (--timeout)\n`,
+    });
+    const deafPort = (deaf.addr as Deno.NetAddr).port;
+    const json = await runClient([
+      "--port",
+      String(deafPort),
+      "--token",
+      "any-token-will-do-0123456789",
+      "--timeout",
+      "0.5",
+      "--json",
+      "-e",
+      "1",
+    ]);
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: {
+        name: "TimeoutError",
+        message:
+          `no answer from 127.0.0.1:${deafPort} within 500.0 ms (--timeout)`,
+      },
+    });
+    // The service is unharmed and answers the next client at once.
+    const after = await runClient([
+      "--port",
+      String(service.port),
+      "--timeout",
+      "10",
+      "-e",
+      "'fine'",
+    ]);
+    assert.deepEqual(after, { code: 0, stdout: '"fine"\n', stderr: "" });
+  } finally {
+    deaf.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+    await service.stop();
+  }
+});
