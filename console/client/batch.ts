@@ -96,7 +96,8 @@ async function runEvalOnceJson(
     ? { name: outcome.name, message: outcome.message, stack: outcome.stack }
     : {
       name: "IncompleteInputError",
-      message: "The snippet ends before its last statement does",
+      message:
+        "incomplete input: the snippet ends before its last statement does",
     };
   streams.write("stdout", errorJson(error) + "\n");
   return 1;

@@ -96,13 +96,8 @@ export async function evaluateOnTargets(
  * Evaluates `code` on one target within `options.timeoutMs`. On timeout
  * the pending evaluation is sent an interrupt and the connection closed, so
  * the instance's session is freed.
- *
- * @param address The instance.
- * @param code The snippet.
- * @param options Tokens, deadline and format.
- * @returns Its result; never throws for the target's failure.
  */
-export async function evaluateOnTarget(
+async function evaluateOnTarget(
   address: ConsoleAddress,
   code: string,
   options: FanOutOptions,
@@ -178,7 +173,8 @@ function fromOutcome(
         ok: false,
         error: {
           name: "IncompleteInputError",
-          message: "the snippet ends before its last statement does",
+          message:
+            "incomplete input: the snippet ends before its last statement does",
         },
       };
   }
