@@ -22,8 +22,6 @@ export class ConnectionWriter {
   #pumping: Promise<void> | undefined;
   #encoder = new TextEncoder();
   #failed = false;
-  /** Bytes of droppable text dropped because the client was too slow. */
-  dropped = 0;
 
   /** @param sink The connection. */
   constructor(sink: ByteSink) {
@@ -44,10 +42,7 @@ export class ConnectionWriter {
    */
   send(text: string, droppable = false): void {
     if (this.#failed) return;
-    if (droppable && this.#pendingBytes > MAX_PENDING_BYTES) {
-      this.dropped += text.length;
-      return;
-    }
+    if (droppable && this.#pendingBytes > MAX_PENDING_BYTES) return;
     const bytes = this.#encoder.encode(text);
     this.#queue.push(bytes);
     this.#pendingBytes += bytes.length;

@@ -19,6 +19,15 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 /** The longest first line (the hello or the token) before authentication. */
 export const MAX_HELLO_BYTES = 16 * 1024;
 
+/** The console's default TCP host: loopback only. */
+export const DEFAULT_CONSOLE_HOST = "127.0.0.1";
+
+/** The console's default TCP port. */
+export const DEFAULT_CONSOLE_PORT = 44444;
+
+/** The most console sessions open at once, by default. */
+export const DEFAULT_MAX_SESSIONS = 8;
+
 /** Opens a session: must be the first line of a JSON connection. */
 export interface HelloRequest {
   /** Always `"hello"`. */
@@ -39,6 +48,11 @@ export interface EvalRequest {
   id: RequestId;
   /** JavaScript or TypeScript source. */
   code: string;
+  /**
+   * `"json"` also sends the awaited value as JSON text (the `result`
+   * reply's `json` field); `"text"` (the default) renders it only.
+   */
+  format?: "text" | "json";
 }
 
 /** Asks for completions of the code before `cursor`. */
@@ -127,6 +141,8 @@ export type Reply =
     id: RequestId;
     /** The value rendered by `Deno.inspect`. */
     value: string;
+    /** The awaited value as JSON text, when the request asked for `"format": "json"`. */
+    json?: string;
     /** How long it took, in milliseconds. */
     durationMs: number;
   }
@@ -193,9 +209,10 @@ export class ProtocolError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { looksLikeHttp } from "./protocol.ts";
- * console.assert(looksLikeHttp("POST / HTTP/1.1"));
- * console.assert(!looksLikeHttp('{"op":"hello","token":"x"}'));
+ * assert.ok(looksLikeHttp("POST / HTTP/1.1"));
+ * assert.ok(!looksLikeHttp('{"op":"hello","token":"x"}'));
  * ```
  */
 export function looksLikeHttp(line: string): boolean {
@@ -212,8 +229,9 @@ export function looksLikeHttp(line: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseHello } from "./protocol.ts";
- * console.assert(parseHello('{"op":"hello","token":"t"}').token === "t");
+ * assert.ok(parseHello('{"op":"hello","token":"t"}').token === "t");
  * ```
  */
 export function parseHello(line: string): HelloRequest {
@@ -245,9 +263,10 @@ export function parseHello(line: string): HelloRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRequest } from "./protocol.ts";
  * const request = parseRequest('{"op":"eval","id":1,"code":"1+1"}');
- * console.assert(request.op === "eval");
+ * assert.ok(request.op === "eval");
  * ```
  */
 export function parseRequest(line: string): Request {
@@ -263,7 +282,15 @@ export function parseRequest(line: string): Request {
       if (typeof message.code !== "string") {
         throw new ProtocolError('"code" must be a string', id);
       }
-      return { op: "eval", id, code: message.code };
+      if (
+        message.format !== undefined && message.format !== "text" &&
+        message.format !== "json"
+      ) {
+        throw new ProtocolError('"format" must be "text" or "json"', id);
+      }
+      return message.format === undefined
+        ? { op: "eval", id, code: message.code }
+        : { op: "eval", id, code: message.code, format: message.format };
     case "complete": {
       if (typeof message.code !== "string") {
         throw new ProtocolError('"code" must be a string', id);

@@ -19,8 +19,9 @@ export type ConsoleTarget = { port: number } | { socket: string };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateToken } from "./token.ts";
- * console.assert(/^[0-9a-f]{64}$/.test(generateToken()));
+ * assert.ok(/^[0-9a-f]{64}$/.test(generateToken()));
  * ```
  */
 export function generateToken(): string {
@@ -39,8 +40,9 @@ export function generateToken(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokenFilePath } from "./token.ts";
- * console.assert(tokenFilePath({ port: 44444 }).endsWith("/console/tcp-44444.token"));
+ * assert.ok(tokenFilePath({ port: 44444 }).endsWith("/console/tcp-44444.token"));
  * ```
  */
 export function tokenFilePath(target: ConsoleTarget): string {
@@ -113,8 +115,9 @@ export async function readTokenFile(path: string): Promise<string | undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokensEqual } from "./token.ts";
- * console.assert(tokensEqual("abc", "abc") && !tokensEqual("abc", "abd"));
+ * assert.ok(tokensEqual("abc", "abc") && !tokensEqual("abc", "abd"));
  * ```
  */
 export function tokensEqual(presented: string, expected: string): boolean {

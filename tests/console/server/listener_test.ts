@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import {
+  ConsoleConfigError,
+  isLoopback,
+  startConsoleServer,
+} from "../../../console/server/listener.ts";
+import { TestConnection, valueOf } from "../_console_client.ts";
+import { startTest, testSocketPath, TOKEN } from "./_server.ts";
+
+Deno.test("startConsoleServer() survives fuzzed connections", async () => {
+  await using t = await startTest({ authTimeoutMs: 500 });
+  const random = (n: number) => {
+    const bytes = new Uint8Array(n);
+    for (let at = 0; at < n; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    }
+    return bytes;
+  };
+  const attempts: Promise<void>[] = [];
+  for (let i = 0; i < 40; i++) {
+    attempts.push((async () => {
+      const c = await t.connect();
+      try {
+        const kind = i % 4;
+        if (kind === 0) await c.write(random(1 + (i * 97) % 5000));
+        if (kind === 1) await c.write('{"op":"hello","tok');
+        if (kind === 2) await c.write(random(70_000)); // over the hello limit
+        if (kind === 3) {
+          await c.write(`{"op":"hello","token":"${TOKEN}"}\n`);
+          await c.write(random(3000));
+          await c.write('\n{"op":"eval","id":1,"code":"1"}\n');
+        }
+        await c.conn.closeWrite().catch(() => {});
+        while (await c.line(5_000).catch(() => null) !== null) {
+          // Drain until the server closes.
+        }
+      } finally {
+        c.close();
+      }
+    })());
+  }
+  await Promise.all(attempts);
+  const c = await t.session();
+  assert.equal(valueOf((await c.eval(1, "cache.size")).final), "2");
+  assert.equal(t.namespace.state.touched, 0);
+});
+
+Deno.test("startConsoleServer() close() ends every session", async () => {
+  const t = await startTest();
+  const c = await t.session();
+  await c.send({ op: "eval", id: 1, code: "await slow(60_000)" });
+  await t.server.close();
+  while (true) {
+    const line = await c.line();
+    if (line === null) break;
+  }
+  c.close();
+  assert.equal(t.server.sessions, 0);
+});
+
+Deno.test("startConsoleServer() refuses a non-loopback host without an explicit token", async () => {
+  await assert.rejects(
+    startConsoleServer({}, { host: "0.0.0.0", port: 0 }),
+    (error: Error) =>
+      error instanceof ConsoleConfigError &&
+      /Refusing to listen on "0\.0\.0\.0" without an explicit console token/
+        .test(error.message),
+  );
+  await assert.rejects(
+    startConsoleServer({}, { port: 0, token: "short" }),
+    /at least 16 characters/,
+  );
+});
+
+Deno.test("startConsoleServer() writes a generated token to an owner-only file and removes it on close", async () => {
+  const home = await Deno.makeTempDir();
+  const previous = Deno.env.get("HOME");
+  Deno.env.set("HOME", home);
+  try {
+    const server = await startConsoleServer({ state: { touched: 0 } }, {
+      port: 0,
+      scope: () => ({}),
+      log: () => {},
+    });
+    const file = server.tokenFile!;
+    const port = (server.addr as Deno.NetAddr).port;
+    assert.equal(file, `${home}/.leakwatch/console/tcp-${port}.token`);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal(
+      (await Deno.stat(`${home}/.leakwatch/console`)).mode! & 0o777,
+      0o700,
+    );
+    const token = (await Deno.readTextFile(file)).trim();
+    assert.match(token, /^[0-9a-f]{64}$/);
+    const c = await TestConnection.open(port);
+    assert.equal((await c.hello(token))?.type, "hello");
+    c.close();
+    await server.close();
+    await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
+  } finally {
+    if (previous === undefined) Deno.env.delete("HOME");
+    else Deno.env.set("HOME", previous);
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("startConsoleServer() on a unix socket restricts it to the owner (0600)", async () => {
+  const path = testSocketPath();
+  const namespace = { state: { touched: 0 } };
+  const server = await startConsoleServer(namespace, {
+    socket: path,
+    token: TOKEN,
+    scope: () => ({}),
+    log: () => {},
+  });
+  try {
+    assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o600);
+    const c = new TestConnection(
+      await Deno.connect({ path, transport: "unix" }),
+    );
+    assert.equal((await c.hello(TOKEN))?.type, "hello");
+    assert.equal(valueOf((await c.eval(1, "++state.touched")).final), "1");
+    c.close();
+  } finally {
+    await server.close();
+    await Deno.remove(path).catch(() => {});
+  }
+});
+
+Deno.test("startConsoleServer() replaces a stale socket but never a live one or a file", async () => {
+  const path = testSocketPath();
+  const options = {
+    socket: path,
+    token: TOKEN,
+    scope: () => ({}),
+    log: () => {},
+  };
+  try {
+    const stale = Deno.listen({ path, transport: "unix" });
+    stale.close(); // leaves the socket file behind, with nobody listening
+    const server = await startConsoleServer({}, options);
+    await assert.rejects(
+      startConsoleServer({}, options),
+      /another process is listening/,
+    );
+    await server.close();
+    await Deno.writeTextFile(path, "precious");
+    await assert.rejects(
+      startConsoleServer({}, options),
+      /exists and is not a socket/,
+    );
+    assert.equal(await Deno.readTextFile(path), "precious");
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+});
+
+Deno.test("isLoopback() knows loopback hosts", () => {
+  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) {
+    assert.ok(isLoopback(host), host);
+  }
+  for (
+    const host of ["0.0.0.0", "10.0.0.1", "::", "example.com", "127.0.0.1.evil"]
+  ) {
+    assert.ok(!isLoopback(host), host);
+  }
+});
