@@ -120,7 +120,7 @@ export async function admit(
     presented = first.line.trim();
   }
 
-  if (!tokensEqual(presented, settings.token)) {
+  if (!await tokensEqual(presented, settings.token)) {
     await delay(settings.authFailureDelayMs);
     const message = "Authentication failed: invalid console token";
     return await refuse(

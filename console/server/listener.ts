@@ -25,11 +25,9 @@ import {
   tokenFilePath,
   writeTokenFile,
 } from "../token.ts";
-import { type Admission, admit, type HandshakeSettings } from "./handshake.ts";
-import { runJsonSession } from "./json_session.ts";
+import type { Admission, HandshakeSettings } from "./handshake.ts";
 import { logToStderr } from "./log.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
-import { runTextSession } from "./text_session.ts";
 
 export type { ScopeFactory, SessionIO } from "./session.ts";
 
@@ -294,6 +292,9 @@ async function serveConnection(
   try {
     const reader = new LineReader(conn, MAX_HELLO_BYTES);
     const writer = new ConnectionWriter(conn);
+    // Loaded with the first connection, not at start-up (the token check
+    // needs crypto). Literal specifiers, so `deno compile` embeds them.
+    const { admit } = await import("./handshake.ts");
     const admission = await admit(
       { reader, writer },
       handshakeSettings(state, number, peer),
@@ -388,9 +389,13 @@ async function runSession(
   } else if (admission.prompted) {
     writer.send("\n");
   }
+  // The evaluator (acorn, sucrase on demand) loads with the first session.
   const session = json
-    ? await runJsonSession(context)
-    : await runTextSession(context, state.banner);
+    ? await (await import("./json_session.ts")).runJsonSession(context)
+    : await (await import("./text_session.ts")).runTextSession(
+      context,
+      state.banner,
+    );
   state.sessions.add(session);
   log(`console session ${number} from ${peer} opened (${admission.mode})`);
   try {

@@ -3,11 +3,11 @@ import { tokenFilePath, tokensEqual } from "../../console/token.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 
-Deno.test("tokensEqual() compares whole tokens of any length", () => {
-  assert.ok(tokensEqual(TOKEN, TOKEN));
-  assert.ok(!tokensEqual(TOKEN, TOKEN + "x"));
-  assert.ok(!tokensEqual(TOKEN, ""));
-  assert.ok(!tokensEqual("", TOKEN));
+Deno.test("tokensEqual() compares whole tokens of any length", async () => {
+  assert.ok(await tokensEqual(TOKEN, TOKEN));
+  assert.ok(!await tokensEqual(TOKEN, TOKEN + "x"));
+  assert.ok(!await tokensEqual(TOKEN, ""));
+  assert.ok(!await tokensEqual("", TOKEN));
 });
 
 Deno.test("tokenFilePath() names a socket's file by its absolute path", () => {
