@@ -39,9 +39,10 @@ export interface HandshakeSettings {
   /**
    * Records a refused connection.
    *
-   * @param reason Why, for the log.
+   * @param reason Why, for the log (no client text).
+   * @param detail More about it, escaped for the log.
    */
-  refused(reason: string): void;
+  refused(reason: string, detail?: string): void;
 }
 
 /** One accepted connection, before its session. */
@@ -78,8 +79,8 @@ export async function admit(
   settings: HandshakeSettings,
 ): Promise<Admission | undefined> {
   const { writer } = visitor;
-  const refuse = async (reason: string, reply?: string) => {
-    settings.refused(reason);
+  const refuse = async (reason: string, reply?: string, detail?: string) => {
+    settings.refused(reason, detail);
     if (reply !== undefined) writer.send(reply);
     await writer.flush();
     return undefined;
@@ -112,8 +113,9 @@ export async function admit(
         ? error.message
         : String(error);
       return await refuse(
-        `bad hello (${escapeLogField(message)})`,
+        "bad hello",
         errorLine("ProtocolError", message),
+        escapeLogField(message),
       );
     }
   } else {

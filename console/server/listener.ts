@@ -26,7 +26,7 @@ import {
   writeTokenFile,
 } from "../token.ts";
 import type { Admission, HandshakeSettings } from "./handshake.ts";
-import { logToStderr } from "./log.ts";
+import { logToStderr, RefusalLog } from "./log.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
 
 export type { ScopeFactory, SessionIO } from "./session.ts";
@@ -61,8 +61,14 @@ export interface ConsoleServerOptions {
   log?: (line: string) => void;
   /** The pause before a wrong token's connection is closed; 1000 ms. */
   authFailureDelayMs?: number;
-  /** How long a connection may take to authenticate; 30 000 ms. */
+  /** How long a connection may take to authenticate; 5 000 ms. */
   authTimeoutMs?: number;
+  /**
+   * Most connections authenticating at once; 16 by default. They never
+   * take session slots; when a new one comes while all are taken, the
+   * oldest is closed, so idle connections cannot lock the operator out.
+   */
+  maxUnauthenticated?: number;
   /** Silence after which a connection is asked for its token (text mode); 250 ms. */
   promptDelayMs?: number;
 }
@@ -101,6 +107,7 @@ interface Settings {
   log: (line: string) => void;
   authFailureDelayMs: number;
   authTimeoutMs: number;
+  maxUnauthenticated: number;
   promptDelayMs: number;
 }
 
@@ -112,6 +119,13 @@ interface ServerState {
   banner: string;
   names: string[];
   connections: Set<Deno.Conn>;
+  /**
+   * Connections still authenticating, oldest first, each with what closes
+   * it early.
+   */
+  unauthenticated: Map<Deno.Conn, () => void>;
+  /** Refusals, logged without flooding the log. */
+  refusals: RefusalLog;
   /** The sessions running, to end them on close. */
   sessions: Set<Session>;
   /** Session slots taken: sessions running or being opened. */
@@ -177,6 +191,8 @@ export async function startConsoleServer(
     names,
     banner: banner(names),
     connections: new Set(),
+    unauthenticated: new Map(),
+    refusals: new RefusalLog(settings.log),
     sessions: new Set(),
     slots: 0,
     connectionCount: 0,
@@ -220,7 +236,8 @@ function resolveSettings(options: ConsoleServerOptions): Settings {
     scope: options.scope ?? (() => ({})),
     log: options.log ?? logToStderr,
     authFailureDelayMs: options.authFailureDelayMs ?? 1000,
-    authTimeoutMs: options.authTimeoutMs ?? 30_000,
+    authTimeoutMs: options.authTimeoutMs ?? 5_000,
+    maxUnauthenticated: options.maxUnauthenticated ?? 16,
     promptDelayMs: options.promptDelayMs ?? 250,
   };
 }
@@ -255,7 +272,7 @@ async function acceptConnections(
   listener: Deno.Listener,
   state: ServerState,
 ): Promise<void> {
-  const { log, maxSessions } = state.settings;
+  const { log, maxUnauthenticated } = state.settings;
   while (true) {
     let conn: Deno.Conn;
     try {
@@ -270,11 +287,12 @@ async function acceptConnections(
       );
       continue;
     }
-    if (state.connections.size >= maxSessions * 4) {
-      // Unauthenticated connections are cheap to open: bound them too.
-      log("console connection refused: too many connections");
-      conn.close();
-      continue;
+    if (state.unauthenticated.size >= maxUnauthenticated) {
+      // Unauthenticated connections are cheap to open: bound them, but make
+      // room for the newest (a real client authenticates in a round trip),
+      // so that idle ones cannot keep the operator out.
+      const [, evict] = state.unauthenticated.entries().next().value!;
+      evict();
     }
     serveConnection(conn, ++state.connectionCount, state);
   }
@@ -289,6 +307,16 @@ async function serveConnection(
   const { log } = state.settings;
   const peer = formatPeer(conn.remoteAddr);
   state.connections.add(conn);
+  let evicted = false;
+  state.unauthenticated.set(conn, () => {
+    evicted = true;
+    state.unauthenticated.delete(conn);
+    state.refusals.record(
+      "too many unauthenticated connections",
+      `console connection ${number} from ${peer} closed: too many unauthenticated connections`,
+    );
+    closeQuietly(conn);
+  });
   try {
     const reader = new LineReader(conn, MAX_HELLO_BYTES);
     const writer = new ConnectionWriter(conn);
@@ -297,9 +325,10 @@ async function serveConnection(
     const { admit } = await import("./handshake.ts");
     const admission = await admit(
       { reader, writer },
-      handshakeSettings(state, number, peer),
+      handshakeSettings(state, number, peer, () => evicted),
     );
-    if (admission === undefined || state.closing) {
+    state.unauthenticated.delete(conn);
+    if (admission === undefined || state.closing || evicted) {
       admission?.release();
       return;
     }
@@ -330,12 +359,17 @@ async function serveConnection(
       }`,
     );
   } finally {
+    state.unauthenticated.delete(conn);
     state.connections.delete(conn);
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
   }
 }
 
@@ -343,6 +377,7 @@ function handshakeSettings(
   state: ServerState,
   number: number,
   peer: string,
+  evicted: () => boolean,
 ): HandshakeSettings {
   const { settings } = state;
   return {
@@ -360,9 +395,13 @@ function handshakeSettings(
     authFailureDelayMs: settings.authFailureDelayMs,
     authTimeoutMs: settings.authTimeoutMs,
     promptDelayMs: settings.promptDelayMs,
-    refused(reason) {
-      settings.log(
-        `console connection ${number} from ${peer} refused: ${reason}`,
+    refused(reason, detail) {
+      if (evicted()) return; // already logged
+      state.refusals.record(
+        reason,
+        `console connection ${number} from ${peer} refused: ${reason}${
+          detail === undefined ? "" : ` (${detail})`
+        }`,
       );
     },
   };
@@ -419,14 +458,9 @@ async function closeServer(
   state.closing = true;
   listener.close();
   await accepting;
+  state.refusals.close();
   for (const session of state.sessions) session.close();
-  for (const conn of state.connections) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
+  for (const conn of state.connections) closeQuietly(conn);
   // What the sessions' bindings started (the toolkit's inspector session,
   // sampler and worker) would otherwise keep the process alive.
   await onClose?.().catch((error) =>

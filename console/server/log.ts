@@ -47,3 +47,96 @@ export function escapeLogField(text: string, max = 200): string {
     return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
   });
 }
+
+/** Options for {@linkcode RefusalLog}. */
+export interface RefusalLogOptions {
+  /** Refusals logged one by one in each window before they are only counted; 5. */
+  linesPerWindow?: number;
+  /** The window, in milliseconds; 10 000. */
+  windowMs?: number;
+}
+
+/**
+ * Logs refused connections without letting a flood flood the log: the
+ * first few of each window are logged one by one, the rest are counted by
+ * reason and logged as one summary line when the window ends.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RefusalLog } from "./log.ts";
+ * const lines: string[] = [];
+ * const log = new RefusalLog((line) => lines.push(line), { linesPerWindow: 1 });
+ * log.record("invalid token", "console connection 1 refused: invalid token");
+ * log.record("invalid token", "console connection 2 refused: invalid token");
+ * log.close();
+ * assert.deepEqual(lines, [
+ *   "console connection 1 refused: invalid token",
+ *   "console: 1 more connection refused in the last 10 s (invalid token: 1)",
+ * ]);
+ * ```
+ */
+export class RefusalLog {
+  #log: (line: string) => void;
+  #linesPerWindow: number;
+  #windowMs: number;
+  #logged = 0;
+  #counts = new Map<string, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param log Where lines go.
+   * @param options The window and how many lines it logs one by one.
+   */
+  constructor(log: (line: string) => void, options: RefusalLogOptions = {}) {
+    this.#log = log;
+    this.#linesPerWindow = options.linesPerWindow ?? 5;
+    this.#windowMs = options.windowMs ?? 10_000;
+  }
+
+  /**
+   * Records one refusal.
+   *
+   * @param reason Why, the summary's key (no client text: it is logged as is).
+   * @param line The line to log while the window has room.
+   */
+  record(reason: string, line: string): void {
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#flush(), this.#windowMs);
+      // A quiet server must still be able to exit.
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }
+    if (this.#logged < this.#linesPerWindow) {
+      this.#logged++;
+      this.#log(line);
+      return;
+    }
+    this.#counts.set(reason, (this.#counts.get(reason) ?? 0) + 1);
+  }
+
+  /** Logs what is counted and stops the window's timer. */
+  close(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#logged = 0;
+    if (this.#counts.size === 0) return;
+    let total = 0;
+    const reasons: string[] = [];
+    for (const [reason, count] of this.#counts) {
+      total += count;
+      reasons.push(`${reason}: ${count}`);
+    }
+    this.#counts.clear();
+    this.#log(
+      `console: ${total} more connection${
+        total === 1 ? "" : "s"
+      } refused in the last ${Math.round(this.#windowMs / 1000)} s (${
+        reasons.join(", ")
+      })`,
+    );
+  }
+}

@@ -5,7 +5,7 @@ import {
   startConsoleServer,
 } from "../../../console/server/listener.ts";
 import { TestConnection, valueOf } from "../_console_client.ts";
-import { startTest, testSocketPath, TOKEN } from "./_server.ts";
+import { settle, startTest, testSocketPath, TOKEN } from "./_server.ts";
 
 Deno.test("startConsoleServer() survives fuzzed connections", async () => {
   await using t = await startTest({ authTimeoutMs: 500 });
@@ -164,4 +164,60 @@ Deno.test("isLoopback() knows loopback hosts", () => {
   ) {
     assert.ok(!isLoopback(host), host);
   }
+});
+
+Deno.test("startConsoleServer() still opens the operator's session while more idle unauthenticated connections than the budget are held", async () => {
+  await using t = await startTest({
+    maxUnauthenticated: 4,
+    maxSessions: 2,
+    authTimeoutMs: 60_000,
+    promptDelayMs: 60_000,
+  });
+  const idle = [];
+  for (let i = 0; i < 12; i++) idle.push(await t.connect());
+  // Every idle one was accepted (and the oldest closed to make room).
+  await settle(() => t.logs.length >= 5);
+  const operator = await t.session();
+  assert.equal(valueOf((await operator.eval(1, "cache.size")).final), "2");
+  assert.equal(t.server.sessions, 1);
+  // The idle connections never took a session slot: a second session opens.
+  const second = await t.session();
+  assert.equal(valueOf((await second.eval(1, "1")).final), "1");
+  assert.equal(t.namespace.state.touched, 0);
+});
+
+Deno.test("startConsoleServer() closes a connection that does not authenticate within the deadline", async () => {
+  await using t = await startTest({
+    authTimeoutMs: 150,
+    promptDelayMs: 60_000,
+  });
+  const c = await t.connect();
+  const started = performance.now();
+  assert.equal(await c.line(), "error: no token in time");
+  assert.equal(await c.line(), null);
+  assert.ok(performance.now() - started < 3_000);
+});
+
+Deno.test("startConsoleServer() logs a connection flood as a summary line, not a line per connection", async () => {
+  const t = await startTest({
+    maxUnauthenticated: 2,
+    authTimeoutMs: 60_000,
+    promptDelayMs: 60_000,
+  });
+  const flood = [];
+  for (let i = 0; i < 40; i++) flood.push(await t.connect());
+  await settle(() => t.logs.length >= 5);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const c of flood) c.close();
+  await t.server.close();
+  const perConnection = t.logs.filter((line) =>
+    /^console connection \d+ .*too many unauthenticated/.test(line)
+  );
+  assert.equal(perConnection.length, 5);
+  const summary = t.logs.filter((line) =>
+    /^console: \d+ more connections refused in the last 10 s \(.*too many unauthenticated connections: \d+/
+      .test(line)
+  );
+  assert.equal(summary.length, 1, t.logs.join("\n"));
+  assert.ok(t.logs.length < 15, t.logs.join("\n"));
 });
