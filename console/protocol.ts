@@ -1,5 +1,5 @@
 /**
- * The console's wire protocol, version 1: message shapes shared by the
+ * The console's wire protocol, version 2: message shapes shared by the
  * server and the client, and their validation.
  *
  * One connection carries newline-delimited lines. If the first line is a
@@ -10,8 +10,15 @@
  * @module
  */
 
-/** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version this code speaks: 2 authenticates JSON clients by
+ * challenge–response. A server still accepts version 1's hello with a
+ * `token`.
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** The hello versions a server accepts. */
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 
 /** The longest line either side sends or accepts: 1 MiB. */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -28,16 +35,32 @@ export const DEFAULT_CONSOLE_PORT = 44444;
 /** The most console sessions open at once, by default. */
 export const DEFAULT_MAX_SESSIONS = 8;
 
-/** Opens a session: must be the first line of a JSON connection. */
+/**
+ * Opens a session: must be the first line of a JSON connection. Without a
+ * `token` the server answers with a `challenge`, which the client answers
+ * with an {@linkcode AuthRequest}; with one (a script through `nc`) the
+ * token is checked at once.
+ */
 export interface HelloRequest {
   /** Always `"hello"`. */
   op: "hello";
-  /** The console token. */
-  token: string;
-  /** The protocol version the client speaks; `1`. */
+  /** The console token itself; the client never sends it (challenge–response instead). */
+  token?: string;
+  /** The protocol version the client speaks: 2 (1 is accepted with a `token`). */
   version?: number;
   /** Render values with ANSI colours (the client is a terminal). */
   colors?: boolean;
+}
+
+/**
+ * Answers the server's `challenge`: the second line of a JSON connection
+ * whose hello had no token.
+ */
+export interface AuthRequest {
+  /** Always `"auth"`. */
+  op: "auth";
+  /** HMAC-SHA256 keyed with the token over the challenge's nonce, as 64 hex digits. */
+  answer: string;
 }
 
 /** Evaluates a snippet. */
@@ -98,6 +121,12 @@ export interface WireError {
 
 /** A message from the server. */
 export type Reply =
+  | {
+    /** Prove you know the token: answer with an `auth` request. */
+    type: "challenge";
+    /** A fresh random nonce (64 hex digits) to sign. */
+    nonce: string;
+  }
   | {
     /** The session is open. */
     type: "hello";
@@ -232,6 +261,7 @@ export function looksLikeHttp(line: string): boolean {
  * import assert from "node:assert/strict";
  * import { parseHello } from "./protocol.ts";
  * assert.ok(parseHello('{"op":"hello","token":"t"}').token === "t");
+ * assert.equal(parseHello('{"op":"hello","version":2}').token, undefined);
  * ```
  */
 export function parseHello(line: string): HelloRequest {
@@ -239,18 +269,57 @@ export function parseHello(line: string): HelloRequest {
   if (message.op !== "hello") {
     throw new ProtocolError('The first message must be {"op": "hello", ...}');
   }
-  if (typeof message.token !== "string") {
+  if (message.token !== undefined && typeof message.token !== "string") {
     throw new ProtocolError('"token" must be a string');
   }
-  if (message.version !== undefined && message.version !== PROTOCOL_VERSION) {
+  if (
+    message.version !== undefined &&
+    !SUPPORTED_VERSIONS.includes(message.version as number)
+  ) {
     throw new ProtocolError(
-      `Unsupported protocol version "${message.version}": this server speaks ${PROTOCOL_VERSION}`,
+      `Unsupported protocol version ${
+        JSON.stringify(message.version)
+      }: this server speaks ${PROTOCOL_VERSION}`,
     );
+  }
+  if (message.version === 1 && message.token === undefined) {
+    throw new ProtocolError('A version 1 hello must carry "token"');
   }
   if (message.colors !== undefined && typeof message.colors !== "boolean") {
     throw new ProtocolError('"colors" must be a boolean');
   }
   return message as unknown as HelloRequest;
+}
+
+/**
+ * Parses the answer to a challenge.
+ *
+ * @param line The line after the hello.
+ * @returns The answer.
+ * @throws {ProtocolError} When it is not a valid `auth` request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseAuth } from "./protocol.ts";
+ * const answer = "0".repeat(64);
+ * assert.equal(parseAuth(`{"op":"auth","answer":"${answer}"}`).answer, answer);
+ * ```
+ */
+export function parseAuth(line: string): AuthRequest {
+  const message = parseObject(line);
+  if (message.op !== "auth") {
+    throw new ProtocolError(
+      'The answer to a challenge must be {"op": "auth", "answer": ...}',
+    );
+  }
+  if (
+    typeof message.answer !== "string" ||
+    !/^[0-9a-f]{64}$/.test(message.answer)
+  ) {
+    throw new ProtocolError('"answer" must be 64 lowercase hex digits');
+  }
+  return { op: "auth", answer: message.answer };
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
  * The console's door: what happens between accepting a connection and
  * opening its session. A first line that looks like HTTP is closed
- * unanswered; a JSON hello or a text-mode token must match the console's
- * token; a full console refuses with a clear error.
+ * unanswered. A JSON client proves it knows the token by challenge–response
+ * (the server sends a nonce, the client answers HMAC-SHA256 keyed with the
+ * token over it) and so never sends the token itself; a text-mode line (a
+ * human on `nc`) or a hello with a `token` (a script) is the token itself.
+ * A full console refuses with a clear error.
  *
  * @module
  */
@@ -11,11 +14,12 @@ import type { ConnectionWriter } from "../connection_writer.ts";
 import type { LineReader } from "../line_reader.ts";
 import {
   looksLikeHttp,
+  parseAuth,
   parseHello,
   ProtocolError,
   type Reply,
 } from "../protocol.ts";
-import { tokensEqual } from "../token.ts";
+import { createNonce, tokensEqual, verifyAnswer } from "../token.ts";
 import { escapeLogField } from "./log.ts";
 
 /** What the handshake needs from its server. */
@@ -85,66 +89,165 @@ export async function admit(
     await writer.flush();
     return undefined;
   };
-
-  const first = await readFirstLine(visitor, settings);
-  if (first.kind === "timeout") {
-    return await refuse("no token in time", "error: no token in time\n");
-  }
-  if (first.kind !== "line") {
-    return await refuse(
-      first.kind === "eof" ? "closed before the token" : "oversize first line",
-    );
-  }
-  if (looksLikeHttp(first.line)) {
-    // No answer at all: a browser must learn nothing from this port.
-    return await refuse("HTTP-looking request");
-  }
-
-  const json = first.line.trimStart().startsWith("{");
-  let presented: string;
-  let colors = false;
-  if (json) {
-    try {
-      const hello = parseHello(first.line);
-      presented = hello.token;
-      colors = hello.colors ?? false;
-    } catch (error) {
-      const message = error instanceof ProtocolError
-        ? error.message
-        : String(error);
+  // One deadline for the whole handshake, challenge round trip included.
+  const deadline = new Deadline(settings.authTimeoutMs);
+  try {
+    const first = await readFirstLine(visitor, settings, deadline);
+    if (first.kind === "timeout") {
+      return await refuse("no token in time", "error: no token in time\n");
+    }
+    if (first.kind !== "line") {
       return await refuse(
-        "bad hello",
-        errorLine("ProtocolError", message),
-        escapeLogField(message),
+        first.kind === "eof"
+          ? "closed before the token"
+          : "oversize first line",
       );
     }
-  } else {
-    presented = first.line.trim();
+    if (looksLikeHttp(first.line)) {
+      // No answer at all: a browser must learn nothing from this port.
+      return await refuse("HTTP-looking request");
+    }
+
+    const json = first.line.trimStart().startsWith("{");
+    const failure = (name: string, message: string) =>
+      json ? errorLine(name, message) : `error: ${message}\n`;
+    let colors = false;
+    let authenticated: boolean;
+    if (json) {
+      let hello;
+      try {
+        hello = parseHello(first.line);
+      } catch (error) {
+        const message = error instanceof ProtocolError
+          ? error.message
+          : String(error);
+        return await refuse(
+          "bad hello",
+          errorLine("ProtocolError", message),
+          escapeLogField(message),
+        );
+      }
+      colors = hello.colors ?? false;
+      if (hello.token !== undefined) {
+        // A script through nc may send the token itself, as text mode does.
+        authenticated = await tokensEqual(hello.token, settings.token);
+      } else {
+        const answer = await challenge(visitor, deadline);
+        if (answer.kind === "timeout") {
+          return await refuse(
+            "no answer to the challenge in time",
+            failure(
+              "AuthenticationError",
+              "No answer to the challenge in time",
+            ),
+          );
+        }
+        if (answer.kind === "bad") {
+          return await refuse(
+            "bad answer to the challenge",
+            answer.reply,
+            escapeLogField(answer.detail),
+          );
+        }
+        authenticated = await verifyAnswer(
+          settings.token,
+          answer.nonce,
+          answer.answer,
+        );
+      }
+    } else {
+      authenticated = await tokensEqual(first.line.trim(), settings.token);
+    }
+
+    if (!authenticated) {
+      await delay(settings.authFailureDelayMs);
+      return await refuse(
+        "invalid token",
+        failure(
+          "AuthenticationError",
+          "Authentication failed: invalid console token",
+        ),
+      );
+    }
+    const release = settings.claimSession();
+    if (release === undefined) {
+      return await refuse(
+        "too many sessions",
+        failure(
+          "SessionLimitError",
+          `Too many console sessions: ${settings.maxSessions} are open, try again later`,
+        ),
+      );
+    }
+    return {
+      mode: json ? "json" : "text",
+      colors,
+      prompted: first.prompted,
+      release,
+    };
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** A deadline several reads race against. */
+class Deadline {
+  #timer: ReturnType<typeof setTimeout>;
+  /** Settles with `"timeout"` when the time is up. */
+  readonly expired: Promise<"timeout">;
+
+  constructor(ms: number) {
+    let fire!: (value: "timeout") => void;
+    this.expired = new Promise((resolve) => fire = resolve);
+    this.#timer = setTimeout(() => fire("timeout"), ms);
   }
 
-  if (!await tokensEqual(presented, settings.token)) {
-    await delay(settings.authFailureDelayMs);
-    const message = "Authentication failed: invalid console token";
-    return await refuse(
-      "invalid token",
-      json ? errorLine("AuthenticationError", message) : `error: ${message}\n`,
-    );
+  clear(): void {
+    clearTimeout(this.#timer);
   }
-  const release = settings.claimSession();
-  if (release === undefined) {
-    const message =
-      `Too many console sessions: ${settings.maxSessions} are open, try again later`;
-    return await refuse(
-      "too many sessions",
-      json ? errorLine("SessionLimitError", message) : `error: ${message}\n`,
-    );
+}
+
+type ChallengeOutcome =
+  | { kind: "answer"; nonce: string; answer: string }
+  | { kind: "bad"; reply: string; detail: string }
+  | { kind: "timeout" };
+
+/** Sends a fresh nonce and reads the client's answer to it. */
+async function challenge(
+  { reader, writer }: Visitor,
+  deadline: Deadline,
+): Promise<ChallengeOutcome> {
+  const nonce = createNonce();
+  const reply: Reply = { type: "challenge", nonce };
+  writer.send(JSON.stringify(reply) + "\n");
+  const event = await Promise.race([reader.next(), deadline.expired])
+    .catch(() => ({ kind: "eof" as const }));
+  if (event === "timeout") return { kind: "timeout" };
+  if (event.kind !== "line") {
+    const detail = event.kind === "eof"
+      ? "closed before answering"
+      : "oversize line";
+    return {
+      kind: "bad",
+      reply: errorLine(
+        "ProtocolError",
+        `No answer to the challenge: ${detail}`,
+      ),
+      detail,
+    };
   }
-  return {
-    mode: json ? "json" : "text",
-    colors,
-    prompted: first.prompted,
-    release,
-  };
+  try {
+    return { kind: "answer", nonce, answer: parseAuth(event.line).answer };
+  } catch (error) {
+    const message = error instanceof ProtocolError
+      ? error.message
+      : String(error);
+    return {
+      kind: "bad",
+      reply: errorLine("ProtocolError", message),
+      detail: message,
+    };
+  }
 }
 
 type FirstLine =
@@ -159,6 +262,7 @@ type FirstLine =
 async function readFirstLine(
   { reader, writer }: Visitor,
   settings: HandshakeSettings,
+  deadline: Deadline,
 ): Promise<FirstLine> {
   let prompted = false;
   const promptTimer = setTimeout(() => {
@@ -167,23 +271,16 @@ async function readFirstLine(
       writer.send("token: ");
     }
   }, settings.promptDelayMs);
-  let authTimer: ReturnType<typeof setTimeout> | undefined;
   try {
     const first = await Promise.race([
       reader.next(),
-      new Promise<{ kind: "timeout" }>((resolve) => {
-        authTimer = setTimeout(
-          () => resolve({ kind: "timeout" }),
-          settings.authTimeoutMs,
-        );
-      }),
+      deadline.expired.then(() => ({ kind: "timeout" as const })),
     ]).catch(() => ({ kind: "eof" as const }));
     return first.kind === "line"
       ? { kind: "line", line: first.line, prompted }
       : { kind: first.kind };
   } finally {
     clearTimeout(promptTimer);
-    clearTimeout(authTimer);
   }
 }
 

@@ -337,7 +337,7 @@ Deno.test({
         await new Promise((resolve) => setTimeout(resolve, 50));
       };
 
-      await waitFor(/leakwatch console \(protocol 1\)[\s\S]*>>> $/);
+      await waitFor(/leakwatch console \(protocol 2\)[\s\S]*>>> $/);
       await type("cache.si");
       await type("\t");
       await waitFor(/cache\.size$/);

