@@ -14,6 +14,7 @@ import {
 } from "../protocol.ts";
 import {
   createSessionCore,
+  drain,
   type Session,
   type SessionContext,
   type SessionResult,
@@ -113,9 +114,12 @@ export async function runJsonSession(
         }
       }
     }
-    // End of input. The client may only have closed its sending side (a
-    // script piping requests into nc): it still gets every answer.
-    await queue;
+    // End of input: the slot is free now. The client may only have closed
+    // its sending side (a script piping requests into nc): it still gets
+    // the answers that come within the grace; past it the session closes
+    // and what is still running goes on in the background.
+    context.inputEnded();
+    await drain(queue, context.endGraceMs);
   }
 
   return {

@@ -71,6 +71,11 @@ export interface ConsoleServerOptions {
   maxUnauthenticated?: number;
   /** Silence after which a connection is asked for its token (text mode); 250 ms. */
   promptDelayMs?: number;
+  /**
+   * How long a client whose input ended still gets the answers of its
+   * pending evaluations; 30 000 ms. Its session slot is freed at once.
+   */
+  endGraceMs?: number;
 }
 
 /** A running console server. */
@@ -109,6 +114,7 @@ interface Settings {
   authTimeoutMs: number;
   maxUnauthenticated: number;
   promptDelayMs: number;
+  endGraceMs: number;
 }
 
 /** What the accept loop and the connections share. */
@@ -239,6 +245,7 @@ function resolveSettings(options: ConsoleServerOptions): Settings {
     authTimeoutMs: options.authTimeoutMs ?? 5_000,
     maxUnauthenticated: options.maxUnauthenticated ?? 16,
     promptDelayMs: options.promptDelayMs ?? 250,
+    endGraceMs: options.endGraceMs ?? 30_000,
   };
 }
 
@@ -344,6 +351,8 @@ async function serveConnection(
           reader,
           writer,
           colors: admission.colors,
+          inputEnded: () => admission.release(),
+          endGraceMs: state.settings.endGraceMs,
         },
         admission,
         state,

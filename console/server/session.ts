@@ -59,6 +59,17 @@ export interface SessionContext {
   writer: ConnectionWriter;
   /** Render values with colours. */
   colors: boolean;
+  /**
+   * Called once when the client's input ends: the session's slot is freed
+   * at once, whatever is still pending.
+   */
+  inputEnded(): void;
+  /**
+   * How long evaluations still pending when the input ended are waited for
+   * (a script that only closed its sending side gets their answers); then
+   * the session closes and they go on as background work.
+   */
+  endGraceMs: number;
 }
 
 /** A session's lifetime, so its server can end it. */
@@ -279,6 +290,23 @@ export async function createSessionCore(
   });
   made.core = new SessionCore(context, evaluator);
   return made.core;
+}
+
+/**
+ * Waits for what a session still owes a client whose input ended, at most
+ * `graceMs`.
+ *
+ * @param work The pending evaluations.
+ * @param graceMs The most to wait.
+ * @returns When the work is done or the grace is over.
+ */
+export async function drain(work: Promise<unknown>, graceMs: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Logs one evaluation: who, how much code and its hash, how long, how it ended; never the code. */

@@ -221,3 +221,54 @@ Deno.test("startConsoleServer() logs a connection flood as a summary line, not a
   assert.equal(summary.length, 1, t.logs.join("\n"));
   assert.ok(t.logs.length < 15, t.logs.join("\n"));
 });
+
+Deno.test("startConsoleServer() frees the slot of a client gone while its evaluation never settles", async () => {
+  await using t = await startTest({ maxSessions: 2 });
+  for (let i = 0; i < 10; i++) {
+    const json = i % 2 === 0;
+    const c = await t.connect();
+    if (json) {
+      assert.equal((await c.hello(TOKEN))?.type, "hello");
+      await c.send({
+        op: "eval",
+        id: 1,
+        code: "console.log('started'); await new Promise(() => {})",
+      });
+      assert.equal((await c.reply())?.type, "output");
+    } else {
+      await c.write(
+        `${TOKEN}\nconsole.log('started'); await new Promise(() => {})\n`,
+      );
+      while (!(await c.line())?.includes("started"));
+    }
+    c.close();
+    await settle(() => t.server.sessions === 0);
+  }
+  const operator = await t.session();
+  assert.equal(valueOf((await operator.eval(1, "cache.size")).final), "2");
+  const second = await t.session();
+  assert.equal(valueOf((await second.eval(1, "'both'")).final), '"both"');
+});
+
+Deno.test("startConsoleServer() closes a session whose input ended once the grace is over; its work goes on in the background", async () => {
+  await using t = await startTest({ endGraceMs: 100 });
+  const c = await t.session();
+  await c.send({
+    op: "eval",
+    id: 1,
+    code: "setTimeout(() => state.touched++, 300); await new Promise(() => {})",
+  });
+  await c.conn.closeWrite();
+  await settle(() => t.server.sessions === 0);
+  const started = performance.now();
+  const replies = [];
+  for (let line = await c.line(); line !== null; line = await c.line()) {
+    replies.push(JSON.parse(line));
+  }
+  assert.ok(performance.now() - started < 2_000);
+  // The pending evaluation was interrupted when the session closed.
+  assert.deepEqual(replies.map((reply) => [reply.type, reply.error?.name]), [
+    ["error", "Interrupted"],
+  ]);
+  await settle(() => t.namespace.state.touched === 1);
+});

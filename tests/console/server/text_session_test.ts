@@ -44,3 +44,15 @@ Deno.test("runTextSession() asks no token question of a token sent at once", asy
   await c.line();
   assert.equal(await c.line(), ">>> 42");
 });
+
+Deno.test("runTextSession() evaluates every line piped in before the input ended", async () => {
+  await using t = await startTest({ promptDelayMs: 60_000 });
+  const c = await t.connect();
+  await c.write(`${TOKEN}\nawait slow(30); 6 * 7\n[1,\n2].length\n'last'\n`);
+  await c.conn.closeWrite();
+  let text = "";
+  for (let line = await c.line(); line !== null; line = await c.line()) {
+    text += line + "\n";
+  }
+  assert.match(text, />>> 42\n>>> \.\.\. 2\n>>> "last"\n>>> \n$/);
+});
