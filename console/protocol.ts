@@ -228,10 +228,16 @@ export class ProtocolError extends Error {
   }
 }
 
+/** HTTP methods in use, for request lines that do not end in `HTTP/x.y`. */
+const HTTP_METHODS =
+  "GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|SEARCH|M-SEARCH|NOTIFY|SUBSCRIBE|UNSUBSCRIBE|REPORT|MKCALENDAR|PURGE|LINK|UNLINK";
+
 /**
- * Whether a first line looks like HTTP: a request line (`GET / HTTP/1.1`,
- * the HTTP/2 preface) or a header (`Host: x`). Such a connection comes from
- * a browser or proxy and must never reach the evaluator.
+ * Whether a first line looks like HTTP: a request line (any method token,
+ * a target and `HTTP/x.y`, as `M-SEARCH * HTTP/1.1` or the HTTP/2 preface;
+ * or a known method followed by ` /` or ` *`, as HTTP/0.9's `GET /`), or a
+ * header (`Host: x`). Such a connection comes from a browser, a proxy or a
+ * scanner and must never reach the evaluator.
  *
  * @param line The connection's first line, without its line ending.
  * @returns `true` when it looks like HTTP.
@@ -241,12 +247,16 @@ export class ProtocolError extends Error {
  * import assert from "node:assert/strict";
  * import { looksLikeHttp } from "./protocol.ts";
  * assert.ok(looksLikeHttp("POST / HTTP/1.1"));
- * assert.ok(!looksLikeHttp('{"op":"hello","token":"x"}'));
+ * assert.ok(looksLikeHttp("M-SEARCH * HTTP/1.1"));
+ * assert.ok(!looksLikeHttp('{"op":"hello","version":2}'));
+ * assert.ok(!looksLikeHttp("GET_TOKEN / 2"));
  * ```
  */
 export function looksLikeHttp(line: string): boolean {
-  return /^[A-Za-z]+ \S+ HTTP\/\d/.test(line) || /^host\s*:/i.test(line) ||
-    /^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PRI) /.test(line);
+  // A method is an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~.
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d(\.\d)?\s*$/.test(line) ||
+    new RegExp(`^(${HTTP_METHODS}) [/*]`).test(line) ||
+    /^host\s*:/i.test(line);
 }
 
 /**

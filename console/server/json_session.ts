@@ -15,6 +15,7 @@ import {
 import {
   createSessionCore,
   drain,
+  DroppedOutput,
   type Session,
   type SessionContext,
   type SessionResult,
@@ -35,13 +36,22 @@ export async function runJsonSession(
   const { writer } = context;
   const send = (reply: Reply, droppable = false) =>
     writer.send(JSON.stringify(reply) + "\n", droppable);
+  const dropped = new DroppedOutput();
   const core = await createSessionCore(context, {
     output(id, stream, text) {
       // Long output goes in pieces, so no message comes near the 1 MiB line
       // limit even when every character needs escaping.
+      let sent = 0;
       for (const piece of pieces(text, OUTPUT_PIECE_CHARS)) {
-        send({ type: "output", id, stream, text: piece }, true);
+        if (!send({ type: "output", id, stream, text: piece }, true)) break;
+        sent += piece.length;
       }
+      dropped.add(text.length - sent);
+      dropped.report(
+        writer,
+        (note) =>
+          JSON.stringify({ type: "output", id, stream, text: note }) + "\n",
+      );
     },
     progress(id, label, done, total) {
       send({ type: "progress", id, label, done, total }, true);

@@ -9,7 +9,10 @@
  */
 
 import { createHash } from "node:crypto";
-import type { ConnectionWriter } from "../connection_writer.ts";
+import {
+  type ConnectionWriter,
+  MAX_PENDING_BYTES,
+} from "../connection_writer.ts";
 import {
   createEvaluator,
   type EvalResult,
@@ -290,6 +293,44 @@ export async function createSessionCore(
   });
   made.core = new SessionCore(context, evaluator);
   return made.core;
+}
+
+/**
+ * How much more than the writer's limit may wait for the notes that say
+ * output was dropped, so those notes stay bounded too.
+ */
+const DROP_NOTE_ROOM = 64 * 1024;
+
+/**
+ * Counts console output dropped for a client that reads too slowly, and
+ * says so: nothing is cut silently.
+ */
+export class DroppedOutput {
+  #characters = 0;
+
+  /**
+   * Records dropped characters.
+   *
+   * @param characters How many.
+   */
+  add(characters: number): void {
+    this.#characters += characters;
+  }
+
+  /**
+   * Sends the note about what was dropped since the last note, if anything
+   * was; kept for later when even the note finds no room.
+   *
+   * @param writer The connection.
+   * @param format Makes the wire text of the note.
+   */
+  report(writer: ConnectionWriter, format: (note: string) => string): void {
+    if (this.#characters === 0) return;
+    const note =
+      `… (${this.#characters} characters of output dropped: the client did not read fast enough)\n`;
+    const limit = MAX_PENDING_BYTES + DROP_NOTE_ROOM;
+    if (writer.send(format(note), true, limit)) this.#characters = 0;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import { MAX_LINE_BYTES } from "../protocol.ts";
 import { SnippetBuffer } from "../snippet_buffer.ts";
 import {
   createSessionCore,
+  DroppedOutput,
   type Session,
   type SessionContext,
 } from "./session.ts";
@@ -29,9 +30,11 @@ export async function runTextSession(
 ): Promise<Session> {
   const { writer } = context;
   const lastPercent = new Map<string, number>();
+  const dropped = new DroppedOutput();
   const core = await createSessionCore(context, {
     output(_id, _stream, text) {
-      writer.send(text, true);
+      if (!writer.send(text, true)) dropped.add(text.length);
+      dropped.report(writer, (note) => note);
     },
     progress(_id, label, done, total) {
       // A plain connection has no progress bar: a line every quarter.

@@ -74,9 +74,11 @@ Deno.test("ConnectionWriter.send() drops droppable text past the limit for a slo
   const writer = new ConnectionWriter(sink);
   sink.hold();
   const big = "x".repeat(MAX_PENDING_BYTES + 1);
-  writer.send(big, true);
-  writer.send("dropped output\n", true);
-  writer.send("a reply\n");
+  assert.equal(writer.send(big, true), true);
+  assert.equal(writer.send("dropped output\n", true), false);
+  // A higher limit of its own (the note that output was dropped).
+  assert.equal(writer.send("", true, MAX_PENDING_BYTES + 100), true);
+  assert.equal(writer.send("a reply\n"), true);
   sink.release();
   await writer.flush();
   assert.equal(sink.text, big + "a reply\n");
@@ -90,7 +92,7 @@ Deno.test("ConnectionWriter.failed is set by a failed write; later sends are ign
   await writer.flush();
   assert.equal(writer.failed, true);
   const writes = sink.writes;
-  writer.send("ignored\n");
+  assert.equal(writer.send("ignored\n"), false);
   await writer.flush();
   assert.equal(sink.writes, writes);
 });

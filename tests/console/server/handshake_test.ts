@@ -62,6 +62,8 @@ Deno.test("admit() closes an HTTP-looking first line without an answer or evalua
     `Host: 127.0.0.1:${t.port}\r\n${TOKEN}\r\nstate.touched++\r\n`,
     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     `OPTIONS * HTTP/1.1\r\n\r\n`,
+    `M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n`,
+    `X1 / HTTP/1.1\r\n\r\n${TOKEN}\r\n`,
   ];
   for (const request of requests) {
     const c = await t.connect();
@@ -69,9 +71,17 @@ Deno.test("admit() closes an HTTP-looking first line without an answer or evalua
     assert.equal(await c.line(), null, request);
   }
   assert.equal(t.namespace.state.touched, 0);
+  // Refusals past five in ten seconds are counted in a summary line.
   assert.equal(
     t.logs.filter((line) => /refused: HTTP-looking request/.test(line)).length,
-    requests.length,
+    5,
+  );
+  await t.server.close();
+  assert.ok(
+    t.logs.some((line) =>
+      line.endsWith(`(HTTP-looking request: ${requests.length - 5})`)
+    ),
+    t.logs.join("\n"),
   );
 });
 
@@ -269,5 +279,27 @@ Deno.test("connectConsole() sends nothing a process squatting the port could use
     assert.ok(fake.text.startsWith('{"op":"hello"'), name);
     assert.ok(!fake.text.includes(TOKEN), `${name}: ${fake.text}`);
     assert.ok(!fake.text.includes("token"), `${name}: ${fake.text}`);
+  }
+});
+
+Deno.test("admit() logs what a client sent escaped: no forged log lines", async () => {
+  await using t = await startTest();
+  const c = await t.connect();
+  await c.send({
+    op: "hello",
+    version: "2\nconsole session 99 from 10.0.0.1:1 opened (json)\u001b[2J",
+  });
+  const reply = await c.reply();
+  assert.ok(reply?.type === "error");
+  assert.equal(reply.error.name, "ProtocolError");
+  assert.equal(await c.line(), null);
+  const refusal = t.logs.find((line) => line.includes("refused: bad hello"));
+  assert.ok(refusal !== undefined, t.logs.join("\n"));
+  assert.ok(refusal.includes("\\nconsole session 99"), refusal);
+  assert.ok(refusal.includes("\\u001b[2J"), refusal);
+  for (const line of t.logs) {
+    // deno-lint-ignore no-control-regex
+    assert.ok(!/[\u0000-\u001f\u007f]/.test(line), JSON.stringify(line));
+    assert.ok(!line.startsWith("console session 99"));
   }
 });

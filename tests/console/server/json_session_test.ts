@@ -311,3 +311,25 @@ Deno.test("runJsonSession() accepts format json and copies the evaluator's json 
   const text = (await c.until(2)).final;
   assert.ok(text.type === "result" && text.json === undefined);
 });
+
+Deno.test("runJsonSession() says so when a single output over the 8 MiB write budget is cut", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  const total = 9 * 1024 * 1024;
+  const { final, before } = await c.eval(
+    1,
+    `console.log("x".repeat(${total})); 1`,
+  );
+  assert.equal(valueOf(final), "1");
+  const texts = before.map((reply) =>
+    reply.type === "output" ? reply.text : ""
+  );
+  const note = texts.at(-1)!;
+  const match = note.match(
+    /^… \((\d+) characters of output dropped: the client did not read fast enough\)\n$/,
+  );
+  assert.ok(match, note.slice(0, 200));
+  const delivered = texts.slice(0, -1).join("").length;
+  assert.equal(delivered + Number(match[1]), total + 1);
+  assert.ok(delivered >= 8 * 1024 * 1024 - 128 * 1024);
+});
