@@ -170,6 +170,7 @@ export async function startConsoleServer(
   options: ConsoleServerOptions = {},
 ): Promise<ConsoleServer> {
   const settings = resolveSettings(options);
+  if (settings.socket !== undefined) await checkSocketPath(settings.socket);
   const listener = settings.socket !== undefined
     ? await listenUnix(settings.socket)
     : listenTcp(settings.host, settings.port);
@@ -223,17 +224,8 @@ export async function startConsoleServer(
 }
 
 function resolveSettings(options: ConsoleServerOptions): Settings {
+  checkTokenAndHost(options);
   const host = options.host ?? DEFAULT_CONSOLE_HOST;
-  if (options.token !== undefined && options.token.length < 16) {
-    throw new ConsoleConfigError(
-      "The console token must be at least 16 characters long",
-    );
-  }
-  if (options.socket === undefined && !isLoopback(host) && !options.token) {
-    throw new ConsoleConfigError(
-      `Refusing to listen on "${host}" without an explicit console token: anyone who can reach it could run code in this process (pass --console-token or CONSOLE_TOKEN, or use 127.0.0.1)`,
-    );
-  }
   return {
     host,
     port: options.port ?? DEFAULT_CONSOLE_PORT,
@@ -247,6 +239,135 @@ function resolveSettings(options: ConsoleServerOptions): Settings {
     promptDelayMs: options.promptDelayMs ?? 250,
     endGraceMs: options.endGraceMs ?? 30_000,
   };
+}
+
+/** What {@linkcode checkConsoleOptions} checks. */
+export interface ConsoleCheckOptions {
+  /** TCP host; `127.0.0.1` by default. */
+  host?: string;
+  /** A unix socket path instead of TCP. */
+  socket?: string;
+  /** The token, when one is given. */
+  token?: string;
+  /**
+   * Create the socket's directory (mode 0700) when it does not exist yet,
+   * as for the default `$HOME/.leakwatch/console.sock`; otherwise a missing
+   * directory is an error.
+   */
+  createSocketDirectory?: boolean;
+}
+
+/** The longest unix socket path Linux accepts (`sun_path` less its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Checks console options before anything listens, so a bad start binds
+ * nothing: a token shorter than 16 characters, a host other than loopback
+ * without an explicit token, and a socket path that is too long, whose
+ * directory is missing (or created, mode 0700, when asked) or not a
+ * directory, or that names something other than a socket.
+ * {@linkcode startConsoleServer} runs the same checks.
+ *
+ * @param options The console's host, socket and token.
+ * @throws {ConsoleConfigError} What is wrong, in one sentence.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConsoleOptions, ConsoleConfigError } from "./listener.ts";
+ * await checkConsoleOptions({ host: "127.0.0.1" });
+ * await assert.rejects(
+ *   checkConsoleOptions({ host: "0.0.0.0" }),
+ *   ConsoleConfigError,
+ * );
+ * ```
+ */
+export async function checkConsoleOptions(
+  options: ConsoleCheckOptions,
+): Promise<void> {
+  checkTokenAndHost(options);
+  if (options.socket !== undefined) {
+    await checkSocketPath(options.socket, options.createSocketDirectory);
+  }
+}
+
+function checkTokenAndHost(options: ConsoleCheckOptions): void {
+  const host = options.host ?? DEFAULT_CONSOLE_HOST;
+  if (options.token !== undefined && options.token.length < 16) {
+    throw new ConsoleConfigError(
+      "The console token must be at least 16 characters long",
+    );
+  }
+  if (options.socket === undefined && !isLoopback(host) && !options.token) {
+    throw new ConsoleConfigError(
+      `Refusing to listen on "${host}" without an explicit console token: anyone who can reach it could run code in this process (pass --console-token or CONSOLE_TOKEN, or use 127.0.0.1)`,
+    );
+  }
+}
+
+async function checkSocketPath(
+  path: string,
+  createDirectory = false,
+): Promise<void> {
+  if (path === "") {
+    throw new ConsoleConfigError("The console socket path is empty");
+  }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new ConsoleConfigError(
+      `Cannot listen on ${path}: a unix socket path may be at most ${MAX_SOCKET_PATH_BYTES} bytes long, this one is ${bytes}`,
+    );
+  }
+  const slash = path.lastIndexOf("/");
+  const directory = slash === -1
+    ? "."
+    : slash === 0
+    ? "/"
+    : path.slice(0, slash);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(directory);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new ConsoleConfigError(
+        `Cannot use the socket directory ${directory}: ${
+          describeListenError(error)
+        }`,
+      );
+    }
+  }
+  if (info === undefined) {
+    if (!createDirectory) {
+      throw new ConsoleConfigError(
+        `Cannot listen on ${path}: the directory ${directory} does not exist`,
+      );
+    }
+    try {
+      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
+      await Deno.chmod(directory, 0o700); // mkdir's mode passes the umask
+    } catch (error) {
+      throw new ConsoleConfigError(
+        `Cannot create the socket directory ${directory}: ${
+          describeListenError(error)
+        }`,
+      );
+    }
+  } else if (!info.isDirectory) {
+    throw new ConsoleConfigError(
+      `Cannot listen on ${path}: ${directory} is not a directory`,
+    );
+  }
+  try {
+    const existing = await Deno.lstat(path);
+    if (!existing.isSocket) {
+      throw new ConsoleConfigError(
+        `Cannot listen on ${path}: it exists and is not a socket`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof ConsoleConfigError) throw error;
+    // Nothing there yet: the usual case.
+  }
 }
 
 /** Writes a generated token to the owner-only file the client looks in. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkConsoleOptions,
   ConsoleConfigError,
   isLoopback,
   startConsoleServer,
@@ -271,4 +272,63 @@ Deno.test("startConsoleServer() closes a session whose input ended once the grac
     ["error", "Interrupted"],
   ]);
   await settle(() => t.namespace.state.touched === 1);
+});
+
+Deno.test("checkConsoleOptions() refuses a short token and a non-loopback host without a token", async () => {
+  await assert.rejects(
+    checkConsoleOptions({ token: "short" }),
+    (error: Error) =>
+      error instanceof ConsoleConfigError &&
+      error.message === "The console token must be at least 16 characters long",
+  );
+  await assert.rejects(
+    checkConsoleOptions({ host: "0.0.0.0" }),
+    /Refusing to listen on "0\.0\.0\.0" without an explicit console token/,
+  );
+  await checkConsoleOptions({ host: "0.0.0.0", token: TOKEN });
+  await checkConsoleOptions({ host: "::1" });
+  await checkConsoleOptions({});
+});
+
+Deno.test("checkConsoleOptions() refuses an unusable socket path and creates its directory only when asked", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const missing = `${root}/state/console.sock`;
+    await assert.rejects(
+      checkConsoleOptions({ socket: missing }),
+      new RegExp(`the directory ${root}/state does not exist`),
+    );
+    await assert.rejects(Deno.stat(`${root}/state`), Deno.errors.NotFound);
+    await checkConsoleOptions({ socket: missing, createSocketDirectory: true });
+    assert.equal((await Deno.stat(`${root}/state`)).mode! & 0o777, 0o700);
+    // An existing directory is left as it is.
+    await Deno.chmod(root, 0o755);
+    await checkConsoleOptions({
+      socket: `${root}/x.sock`,
+      createSocketDirectory: true,
+    });
+    assert.equal((await Deno.stat(root)).mode! & 0o777, 0o755);
+    await Deno.writeTextFile(`${root}/file`, "precious");
+    await assert.rejects(
+      checkConsoleOptions({ socket: `${root}/file` }),
+      /it exists and is not a socket/,
+    );
+    await assert.rejects(
+      checkConsoleOptions({ socket: `${root}/file/x.sock` }),
+      /is not a directory/,
+    );
+    await assert.rejects(
+      checkConsoleOptions({ socket: `${root}/${"s".repeat(120)}.sock` }),
+      /at most 107 bytes long, this one is \d+/,
+    );
+    await assert.rejects(checkConsoleOptions({ socket: "" }), /empty/);
+    assert.equal(await Deno.readTextFile(`${root}/file`), "precious");
+    // startConsoleServer() runs the same checks and binds nothing.
+    await assert.rejects(
+      startConsoleServer({}, { socket: `${root}/none/x.sock`, token: TOKEN }),
+      /does not exist/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
