@@ -99,11 +99,23 @@ export async function runJsonSession(
           break;
         }
         case "complete": {
-          const { candidates, start } = await core.evaluator.complete(
-            request.code,
-            request.cursor ?? request.code.length,
-          );
-          send({ type: "completions", id: request.id, candidates, start });
+          try {
+            const { candidates, start } = await core.evaluator.complete(
+              request.code,
+              request.cursor ?? request.code.length,
+            );
+            send({ type: "completions", id: request.id, candidates, start });
+          } catch (error) {
+            // A value whose every trap throws must not end the session.
+            send({
+              type: "error",
+              id: request.id,
+              error: {
+                name: "CompletionError",
+                message: `Completion failed: ${describeThrown(error)}`,
+              },
+            });
+          }
           break;
         }
         case "interrupt": {
@@ -136,6 +148,15 @@ export async function runJsonSession(
     done: loop().finally(() => core.close()),
     close: () => core.close(),
   };
+}
+
+/** Describes a thrown value without touching it more than needed; never throws. */
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "a value that cannot be described";
+  }
 }
 
 function protocolError(id: RequestId | null, message: string): Reply {

@@ -26,7 +26,7 @@ import {
   writeTokenFile,
 } from "../token.ts";
 import type { Admission, HandshakeSettings } from "./handshake.ts";
-import { logToStderr, RefusalLog } from "./log.ts";
+import { escapeLogField, logToStderr, RefusalLog } from "./log.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
 
 export type { ScopeFactory, SessionIO } from "./session.ts";
@@ -483,11 +483,13 @@ async function serveConnection(
     }
   } catch (error) {
     // A broken connection ends its session; the service carries on.
-    log(
-      `console connection ${number} failed: ${
-        error instanceof Error ? error.message : error
-      }`,
-    );
+    let message: string;
+    try {
+      message = error instanceof Error ? error.message : String(error);
+    } catch {
+      message = "an error that cannot be described";
+    }
+    log(`console connection ${number} failed: ${escapeLogField(message)}`);
   } finally {
     state.unauthenticated.delete(conn);
     state.connections.delete(conn);

@@ -333,3 +333,32 @@ Deno.test("runJsonSession() says so when a single output over the 8 MiB write bu
   assert.equal(delivered + Number(match[1]), total + 1);
   assert.ok(delivered >= 8 * 1024 * 1024 - 128 * 1024);
 });
+
+Deno.test("runJsonSession() answers a completion that throws with an error and carries on", async () => {
+  const trap = () => {
+    throw 2;
+  };
+  const evil = new Proxy({}, {
+    get: trap,
+    getPrototypeOf: trap,
+    ownKeys: trap,
+    has: trap,
+    getOwnPropertyDescriptor: trap,
+  });
+  await using t = await startTest({ scope: () => ({ evil }) });
+  const c = await t.session();
+  for (const [id, code] of [[1, "evil."], [2, "evil.a"]] as const) {
+    await c.send({ op: "complete", id, code });
+    const reply = await c.reply();
+    assert.ok(
+      reply?.type === "completions" ||
+        (reply?.type === "error" && reply.error.name === "CompletionError"),
+      JSON.stringify(reply),
+    );
+    assert.equal(reply.id, id);
+  }
+  assert.equal(
+    valueOf((await c.eval(3, "'still here'")).final),
+    '"still here"',
+  );
+});
