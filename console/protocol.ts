@@ -18,7 +18,7 @@
 export const PROTOCOL_VERSION = 2;
 
 /** The hello versions a server accepts. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 
 /** The longest line either side sends or accepts: 1 MiB. */
 export const MAX_LINE_BYTES = 1024 * 1024;

@@ -29,7 +29,7 @@ import type { Admission, HandshakeSettings } from "./handshake.ts";
 import { escapeLogField, logToStderr, RefusalLog } from "./log.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
 
-export type { ScopeFactory, SessionIO } from "./session.ts";
+export type { SessionIO } from "./session.ts";
 
 /** Options for {@linkcode startConsoleServer}. */
 export interface ConsoleServerOptions {
