@@ -10,7 +10,7 @@ import {
   type CompileOutcome,
   compileSnippet,
   findCachedSnippet,
-} from "./compile.ts";
+} from "./snippet_compiler.ts";
 import { completeCode, type CompletionResult } from "./completion.ts";
 import {
   installConsoleRouting,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ESCAPE, RESET, startsWithColor } from "../ansi.ts";
 import { inspectValue } from "./format_args.ts";
 import { cleanStack } from "./stack.ts";
 
@@ -123,23 +124,20 @@ export function describeThrown(
 export function truncateText(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
   let end = Math.max(0, maxChars);
-  const escape = text.lastIndexOf("\x1b", end);
+  const escape = text.lastIndexOf(ESCAPE, end);
   if (
     escape !== -1 && escape > end - 16 &&
-    !COMPLETE_ESCAPE.test(text.slice(escape, end))
+    !startsWithColor(text.slice(escape, end))
   ) {
     end = escape;
   }
   const code = text.charCodeAt(end - 1);
   if (code >= 0xd800 && code <= 0xdbff) end--;
-  const reset = text.includes("\x1b[") ? "\x1b[0m" : "";
+  const reset = text.includes(`${ESCAPE}[`) ? RESET : "";
   return `${text.slice(0, end)}${reset}… (truncated, ${
     text.length - end
   } more chars)`;
 }
-
-// deno-lint-ignore no-control-regex
-const COMPLETE_ESCAPE = /^\x1b\[[0-9;]*m/;
 
 function isError(value: unknown): value is Error {
   return value instanceof Error ||

@@ -6,8 +6,9 @@
  * @module
  */
 
+import { CLEAR_SCREEN } from "../ansi.ts";
 import { formatArgs, type FormatOptions } from "./format_args.ts";
-import { renderTable } from "./console_table.ts";
+import { renderConsoleTable } from "./console_table.ts";
 
 /** Where a session's console output goes. */
 export interface EvalOutput {
@@ -146,9 +147,13 @@ export function createSessionConsole(
         );
       }
       if (data === null || typeof data !== "object") return out(data);
-      const table = renderTable(data, properties as string[] | undefined, {
-        colors,
-      });
+      const table = renderConsoleTable(
+        data,
+        properties as string[] | undefined,
+        {
+          colors,
+        },
+      );
       print("stdout", format([table]));
     },
     trace(...args: unknown[]) {
@@ -207,7 +212,7 @@ export function createSessionConsole(
     clear() {
       indent = 0;
       // Only a terminal client understands the escape; others get nothing.
-      if (colors) write("stdout", "\x1b[1;1H\x1b[0J");
+      if (colors) write("stdout", CLEAR_SCREEN);
     },
   };
 }

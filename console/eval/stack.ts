@@ -5,7 +5,7 @@
  * @module
  */
 
-import { findCompiledSnippet, HEADER_LINES } from "./compile.ts";
+import { findCompiledSnippet, HEADER_LINES } from "./snippet_compiler.ts";
 
 // Frames in this folder are the engine at work between snippet frames.
 const ENGINE_FOLDER = new URL("./", import.meta.url).href;

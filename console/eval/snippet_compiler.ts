@@ -72,7 +72,7 @@ let nextId = 1;
  *
  * @example
  * ```ts
- * import { compileSnippet } from "./compile.ts";
+ * import { compileSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("let x = 1; x + 1");
@@ -122,7 +122,7 @@ export async function compileSnippet(code: string): Promise<CompileOutcome> {
  *
  * @example
  * ```ts
- * import { compileSnippet, findCachedSnippet } from "./compile.ts";
+ * import { compileSnippet, findCachedSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("2 + 2");
@@ -148,7 +148,7 @@ export function findCachedSnippet(code: string): CompiledSnippet | undefined {
  *
  * @example
  * ```ts
- * import { compileSnippet, findCompiledSnippet } from "./compile.ts";
+ * import { compileSnippet, findCompiledSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("1");
