@@ -18,6 +18,7 @@ import {
   runInContext,
 } from "./console_routing.ts";
 import { describeThrown, renderValue } from "./render.ts";
+import { toJsonText } from "./json_value.ts";
 import { createSessionScope } from "./scope.ts";
 import { createSessionConsole, type EvalOutput } from "./session_console.ts";
 import { cleanStack } from "./stack.ts";
@@ -40,11 +41,25 @@ export interface EvaluatorOptions {
 export interface EvaluateOptions {
   /** Aborting settles a pending evaluation with an `Interrupted` error. */
   signal?: AbortSignal;
+  /**
+   * `"json"`: a value result also carries `json`, the value as JSON text
+   * (see {@linkcode toJsonText}: Maps, Sets, bigints, Dates and cycles are
+   * converted; a value that cannot be read becomes an error result). Default
+   * `"text"`: the rendered `text` only.
+   */
+  format?: "text" | "json";
 }
 
 /** The outcome of one evaluation. */
 export type EvalResult =
-  | { kind: "value"; text: string; durationMs: number }
+  | {
+    kind: "value";
+    /** The value as a REPL prints it. */
+    text: string;
+    /** The value as JSON text, when asked for with `format: "json"`. */
+    json?: string;
+    durationMs: number;
+  }
   | {
     kind: "error";
     name: string;
@@ -121,6 +136,24 @@ const INTERRUPTED = Symbol("interrupted");
  * evaluator.close();
  * ```
  *
+ * @example A program asks for the value as JSON
+ * ```ts
+ * import { createEvaluator } from "./evaluator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const evaluator = createEvaluator({ cache: new Map([["a", 1n]]) }, {
+ *   output: { write() {} },
+ * });
+ * const result = await evaluator.evaluate("cache", { format: "json" });
+ * assert.equal(result.kind === "value" && result.json, '{"a":"1"}');
+ * const hostile = await evaluator.evaluate(
+ *   "({ get x() { throw new Error('no') } })",
+ *   { format: "json" },
+ * );
+ * assert.equal(hostile.kind === "error" && hostile.message, "no");
+ * evaluator.close();
+ * ```
+ *
  * @param namespace The service's namespace object.
  * @param options Output, session bindings and rendering options.
  * @returns The session's evaluator.
@@ -160,7 +193,7 @@ export function createEvaluator(
   }
 
   return {
-    async evaluate(code, { signal } = {}) {
+    async evaluate(code, { signal, format = "text" } = {}) {
       const started = performance.now();
       if (sessionConsole.closed) return closedSession(started);
       if (signal?.aborted) return interrupted(started);
@@ -216,12 +249,25 @@ export function createEvaluator(
         return failure(thrown, started);
       }
       scope.setLastValue(value);
+      let json: string | undefined;
+      if (format === "json") {
+        try {
+          json = runInContext(
+            context,
+            () => toJsonText(value, { maxChars: render.maxChars }),
+          );
+        } catch (thrown) {
+          return failure(thrown, started);
+        }
+      }
       // Rendering an object may run custom inspectors that log: keep them in
       // the session. A primitive runs no code, so it skips the context switch.
       const text = isObjectLike(value)
         ? runInContext(context, () => renderValue(value, render))
         : renderValue(value, render);
-      return { kind: "value", text, durationMs: since(started) };
+      return json === undefined
+        ? { kind: "value", text, durationMs: since(started) }
+        : { kind: "value", text, json, durationMs: since(started) };
     },
     complete(code, cursor) {
       return Promise.resolve(completeCode(code, cursor, scope));

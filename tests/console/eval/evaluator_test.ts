@@ -757,3 +757,31 @@ Deno.test("evaluate() supports dynamic import", async () => {
     '"function"',
   );
 });
+
+// --- JSON format -------------------------------------------------------------
+
+Deno.test("evaluate() with format json adds the value as JSON text", async () => {
+  const { evaluator } = openSession(serviceNamespace());
+  const result = await evaluator.evaluate("cache", { format: "json" });
+  assert.equal(result.kind, "value");
+  assert.equal((result as { json?: string }).json, '{"a":1,"b":2}');
+  assert.match((result as { text: string }).text, /Map\(2\)/);
+  const plain = await evaluator.evaluate("cache");
+  assert.equal("json" in plain, false);
+  const awaited = await evaluator.evaluate("getUser('7')", { format: "json" });
+  assert.equal(
+    (awaited as { json?: string }).json,
+    '{"id":"7","name":"user 7"}',
+  );
+});
+
+Deno.test("evaluate() with format json turns an unreadable value into an error result", async () => {
+  const { evaluator } = openSession();
+  const result = await evaluator.evaluate(
+    "new Proxy({}, { ownKeys() { throw new TypeError('trap') } })",
+    { format: "json" },
+  );
+  assert.equal(result.kind, "error");
+  assert.equal((result as { message: string }).message, "trap");
+  assert.equal(await value(evaluator, "_error.message"), '"trap"');
+});
