@@ -6,13 +6,16 @@
  * @module
  */
 
+import { types } from "node:util";
 import {
+  type CompiledSnippet,
   type CompileOutcome,
   compileSnippet,
   findCachedSnippet,
 } from "./snippet_compiler.ts";
 import { completeCode, type CompletionResult } from "./completion.ts";
 import {
+  currentContext,
   installConsoleRouting,
   type OutputContext,
   runInContext,
@@ -23,7 +26,7 @@ import { createSessionScope } from "./scope.ts";
 import { createSessionConsole, type EvalOutput } from "./session_console.ts";
 import { cleanStack } from "./stack.ts";
 
-export type { EvalOutput } from "./session_console.ts";
+export type { EvalOutput, OutputInfo } from "./session_console.ts";
 
 /** Options for {@linkcode createEvaluator}. */
 export interface EvaluatorOptions {
@@ -114,10 +117,12 @@ const INTERRUPTED = Symbol("interrupted");
  *   wrap it (`[p]`) to see the promise itself.
  * - `console.*` output from the snippet and anything it starts goes to
  *   `options.output`, as do errors nobody catches in its promises,
- *   microtasks and timers. After an interrupt the evaluation's work may go on
- *   in the background, but its output is dropped. After `close()`, work the
- *   session left running (a `setInterval`, say) writes to the service's own
- *   console again.
+ *   microtasks and timers, whatever was thrown: a value whose every trap
+ *   throws is reported, never let loose on the process. Output written
+ *   while no evaluation waits for it (a timer's, or that of work an
+ *   interrupted evaluation left running, or its later failure) is marked
+ *   `{ background: true }`. After `close()`, work the session left running
+ *   (a `setInterval`, say) writes to the service's own console again.
  * - TypeScript is accepted; the transpiler is loaded on the first snippet
  *   that is not valid JavaScript and looks like TypeScript.
  *
@@ -168,10 +173,14 @@ export function createEvaluator(
     maxChars: options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS,
   };
   const scope = createSessionScope(namespace, options.scope);
-  const sessionConsole = createSessionConsole(options.output, {
-    colors: render.colors,
-    cleanStack,
-  });
+  const sessionConsole = createSessionConsole({
+    write(stream, text) {
+      // Output is the pending evaluation's only while it is waited for;
+      // anything else comes from work a snippet left running.
+      const background = currentContext()?.pending !== true;
+      options.output.write(stream, text, { background });
+    },
+  }, { colors: render.colors, cleanStack });
   const reportUncaught = (error: unknown, inPromise: boolean) => {
     const { text } = describeThrown(error, render);
     const report = inPromise
@@ -181,6 +190,17 @@ export function createEvaluator(
     // (console.error reaches the original console for a closed session).
     if (sessionConsole.closed) console.error(report);
     else sessionConsole.print("stderr", report);
+  };
+  // The work of an interrupted evaluation goes on; if it fails later, that
+  // is reported like any background failure.
+  const orphan = (work: Promise<unknown>) => {
+    work.catch((error) => {
+      try {
+        reportUncaught(error, true);
+      } catch {
+        // Nothing sensible is left to report.
+      }
+    });
   };
 
   function failure(thrown: unknown, started: number): EvalResult {
@@ -192,9 +212,70 @@ export function createEvaluator(
     };
   }
 
+  async function evaluateCompiled(
+    compiled: CompiledSnippet,
+    context: OutputContext,
+    { signal, format = "text" }: EvaluateOptions,
+    started: number,
+  ): Promise<EvalResult> {
+    let value: unknown;
+    try {
+      const run = compiled.bind(scope.layers);
+      if (compiled.isAsync) {
+        const pending = runInContext(context, run) as Promise<[unknown]>;
+        const settled = signal
+          ? await untilAborted(pending, signal)
+          : await pending;
+        if (settled === INTERRUPTED) {
+          orphan(pending);
+          return interrupted(started);
+        }
+        value = settled[0];
+      } else {
+        value = runInContext(context, run);
+      }
+      // A brand check, not instanceof: it runs no trap of a hostile proxy.
+      if (isPromise(value)) {
+        // A promise value is awaited, so `heap.top()` needs no `await`.
+        const promise = value;
+        const settled = signal
+          ? await untilAborted(promise, signal)
+          : await promise;
+        if (settled === INTERRUPTED) {
+          orphan(promise);
+          return interrupted(started);
+        }
+        value = settled;
+      }
+    } catch (thrown) {
+      return failure(thrown, started);
+    }
+    scope.setLastValue(value);
+    let json: string | undefined;
+    if (format === "json") {
+      try {
+        json = runInContext(
+          context,
+          () => toJsonText(value, { maxChars: render.maxChars }),
+        );
+      } catch (thrown) {
+        return failure(thrown, started);
+      }
+    }
+    // Rendering an object may run custom inspectors that log: keep them in
+    // the session. A primitive runs no code, so it skips the context switch.
+    const text = isObjectLike(value)
+      ? runInContext(context, () => renderValue(value, render))
+      : renderValue(value, render);
+    return json === undefined
+      ? { kind: "value", text, durationMs: since(started) }
+      : { kind: "value", text, json, durationMs: since(started) };
+  }
+
   return {
-    async evaluate(code, { signal, format = "text" } = {}) {
+    async evaluate(code, evaluateOptions = {}) {
       const started = performance.now();
+      const { signal } = evaluateOptions;
       if (sessionConsole.closed) return closedSession(started);
       if (signal?.aborted) return interrupted(started);
       let compiled: CompileOutcome | undefined = findCachedSnippet(code);
@@ -215,62 +296,27 @@ export function createEvaluator(
       scope.prepare(compiled);
       const context: OutputContext = {
         console: sessionConsole,
-        active: true,
+        pending: true,
         reportUncaught,
       };
-      let value: unknown;
       try {
-        const run = compiled.bind(scope.layers);
-        if (compiled.isAsync) {
-          const pending = runInContext(context, run) as Promise<[unknown]>;
-          const settled = signal
-            ? await untilAborted(pending, signal)
-            : await pending;
-          if (settled === INTERRUPTED) {
-            context.active = false;
-            return interrupted(started);
-          }
-          value = settled[0];
-        } else {
-          value = runInContext(context, run);
-        }
-        if (value instanceof Promise) {
-          // A promise value is awaited, so `heap.top()` needs no `await`.
-          const settled = signal
-            ? await untilAborted(value, signal)
-            : await value;
-          if (settled === INTERRUPTED) {
-            context.active = false;
-            return interrupted(started);
-          }
-          value = settled;
-        }
-      } catch (thrown) {
-        return failure(thrown, started);
+        return await evaluateCompiled(
+          compiled,
+          context,
+          evaluateOptions,
+          started,
+        );
+      } finally {
+        context.pending = false;
       }
-      scope.setLastValue(value);
-      let json: string | undefined;
-      if (format === "json") {
-        try {
-          json = runInContext(
-            context,
-            () => toJsonText(value, { maxChars: render.maxChars }),
-          );
-        } catch (thrown) {
-          return failure(thrown, started);
-        }
-      }
-      // Rendering an object may run custom inspectors that log: keep them in
-      // the session. A primitive runs no code, so it skips the context switch.
-      const text = isObjectLike(value)
-        ? runInContext(context, () => renderValue(value, render))
-        : renderValue(value, render);
-      return json === undefined
-        ? { kind: "value", text, durationMs: since(started) }
-        : { kind: "value", text, json, durationMs: since(started) };
     },
     complete(code, cursor) {
-      return Promise.resolve(completeCode(code, cursor, scope));
+      try {
+        return Promise.resolve(completeCode(code, cursor, scope));
+      } catch {
+        // A value whose traps throw has no members to offer.
+        return Promise.resolve({ candidates: [], start: cursor });
+      }
     },
     close() {
       sessionConsole.close();
@@ -289,7 +335,6 @@ function untilAborted<T>(
   signal: AbortSignal,
 ): Promise<T | typeof INTERRUPTED> {
   if (signal.aborted) {
-    pending.catch(() => {}); // the orphan's failure is nobody's business now
     return Promise.resolve(INTERRUPTED);
   }
   return new Promise((resolve, reject) => {
@@ -359,4 +404,8 @@ function syntaxFailure(
 
 function since(started: number): number {
   return performance.now() - started;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return types.isPromise(value);
 }

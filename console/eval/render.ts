@@ -78,6 +78,22 @@ export function describeThrown(
   thrown: unknown,
   options: RenderOptions,
 ): ThrownDescription {
+  try {
+    return describe(thrown, options);
+  } catch {
+    // Every read of the value threw (a proxy's traps): say so, do not throw.
+    return {
+      name: "Error",
+      message: UNDESCRIBABLE,
+      stack: "",
+      text: `Uncaught ${UNDESCRIBABLE}`,
+    };
+  }
+}
+
+const UNDESCRIBABLE = "[thrown value could not be described]";
+
+function describe(thrown: unknown, options: RenderOptions): ThrownDescription {
   const limit = (text: string) => truncateText(text, options.maxChars);
   if (isError(thrown)) {
     const name = safeString(() => thrown.name, "Error");
@@ -140,9 +156,15 @@ export function truncateText(text: string, maxChars: number): string {
 }
 
 function isError(value: unknown): value is Error {
-  return value instanceof Error ||
-    (Error as { isError?: (value: unknown) => boolean }).isError?.(value) ===
-      true;
+  const isErrorBrand = (Error as { isError?: (value: unknown) => boolean })
+    .isError;
+  if (isErrorBrand?.(value) === true) return true;
+  try {
+    // An error-like object (a subclass across realms, Object.create(Error.prototype)).
+    return value instanceof Error;
+  } catch {
+    return false; // a proxy whose getPrototypeOf trap throws
+  }
 }
 
 function safeString(read: () => unknown, fallback: string): string {

@@ -10,13 +10,25 @@ import { CLEAR_SCREEN } from "../ansi.ts";
 import { formatArgs, type FormatOptions } from "./format_args.ts";
 import { renderConsoleTable } from "./console_table.ts";
 
+/** About one piece of a session's output. */
+export interface OutputInfo {
+  /**
+   * `true` when no evaluation of the session is waiting for this output:
+   * it comes from work an earlier snippet left running (a timer, an
+   * interrupted evaluation, a rejection nobody handled). A JSON session
+   * sends it with `id: null`.
+   */
+  background: boolean;
+}
+
 /** Where a session's console output goes. */
 export interface EvalOutput {
   /**
    * Receives whole lines, each ending with `"\n"` (only `console.clear()`
-   * sends a bare terminal escape, and only with colors on).
+   * sends a bare terminal escape, and only with colors on). The evaluator
+   * passes `info`; a session console on its own does not.
    */
-  write(stream: "stdout" | "stderr", text: string): void;
+  write(stream: "stdout" | "stderr", text: string, info?: OutputInfo): void;
 }
 
 /** The console methods a session handles; others keep their global behaviour. */

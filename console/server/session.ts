@@ -285,8 +285,14 @@ function createCore(context: SessionContext, sinks: CoreSinks) {
   };
   const evaluator: Evaluator = createEvaluator(context.namespace, {
     output: {
-      write(stream, text) {
-        sinks.output(current?.id ?? null, stream, text);
+      write(stream, text, info) {
+        // Background output (a timer's, an interrupted evaluation's) belongs
+        // to no request, even while another evaluation is pending.
+        sinks.output(
+          info?.background ? null : current?.id ?? null,
+          stream,
+          text,
+        );
       },
     },
     scope: context.scope(io),

@@ -1,0 +1,98 @@
+/**
+ * Values whose every trap throws, sent to a real `main.ts serve` process
+ * through its console: thrown, rejected, thrown from a timer and a
+ * microtask, left as an unhandled rejection, and completed with Tab. The
+ * service must answer each, keep serving HTTP and stop cleanly.
+ */
+
+import assert from "node:assert/strict";
+import type { Reply } from "../../../console/protocol.ts";
+import { startServe } from "../../_process.ts";
+import { TestConnection, valueOf } from "../_console_client.ts";
+
+const TOKEN = "hostile-" + crypto.randomUUID();
+const HOSTILE =
+  "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
+  "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
+
+Deno.test("a console session contains values whose every trap throws, end to end", async () => {
+  const service = await startServe(["--console-port", "0"], {
+    env: { CONSOLE_TOKEN: TOKEN },
+  });
+  const line = await service.stdout.waitFor(/^console listening on /);
+  const port = Number(line.match(/:(\d+)$/)![1]);
+  const session = await TestConnection.open(port);
+  try {
+    assert.equal((await session.hello(TOKEN))?.type, "hello");
+    let id = 0;
+    for (
+      const code of [
+        `throw new Proxy({}, { getPrototypeOf() { throw 2 } })`,
+        `throw ${HOSTILE}`,
+        `await Promise.reject(${HOSTILE})`,
+      ]
+    ) {
+      const { final } = await session.eval(++id, code);
+      assert.equal(final.type, "error", code);
+      assert.match((final as { text?: string }).text ?? "", /^Uncaught /);
+    }
+    // Background throws: each reported to the session as output with id null.
+    const background: Reply[] = [];
+    for (
+      const code of [
+        `setTimeout(() => { throw ${HOSTILE} }, 1); 1`,
+        `queueMicrotask(() => { throw ${HOSTILE} }); 1`,
+        `Promise.reject(${HOSTILE}); 1`,
+      ]
+    ) {
+      const { final, before } = await session.eval(++id, code);
+      assert.equal(valueOf(final), "1", code);
+      background.push(...before);
+    }
+    await session.send({
+      op: "eval",
+      id: "var",
+      code: `var hostile = ${HOSTILE}`,
+    });
+    const { before } = await session.until("var");
+    background.push(...before);
+    const uncaught = background.filter((r) =>
+      r.type === "output" && r.stream === "stderr" &&
+      r.text.startsWith("Uncaught")
+    );
+    assert.equal(uncaught.length, 3, JSON.stringify(background));
+    // The microtask runs while its evaluation is still pending; the timer
+    // and the unhandled rejection come after it returned: background.
+    assert.deepEqual(
+      uncaught.map((r) => r.type === "output" && [r.id, r.text]).sort(),
+      [
+        [5, "Uncaught {}\n"],
+        [null, "Uncaught (in promise) {}\n"],
+        [null, "Uncaught {}\n"],
+      ].sort(),
+    );
+    // Tab completion on the proxy answers, empty, and the session goes on.
+    await session.send({
+      op: "complete",
+      id: "tab",
+      code: "hostile.",
+      cursor: 8,
+    });
+    const { final: completions } = await session.until("tab");
+    assert.deepEqual(completions, {
+      type: "completions",
+      id: "tab",
+      candidates: [],
+      start: 8,
+    });
+    assert.equal(valueOf((await session.eval(++id, "6 * 7")).final), "42");
+    const response = await fetch(`${service.url}users/alive`);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
