@@ -123,8 +123,11 @@ const INTERRUPTED = Symbol("interrupted");
  *   interrupted evaluation left running, or its later failure) is marked
  *   `{ background: true }`. After `close()`, work the session left running
  *   (a `setInterval`, say) writes to the service's own console again.
- * - TypeScript is accepted; the transpiler is loaded on the first snippet
- *   that is not valid JavaScript and looks like TypeScript.
+ * - Snippets are TypeScript first, as in `deno repl` (`id<number>(7)` is a
+ *   generic call), and JavaScript where TypeScript cannot parse them. The
+ *   transpiler is loaded on the first snippet whose two readings can
+ *   differ (one with a `<`, or one JavaScript rejects that has a
+ *   TypeScript-only token).
  *
  * @example
  * ```ts

@@ -875,3 +875,32 @@ Deno.test("complete() answers with nothing on a value whose every trap throws", 
     start: 10,
   });
 });
+
+// --- TypeScript first ------------------------------------------------------------
+
+Deno.test("evaluate() reads a snippet as TypeScript first, like deno repl", async () => {
+  const { evaluator } = openSession();
+  await value(evaluator, "function id26<T>(v: T): T { return v }");
+  assert.equal(await value(evaluator, "id26<number>(7)"), "7");
+  assert.equal(await value(evaluator, "id26<string>('s')"), '"s"');
+  await value(evaluator, "const pair = <A, B>(a: A, b: B): [A, B] => [a, b]");
+  assert.equal(
+    await value(evaluator, "pair<number, string>(1, 'x')"),
+    '[ 1, "x" ]',
+  );
+  assert.equal(
+    await value(evaluator, "new Map<string, number>([['a', 1]]).size"),
+    "1",
+  );
+});
+
+Deno.test("evaluate() falls back to JavaScript where TypeScript cannot parse the snippet", async () => {
+  const { evaluator } = openSession();
+  // As TypeScript this is a block with a bad label; as JavaScript an object.
+  assert.equal(
+    await value(evaluator, "{ ok: 1 < 2, n: 2 }"),
+    "{ ok: true, n: 2 }",
+  );
+  assert.equal(await value(evaluator, "let lt = 1 < 2; lt"), "true");
+  assert.equal(await value(evaluator, "[3 < 4, 5 > 6]"), "[ true, false ]");
+});
