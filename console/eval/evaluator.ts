@@ -207,12 +207,12 @@ export function createEvaluator(
   };
 
   function failure(thrown: unknown, started: number): EvalResult {
+    const described = describeThrown(thrown, render);
+    // `_error.stack` reads like the reply: snippet frames mapped, the
+    // console's own frames gone.
+    if (described.stack !== "") replaceStack(thrown, described.stack);
     scope.setLastError(thrown);
-    return {
-      kind: "error",
-      ...describeThrown(thrown, render),
-      durationMs: since(started),
-    };
+    return { kind: "error", ...described, durationMs: since(started) };
   }
 
   async function evaluateCompiled(
@@ -326,6 +326,19 @@ export function createEvaluator(
       scope.clear();
     },
   };
+}
+
+function replaceStack(error: unknown, stack: string): void {
+  try {
+    Object.defineProperty(error, "stack", {
+      value: stack,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  } catch {
+    // A frozen error or a proxy refusing: `_error` keeps its own stack.
+  }
 }
 
 function isObjectLike(value: unknown): boolean {
