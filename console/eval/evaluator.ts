@@ -23,6 +23,7 @@ import {
 import { describeThrown, renderValue } from "./render.ts";
 import { toJsonText } from "./json_value.ts";
 import { createSessionScope } from "./scope.ts";
+import { createSessionHelpers, dotCommand } from "./session_helpers.ts";
 import { createSessionConsole, type EvalOutput } from "./session_console.ts";
 import { cleanStack } from "./stack.ts";
 
@@ -175,7 +176,10 @@ export function createEvaluator(
     colors: options.colors ?? false,
     maxChars: options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS,
   };
-  const scope = createSessionScope(namespace, options.scope);
+  const scope = createSessionScope(
+    namespace,
+    sessionEntries(namespace, options.scope ?? {}),
+  );
   const sessionConsole = createSessionConsole({
     write(stream, text) {
       // Output is the pending evaluation's only while it is waited for;
@@ -281,6 +285,10 @@ export function createEvaluator(
       const { signal } = evaluateOptions;
       if (sessionConsole.closed) return closedSession(started);
       if (signal?.aborted) return interrupted(started);
+      const answer = dotCommand(code);
+      if (answer !== undefined) {
+        return { kind: "value", text: answer, durationMs: since(started) };
+      }
       let compiled: CompileOutcome | undefined = findCachedSnippet(code);
       if (compiled === undefined) {
         try {
@@ -326,6 +334,27 @@ export function createEvaluator(
       scope.clear();
     },
   };
+}
+
+/**
+ * The session layer: the console's own helpers, then the `scope` option's
+ * entries (accessors copied, not run), then `help` listing all of it.
+ */
+function sessionEntries(
+  namespace: Record<string, unknown>,
+  scope: Record<string, unknown>,
+): Record<string, unknown> {
+  const helpers = createSessionHelpers({ namespace, scope });
+  const entries: Record<string, unknown> = Object.create(null);
+  Object.defineProperties(entries, Object.getOwnPropertyDescriptors(helpers));
+  Object.defineProperties(entries, Object.getOwnPropertyDescriptors(scope));
+  Object.defineProperty(entries, "help", {
+    value: helpers.help,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  return entries;
 }
 
 function replaceStack(error: unknown, stack: string): void {

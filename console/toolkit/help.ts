@@ -40,7 +40,10 @@ const LINES: Array<[string, string]> = [
   ],
   ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
   ["alloc.stop()", "stop sampling; final top sites"],
-  ["help()", "this list"],
+  [
+    "help()",
+    "this list, then the namespace's members and the session's helpers",
+  ],
 ];
 
 /**

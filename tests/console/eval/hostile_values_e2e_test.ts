@@ -1,8 +1,9 @@
 /**
  * Values whose every trap throws, sent to a real `main.ts serve` process
  * through its console: thrown, rejected, thrown from a timer and a
- * microtask, left as an unhandled rejection, and completed with Tab. The
- * service must answer each, keep serving HTTP and stop cleanly.
+ * microtask, left as an unhandled rejection, and completed with Tab; then
+ * `process.exit()` and `Deno.exit(3)`. The service must answer each, keep
+ * serving HTTP and stop cleanly.
  */
 
 import assert from "node:assert/strict";
@@ -15,7 +16,7 @@ const HOSTILE =
   "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
   "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
 
-Deno.test("a console session contains values whose every trap throws, end to end", async () => {
+Deno.test("a console session contains values whose every trap throws and refuses to exit the service, end to end", async () => {
   const service = await startServe(["--console-port", "0"], {
     env: { CONSOLE_TOKEN: TOKEN },
   });
@@ -85,6 +86,15 @@ Deno.test("a console session contains values whose every trap throws, end to end
       candidates: [],
       start: 8,
     });
+    // Neither process.exit() nor Deno.exit() stops the service.
+    for (const code of ["process.exit()", "Deno.exit(3)"]) {
+      const { final } = await session.eval(++id, code);
+      assert.equal(final.type, "error", code);
+      assert.match(
+        final.type === "error" ? final.error.message : "",
+        /would stop the whole service/,
+      );
+    }
     assert.equal(valueOf((await session.eval(++id, "6 * 7")).final), "42");
     const response = await fetch(`${service.url}users/alive`);
     assert.equal(response.status, 200);
