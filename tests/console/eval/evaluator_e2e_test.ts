@@ -1,9 +1,10 @@
 /**
- * Values whose every trap throws, sent to a real `main.ts serve` process
- * through its console: thrown, rejected, thrown from a timer and a
- * microtask, left as an unhandled rejection, and completed with Tab; then
- * `process.exit()` and `Deno.exit(3)`. The service must answer each, keep
- * serving HTTP and stop cleanly.
+ * The evaluator's promises checked through a real `main.ts serve` process
+ * and its console: values whose every trap throws (thrown, rejected, thrown
+ * from a timer and a microtask, left as an unhandled rejection, completed
+ * with Tab), `process.exit()` and `Deno.exit(3)`, and the output of work an
+ * interrupt left running. The service must answer each, keep serving HTTP
+ * and stop cleanly.
  */
 
 import assert from "node:assert/strict";
@@ -99,6 +100,50 @@ Deno.test("a console session contains values whose every trap throws and refuses
     const response = await fetch(`${service.url}users/alive`);
     assert.equal(response.status, 200);
     await response.body?.cancel();
+  } finally {
+    session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
+
+Deno.test("output of interrupted work arrives as background output (id null), end to end", async () => {
+  const service = await startServe(["--console-port", "0"], {
+    env: { CONSOLE_TOKEN: TOKEN },
+  });
+  const line = await service.stdout.waitFor(/^console listening on /);
+  const port = Number(line.match(/:(\d+)$/)![1]);
+  const session = await TestConnection.open(port);
+  try {
+    assert.equal((await session.hello(TOKEN))?.type, "hello");
+    await session.send({
+      op: "eval",
+      id: "slow",
+      code:
+        "await new Promise((r) => setTimeout(r, 300)); console.log('after interrupt'); " +
+        "throw new Error('late')",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await session.send({ op: "interrupt", id: "stop" });
+    const replies: Reply[] = [];
+    while (replies.filter((r) => r.type === "output").length < 2) {
+      const reply = await session.reply();
+      assert.ok(reply !== null, "connection open");
+      replies.push(reply);
+    }
+    const slow = replies.find((r) => r.type === "error" && r.id === "slow");
+    assert.equal(slow?.type === "error" && slow.error.name, "Interrupted");
+    const outputs = replies.filter((r) => r.type === "output");
+    assert.deepEqual(
+      outputs.map((r) =>
+        r.type === "output" && [r.id, r.stream, r.text.split("\n")[0]]
+      ),
+      [
+        [null, "stdout", "after interrupt"],
+        [null, "stderr", "Uncaught (in promise) Error: late"],
+      ],
+    );
   } finally {
     session.close();
     service.child.kill("SIGTERM");
