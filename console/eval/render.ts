@@ -85,13 +85,14 @@ export function renderValue(value: unknown, options: RenderOptions): string {
   const strAbbreviateSize = typeof shown === "string"
     ? Infinity
     : options.maxChars;
+  // Errors inside the value show the snippet's frames, not the console's.
   const inspectAt = (depth: number) =>
-    inspectValue(shown, {
+    cleanStack(inspectValue(shown, {
       colors: options.colors,
       strAbbreviateSize,
       depth,
       iterableLimit: limits.entries,
-    });
+    }));
   let depth = limits.depth;
   let rendered = inspectAt(depth);
   // Shallower rather than cut, when that fits: a whole overview beats the

@@ -75,7 +75,7 @@ export type SessionConsole =
 export interface SessionConsoleOptions {
   /** Color inspected values with ANSI escapes. */
   colors?: boolean;
-  /** Cleans the stack text printed by `console.trace`. */
+  /** Cleans stack frames in what the console prints (`console.trace`, logged errors). */
   cleanStack?: (stack: string) => string;
 }
 
@@ -122,8 +122,9 @@ export function createSessionConsole(
   };
   const print = (stream: "stdout" | "stderr", text: string) =>
     write(stream, `${text}\n`);
+  // Errors logged by a snippet show its frames, not the console's.
   const format = (args: readonly unknown[], extra: FormatOptions = {}) =>
-    formatArgs(args, { colors, indent, ...extra });
+    cleanStack(formatArgs(args, { colors, indent, ...extra }));
   const out = (...args: unknown[]) => print("stdout", format(args));
   const err = (...args: unknown[]) => print("stderr", format(args));
   const elapsed = (label: string) =>

@@ -38,6 +38,8 @@ const SNIPPET_LOCATION = /<console:(\d+)>, <anonymous>:(\d+):(\d+)/g;
  * @returns The cleaned text.
  */
 export function cleanStack(text: string): string {
+  // Most text (every value without an error inside) has no frame at all.
+  if (!text.includes("    at ")) return text;
   const out: string[] = [];
   let block: string[] = [];
   let blockIndent = "";

@@ -80,3 +80,25 @@ Deno.test("cleanStack() drops frames of any file under console/, colored or not"
     "Error: x\n    at service (file:///srv/lib/users.ts:3:3)",
   );
 });
+
+Deno.test("evaluate() shows snippet frames only in logged errors and errors inside values", async () => {
+  for (const colors of [false, true]) {
+    const lines: string[] = [];
+    const evaluator = createEvaluator({}, {
+      output: { write: (_stream, text) => lines.push(stripColors(text)) },
+      colors,
+    });
+    await evaluator.evaluate(
+      "try { null.x } catch (e) { console.log(e); console.error('got', e) }",
+    );
+    assert.deepEqual(lines, [
+      "TypeError: Cannot read properties of null (reading 'x')\n    at <console>:1:12\n",
+      "got TypeError: Cannot read properties of null (reading 'x')\n    at <console>:1:12\n",
+    ]);
+    const result = await evaluator.evaluate("({ e: new Error('nested') })");
+    assert.equal(
+      result.kind === "value" && stripColors(result.text),
+      "{\n  e: Error: nested\n      at <console>:1:7\n}",
+    );
+  }
+});
