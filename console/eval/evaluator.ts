@@ -21,6 +21,7 @@ import {
   runInContext,
 } from "./console_routing.ts";
 import { describeThrown, renderValue } from "./render.ts";
+import { readInspection } from "./inspection.ts";
 import { toJsonText } from "./json_value.ts";
 import { createSessionScope } from "./scope.ts";
 import { createSessionHelpers, dotCommand } from "./session_helpers.ts";
@@ -263,7 +264,11 @@ export function createEvaluator(
       try {
         json = runInContext(
           context,
-          () => toJsonText(value, { maxChars: render.maxChars }),
+          // An inspect() wrapper stands for its value.
+          () =>
+            toJsonText(readInspection(value)?.value ?? value, {
+              maxChars: render.maxChars,
+            }),
         );
       } catch (thrown) {
         return failure(thrown, started);
@@ -287,7 +292,14 @@ export function createEvaluator(
       if (signal?.aborted) return interrupted(started);
       const answer = dotCommand(code);
       if (answer !== undefined) {
-        return { kind: "value", text: answer, durationMs: since(started) };
+        const result = { kind: "value", text: answer } as const;
+        return evaluateOptions.format === "json"
+          ? {
+            ...result,
+            json: JSON.stringify(answer),
+            durationMs: since(started),
+          }
+          : { ...result, durationMs: since(started) };
       }
       let compiled: CompileOutcome | undefined = findCachedSnippet(code);
       if (compiled === undefined) {

@@ -904,3 +904,15 @@ Deno.test("evaluate() falls back to JavaScript where TypeScript cannot parse the
   assert.equal(await value(evaluator, "let lt = 1 < 2; lt"), "true");
   assert.equal(await value(evaluator, "[3 < 4, 5 > 6]"), "[ true, false ]");
 });
+
+Deno.test("evaluate() with format json gives hints, dot commands and inspect() their JSON too", async () => {
+  const { evaluator } = openSession(serviceNamespace());
+  const json = async (code: string) => {
+    const result = await evaluator.evaluate(code, { format: "json" });
+    assert.equal(result.kind, "value", code);
+    return JSON.parse((result as { json: string }).json);
+  };
+  assert.match(await json(".help"), /^help\(\) lists what is in scope/);
+  assert.match(await json("len(cache)"), /here 2/);
+  assert.deepEqual(await json("inspect(cache, { depth: 0 })"), { a: 1, b: 2 });
+});
