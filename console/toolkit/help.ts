@@ -40,10 +40,7 @@ const LINES: Array<[string, string]> = [
   ],
   ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
   ["alloc.stop()", "stop sampling; final top sites"],
-  [
-    "help()",
-    "this list, then the namespace's members and the session's helpers",
-  ],
+  ["help()", "this list"],
 ];
 
 /**
