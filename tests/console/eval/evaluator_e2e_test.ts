@@ -108,7 +108,7 @@ Deno.test("a console session contains values whose every trap throws and refuses
   assert.equal(code, 0);
 });
 
-Deno.test("output of interrupted work arrives as background output (id null), end to end", async () => {
+Deno.test("output of interrupted work arrives as background output (id null) even while another evaluation is pending, end to end", async () => {
   const service = await startServe(["--console-port", "0"], {
     env: { CONSOLE_TOKEN: TOKEN },
   });
@@ -126,6 +126,13 @@ Deno.test("output of interrupted work arrives as background output (id null), en
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await session.send({ op: "interrupt", id: "stop" });
+    // Pending while the interrupted work prints: its output is still not
+    // this evaluation's.
+    await session.send({
+      op: "eval",
+      id: "waiting",
+      code: "await new Promise((r) => setTimeout(r, 600)); 'done'",
+    });
     const replies: Reply[] = [];
     while (replies.filter((r) => r.type === "output").length < 2) {
       const reply = await session.reply();
@@ -144,6 +151,8 @@ Deno.test("output of interrupted work arrives as background output (id null), en
         [null, "stderr", "Uncaught (in promise) Error: late"],
       ],
     );
+    const { final } = await session.until("waiting");
+    assert.equal(valueOf(final), '"done"');
   } finally {
     session.close();
     service.child.kill("SIGTERM");
