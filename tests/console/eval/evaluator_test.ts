@@ -863,6 +863,21 @@ Deno.test("evaluate() reports background throws of a value whose every trap thro
   assert.equal(await value(evaluator, "'still here'"), '"still here"');
 });
 
+Deno.test("evaluate() answers dir(), len(), inspect() and help() on a value whose every trap throws", async () => {
+  const { evaluator } = openSession({ hostileMember: undefined });
+  await value(evaluator, `var hostile = ${HOSTILE}`);
+  await value(evaluator, `main.hostileMember = ${HOSTILE}`);
+  assert.match(await value(evaluator, "dir(hostile)"), /^dir\(\) is Python/);
+  assert.match(await value(evaluator, "len(hostile)"), /^len\(\) is Python/);
+  assert.equal(await value(evaluator, "inspect(hostile)"), "{}");
+  assert.match(
+    await value(evaluator, "help()"),
+    /hostileMember +\(could not be read\)/,
+  );
+  const json = await evaluator.evaluate("hostile", { format: "json" });
+  assert.equal(json.kind, "error");
+});
+
 Deno.test("complete() answers with nothing on a value whose every trap throws", async () => {
   const { evaluator } = openSession();
   await value(evaluator, `var hostile = ${HOSTILE}`);
