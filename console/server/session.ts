@@ -284,8 +284,14 @@ export async function createSessionCore(
   const scope = await context.scope(io);
   const evaluator = createEvaluator(context.namespace, {
     output: {
-      write(stream, text) {
-        sinks.output(made.core?.currentId ?? null, stream, text);
+      write(stream, text, info) {
+        // Background output (a timer's, an interrupted evaluation's) belongs
+        // to no request, even while another evaluation is pending.
+        sinks.output(
+          info?.background ? null : made.core?.currentId ?? null,
+          stream,
+          text,
+        );
       },
     },
     scope,
