@@ -22,8 +22,6 @@ export class ConnectionWriter {
   #pumping: Promise<void> | undefined;
   #encoder = new TextEncoder();
   #failed = false;
-  /** Bytes of droppable text dropped because the client was too slow. */
-  dropped = 0;
 
   /** @param sink The connection. */
   constructor(sink: ByteSink) {
@@ -37,21 +35,22 @@ export class ConnectionWriter {
 
   /**
    * Queues `text`. Droppable text (console output) is discarded while more
-   * than {@linkcode MAX_PENDING_BYTES} are waiting; replies never are.
+   * than `limit` bytes are waiting; replies never are.
    *
    * @param text What to send.
    * @param droppable Whether it may be dropped for a slow client.
+   * @param limit The most bytes waiting before droppable text is dropped;
+   * {@linkcode MAX_PENDING_BYTES} by default.
+   * @returns Whether it was queued (`false`: dropped, or the client is gone).
    */
-  send(text: string, droppable = false): void {
-    if (this.#failed) return;
-    if (droppable && this.#pendingBytes > MAX_PENDING_BYTES) {
-      this.dropped += text.length;
-      return;
-    }
+  send(text: string, droppable = false, limit = MAX_PENDING_BYTES): boolean {
+    if (this.#failed) return false;
+    if (droppable && this.#pendingBytes > limit) return false;
     const bytes = this.#encoder.encode(text);
     this.#queue.push(bytes);
     this.#pendingBytes += bytes.length;
     this.#pumping ??= this.#pump();
+    return true;
   }
 
   /**

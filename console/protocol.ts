@@ -1,5 +1,5 @@
 /**
- * The console's wire protocol, version 1: message shapes shared by the
+ * The console's wire protocol, version 2: message shapes shared by the
  * server and the client, and their validation.
  *
  * One connection carries newline-delimited lines. If the first line is a
@@ -10,8 +10,15 @@
  * @module
  */
 
-/** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version this code speaks: 2 authenticates JSON clients by
+ * challenge–response. A server still accepts version 1's hello with a
+ * `token`.
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** The hello versions a server accepts. */
+const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
 
 /** The longest line either side sends or accepts: 1 MiB. */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -19,16 +26,41 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 /** The longest first line (the hello or the token) before authentication. */
 export const MAX_HELLO_BYTES = 16 * 1024;
 
-/** Opens a session: must be the first line of a JSON connection. */
+/** The console's default TCP host: loopback only. */
+export const DEFAULT_CONSOLE_HOST = "127.0.0.1";
+
+/** The console's default TCP port. */
+export const DEFAULT_CONSOLE_PORT = 44444;
+
+/** The most console sessions open at once, by default. */
+export const DEFAULT_MAX_SESSIONS = 8;
+
+/**
+ * Opens a session: must be the first line of a JSON connection. Without a
+ * `token` the server answers with a `challenge`, which the client answers
+ * with an {@linkcode AuthRequest}; with one (a script through `nc`) the
+ * token is checked at once.
+ */
 export interface HelloRequest {
   /** Always `"hello"`. */
   op: "hello";
-  /** The console token. */
-  token: string;
-  /** The protocol version the client speaks; `1`. */
+  /** The console token itself; the client never sends it (challenge–response instead). */
+  token?: string;
+  /** The protocol version the client speaks: 2 (1 is accepted with a `token`). */
   version?: number;
   /** Render values with ANSI colours (the client is a terminal). */
   colors?: boolean;
+}
+
+/**
+ * Answers the server's `challenge`: the second line of a JSON connection
+ * whose hello had no token.
+ */
+export interface AuthRequest {
+  /** Always `"auth"`. */
+  op: "auth";
+  /** HMAC-SHA256 keyed with the token over the challenge's nonce, as 64 hex digits. */
+  answer: string;
 }
 
 /** Evaluates a snippet. */
@@ -39,6 +71,11 @@ export interface EvalRequest {
   id: RequestId;
   /** JavaScript or TypeScript source. */
   code: string;
+  /**
+   * `"json"` also sends the awaited value as JSON text (the `result`
+   * reply's `json` field); `"text"` (the default) renders it only.
+   */
+  format?: "text" | "json";
 }
 
 /** Asks for completions of the code before `cursor`. */
@@ -100,6 +137,12 @@ export type ProgressCallback = (
 /** A message from the server. */
 export type Reply =
   | {
+    /** Prove you know the token: answer with an `auth` request. */
+    type: "challenge";
+    /** A fresh random nonce (64 hex digits) to sign. */
+    nonce: string;
+  }
+  | {
     /** The session is open. */
     type: "hello";
     /** The server's protocol version. */
@@ -142,6 +185,8 @@ export type Reply =
     id: RequestId;
     /** The value rendered by `Deno.inspect`. */
     value: string;
+    /** The awaited value as JSON text, when the request asked for `"format": "json"`. */
+    json?: string;
     /** How long it took, in milliseconds. */
     durationMs: number;
   }
@@ -198,24 +243,35 @@ export class ProtocolError extends Error {
   }
 }
 
+/** HTTP methods in use, for request lines that do not end in `HTTP/x.y`. */
+const HTTP_METHODS =
+  "GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI|PROPFIND|PROPPATCH|MKCOL|COPY|MOVE|LOCK|UNLOCK|SEARCH|M-SEARCH|NOTIFY|SUBSCRIBE|UNSUBSCRIBE|REPORT|MKCALENDAR|PURGE|LINK|UNLINK";
+
 /**
- * Whether a first line looks like HTTP: a request line (`GET / HTTP/1.1`,
- * the HTTP/2 preface) or a header (`Host: x`). Such a connection comes from
- * a browser or proxy and must never reach the evaluator.
+ * Whether a first line looks like HTTP: a request line (any method token,
+ * a target and `HTTP/x.y`, as `M-SEARCH * HTTP/1.1` or the HTTP/2 preface;
+ * or a known method followed by ` /` or ` *`, as HTTP/0.9's `GET /`), or a
+ * header (`Host: x`). Such a connection comes from a browser, a proxy or a
+ * scanner and must never reach the evaluator.
  *
  * @param line The connection's first line, without its line ending.
  * @returns `true` when it looks like HTTP.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { looksLikeHttp } from "./protocol.ts";
- * console.assert(looksLikeHttp("POST / HTTP/1.1"));
- * console.assert(!looksLikeHttp('{"op":"hello","token":"x"}'));
+ * assert.ok(looksLikeHttp("POST / HTTP/1.1"));
+ * assert.ok(looksLikeHttp("M-SEARCH * HTTP/1.1"));
+ * assert.ok(!looksLikeHttp('{"op":"hello","version":2}'));
+ * assert.ok(!looksLikeHttp("GET_TOKEN / 2"));
  * ```
  */
 export function looksLikeHttp(line: string): boolean {
-  return /^[A-Za-z]+ \S+ HTTP\/\d/.test(line) || /^host\s*:/i.test(line) ||
-    /^(GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE|PRI) /.test(line);
+  // A method is an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~.
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d(\.\d)?\s*$/.test(line) ||
+    new RegExp(`^(${HTTP_METHODS}) [/*]`).test(line) ||
+    /^host\s*:/i.test(line);
 }
 
 /**
@@ -227,8 +283,10 @@ export function looksLikeHttp(line: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseHello } from "./protocol.ts";
- * console.assert(parseHello('{"op":"hello","token":"t"}').token === "t");
+ * assert.ok(parseHello('{"op":"hello","token":"t"}').token === "t");
+ * assert.equal(parseHello('{"op":"hello","version":2}').token, undefined);
  * ```
  */
 export function parseHello(line: string): HelloRequest {
@@ -236,18 +294,57 @@ export function parseHello(line: string): HelloRequest {
   if (message.op !== "hello") {
     throw new ProtocolError('The first message must be {"op": "hello", ...}');
   }
-  if (typeof message.token !== "string") {
+  if (message.token !== undefined && typeof message.token !== "string") {
     throw new ProtocolError('"token" must be a string');
   }
-  if (message.version !== undefined && message.version !== PROTOCOL_VERSION) {
+  if (
+    message.version !== undefined &&
+    !SUPPORTED_VERSIONS.includes(message.version as number)
+  ) {
     throw new ProtocolError(
-      `Unsupported protocol version "${message.version}": this server speaks ${PROTOCOL_VERSION}`,
+      `Unsupported protocol version ${
+        JSON.stringify(message.version)
+      }: this server speaks ${PROTOCOL_VERSION}`,
     );
+  }
+  if (message.version === 1 && message.token === undefined) {
+    throw new ProtocolError('A version 1 hello must carry "token"');
   }
   if (message.colors !== undefined && typeof message.colors !== "boolean") {
     throw new ProtocolError('"colors" must be a boolean');
   }
   return message as unknown as HelloRequest;
+}
+
+/**
+ * Parses the answer to a challenge.
+ *
+ * @param line The line after the hello.
+ * @returns The answer.
+ * @throws {ProtocolError} When it is not a valid `auth` request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseAuth } from "./protocol.ts";
+ * const answer = "0".repeat(64);
+ * assert.equal(parseAuth(`{"op":"auth","answer":"${answer}"}`).answer, answer);
+ * ```
+ */
+export function parseAuth(line: string): AuthRequest {
+  const message = parseObject(line);
+  if (message.op !== "auth") {
+    throw new ProtocolError(
+      'The answer to a challenge must be {"op": "auth", "answer": ...}',
+    );
+  }
+  if (
+    typeof message.answer !== "string" ||
+    !/^[0-9a-f]{64}$/.test(message.answer)
+  ) {
+    throw new ProtocolError('"answer" must be 64 lowercase hex digits');
+  }
+  return { op: "auth", answer: message.answer };
 }
 
 /**
@@ -260,9 +357,10 @@ export function parseHello(line: string): HelloRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRequest } from "./protocol.ts";
  * const request = parseRequest('{"op":"eval","id":1,"code":"1+1"}');
- * console.assert(request.op === "eval");
+ * assert.ok(request.op === "eval");
  * ```
  */
 export function parseRequest(line: string): Request {
@@ -278,7 +376,15 @@ export function parseRequest(line: string): Request {
       if (typeof message.code !== "string") {
         throw new ProtocolError('"code" must be a string', id);
       }
-      return { op: "eval", id, code: message.code };
+      if (
+        message.format !== undefined && message.format !== "text" &&
+        message.format !== "json"
+      ) {
+        throw new ProtocolError('"format" must be "text" or "json"', id);
+      }
+      return message.format === undefined
+        ? { op: "eval", id, code: message.code }
+        : { op: "eval", id, code: message.code, format: message.format };
     case "complete": {
       if (typeof message.code !== "string") {
         throw new ProtocolError('"code" must be a string', id);

@@ -28,12 +28,13 @@ export type SnippetStep =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SnippetBuffer } from "./snippet_buffer.ts";
  * const buffer = new SnippetBuffer();
  * buffer.add("[1,");
  * buffer.settle(true); // the console answered "incomplete"
  * const step = buffer.add("2]");
- * console.assert(step.kind === "evaluate" && step.code === "[1,\n2]");
+ * assert.ok(step.kind === "evaluate" && step.code === "[1,\n2]");
  * ```
  */
 export class SnippetBuffer {

@@ -5,6 +5,11 @@
  * @module
  */
 
+import {
+  DEFAULT_CONSOLE_HOST,
+  DEFAULT_CONSOLE_PORT,
+  DEFAULT_MAX_SESSIONS,
+} from "../console/protocol.ts";
 import { flagOrEnv, parseFlags, parseInteger, UsageError } from "./flags.ts";
 
 /** Where and how the console listens, or `null` when disabled. */
@@ -47,13 +52,13 @@ Flags (environment variable in brackets):
                            0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
   --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
   --no-console             do not start the live console
-  --console-host HOST      console host (CONSOLE_HOST) [default: 127.0.0.1]
+  --console-host HOST      console host (CONSOLE_HOST) [default: ${DEFAULT_CONSOLE_HOST}]
   --console-port PORT      console port, 0 picks a free one (CONSOLE_PORT)
-                           [default: 44444]
+                           [default: ${DEFAULT_CONSOLE_PORT}]
   --console-socket PATH    listen on a unix socket instead (CONSOLE_SOCKET)
   --console-token TOKEN    the console's token (CONSOLE_TOKEN); without one a
                            random token is written to a file only you can read
-  --console-max-sessions N most console sessions at once [default: 8]
+  --console-max-sessions N most console sessions at once [default: ${DEFAULT_MAX_SESSIONS}]
   -h, --help               show this help
 `;
 
@@ -135,12 +140,12 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     );
     config.console = {
       host: text(flags["console-host"], "--console-host", "CONSOLE_HOST") ??
-        "127.0.0.1",
+        DEFAULT_CONSOLE_HOST,
       port: integer(
         flags["console-port"],
         "--console-port",
         "CONSOLE_PORT",
-        44444,
+        DEFAULT_CONSOLE_PORT,
         PORT_RANGE,
       ),
       socket: text(
@@ -153,7 +158,7 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
         flags["console-max-sessions"],
         "--console-max-sessions",
         "CONSOLE_MAX_SESSIONS",
-        8,
+        DEFAULT_MAX_SESSIONS,
         { min: 1, max: 1024 },
       ),
     };

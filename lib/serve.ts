@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConsoleServer } from "../console/server/listener.ts";
+import type { ConsoleServer, SessionIO } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
@@ -72,6 +72,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
         socket: config.console.socket,
         token: config.console.token,
         maxSessions: config.console.maxSessions,
+        ...toolkitHooks(),
       });
     } catch (error) {
       await server.shutdown();
@@ -103,6 +104,25 @@ export async function startService(config: ServeConfig): Promise<Service> {
         consoleServer?.close(),
       ]).then(() => {});
       return stopping;
+    },
+  };
+}
+
+/**
+ * The leak toolkit, injected into the console: loaded with the first
+ * session (a literal specifier, so `deno compile` embeds it), released when
+ * the console closes.
+ */
+function toolkitHooks() {
+  let toolkit: Promise<typeof import("../console/toolkit/mod.ts")> | undefined;
+  return {
+    async scope(io: SessionIO) {
+      toolkit ??= import("../console/toolkit/mod.ts");
+      const { createToolkit } = await toolkit;
+      return createToolkit(io) as unknown as Record<string, unknown>;
+    },
+    async onClose() {
+      if (toolkit !== undefined) await (await toolkit).closeToolkit();
     },
   };
 }

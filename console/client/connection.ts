@@ -17,6 +17,7 @@ import {
   type RequestId,
   type WireError,
 } from "../protocol.ts";
+import { answerChallenge } from "../token.ts";
 
 /**
  * A failure that ends the client: cannot connect, refused session, lost
@@ -131,7 +132,7 @@ const encoder = new TextEncoder();
  * @param options The token and the session's options.
  * @returns The open connection.
  * @throws {ConsoleClientError} When the console cannot be reached, refuses
- * the session or does not speak protocol 1.
+ * the session or does not speak this protocol version.
  *
  * @example
  * ```ts ignore
@@ -202,16 +203,18 @@ export class ConsoleConnection {
   }
 
   /**
-   * Says hello on an open connection and waits for the session. Text before
-   * the first `{` of the first line (a `token: ` prompt the server shows a
-   * slow client) is skipped.
+   * Says hello on an open connection, answers the server's challenge (an
+   * HMAC of its nonce keyed with the token: the token itself is never
+   * sent) and waits for the session. Text before the first `{` of the
+   * first line (a `token: ` prompt the server shows a slow client) is
+   * skipped.
    *
    * @param conn The connection.
    * @param where The address, for messages.
    * @param options The token and the session's options.
    * @returns The session.
    * @throws {ConsoleClientError} When the session is refused or the server
-   * does not speak protocol 1.
+   * does not speak this protocol version.
    */
   static async open(
     conn: Deno.Conn,
@@ -221,46 +224,50 @@ export class ConsoleConnection {
     const { token, source } = await options.credentials();
     const reader = new LineReader(conn, MAX_LINE_BYTES);
     const writer = new ConnectionWriter(conn);
+    // The token never goes on the wire: the server sends a nonce and we
+    // answer with its HMAC keyed with the token, so a process that took the
+    // port learns nothing it could use.
     const hello: Record<string, unknown> = {
       op: "hello",
       version: PROTOCOL_VERSION,
-      token,
     };
     if (options.colors) hello.colors = true;
     writer.send(JSON.stringify(hello) + "\n");
 
     const timeoutMs = options.helloTimeoutMs ?? 15_000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const first = await Promise.race([
-      reader.next().catch(() => ({ kind: "eof" as const })),
-      new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (first === "timeout") {
-      throw new ConsoleClientError(
-        `no answer from ${where} within ${timeoutMs} ms: is it a leakwatch console?`,
+    const deadline = Date.now() + timeoutMs;
+    const challenge = await readHandshakeReply(reader, where, {
+      deadline,
+      timeoutMs,
+      first: true,
+    });
+    if (challenge.type === "error") {
+      throw new SessionRefusedError(
+        describeRefusal(challenge.error, where, source),
+        challenge.error,
       );
     }
-    if (first.kind === "eof") {
+    if (challenge.type !== "challenge") {
       throw new ConsoleClientError(
-        `the console at ${where} closed the connection before answering (too many connections, or not a leakwatch console?)`,
+        challenge.type === "hello"
+          ? `the console at ${where} opened a session without checking the token: is it a leakwatch console (protocol ${PROTOCOL_VERSION})?`
+          : `unexpected first reply from ${where}: type ${
+            JSON.stringify(challenge.type)
+          } (expected "challenge")`,
       );
     }
-    if (first.kind === "oversize") {
+    if (typeof challenge.nonce !== "string" || challenge.nonce.length > 1024) {
       throw new ConsoleClientError(
-        `the console at ${where} answered with an over-long line: is it a leakwatch console?`,
+        `the console at ${where} sent a malformed challenge: is it a leakwatch console?`,
       );
     }
-    const reply = parseFirstReply(first.line);
-    if (reply === undefined) {
-      throw new ConsoleClientError(
-        `unexpected answer from ${where}: ${
-          JSON.stringify(first.line.slice(0, 80))
-        } (is it a leakwatch console?)`,
-      );
-    }
+    const answer = await answerChallenge(token, challenge.nonce);
+    writer.send(JSON.stringify({ op: "auth", answer }) + "\n");
+    const reply = await readHandshakeReply(reader, where, {
+      deadline,
+      timeoutMs,
+      first: false,
+    });
     if (reply.type === "error") {
       throw new SessionRefusedError(
         describeRefusal(reply.error, where, source),
@@ -269,7 +276,7 @@ export class ConsoleConnection {
     }
     if (reply.type !== "hello") {
       throw new ConsoleClientError(
-        `unexpected first reply from ${where}: type ${
+        `unexpected reply from ${where} to the challenge's answer: type ${
           JSON.stringify(reply.type)
         } (expected "hello")`,
       );
@@ -521,6 +528,7 @@ export class ConsoleConnection {
         }
         break;
       case "hello":
+      case "challenge":
         return;
     }
     if (waiter === undefined) return; // a reply to a request nobody awaits
@@ -537,12 +545,60 @@ export class ConsoleConnection {
   }
 }
 
-/** The first reply, skipping anything before its `{` (a `token: ` prompt). */
-function parseFirstReply(line: string): Reply | undefined {
-  const start = line.indexOf("{");
-  if (start === -1) return undefined;
+/**
+ * Reads one reply of the handshake before `deadline`. The first may follow
+ * a `token: ` prompt the server shows a slow client: text before its `{` is
+ * skipped.
+ */
+async function readHandshakeReply(
+  reader: LineReader,
+  where: string,
+  { deadline, timeoutMs, first }: {
+    deadline: number;
+    timeoutMs: number;
+    first: boolean;
+  },
+): Promise<Reply> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const event = await Promise.race([
+    reader.next().catch(() => ({ kind: "eof" as const })),
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(
+        () => resolve("timeout"),
+        Math.max(0, deadline - Date.now()),
+      );
+    }),
+  ]);
+  clearTimeout(timer);
+  if (event === "timeout") {
+    throw new ConsoleClientError(
+      `no answer from ${where} within ${timeoutMs} ms: is it a leakwatch console?`,
+    );
+  }
+  if (event.kind === "eof") {
+    throw new ConsoleClientError(
+      `the console at ${where} closed the connection before answering (too many connections, or not a leakwatch console?)`,
+    );
+  }
+  if (event.kind === "oversize") {
+    throw new ConsoleClientError(
+      `the console at ${where} answered with an over-long line: is it a leakwatch console?`,
+    );
+  }
+  const reply = first ? parseFirstReply(event.line) : parseReply(event.line);
+  if (reply === undefined) {
+    throw new ConsoleClientError(
+      `unexpected answer from ${where}: ${
+        JSON.stringify(event.line.slice(0, 80))
+      } (is it a leakwatch console?)`,
+    );
+  }
+  return reply;
+}
+
+function parseReply(line: string): Reply | undefined {
   try {
-    const reply = JSON.parse(line.slice(start));
+    const reply = JSON.parse(line);
     return typeof reply === "object" && reply !== null &&
         typeof reply.type === "string"
       ? reply
@@ -560,6 +616,12 @@ function isJsonText(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The first reply, skipping anything before its `{` (a `token: ` prompt). */
+function parseFirstReply(line: string): Reply | undefined {
+  const start = line.indexOf("{");
+  return start === -1 ? undefined : parseReply(line.slice(start));
 }
 
 function describeRefusal(

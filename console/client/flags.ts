@@ -11,6 +11,7 @@ import {
   parseInteger,
   UsageError,
 } from "../../lib/flags.ts";
+import { DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT } from "../protocol.ts";
 
 /** Where a console listens: a TCP host and port, or a unix socket. */
 export type ConsoleAddress = { host: string; port: number } | {
@@ -40,9 +41,6 @@ export interface ConsoleClientConfig {
   timeoutMs?: number;
 }
 
-/** The default console port, as the server's. */
-export const DEFAULT_CONSOLE_PORT = 44444;
-
 /** How long each `--target` may take by default: 30 s. */
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
@@ -71,7 +69,7 @@ Connects to a running service's live console.
                 table: instance, duration, value or error
 
 Flags (environment variable in brackets):
-  --host HOST     console host (CONSOLE_HOST) [default: 127.0.0.1]
+  --host HOST     console host (CONSOLE_HOST) [default: ${DEFAULT_CONSOLE_HOST}]
   --port PORT     console port (CONSOLE_PORT) [default: ${DEFAULT_CONSOLE_PORT}]
   --socket PATH   connect to a unix socket instead (CONSOLE_SOCKET)
   --token TOKEN   the console's token (CONSOLE_TOKEN); by default it is read
@@ -165,7 +163,8 @@ export function parseConsoleArgs(
     const host = text(flags.host, "--host", "CONSOLE_HOST");
     const port = text(flags.port, "--port", "CONSOLE_PORT");
     address = {
-      host: host?.value.trim().replace(/^\[(.*)\]$/, "$1") ?? "127.0.0.1",
+      host: host?.value.trim().replace(/^\[(.*)\]$/, "$1") ??
+        DEFAULT_CONSOLE_HOST,
       port: port === undefined
         ? DEFAULT_CONSOLE_PORT
         : parseInteger(port.value, port.source, PORT_RANGE),

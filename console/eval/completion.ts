@@ -80,7 +80,8 @@ const MAX_CHAIN = 64;
  * `identifier.property.property` chain, that ends at `cursor`. Only such
  * chains are resolved: `foo().ba` or `a[0].b` get no candidates, and neither
  * does a position inside a string or comment. A chain through an accessor
- * property stops there, since resolving it would run the getter.
+ * property stops there, since resolving it would run the getter; a chain
+ * through a proxy whose traps throw gets no candidates.
  *
  * @example
  * ```ts
@@ -111,16 +112,21 @@ export function completeCode(
   const chain = memberChain(prefix.slice(0, start));
   if (chain === undefined) return none;
   let names: Iterable<string>;
-  if (chain.length === 0) {
-    names = [
-      ...scope.names(),
-      ...propertyNames(globalThis, Object.prototype),
-      ...KEYWORDS,
-    ];
-  } else {
-    const target = resolveChain(chain, scope);
-    if (target === undefined) return none;
-    names = propertyNames(Object(target.value), null);
+  try {
+    if (chain.length === 0) {
+      names = [
+        ...scope.names(),
+        ...propertyNames(globalThis, Object.prototype),
+        ...KEYWORDS,
+      ];
+    } else {
+      const target = resolveChain(chain, scope);
+      if (target === undefined) return none;
+      names = propertyNames(Object(target.value), null);
+    }
+  } catch {
+    // A proxy whose traps throw: it has no members to offer.
+    return none;
   }
   const candidates = new Set<string>();
   for (const name of names) {

@@ -14,11 +14,16 @@ import { ROUTED_METHODS, type SessionConsole } from "./session_console.ts";
 export interface OutputContext {
   /** The session's console. */
   readonly console: SessionConsole;
-  /** Cleared when the evaluation is interrupted: its later output is dropped. */
-  active: boolean;
+  /**
+   * Whether the evaluation is still waited for. Cleared when it returns or
+   * is interrupted: output of work it left running is background output
+   * from then on.
+   */
+  pending: boolean;
   /**
    * Reports an error nobody caught (thrown in a microtask or timer, or a
-   * rejection nobody handled); called within the context.
+   * rejection nobody handled); called within the context. Must not throw;
+   * if it does anyway, the error is dropped rather than ending the process.
    */
   reportUncaught(error: unknown, inPromise: boolean): void;
 }
@@ -30,15 +35,17 @@ let installed = false;
  * Patches the global console once per process (later calls do nothing) and
  * listens for errors that escape a session's snippet:
  *
- * - each method in `ROUTED_METHODS` goes to the current session's console;
- *   to nowhere once that evaluation was interrupted; and to the original
- *   method when no session is current or the session was closed (work a
- *   snippet left running shows in the service's own output then);
+ * - each method in `ROUTED_METHODS` goes to the current session's console
+ *   (also after the evaluation returned or was interrupted: the work it left
+ *   running keeps its output), and to the original method when no session
+ *   is current or the session was closed (work a snippet left running shows
+ *   in the service's own output then);
  * - an unhandled promise rejection, or an error thrown in a microtask or a
  *   `setTimeout` / `setInterval` callback, that belongs to a session is
- *   handed to the context's `reportUncaught` (not while interrupted) and does
- *   not end the process. Other callbacks a snippet registers (event
- *   listeners, I/O) throw into the process as usual.
+ *   handed to the context's `reportUncaught` and does not end the process,
+ *   whatever was thrown (a proxy whose every trap throws included). Errors
+ *   outside sessions, and other callbacks a snippet registers (event
+ *   listeners, I/O), throw into the process as usual.
  *
  * Code that saved a console method before the patch keeps the original.
  *
@@ -69,7 +76,7 @@ export function installConsoleRouting(): void {
         ) {
           return original.apply(this, args);
         }
-        if (context.active) context.console[method](...args);
+        context.console[method](...args);
       },
     }[method]!;
     target[method] = routed;
@@ -79,28 +86,43 @@ export function installConsoleRouting(): void {
     const context = storage.getStore();
     if (context === undefined) return;
     event.preventDefault();
-    if (context.active) context.reportUncaught(event.reason, true);
+    reportSafely(context, event.reason, true);
   });
   globalThis.addEventListener("error", (event) => {
     const context = storage.getStore();
     if (context === undefined) return;
     event.preventDefault();
-    if (context.active) context.reportUncaught(event.error, false);
+    reportSafely(context, event.error, false);
   });
 }
 
+/** An error escaping the report itself would end the process: drop it. */
+function reportSafely(
+  context: OutputContext,
+  error: unknown,
+  inPromise: boolean,
+): void {
+  try {
+    context.reportUncaught(error, inPromise);
+  } catch {
+    // Nothing left to tell the session with; the process must go on.
+  }
+}
+
 /**
- * Wraps the callbacks of `setTimeout` and `setInterval` calls made in a
- * session, so that an exception thrown by a snippet's timer is reported to
- * the session instead of ending the process. Timers set outside sessions get
- * the original functions with their own callbacks.
+ * Wraps the callbacks of `setTimeout`, `setInterval` and `queueMicrotask`
+ * calls made in a session, so that an exception thrown by a snippet's timer
+ * or microtask is reported to the session instead of ending the process.
+ * (Deno cannot even report a microtask's throw of a proxy whose traps throw
+ * through the global "error" event.) Calls outside sessions get the
+ * original functions with their own callbacks.
  */
 function guardTimers(): void {
   const timers = globalThis as unknown as Record<
     string,
     (...args: unknown[]) => unknown
   >;
-  for (const name of ["setTimeout", "setInterval"]) {
+  for (const name of ["setTimeout", "setInterval", "queueMicrotask"]) {
     const original = timers[name];
     if (typeof original !== "function") continue;
     timers[name] = {
@@ -113,7 +135,7 @@ function guardTimers(): void {
           try {
             return callback.apply(this, args);
           } catch (error) {
-            if (context.active) context.reportUncaught(error, false);
+            reportSafely(context, error, false);
           }
         };
         return original.call(this, guarded, ...rest);
@@ -135,7 +157,7 @@ function guardTimers(): void {
  * installConsoleRouting();
  * const lines: string[] = [];
  * const sessionConsole = createSessionConsole({ write: (_stream, text) => lines.push(text) });
- * const context = { console: sessionConsole, active: true, reportUncaught() {} };
+ * const context = { console: sessionConsole, pending: true, reportUncaught() {} };
  * runInContext(context, () => console.log("hi"));
  * assert.deepEqual(lines, ["hi\n"]);
  * ```
@@ -146,4 +168,28 @@ function guardTimers(): void {
  */
 export function runInContext<T>(context: OutputContext, fn: () => T): T {
   return storage.run(context, fn);
+}
+
+/**
+ * The session context of the code running now, if any.
+ *
+ * @example
+ * ```ts
+ * import { currentContext, runInContext } from "./console_routing.ts";
+ * import { createSessionConsole } from "./session_console.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const context = {
+ *   console: createSessionConsole({ write() {} }),
+ *   pending: true,
+ *   reportUncaught() {},
+ * };
+ * assert.equal(currentContext(), undefined);
+ * assert.equal(runInContext(context, currentContext), context);
+ * ```
+ *
+ * @returns The context, or `undefined` outside every session.
+ */
+export function currentContext(): OutputContext | undefined {
+  return storage.getStore();
 }

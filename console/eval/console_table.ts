@@ -4,6 +4,7 @@
  * @module
  */
 
+import { stripColors } from "../ansi.ts";
 import { inspectValue } from "./format_args.ts";
 
 /**
@@ -14,11 +15,11 @@ import { inspectValue } from "./format_args.ts";
  *
  * @example
  * ```ts
- * import { renderTable } from "./console_table.ts";
+ * import { renderConsoleTable } from "./console_table.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(
- *   renderTable([{ a: 1 }]),
+ *   renderConsoleTable([{ a: 1 }]),
  *   "┌───────┬───┐\n│ (idx) │ a │\n├───────┼───┤\n│     0 │ 1 │\n└───────┴───┘",
  * );
  * ```
@@ -28,7 +29,7 @@ import { inspectValue } from "./format_args.ts";
  * @param options `Deno.inspect` options for the cells (`colors`).
  * @returns The table text, without a final newline.
  */
-export function renderTable(
+export function renderConsoleTable(
   data: object,
   properties?: readonly string[],
   options: Deno.InspectOptions = {},
@@ -111,13 +112,6 @@ function drawTable(header: string[], columns: string[][]): string {
   }
   lines.push(line("└", "┴", "┘"));
   return lines.join("\n");
-}
-
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g;
-
-function stripColors(text: string): string {
-  return text.replace(ANSI, "");
 }
 
 /** Terminal columns taken by `text`: wide East Asian characters count twice. */

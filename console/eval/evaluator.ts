@@ -6,23 +6,29 @@
  * @module
  */
 
+import { types } from "node:util";
 import {
+  type CompiledSnippet,
   type CompileOutcome,
   compileSnippet,
   findCachedSnippet,
-} from "./compile.ts";
+} from "./snippet_compiler.ts";
 import { completeCode, type CompletionResult } from "./completion.ts";
 import {
+  currentContext,
   installConsoleRouting,
   type OutputContext,
   runInContext,
 } from "./console_routing.ts";
 import { describeThrown, renderValue } from "./render.ts";
+import { readInspection } from "./inspection.ts";
+import { toJsonText } from "./json_value.ts";
 import { createSessionScope } from "./scope.ts";
+import { createSessionHelpers, dotCommand } from "./session_helpers.ts";
 import { createSessionConsole, type EvalOutput } from "./session_console.ts";
 import { cleanStack } from "./stack.ts";
 
-export type { EvalOutput } from "./session_console.ts";
+export type { EvalOutput, OutputInfo } from "./session_console.ts";
 
 /** Options for {@linkcode createEvaluator}. */
 export interface EvaluatorOptions {
@@ -40,11 +46,25 @@ export interface EvaluatorOptions {
 export interface EvaluateOptions {
   /** Aborting settles a pending evaluation with an `Interrupted` error. */
   signal?: AbortSignal;
+  /**
+   * `"json"`: a value result also carries `json`, the value as JSON text
+   * (see {@linkcode toJsonText}: Maps, Sets, bigints, Dates and cycles are
+   * converted; a value that cannot be read becomes an error result). Default
+   * `"text"`: the rendered `text` only.
+   */
+  format?: "text" | "json";
 }
 
 /** The outcome of one evaluation. */
 export type EvalResult =
-  | { kind: "value"; text: string; durationMs: number }
+  | {
+    kind: "value";
+    /** The value as a REPL prints it. */
+    text: string;
+    /** The value as JSON text, when asked for with `format: "json"`. */
+    json?: string;
+    durationMs: number;
+  }
   | {
     kind: "error";
     name: string;
@@ -99,12 +119,17 @@ const INTERRUPTED = Symbol("interrupted");
  *   wrap it (`[p]`) to see the promise itself.
  * - `console.*` output from the snippet and anything it starts goes to
  *   `options.output`, as do errors nobody catches in its promises,
- *   microtasks and timers. After an interrupt the evaluation's work may go on
- *   in the background, but its output is dropped. After `close()`, work the
- *   session left running (a `setInterval`, say) writes to the service's own
- *   console again.
- * - TypeScript is accepted; the transpiler is loaded on the first snippet
- *   that is not valid JavaScript and looks like TypeScript.
+ *   microtasks and timers, whatever was thrown: a value whose every trap
+ *   throws is reported, never let loose on the process. Output written
+ *   while no evaluation waits for it (a timer's, or that of work an
+ *   interrupted evaluation left running, or its later failure) is marked
+ *   `{ background: true }`. After `close()`, work the session left running
+ *   (a `setInterval`, say) writes to the service's own console again.
+ * - Snippets are TypeScript first, as in `deno repl` (`id<number>(7)` is a
+ *   generic call), and JavaScript where TypeScript cannot parse them. The
+ *   transpiler is loaded on the first snippet whose two readings can
+ *   differ (one with a `<`, or one JavaScript rejects that has a
+ *   TypeScript-only token).
  *
  * @example
  * ```ts
@@ -121,6 +146,24 @@ const INTERRUPTED = Symbol("interrupted");
  * evaluator.close();
  * ```
  *
+ * @example A program asks for the value as JSON
+ * ```ts
+ * import { createEvaluator } from "./evaluator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const evaluator = createEvaluator({ cache: new Map([["a", 1n]]) }, {
+ *   output: { write() {} },
+ * });
+ * const result = await evaluator.evaluate("cache", { format: "json" });
+ * assert.equal(result.kind === "value" && result.json, '{"a":"1"}');
+ * const hostile = await evaluator.evaluate(
+ *   "({ get x() { throw new Error('no') } })",
+ *   { format: "json" },
+ * );
+ * assert.equal(hostile.kind === "error" && hostile.message, "no");
+ * evaluator.close();
+ * ```
+ *
  * @param namespace The service's namespace object.
  * @param options Output, session bindings and rendering options.
  * @returns The session's evaluator.
@@ -134,11 +177,18 @@ export function createEvaluator(
     colors: options.colors ?? false,
     maxChars: options.maxResultChars ?? DEFAULT_MAX_RESULT_CHARS,
   };
-  const scope = createSessionScope(namespace, options.scope);
-  const sessionConsole = createSessionConsole(options.output, {
-    colors: render.colors,
-    cleanStack,
-  });
+  const scope = createSessionScope(
+    namespace,
+    sessionEntries(namespace, options.scope ?? {}),
+  );
+  const sessionConsole = createSessionConsole({
+    write(stream, text) {
+      // Output is the pending evaluation's only while it is waited for;
+      // anything else comes from work a snippet left running.
+      const background = currentContext()?.pending !== true;
+      options.output.write(stream, text, { background });
+    },
+  }, { colors: render.colors, cleanStack });
   const reportUncaught = (error: unknown, inPromise: boolean) => {
     const { text } = describeThrown(error, render);
     const report = inPromise
@@ -149,21 +199,108 @@ export function createEvaluator(
     if (sessionConsole.closed) console.error(report);
     else sessionConsole.print("stderr", report);
   };
+  // The work of an interrupted evaluation goes on; if it fails later, that
+  // is reported like any background failure.
+  const orphan = (work: Promise<unknown>) => {
+    work.catch((error) => {
+      try {
+        reportUncaught(error, true);
+      } catch {
+        // Nothing sensible is left to report.
+      }
+    });
+  };
 
   function failure(thrown: unknown, started: number): EvalResult {
+    const described = describeThrown(thrown, render);
+    // `_error.stack` reads like the reply: snippet frames mapped, the
+    // console's own frames gone.
+    if (described.stack !== "") replaceStack(thrown, described.stack);
     scope.setLastError(thrown);
-    return {
-      kind: "error",
-      ...describeThrown(thrown, render),
-      durationMs: since(started),
-    };
+    return { kind: "error", ...described, durationMs: since(started) };
+  }
+
+  async function evaluateCompiled(
+    compiled: CompiledSnippet,
+    context: OutputContext,
+    { signal, format = "text" }: EvaluateOptions,
+    started: number,
+  ): Promise<EvalResult> {
+    let value: unknown;
+    try {
+      const run = compiled.bind(scope.layers);
+      if (compiled.isAsync) {
+        const pending = runInContext(context, run) as Promise<[unknown]>;
+        const settled = signal
+          ? await untilAborted(pending, signal)
+          : await pending;
+        if (settled === INTERRUPTED) {
+          orphan(pending);
+          return interrupted(started);
+        }
+        value = settled[0];
+      } else {
+        value = runInContext(context, run);
+      }
+      // A brand check, not instanceof: it runs no trap of a hostile proxy.
+      if (isPromise(value)) {
+        // A promise value is awaited, so `heap.top()` needs no `await`.
+        const promise = value;
+        const settled = signal
+          ? await untilAborted(promise, signal)
+          : await promise;
+        if (settled === INTERRUPTED) {
+          orphan(promise);
+          return interrupted(started);
+        }
+        value = settled;
+      }
+    } catch (thrown) {
+      return failure(thrown, started);
+    }
+    scope.setLastValue(value);
+    let json: string | undefined;
+    if (format === "json") {
+      try {
+        json = runInContext(
+          context,
+          // An inspect() wrapper stands for its value.
+          () =>
+            toJsonText(readInspection(value)?.value ?? value, {
+              maxChars: render.maxChars,
+            }),
+        );
+      } catch (thrown) {
+        return failure(thrown, started);
+      }
+    }
+    // Rendering an object may run custom inspectors that log: keep them in
+    // the session. A primitive runs no code, so it skips the context switch.
+    const text = isObjectLike(value)
+      ? runInContext(context, () => renderValue(value, render))
+      : renderValue(value, render);
+    return json === undefined
+      ? { kind: "value", text, durationMs: since(started) }
+      : { kind: "value", text, json, durationMs: since(started) };
   }
 
   return {
-    async evaluate(code, { signal } = {}) {
+    async evaluate(code, evaluateOptions = {}) {
       const started = performance.now();
+      const { signal } = evaluateOptions;
       if (sessionConsole.closed) return closedSession(started);
       if (signal?.aborted) return interrupted(started);
+      const answer = dotCommand(code);
+      if (answer !== undefined) {
+        const result = { kind: "value", text: answer } as const;
+        return evaluateOptions.format === "json"
+          ? {
+            ...result,
+            json: JSON.stringify(answer),
+            durationMs: since(started),
+          }
+          : { ...result, durationMs: since(started) };
+      }
       let compiled: CompileOutcome | undefined = findCachedSnippet(code);
       if (compiled === undefined) {
         try {
@@ -182,55 +319,67 @@ export function createEvaluator(
       scope.prepare(compiled);
       const context: OutputContext = {
         console: sessionConsole,
-        active: true,
+        pending: true,
         reportUncaught,
       };
-      let value: unknown;
       try {
-        const run = compiled.bind(scope.layers);
-        if (compiled.isAsync) {
-          const pending = runInContext(context, run) as Promise<[unknown]>;
-          const settled = signal
-            ? await untilAborted(pending, signal)
-            : await pending;
-          if (settled === INTERRUPTED) {
-            context.active = false;
-            return interrupted(started);
-          }
-          value = settled[0];
-        } else {
-          value = runInContext(context, run);
-        }
-        if (value instanceof Promise) {
-          // A promise value is awaited, so `heap.top()` needs no `await`.
-          const settled = signal
-            ? await untilAborted(value, signal)
-            : await value;
-          if (settled === INTERRUPTED) {
-            context.active = false;
-            return interrupted(started);
-          }
-          value = settled;
-        }
-      } catch (thrown) {
-        return failure(thrown, started);
+        return await evaluateCompiled(
+          compiled,
+          context,
+          evaluateOptions,
+          started,
+        );
+      } finally {
+        context.pending = false;
       }
-      scope.setLastValue(value);
-      // Rendering an object may run custom inspectors that log: keep them in
-      // the session. A primitive runs no code, so it skips the context switch.
-      const text = isObjectLike(value)
-        ? runInContext(context, () => renderValue(value, render))
-        : renderValue(value, render);
-      return { kind: "value", text, durationMs: since(started) };
     },
     complete(code, cursor) {
-      return Promise.resolve(completeCode(code, cursor, scope));
+      try {
+        return Promise.resolve(completeCode(code, cursor, scope));
+      } catch {
+        // A value whose traps throw has no members to offer.
+        return Promise.resolve({ candidates: [], start: cursor });
+      }
     },
     close() {
       sessionConsole.close();
       scope.clear();
     },
   };
+}
+
+/**
+ * The session layer: the console's own helpers, then the `scope` option's
+ * entries (accessors copied, not run), then `help` listing all of it.
+ */
+function sessionEntries(
+  namespace: Record<string, unknown>,
+  scope: Record<string, unknown>,
+): Record<string, unknown> {
+  const helpers = createSessionHelpers({ namespace, scope });
+  const entries: Record<string, unknown> = Object.create(null);
+  Object.defineProperties(entries, Object.getOwnPropertyDescriptors(helpers));
+  Object.defineProperties(entries, Object.getOwnPropertyDescriptors(scope));
+  Object.defineProperty(entries, "help", {
+    value: helpers.help,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  return entries;
+}
+
+function replaceStack(error: unknown, stack: string): void {
+  try {
+    Object.defineProperty(error, "stack", {
+      value: stack,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  } catch {
+    // A frozen error or a proxy refusing: `_error` keeps its own stack.
+  }
 }
 
 function isObjectLike(value: unknown): boolean {
@@ -243,7 +392,6 @@ function untilAborted<T>(
   signal: AbortSignal,
 ): Promise<T | typeof INTERRUPTED> {
   if (signal.aborted) {
-    pending.catch(() => {}); // the orphan's failure is nobody's business now
     return Promise.resolve(INTERRUPTED);
   }
   return new Promise((resolve, reject) => {
@@ -313,4 +461,8 @@ function syntaxFailure(
 
 function since(started: number): number {
   return performance.now() - started;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return types.isPromise(value);
 }

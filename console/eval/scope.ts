@@ -6,7 +6,7 @@
  * @module
  */
 
-import { LAYERS_PARAMETER, type ScopeLayers } from "./compile.ts";
+import { LAYERS_PARAMETER, type ScopeLayers } from "./snippet_compiler.ts";
 import type { SnippetDeclarations } from "./rewrite.ts";
 
 /** Where a name resolves in a session, found without calling any getter. */

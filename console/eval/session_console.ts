@@ -6,16 +6,29 @@
  * @module
  */
 
+import { CLEAR_SCREEN } from "../ansi.ts";
 import { formatArgs, type FormatOptions } from "./format_args.ts";
-import { renderTable } from "./console_table.ts";
+import { renderConsoleTable } from "./console_table.ts";
+
+/** About one piece of a session's output. */
+export interface OutputInfo {
+  /**
+   * `true` when no evaluation of the session is waiting for this output:
+   * it comes from work an earlier snippet left running (a timer, an
+   * interrupted evaluation, a rejection nobody handled). A JSON session
+   * sends it with `id: null`.
+   */
+  background: boolean;
+}
 
 /** Where a session's console output goes. */
 export interface EvalOutput {
   /**
    * Receives whole lines, each ending with `"\n"` (only `console.clear()`
-   * sends a bare terminal escape, and only with colors on).
+   * sends a bare terminal escape, and only with colors on). The evaluator
+   * passes `info`; a session console on its own does not.
    */
-  write(stream: "stdout" | "stderr", text: string): void;
+  write(stream: "stdout" | "stderr", text: string, info?: OutputInfo): void;
 }
 
 /** The console methods a session handles; others keep their global behaviour. */
@@ -62,7 +75,7 @@ export type SessionConsole =
 export interface SessionConsoleOptions {
   /** Color inspected values with ANSI escapes. */
   colors?: boolean;
-  /** Cleans the stack text printed by `console.trace`. */
+  /** Cleans stack frames in what the console prints (`console.trace`, logged errors). */
   cleanStack?: (stack: string) => string;
 }
 
@@ -109,8 +122,9 @@ export function createSessionConsole(
   };
   const print = (stream: "stdout" | "stderr", text: string) =>
     write(stream, `${text}\n`);
+  // Errors logged by a snippet show its frames, not the console's.
   const format = (args: readonly unknown[], extra: FormatOptions = {}) =>
-    formatArgs(args, { colors, indent, ...extra });
+    cleanStack(formatArgs(args, { colors, indent, ...extra }));
   const out = (...args: unknown[]) => print("stdout", format(args));
   const err = (...args: unknown[]) => print("stderr", format(args));
   const elapsed = (label: string) =>
@@ -146,9 +160,13 @@ export function createSessionConsole(
         );
       }
       if (data === null || typeof data !== "object") return out(data);
-      const table = renderTable(data, properties as string[] | undefined, {
-        colors,
-      });
+      const table = renderConsoleTable(
+        data,
+        properties as string[] | undefined,
+        {
+          colors,
+        },
+      );
       print("stdout", format([table]));
     },
     trace(...args: unknown[]) {
@@ -207,7 +225,7 @@ export function createSessionConsole(
     clear() {
       indent = 0;
       // Only a terminal client understands the escape; others get nothing.
-      if (colors) write("stdout", "\x1b[1;1H\x1b[0J");
+      if (colors) write("stdout", CLEAR_SCREEN);
     },
   };
 }

@@ -1,14 +1,17 @@
 /**
  * Cleans stack traces of evaluated snippets: snippet frames point into the
- * snippet as typed, and the evaluation engine's own frames are left out.
+ * snippet as typed, and the console's own frames (the evaluation engine,
+ * the toolkit, the server: anything under `console/`) are left out.
  *
  * @module
  */
 
-import { findCompiledSnippet, HEADER_LINES } from "./compile.ts";
+import { stripColors } from "../ansi.ts";
+import { findCompiledSnippet, HEADER_LINES } from "./snippet_compiler.ts";
 
-// Frames in this folder are the engine at work between snippet frames.
-const ENGINE_FOLDER = new URL("./", import.meta.url).href;
+// Frames under the console's folder are the console at work (the engine
+// between snippet frames, a toolkit helper refusing): not the developer's code.
+const CONSOLE_FOLDER = new URL("../", import.meta.url).href;
 // Everything from this file down is the caller of the evaluation, not the snippet.
 const ENTRY_FILE = new URL("./evaluator.ts", import.meta.url).href;
 
@@ -19,8 +22,9 @@ const SNIPPET_LOCATION = /<console:(\d+)>, <anonymous>:(\d+):(\d+)/g;
  * Rewrites stack frame lines in `text` (an `Error.stack`, or a
  * `Deno.inspect` of an error with its causes): `<console:id>` locations are
  * mapped back to `<console>:line:column` in the snippet, anonymous snippet
- * frames read `at <console>:1:5`, engine frames are removed, and the frames
- * of whoever called the evaluator are cut off.
+ * frames read `at <console>:1:5`, frames of the console's own code (any file
+ * under `console/`) are removed, and the frames of whoever called the
+ * evaluator are cut off. Colored text (ANSI escapes) is cleaned the same way.
  *
  * @example
  * ```ts
@@ -34,6 +38,8 @@ const SNIPPET_LOCATION = /<console:(\d+)>, <anonymous>:(\d+):(\d+)/g;
  * @returns The cleaned text.
  */
 export function cleanStack(text: string): string {
+  // Most text (every value without an error inside) has no frame at all.
+  if (!text.includes("    at ")) return text;
   const out: string[] = [];
   let block: string[] = [];
   let blockIndent = "";
@@ -42,7 +48,7 @@ export function cleanStack(text: string): string {
     block = [];
   };
   for (const line of text.split("\n")) {
-    const frame = FRAME.exec(line);
+    const frame = FRAME.exec(stripColors(line));
     if (frame === null || (block.length > 0 && frame[1] !== blockIndent)) {
       flush();
     }
@@ -62,9 +68,16 @@ function cleanFrames(frames: string[]): string[] {
   const kept: string[] = [];
   let lastSnippetFrame = -1;
   for (const frame of frames) {
-    if (frame.includes(ENTRY_FILE)) break;
-    if (frame.includes(ENGINE_FOLDER)) continue;
-    if (frame.includes("<console:")) lastSnippetFrame = kept.length;
+    // Colored frames (Deno.inspect with colors) are judged by their text.
+    const plain = stripColors(frame);
+    if (plain.includes(ENTRY_FILE)) break;
+    if (plain.includes(CONSOLE_FOLDER)) continue;
+    if (plain.includes("<console:")) {
+      lastSnippetFrame = kept.length;
+      // A snippet location split by color codes could not be mapped.
+      kept.push(rewriteFrame(plain === frame ? frame : plain));
+      continue;
+    }
     kept.push(rewriteFrame(frame));
   }
   // Below the outermost snippet frame is whoever ran the snippet.

@@ -30,14 +30,14 @@ type Sucrase = typeof import("sucrase");
 let sucrase: Promise<Sucrase> | undefined;
 let loaded = false;
 
-// Words and punctuation without which a snippet that JavaScript rejects
-// cannot be valid TypeScript either; anything else skips loading sucrase.
+// Tokens without which a snippet reads the same as TypeScript and as
+// JavaScript; a snippet with none of them skips loading sucrase.
 const TYPESCRIPT_HINT =
-  /[:<!]|\b(?:as|satisfies|interface|type|enum|declare|namespace|abstract|implements|private|protected|public|readonly|keyof|infer|is|asserts|override)\b/;
+  /[:<!?]|\b(?:as|satisfies|interface|type|enum|declare|namespace|abstract|implements|private|protected|public|readonly|keyof|infer|is|asserts|override)\b/;
 
 /**
- * Tells whether a snippet that failed to parse as JavaScript is worth
- * handing to the TypeScript transpiler.
+ * Tells whether a snippet may read differently as TypeScript than as
+ * JavaScript, so it is worth handing to the TypeScript transpiler.
  *
  * @example
  * ```ts

@@ -1,8 +1,9 @@
 /**
  * The live console's server: a TCP or unix-socket listener inside the
- * service that authenticates each connection with a token, refuses anything
- * that looks like HTTP, and runs JSON-lines or text sessions against the
- * service's namespace.
+ * service. This module owns listening, accepting and the limits; each
+ * connection goes through the handshake (`handshake.ts`: HTTP refusal,
+ * token, session limit) into a JSON-lines or text session
+ * (`json_session.ts`, `text_session.ts`).
  *
  * @module
  */
@@ -10,28 +11,25 @@
 import { ConnectionWriter } from "../connection_writer.ts";
 import { LineReader } from "../line_reader.ts";
 import {
-  looksLikeHttp,
+  DEFAULT_CONSOLE_HOST,
+  DEFAULT_CONSOLE_PORT,
+  DEFAULT_MAX_SESSIONS,
   MAX_HELLO_BYTES,
   MAX_LINE_BYTES,
-  parseHello,
   PROTOCOL_VERSION,
-  ProtocolError,
   type Reply,
 } from "../protocol.ts";
-import {
-  runJsonSession,
-  runTextSession,
-  type Session,
-  type SessionIO,
-} from "./session.ts";
 import {
   type ConsoleTarget,
   generateToken,
   tokenFilePath,
-  tokensEqual,
   writeTokenFile,
 } from "../token.ts";
-import { closeToolkit, createToolkit } from "../toolkit/mod.ts";
+import type { Admission, HandshakeSettings } from "./handshake.ts";
+import { escapeLogField, logToStderr, RefusalLog } from "./log.ts";
+import type { ScopeFactory, Session, SessionContext } from "./session.ts";
+
+export type { SessionIO } from "./session.ts";
 
 /** Options for {@linkcode startConsoleServer}. */
 export interface ConsoleServerOptions {
@@ -49,18 +47,35 @@ export interface ConsoleServerOptions {
   /** Most sessions at once; `8` by default. */
   maxSessions?: number;
   /**
-   * Session-only bindings, made for each session: the leak toolkit
-   * (`mem`, `gc`, `count`, `heap`, `alloc`, `help`) by default.
+   * Session-only bindings, made for each session (the serve command
+   * injects the leak toolkit); none by default.
    */
-  scope?: (io: SessionIO) => Record<string, unknown>;
+  scope?: ScopeFactory;
+  /**
+   * Called once by {@linkcode ConsoleServer.close} after the sessions end,
+   * to release what `scope` started (the toolkit's inspector session,
+   * sampler and worker).
+   */
+  onClose?: () => Promise<void>;
   /** Where connection and evaluation logs go; stderr by default. */
   log?: (line: string) => void;
   /** The pause before a wrong token's connection is closed; 1000 ms. */
   authFailureDelayMs?: number;
-  /** How long a connection may take to authenticate; 30 000 ms. */
+  /** How long a connection may take to authenticate; 5 000 ms. */
   authTimeoutMs?: number;
+  /**
+   * Most connections authenticating at once; 16 by default. They never
+   * take session slots; when a new one comes while all are taken, the
+   * oldest is closed, so idle connections cannot lock the operator out.
+   */
+  maxUnauthenticated?: number;
   /** Silence after which a connection is asked for its token (text mode); 250 ms. */
   promptDelayMs?: number;
+  /**
+   * How long a client whose input ended still gets the answers of its
+   * pending evaluations; 30 000 ms. Its session slot is freed at once.
+   */
+  endGraceMs?: number;
 }
 
 /** A running console server. */
@@ -73,7 +88,7 @@ export interface ConsoleServer {
   readonly sessions: number;
   /**
    * Stops listening, ends every session, removes the token file and socket,
-   * and releases the default toolkit (inspector session, sampler, worker).
+   * and calls `onClose`.
    */
   close(): Promise<void>;
 }
@@ -87,7 +102,43 @@ export class ConsoleConfigError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
+/** The options with their defaults filled in. */
+interface Settings {
+  host: string;
+  port: number;
+  socket: string | undefined;
+  maxSessions: number;
+  scope: ScopeFactory;
+  log: (line: string) => void;
+  authFailureDelayMs: number;
+  authTimeoutMs: number;
+  maxUnauthenticated: number;
+  promptDelayMs: number;
+  endGraceMs: number;
+}
+
+/** What the accept loop and the connections share. */
+interface ServerState {
+  settings: Settings;
+  namespace: Record<string, unknown>;
+  token: string;
+  banner: string;
+  names: string[];
+  connections: Set<Deno.Conn>;
+  /**
+   * Connections still authenticating, oldest first, each with what closes
+   * it early.
+   */
+  unauthenticated: Map<Deno.Conn, () => void>;
+  /** Refusals, logged without flooding the log. */
+  refusals: RefusalLog;
+  /** The sessions running, to end them on close. */
+  sessions: Set<Session>;
+  /** Session slots taken: sessions running or being opened. */
+  slots: number;
+  connectionCount: number;
+  closing: boolean;
+}
 
 /**
  * Starts the console server beside a service.
@@ -102,10 +153,15 @@ const encoder = new TextEncoder();
  * @throws {ConsoleConfigError} On an unsafe or impossible configuration.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { startConsoleServer } from "./listener.ts";
- * const server = await startConsoleServer({ cache: new Map() }, { port: 0 });
- * console.log(server.addr, server.tokenFile);
+ * const server = await startConsoleServer({ cache: new Map() }, {
+ *   port: 0,
+ *   token: "an-example-token-of-32-characters",
+ *   log: () => {},
+ * });
+ * assert.equal(server.sessions, 0);
  * await server.close();
  * ```
  */
@@ -113,15 +169,130 @@ export async function startConsoleServer(
   namespace: Record<string, unknown>,
   options: ConsoleServerOptions = {},
 ): Promise<ConsoleServer> {
-  const host = options.host ?? "127.0.0.1";
-  const maxSessions = options.maxSessions ?? 8;
-  const log = options.log ?? logToStderr;
-  const scope = options.scope ??
-    ((io: SessionIO) =>
-      createToolkit(io) as unknown as Record<string, unknown>);
-  const authFailureDelayMs = options.authFailureDelayMs ?? 1000;
-  const authTimeoutMs = options.authTimeoutMs ?? 30_000;
-  const promptDelayMs = options.promptDelayMs ?? 250;
+  const settings = resolveSettings(options);
+  if (settings.socket !== undefined) await checkSocketPath(settings.socket);
+  const listener = settings.socket !== undefined
+    ? await listenUnix(settings.socket)
+    : listenTcp(settings.host, settings.port);
+  let token = options.token;
+  let tokenFile: string | undefined;
+  if (token === undefined) {
+    token = generateToken();
+    try {
+      tokenFile = await publishToken(
+        settings.socket !== undefined
+          ? { socket: settings.socket }
+          : { port: (listener.addr as Deno.NetAddr).port },
+        token,
+      );
+    } catch (error) {
+      listener.close();
+      throw error;
+    }
+  }
+  const names = ["main", ...Object.keys(namespace)];
+  const state: ServerState = {
+    settings,
+    namespace,
+    token,
+    names,
+    banner: banner(names),
+    connections: new Set(),
+    unauthenticated: new Map(),
+    refusals: new RefusalLog(settings.log),
+    sessions: new Set(),
+    slots: 0,
+    connectionCount: 0,
+    closing: false,
+  };
+  const accepting = acceptConnections(listener, state);
+  let closed: Promise<void> | undefined;
+  return {
+    addr: listener.addr as Deno.NetAddr | Deno.UnixAddr,
+    tokenFile,
+    get sessions() {
+      return state.slots;
+    },
+    close() {
+      closed ??= closeServer(listener, accepting, state, {
+        tokenFile,
+        onClose: options.onClose,
+      });
+      return closed;
+    },
+  };
+}
+
+function resolveSettings(options: ConsoleServerOptions): Settings {
+  checkTokenAndHost(options);
+  const host = options.host ?? DEFAULT_CONSOLE_HOST;
+  return {
+    host,
+    port: options.port ?? DEFAULT_CONSOLE_PORT,
+    socket: options.socket,
+    maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    scope: options.scope ?? (() => ({})),
+    log: options.log ?? logToStderr,
+    authFailureDelayMs: options.authFailureDelayMs ?? 1000,
+    authTimeoutMs: options.authTimeoutMs ?? 5_000,
+    maxUnauthenticated: options.maxUnauthenticated ?? 16,
+    promptDelayMs: options.promptDelayMs ?? 250,
+    endGraceMs: options.endGraceMs ?? 30_000,
+  };
+}
+
+/** What {@linkcode checkConsoleOptions} checks. */
+export interface ConsoleCheckOptions {
+  /** TCP host; `127.0.0.1` by default. */
+  host?: string;
+  /** A unix socket path instead of TCP. */
+  socket?: string;
+  /** The token, when one is given. */
+  token?: string;
+  /**
+   * Create the socket's directory (mode 0700) when it does not exist yet,
+   * as for the default `$HOME/.leakwatch/console.sock`; otherwise a missing
+   * directory is an error.
+   */
+  createSocketDirectory?: boolean;
+}
+
+/** The longest unix socket path Linux accepts (`sun_path` less its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Checks console options before anything listens, so a bad start binds
+ * nothing: a token shorter than 16 characters, a host other than loopback
+ * without an explicit token, and a socket path that is too long, whose
+ * directory is missing (or created, mode 0700, when asked) or not a
+ * directory, or that names something other than a socket.
+ * {@linkcode startConsoleServer} runs the same checks.
+ *
+ * @param options The console's host, socket and token.
+ * @throws {ConsoleConfigError} What is wrong, in one sentence.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConsoleOptions, ConsoleConfigError } from "./listener.ts";
+ * await checkConsoleOptions({ host: "127.0.0.1" });
+ * await assert.rejects(
+ *   checkConsoleOptions({ host: "0.0.0.0" }),
+ *   ConsoleConfigError,
+ * );
+ * ```
+ */
+export async function checkConsoleOptions(
+  options: ConsoleCheckOptions,
+): Promise<void> {
+  checkTokenAndHost(options);
+  if (options.socket !== undefined) {
+    await checkSocketPath(options.socket, options.createSocketDirectory);
+  }
+}
+
+function checkTokenAndHost(options: ConsoleCheckOptions): void {
+  const host = options.host ?? DEFAULT_CONSOLE_HOST;
   if (options.token !== undefined && options.token.length < 16) {
     throw new ConsoleConfigError(
       "The console token must be at least 16 characters long",
@@ -132,255 +303,309 @@ export async function startConsoleServer(
       `Refusing to listen on "${host}" without an explicit console token: anyone who can reach it could run code in this process (pass --console-token or CONSOLE_TOKEN, or use 127.0.0.1)`,
     );
   }
+}
 
-  const listener = options.socket !== undefined
-    ? await listenUnix(options.socket)
-    : listenTcp(host, options.port ?? 44444);
-  const token = options.token ?? generateToken();
-  let tokenFile: string | undefined;
-  if (options.token === undefined) {
-    const target: ConsoleTarget = options.socket !== undefined
-      ? { socket: options.socket }
-      : { port: (listener.addr as Deno.NetAddr).port };
-    tokenFile = tokenFilePath(target);
-    try {
-      await writeTokenFile(tokenFile, token);
-    } catch (error) {
-      listener.close();
+async function checkSocketPath(
+  path: string,
+  createDirectory = false,
+): Promise<void> {
+  if (path === "") {
+    throw new ConsoleConfigError("The console socket path is empty");
+  }
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new ConsoleConfigError(
+      `Cannot listen on ${path}: a unix socket path may be at most ${MAX_SOCKET_PATH_BYTES} bytes long, this one is ${bytes}`,
+    );
+  }
+  const slash = path.lastIndexOf("/");
+  const directory = slash === -1
+    ? "."
+    : slash === 0
+    ? "/"
+    : path.slice(0, slash);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(directory);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
       throw new ConsoleConfigError(
-        `Cannot write the console token file "${tokenFile}": ${
-          error instanceof Error ? error.message : error
+        `Cannot use the socket directory ${directory}: ${
+          describeListenError(error)
         }`,
       );
     }
   }
+  if (info === undefined) {
+    if (!createDirectory) {
+      throw new ConsoleConfigError(
+        `Cannot listen on ${path}: the directory ${directory} does not exist`,
+      );
+    }
+    try {
+      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
+      await Deno.chmod(directory, 0o700); // mkdir's mode passes the umask
+    } catch (error) {
+      throw new ConsoleConfigError(
+        `Cannot create the socket directory ${directory}: ${
+          describeListenError(error)
+        }`,
+      );
+    }
+  } else if (!info.isDirectory) {
+    throw new ConsoleConfigError(
+      `Cannot listen on ${path}: ${directory} is not a directory`,
+    );
+  }
+  try {
+    const existing = await Deno.lstat(path);
+    if (!existing.isSocket) {
+      throw new ConsoleConfigError(
+        `Cannot listen on ${path}: it exists and is not a socket`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof ConsoleConfigError) throw error;
+    // Nothing there yet: the usual case.
+  }
+}
 
-  const connections = new Set<Deno.Conn>();
-  const sessions = new Map<Deno.Conn, Session>();
-  let connectionCount = 0;
-  let closing = false;
+/** Writes a generated token to the owner-only file the client looks in. */
+async function publishToken(
+  target: ConsoleTarget,
+  token: string,
+): Promise<string> {
+  const file = tokenFilePath(target);
+  try {
+    await writeTokenFile(file, token);
+  } catch (error) {
+    throw new ConsoleConfigError(
+      `Cannot write the console token file "${file}": ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+  }
+  return file;
+}
 
-  const names = Object.keys(namespace);
-  const banner =
-    `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
-    `In scope: ${["main", ...names].join(", ")}\n` +
+function banner(names: string[]): string {
+  return `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
+    `In scope: ${names.join(", ")}\n` +
     `help() lists the leak toolkit; .exit or Ctrl-D leaves.\n` +
     `Code runs inside the service: a synchronous endless loop stalls it and cannot be interrupted.`;
+}
 
-  async function handle(conn: Deno.Conn, number: number): Promise<void> {
-    const peer = formatPeer(conn.remoteAddr);
-    const reader = new LineReader(conn, MAX_HELLO_BYTES);
-    const writer = new ConnectionWriter(conn);
-    const refuse = async (reason: string, reply?: string) => {
-      log(`console connection ${number} from ${peer} refused: ${reason}`);
-      if (reply !== undefined) writer.send(reply);
-      await writer.flush();
-    };
-
-    // A human on `nc` says nothing at first: ask for the token. A client
-    // speaks at once and never sees the question.
-    let prompted = false;
-    const promptTimer = setTimeout(() => {
-      if (reader.buffered === 0) {
-        prompted = true;
-        writer.send("token: ");
-      }
-    }, promptDelayMs);
-    let authTimer: ReturnType<typeof setTimeout> | undefined;
-    const first = await Promise.race([
-      reader.next(),
-      new Promise<"timeout">((resolve) => {
-        authTimer = setTimeout(() => resolve("timeout"), authTimeoutMs);
-      }),
-    ]).catch(() => ({ kind: "eof" as const }));
-    clearTimeout(promptTimer);
-    clearTimeout(authTimer);
-
-    if (first === "timeout") {
-      return await refuse("no token in time", "error: no token in time\n");
-    }
-    if (first.kind !== "line") {
-      return await refuse(
-        first.kind === "eof"
-          ? "closed before the token"
-          : "oversize first line",
-      );
-    }
-    if (looksLikeHttp(first.line)) {
-      // No answer at all: a browser must learn nothing from this port.
-      return await refuse("HTTP-looking request");
-    }
-
-    const json = first.line.trimStart().startsWith("{");
-    let presented: string;
-    let colors = false;
-    if (json) {
-      try {
-        const hello = parseHello(first.line);
-        presented = hello.token;
-        colors = hello.colors ?? false;
-      } catch (error) {
-        const message = error instanceof ProtocolError
-          ? error.message
-          : String(error);
-        return await refuse(
-          `bad hello (${message})`,
-          jsonLine({
-            type: "error",
-            id: null,
-            error: { name: "ProtocolError", message },
-          }),
-        );
-      }
-    } else {
-      presented = first.line.trim();
-    }
-
-    if (!tokensEqual(presented, token)) {
-      await new Promise((resolve) => setTimeout(resolve, authFailureDelayMs));
-      const message = "Authentication failed: invalid console token";
-      return await refuse(
-        "invalid token",
-        json
-          ? jsonLine({
-            type: "error",
-            id: null,
-            error: { name: "AuthenticationError", message },
-          })
-          : `error: ${message}\n`,
-      );
-    }
-    if (sessions.size >= maxSessions) {
-      const message =
-        `Too many console sessions: ${maxSessions} are open, try again later`;
-      return await refuse(
-        "too many sessions",
-        json
-          ? jsonLine({
-            type: "error",
-            id: null,
-            error: { name: "SessionLimitError", message },
-          })
-          : `error: ${message}\n`,
-      );
-    }
-
-    reader.maxBytes = MAX_LINE_BYTES;
-    const context = {
-      number,
-      peer,
-      namespace,
-      scope,
-      log,
-      reader,
-      writer,
-      colors,
-    };
-    if (json) {
-      writer.send(jsonLine({
-        type: "hello",
-        version: PROTOCOL_VERSION,
-        session: number,
-        pid: Deno.pid,
-        names: ["main", ...names],
-        banner,
-      }));
-    } else if (prompted) {
-      writer.send("\n");
-    }
-    const session = json
-      ? runJsonSession(context)
-      : runTextSession(context, banner);
-    sessions.set(conn, session);
-    log(
-      `console session ${number} from ${peer} opened (${
-        json ? "json" : "text"
-      })`,
-    );
+/** Accepts connections until the listener closes; never throws. */
+async function acceptConnections(
+  listener: Deno.Listener,
+  state: ServerState,
+): Promise<void> {
+  const { log, maxUnauthenticated } = state.settings;
+  while (true) {
+    let conn: Deno.Conn;
     try {
-      await session.done;
-    } finally {
-      sessions.delete(conn);
-      await writer.flush();
-      log(`console session ${number} from ${peer} closed`);
-    }
-  }
-
-  async function serve(conn: Deno.Conn): Promise<void> {
-    const number = ++connectionCount;
-    connections.add(conn);
-    try {
-      await handle(conn, number);
+      conn = await listener.accept();
     } catch (error) {
-      // A broken connection ends its session; the service carries on.
+      if (state.closing) return;
+      if (error instanceof Deno.errors.BadResource) return;
       log(
-        `console connection ${number} failed: ${
+        `console accept failed: ${
           error instanceof Error ? error.message : error
         }`,
       );
-    } finally {
-      connections.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      continue;
     }
+    if (state.unauthenticated.size >= maxUnauthenticated) {
+      // Unauthenticated connections are cheap to open: bound them, but make
+      // room for the newest (a real client authenticates in a round trip),
+      // so that idle ones cannot keep the operator out.
+      const [, evict] = state.unauthenticated.entries().next().value!;
+      evict();
+    }
+    serveConnection(conn, ++state.connectionCount, state);
   }
+}
 
-  const accepting = (async () => {
-    while (true) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (closing) return;
-        if (error instanceof Deno.errors.BadResource) return;
-        log(
-          `console accept failed: ${
-            error instanceof Error ? error.message : error
-          }`,
-        );
-        continue;
-      }
-      if (connections.size >= maxSessions * 4) {
-        // Unauthenticated connections are cheap to open: bound them too.
-        log("console connection refused: too many connections");
-        conn.close();
-        continue;
-      }
-      serve(conn);
+/** Runs one connection from handshake to the end of its session; never throws. */
+async function serveConnection(
+  conn: Deno.Conn,
+  number: number,
+  state: ServerState,
+): Promise<void> {
+  const { log } = state.settings;
+  const peer = formatPeer(conn.remoteAddr);
+  state.connections.add(conn);
+  let evicted = false;
+  state.unauthenticated.set(conn, () => {
+    evicted = true;
+    state.unauthenticated.delete(conn);
+    state.refusals.record(
+      "too many unauthenticated connections",
+      `console connection ${number} from ${peer} closed: too many unauthenticated connections`,
+    );
+    closeQuietly(conn);
+  });
+  try {
+    const reader = new LineReader(conn, MAX_HELLO_BYTES);
+    const writer = new ConnectionWriter(conn);
+    // Loaded with the first connection, not at start-up (the token check
+    // needs crypto). Literal specifiers, so `deno compile` embeds them.
+    const { admit } = await import("./handshake.ts");
+    const admission = await admit(
+      { reader, writer },
+      handshakeSettings(state, number, peer, () => evicted),
+    );
+    state.unauthenticated.delete(conn);
+    if (admission === undefined || state.closing || evicted) {
+      admission?.release();
+      return;
     }
-  })();
+    try {
+      reader.maxBytes = MAX_LINE_BYTES;
+      await runSession(
+        {
+          number,
+          peer,
+          namespace: state.namespace,
+          scope: state.settings.scope,
+          log,
+          reader,
+          writer,
+          colors: admission.colors,
+          inputEnded: () => admission.release(),
+          endGraceMs: state.settings.endGraceMs,
+        },
+        admission,
+        state,
+      );
+    } finally {
+      admission.release();
+    }
+  } catch (error) {
+    // A broken connection ends its session; the service carries on.
+    let message: string;
+    try {
+      message = error instanceof Error ? error.message : String(error);
+    } catch {
+      message = "an error that cannot be described";
+    }
+    log(`console connection ${number} failed: ${escapeLogField(message)}`);
+  } finally {
+    state.unauthenticated.delete(conn);
+    state.connections.delete(conn);
+    closeQuietly(conn);
+  }
+}
 
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function handshakeSettings(
+  state: ServerState,
+  number: number,
+  peer: string,
+  evicted: () => boolean,
+): HandshakeSettings {
+  const { settings } = state;
   return {
-    addr: listener.addr as Deno.NetAddr | Deno.UnixAddr,
-    tokenFile,
-    get sessions() {
-      return sessions.size;
+    token: state.token,
+    maxSessions: settings.maxSessions,
+    claimSession() {
+      if (state.slots >= settings.maxSessions) return undefined;
+      state.slots++;
+      let released = false;
+      return () => {
+        if (!released) state.slots--;
+        released = true;
+      };
     },
-    async close() {
-      if (closing) return;
-      closing = true;
-      listener.close();
-      await accepting;
-      for (const session of sessions.values()) session.close();
-      for (const conn of connections) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      // The toolkit's inspector session, sampler and analysis worker would
-      // otherwise keep the process alive.
-      if (options.scope === undefined) await closeToolkit().catch(() => {});
-      if (tokenFile !== undefined) await Deno.remove(tokenFile).catch(() => {});
-      if (options.socket !== undefined) {
-        await Deno.remove(options.socket).catch(() => {});
-      }
+    authFailureDelayMs: settings.authFailureDelayMs,
+    authTimeoutMs: settings.authTimeoutMs,
+    promptDelayMs: settings.promptDelayMs,
+    refused(reason, detail) {
+      if (evicted()) return; // already logged
+      state.refusals.record(
+        reason,
+        `console connection ${number} from ${peer} refused: ${reason}${
+          detail === undefined ? "" : ` (${detail})`
+        }`,
+      );
     },
   };
+}
+
+/** Greets the client, runs its session and logs its opening and end. */
+async function runSession(
+  context: SessionContext,
+  admission: Admission,
+  state: ServerState,
+): Promise<void> {
+  const { writer, log, number, peer } = context;
+  const json = admission.mode === "json";
+  if (json) {
+    const hello: Reply = {
+      type: "hello",
+      version: PROTOCOL_VERSION,
+      session: number,
+      pid: Deno.pid,
+      names: state.names,
+      banner: state.banner,
+    };
+    writer.send(JSON.stringify(hello) + "\n");
+  } else if (admission.prompted) {
+    writer.send("\n");
+  }
+  // The evaluator (acorn, sucrase on demand) loads with the first session.
+  const session = json
+    ? await (await import("./json_session.ts")).runJsonSession(context)
+    : await (await import("./text_session.ts")).runTextSession(
+      context,
+      state.banner,
+    );
+  state.sessions.add(session);
+  log(`console session ${number} from ${peer} opened (${admission.mode})`);
+  try {
+    await session.done;
+  } finally {
+    state.sessions.delete(session);
+    await writer.flush();
+    log(`console session ${number} from ${peer} closed`);
+  }
+}
+
+async function closeServer(
+  listener: Deno.Listener,
+  accepting: Promise<void>,
+  state: ServerState,
+  { tokenFile, onClose }: {
+    tokenFile: string | undefined;
+    onClose: (() => Promise<void>) | undefined;
+  },
+): Promise<void> {
+  state.closing = true;
+  listener.close();
+  await accepting;
+  state.refusals.close();
+  for (const session of state.sessions) session.close();
+  for (const conn of state.connections) closeQuietly(conn);
+  // What the sessions' bindings started (the toolkit's inspector session,
+  // sampler and worker) would otherwise keep the process alive.
+  await onClose?.().catch((error) =>
+    state.settings.log(
+      `console close hook failed: ${
+        error instanceof Error ? error.message : error
+      }`,
+    )
+  );
+  if (tokenFile !== undefined) await Deno.remove(tokenFile).catch(() => {});
+  if (state.settings.socket !== undefined) {
+    await Deno.remove(state.settings.socket).catch(() => {});
+  }
 }
 
 function listenTcp(host: string, port: number): Deno.Listener {
@@ -455,8 +680,9 @@ function describeListenError(error: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLoopback } from "./listener.ts";
- * console.assert(isLoopback("127.0.0.1") && !isLoopback("0.0.0.0"));
+ * assert.ok(isLoopback("127.0.0.1") && !isLoopback("0.0.0.0"));
  * ```
  */
 export function isLoopback(host: string): boolean {
@@ -467,14 +693,4 @@ export function isLoopback(host: string): boolean {
 function formatPeer(addr: Deno.Addr): string {
   if ("hostname" in addr) return `${addr.hostname}:${addr.port}`;
   return "unix socket";
-}
-
-function jsonLine(reply: Reply): string {
-  return JSON.stringify(reply) + "\n";
-}
-
-function logToStderr(line: string): void {
-  // Straight to the stream: a session's console routing must never capture
-  // the server's own log.
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }

@@ -1,34 +1,48 @@
 /**
- * One authenticated console session: runs its requests through an
- * evaluator, in JSON-lines or text mode, and logs each evaluation.
+ * What both session modes share: one session's evaluator, its pending
+ * evaluations (so they can be interrupted), the evaluation log line, and
+ * teardown. The JSON-lines and text modes (`json_session.ts`,
+ * `text_session.ts`) differ only in how they read requests and write
+ * replies.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import type { ConnectionWriter } from "../connection_writer.ts";
+import {
+  type ConnectionWriter,
+  MAX_PENDING_BYTES,
+} from "../connection_writer.ts";
 import {
   createEvaluator,
   type EvalResult,
+  type EvaluateOptions,
   type Evaluator,
 } from "../eval/evaluator.ts";
 import type { LineReader } from "../line_reader.ts";
-import {
-  MAX_LINE_BYTES,
-  parseRequest,
-  ProtocolError,
-  type Reply,
-  type RequestId,
-} from "../protocol.ts";
+import type { RequestId } from "../protocol.ts";
+import { escapeLogField } from "./log.ts";
 
 /** What a session's extra bindings can do: report progress to the client. */
 export interface SessionIO {
   /**
    * Reports progress of a long operation to the client (a progress bar in
    * the interactive client).
+   *
+   * @param label What is running.
+   * @param done Steps done.
+   * @param total Steps in all.
    */
   progress(label: string, done: number, total: number): void;
 }
+
+/**
+ * Makes a session's own bindings (the leak toolkit, injected by the serve
+ * command); may load them on first use.
+ */
+export type ScopeFactory = (
+  io: SessionIO,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 /** What a session needs from its server. */
 export interface SessionContext {
@@ -39,7 +53,7 @@ export interface SessionContext {
   /** The service's namespace. */
   namespace: Record<string, unknown>;
   /** Extra, session-only bindings (the leak toolkit). */
-  scope: (io: SessionIO) => Record<string, unknown>;
+  scope: ScopeFactory;
   /** Where log lines go. */
   log: (line: string) => void;
   /** Lines from the client. */
@@ -48,6 +62,17 @@ export interface SessionContext {
   writer: ConnectionWriter;
   /** Render values with colours. */
   colors: boolean;
+  /**
+   * Called once when the client's input ends: the session's slot is freed
+   * at once, whatever is still pending.
+   */
+  inputEnded(): void;
+  /**
+   * How long evaluations still pending when the input ended are waited for
+   * (a script that only closed its sending side gets their answers); then
+   * the session closes and they go on as background work.
+   */
+  endGraceMs: number;
 }
 
 /** A session's lifetime, so its server can end it. */
@@ -58,213 +83,36 @@ export interface Session {
   close(): void;
 }
 
-interface Pending {
+/** An evaluation registered with the session, so it can be interrupted early. */
+export interface PendingEvaluation {
+  /** The request's id; `null` in text mode. */
   id: RequestId | null;
+  /** Aborting settles the evaluation with an `Interrupted` error. */
   controller: AbortController;
 }
 
-/** Characters of output per message: at most 6 bytes each once escaped. */
-const OUTPUT_PIECE_CHARS = 128 * 1024;
-
-/** Cuts `text` into pieces of at most `size` code units, never inside a surrogate pair. */
-function* pieces(text: string, size: number): Generator<string> {
-  let start = 0;
-  while (text.length - start > size) {
-    let end = start + size;
-    const last = text.charCodeAt(end - 1);
-    if (last >= 0xd800 && last <= 0xdbff) end--;
-    yield text.slice(start, end);
-    start = end;
-  }
-  yield text.slice(start);
-}
-
-/**
- * Runs a JSON-lines session until the client disconnects.
- *
- * @param context The connection and its environment.
- * @returns The running session.
- */
-export function runJsonSession(context: SessionContext): Session {
-  const { writer } = context;
-  const send = (reply: Reply, droppable = false) =>
-    writer.send(JSON.stringify(reply) + "\n", droppable);
-  const core = createCore(context, {
-    output(id, stream, text) {
-      // Long output goes in pieces, so no message comes near the 1 MiB line
-      // limit even when every character needs escaping.
-      for (const piece of pieces(text, OUTPUT_PIECE_CHARS)) {
-        send({ type: "output", id, stream, text: piece }, true);
-      }
-    },
-    progress(id, label, done, total) {
-      send({ type: "progress", id, label, done, total }, true);
-    },
-  });
-
-  async function loop(): Promise<void> {
-    let queue: Promise<unknown> = Promise.resolve();
-    while (true) {
-      const event = await context.reader.next();
-      if (event.kind === "eof") break;
-      if (event.kind === "oversize") {
-        send({
-          type: "error",
-          id: null,
-          error: {
-            name: "ProtocolError",
-            message:
-              `Message of ${event.bytes} bytes is over the ${MAX_LINE_BYTES}-byte limit`,
-          },
-        });
-        continue;
-      }
-      if (event.line.trim() === "") continue;
-      let request;
-      try {
-        request = parseRequest(event.line);
-      } catch (error) {
-        const protocol = error instanceof ProtocolError
-          ? error
-          : new ProtocolError(String(error));
-        send({
-          type: "error",
-          id: protocol.id,
-          error: { name: protocol.name, message: protocol.message },
-        });
-        continue;
-      }
-      switch (request.op) {
-        case "eval": {
-          // One evaluation at a time, in order; reading goes on meanwhile so
-          // an interrupt is seen at once.
-          const { id, code } = request;
-          const pending = core.prepare(id);
-          queue = queue.then<unknown>(() =>
-            // A failed write means the client is gone: run nothing more.
-            writer.failed ? core.close() : core.evaluate(
-              code,
-              pending,
-              (result) => send(resultReply(id, result)),
-            )
-          );
-          break;
-        }
-        case "complete": {
-          const { candidates, start } = await core.evaluator.complete(
-            request.code,
-            request.cursor ?? request.code.length,
-          );
-          send({ type: "completions", id: request.id, candidates, start });
-          break;
-        }
-        case "interrupt": {
-          const target = core.interrupt(request.target);
-          if (target === undefined) {
-            send({
-              type: "error",
-              id: request.id,
-              error: {
-                name: "ProtocolError",
-                message: request.target === undefined
-                  ? "No evaluation is pending"
-                  : `No pending evaluation has id ${
-                    JSON.stringify(request.target)
-                  }`,
-              },
-            });
-          } else {
-            send({ type: "interrupted", id: request.id, target });
-          }
-          break;
-        }
-      }
-    }
-    // End of input. The client may only have closed its sending side (a
-    // script piping requests into nc): it still gets every answer.
-    await queue;
-    core.close();
-  }
-
-  return { done: loop().finally(() => core.close()), close: core.close };
-}
-
-/**
- * Runs a text session (a human with `nc`): `>>> ` and `... ` prompts,
- * results printed like `deno repl`, until the client disconnects or types
- * `.exit`.
- *
- * @param context The connection and its environment.
- * @param banner The greeting shown before the first prompt.
- * @returns The running session.
- */
-export function runTextSession(
-  context: SessionContext,
-  banner: string,
-): Session {
-  const { writer } = context;
-  const lastPercent = new Map<string, number>();
-  const core = createCore(context, {
-    output(_id, _stream, text) {
-      writer.send(text, true);
-    },
-    progress(_id, label, done, total) {
-      // A plain connection has no progress bar: a line every quarter.
-      const percent = total > 0 ? Math.floor((done / total) * 4) * 25 : 0;
-      if (lastPercent.get(label) === percent) return;
-      lastPercent.set(label, percent);
-      writer.send(`${label}: ${percent}%\n`, true);
-    },
-  });
-
-  async function loop(): Promise<void> {
-    writer.send(banner + "\n>>> ");
-    let buffered = "";
-    let evaluations = 0;
-    while (true) {
-      const event = await context.reader.next();
-      if (event.kind === "eof") break;
-      if (event.kind === "oversize") {
-        buffered = "";
-        writer.send(
-          `error: line of ${event.bytes} bytes is over the ${MAX_LINE_BYTES}-byte limit\n>>> `,
-        );
-        continue;
-      }
-      const line = event.line;
-      if (buffered === "" && line.trim() === ".exit") break;
-      if (buffered === "" && line.trim() === "") {
-        writer.send(">>> ");
-        continue;
-      }
-      buffered = buffered === "" ? line : `${buffered}\n${line}`;
-      if (buffered.length > MAX_LINE_BYTES) {
-        buffered = "";
-        writer.send(`error: input over the ${MAX_LINE_BYTES}-byte limit\n>>> `);
-        continue;
-      }
-      const result = await core.evaluate(
-        buffered,
-        core.prepare(++evaluations),
-        (result) =>
-          writer.send(
-            result.kind === "incomplete" ? "... " : result.text + "\n>>> ",
-          ),
-      );
-      if (result.kind !== "incomplete") buffered = "";
-    }
-    writer.send("\n");
-  }
-
-  return { done: loop().finally(() => core.close()), close: core.close };
-}
-
-interface CoreSinks {
+/** Where a session mode sends what its evaluations write. */
+export interface SessionSinks {
+  /**
+   * Console output of the evaluation `id` (or of no pending one).
+   *
+   * @param id The evaluation that wrote it, or `null`.
+   * @param stream Where it was written.
+   * @param text The text.
+   */
   output(
     id: RequestId | null,
     stream: "stdout" | "stderr",
     text: string,
   ): void;
+  /**
+   * Progress of a long operation of the evaluation `id`.
+   *
+   * @param id The evaluation, or `null`.
+   * @param label What is running.
+   * @param done Steps done.
+   * @param total Steps in all.
+   */
   progress(
     id: RequestId | null,
     label: string,
@@ -273,83 +121,239 @@ interface CoreSinks {
   ): void;
 }
 
-/** The evaluator, pending evaluation, logging and teardown shared by both modes. */
-function createCore(context: SessionContext, sinks: CoreSinks) {
-  let current: Pending | undefined;
-  const waiting: Pending[] = [];
-  let closed = false;
+/** Options of one evaluation, as the protocol passes them on. */
+export interface SessionEvaluateOptions {
+  /** `"json"` asks the evaluator for the value as JSON text too. */
+  format?: "text" | "json";
+}
+
+/** An evaluation's outcome, with the JSON text the evaluator may add. */
+export type SessionResult = EvalResult & { json?: string };
+
+/**
+ * The evaluator of one session with its pending evaluations, logging and
+ * teardown. Made by {@linkcode createSessionCore}.
+ */
+export class SessionCore {
+  /** The session's evaluator (completion goes straight to it). */
+  readonly evaluator: Evaluator;
+  #context: SessionContext;
+  #current: PendingEvaluation | undefined;
+  #waiting: PendingEvaluation[] = [];
+  #closed = false;
+
+  /**
+   * @param context The session's environment.
+   * @param evaluator Its evaluator.
+   */
+  constructor(context: SessionContext, evaluator: Evaluator) {
+    this.#context = context;
+    this.evaluator = evaluator;
+  }
+
+  /** The id of the evaluation running now, for output routing. */
+  get currentId(): RequestId | null {
+    return this.#current?.id ?? null;
+  }
+
+  /** Whether {@linkcode SessionCore.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Registers an evaluation as waiting, so it can be interrupted early.
+   *
+   * @param id The request's id.
+   * @returns The registration to pass to {@linkcode SessionCore.evaluate}.
+   */
+  prepare(id: RequestId | null): PendingEvaluation {
+    const pending = { id, controller: new AbortController() };
+    this.#waiting.push(pending);
+    return pending;
+  }
+
+  /**
+   * Runs one evaluation, hands its result to `reply`, then logs it: the
+   * log line's hashing and synchronous write happen while the reply is
+   * already on its way, not before it.
+   *
+   * @param code The snippet.
+   * @param pending Its registration from {@linkcode SessionCore.prepare}.
+   * @param reply Sends the result to the client.
+   * @param options The request's options (`format`).
+   * @returns The result.
+   */
+  async evaluate(
+    code: string,
+    pending: PendingEvaluation,
+    reply: (result: SessionResult) => void,
+    options: SessionEvaluateOptions = {},
+  ): Promise<SessionResult> {
+    const index = this.#waiting.indexOf(pending);
+    if (index !== -1) this.#waiting.splice(index, 1);
+    this.#current = pending;
+    const started = performance.now();
+    let result: SessionResult;
+    try {
+      // `format` is passed only when asked for, as the evaluator's option.
+      const evaluateOptions: EvaluateOptions & { format?: "text" | "json" } = {
+        signal: pending.controller.signal,
+      };
+      if (options.format !== undefined) evaluateOptions.format = options.format;
+      result = await this.evaluator.evaluate(code, evaluateOptions);
+    } finally {
+      if (this.#current === pending) this.#current = undefined;
+    }
+    const durationMs = result.kind === "incomplete"
+      ? performance.now() - started
+      : result.durationMs;
+    try {
+      reply(result);
+    } finally {
+      logEvaluation(this.#context, code, durationMs, result);
+    }
+    return result;
+  }
+
+  /**
+   * Interrupts the evaluation `target` (or the running one).
+   *
+   * @param target The evaluation's id; the running or first waiting one
+   * when omitted.
+   * @returns The id interrupted, or `undefined` when none matched.
+   */
+  interrupt(target?: RequestId): RequestId | undefined {
+    const candidates = this.#current
+      ? [this.#current, ...this.#waiting]
+      : this.#waiting;
+    const found = target === undefined
+      ? candidates[0]
+      : candidates.find((pending) => pending.id === target);
+    if (found === undefined || found.id === null) return undefined;
+    found.controller.abort();
+    return found.id;
+  }
+
+  /**
+   * Ends the session: pending evaluations are interrupted (their work goes
+   * on in the background) and the evaluator is released. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#current?.controller.abort();
+    for (const pending of this.#waiting) pending.controller.abort();
+    this.#evaluatorClose();
+  }
+
+  #evaluatorClose(): void {
+    try {
+      this.evaluator.close();
+    } catch (error) {
+      this.#context.log(
+        `console session ${this.#context.number} close failed: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Makes a session's core: its scope (the injected bindings), then its
+ * evaluator, whose output and progress go to `sinks` tagged with the
+ * evaluation running at the time.
+ *
+ * @param context The session's environment.
+ * @param sinks Where output and progress go.
+ * @returns The core.
+ */
+export async function createSessionCore(
+  context: SessionContext,
+  sinks: SessionSinks,
+): Promise<SessionCore> {
+  // The sinks need the core's current evaluation; the core needs the
+  // evaluator they feed.
+  const made: { core?: SessionCore } = {};
   const io: SessionIO = {
     progress(label, done, total) {
-      sinks.progress(current?.id ?? null, label, done, total);
+      sinks.progress(made.core?.currentId ?? null, label, done, total);
     },
   };
-  const evaluator: Evaluator = createEvaluator(context.namespace, {
+  const scope = await context.scope(io);
+  const evaluator = createEvaluator(context.namespace, {
     output: {
-      write(stream, text) {
-        sinks.output(current?.id ?? null, stream, text);
+      write(stream, text, info) {
+        // Background output (a timer's, an interrupted evaluation's) belongs
+        // to no request, even while another evaluation is pending.
+        sinks.output(
+          info?.background ? null : made.core?.currentId ?? null,
+          stream,
+          text,
+        );
       },
     },
-    scope: context.scope(io),
+    scope,
     colors: context.colors,
   });
+  made.core = new SessionCore(context, evaluator);
+  return made.core;
+}
 
-  return {
-    evaluator,
-    /** Registers an evaluation as waiting, so it can be interrupted early. */
-    prepare(id: RequestId | null): Pending {
-      const pending = { id, controller: new AbortController() };
-      waiting.push(pending);
-      return pending;
-    },
-    /**
-     * Runs one evaluation, hands its result to `reply`, then logs it: the
-     * log line's hashing and synchronous write happen while the reply is
-     * already on its way, not before it.
-     */
-    async evaluate(
-      code: string,
-      pending: Pending,
-      reply: (result: EvalResult) => void,
-    ): Promise<EvalResult> {
-      waiting.splice(waiting.indexOf(pending), 1);
-      current = pending;
-      const started = performance.now();
-      let result: EvalResult;
-      try {
-        result = await evaluator.evaluate(code, {
-          signal: pending.controller.signal,
-        });
-      } finally {
-        current = undefined;
-      }
-      const durationMs = result.kind === "incomplete"
-        ? performance.now() - started
-        : result.durationMs;
-      try {
-        reply(result);
-      } finally {
-        logEvaluation(context, code, durationMs, result);
-      }
-      return result;
-    },
-    /** Interrupts the evaluation `target` (or the running one). */
-    interrupt(target?: RequestId): RequestId | undefined {
-      const candidates = current ? [current, ...waiting] : waiting;
-      const found = target === undefined
-        ? candidates[0]
-        : candidates.find((pending) => pending.id === target);
-      if (found === undefined || found.id === null) return undefined;
-      found.controller.abort();
-      return found.id;
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      current?.controller.abort();
-      for (const pending of waiting) pending.controller.abort();
-      evaluator.close();
-    },
-  };
+/**
+ * How much more than the writer's limit may wait for the notes that say
+ * output was dropped, so those notes stay bounded too.
+ */
+const DROP_NOTE_ROOM = 64 * 1024;
+
+/**
+ * Counts console output dropped for a client that reads too slowly, and
+ * says so: nothing is cut silently.
+ */
+export class DroppedOutput {
+  #characters = 0;
+
+  /**
+   * Records dropped characters.
+   *
+   * @param characters How many.
+   */
+  add(characters: number): void {
+    this.#characters += characters;
+  }
+
+  /**
+   * Sends the note about what was dropped since the last note, if anything
+   * was; kept for later when even the note finds no room.
+   *
+   * @param writer The connection.
+   * @param format Makes the wire text of the note.
+   */
+  report(writer: ConnectionWriter, format: (note: string) => string): void {
+    if (this.#characters === 0) return;
+    const note =
+      `… (${this.#characters} characters of output dropped: the client did not read fast enough)\n`;
+    const limit = MAX_PENDING_BYTES + DROP_NOTE_ROOM;
+    if (writer.send(format(note), true, limit)) this.#characters = 0;
+  }
+}
+
+/**
+ * Waits for what a session still owes a client whose input ended, at most
+ * `graceMs`.
+ *
+ * @param work The pending evaluations.
+ * @param graceMs The most to wait.
+ * @returns When the work is done or the grace is over.
+ */
+export async function drain(work: Promise<unknown>, graceMs: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    work.catch(() => {}),
+    new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Logs one evaluation: who, how much code and its hash, how long, how it ended; never the code. */
@@ -360,7 +364,9 @@ function logEvaluation(
   result: EvalResult,
 ): void {
   const outcome = result.kind === "error"
-    ? (result.name === "Interrupted" ? "interrupted" : `error ${result.name}`)
+    ? (result.name === "Interrupted"
+      ? "interrupted"
+      : `error ${escapeLogField(result.name)}`)
     : result.kind === "value"
     ? "ok"
     : "incomplete";
@@ -369,34 +375,4 @@ function logEvaluation(
       createHash("sha256").update(code).digest("hex").slice(0, 12)
     } ${durationMs.toFixed(1)} ms ${outcome}`,
   );
-}
-
-function resultReply(id: RequestId, result: EvalResult): Reply {
-  switch (result.kind) {
-    case "value":
-      return {
-        type: "result",
-        id,
-        value: result.text,
-        durationMs: round(result.durationMs),
-      };
-    case "incomplete":
-      return { type: "incomplete", id };
-    case "error":
-      return {
-        type: "error",
-        id,
-        error: {
-          name: result.name,
-          message: result.message,
-          stack: result.stack,
-        },
-        text: result.text,
-        durationMs: round(result.durationMs),
-      };
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

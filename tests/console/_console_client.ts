@@ -6,7 +6,8 @@
  */
 
 import { LineReader } from "../../console/line_reader.ts";
-import type { Reply } from "../../console/protocol.ts";
+import { PROTOCOL_VERSION, type Reply } from "../../console/protocol.ts";
+import { answerChallenge } from "../../console/token.ts";
 
 /** A test's connection to a console server. */
 export class TestConnection {
@@ -116,13 +117,32 @@ export class TestConnection {
   }
 
   /**
-   * Says hello with `token` and returns the server's answer.
+   * Opens a session as the client does: a hello without the token, then
+   * the answer to the server's challenge.
+   *
+   * @param token The token.
+   * @returns The reply after the answer (or the first, when it is no
+   * challenge).
+   */
+  async hello(token: string): Promise<Reply | null> {
+    await this.send({ op: "hello", version: PROTOCOL_VERSION });
+    const challenge = await this.reply();
+    if (challenge?.type !== "challenge") return challenge;
+    await this.send({
+      op: "auth",
+      answer: await answerChallenge(token, challenge.nonce),
+    });
+    return await this.reply();
+  }
+
+  /**
+   * Says hello with the token itself, as a script through `nc` may.
    *
    * @param token The token.
    * @returns The first reply.
    */
-  async hello(token: string): Promise<Reply | null> {
-    await this.send({ op: "hello", version: 1, token });
+  async helloWithToken(token: string): Promise<Reply | null> {
+    await this.send({ op: "hello", token });
     return await this.reply();
   }
 

@@ -37,9 +37,12 @@ function fakeConsole(reply: (hello: string) => string) {
   };
 }
 
+/** What a console sends before its hello: a challenge (answered unchecked by a fake). */
+const CHALLENGE = JSON.stringify({ type: "challenge", nonce: "ab".repeat(32) });
+
 const HELLO = JSON.stringify({
   type: "hello",
-  version: 1,
+  version: 2,
   session: 1,
   pid: 1,
   names: ["main"],
@@ -188,7 +191,7 @@ Deno.test("connectConsole() says it cannot connect, naming the address", async (
 });
 
 Deno.test("connectConsole() skips a token prompt before the hello and sends colors when asked", async () => {
-  const fake = fakeConsole(() => `token: ${HELLO}\n`);
+  const fake = fakeConsole(() => `token: ${CHALLENGE}\n${HELLO}\n`);
   try {
     const connection = await connectConsole(
       { host: "127.0.0.1", port: fake.port },
@@ -197,8 +200,7 @@ Deno.test("connectConsole() skips a token prompt before the hello and sends colo
     assert.equal(connection.info.banner, "hi");
     assert.deepEqual(JSON.parse(fake.hellos[0]!), {
       op: "hello",
-      version: 1,
-      token: TOKEN,
+      version: 2,
       colors: true,
     });
     await connection.close();
@@ -209,7 +211,7 @@ Deno.test("connectConsole() skips a token prompt before the hello and sends colo
 
 Deno.test("connectConsole() refuses a console of another protocol version", async () => {
   const fake = fakeConsole(() =>
-    HELLO.replace('"version":1', '"version":2') + "\n"
+    CHALLENGE + "\n" + HELLO.replace('"version":2', '"version":3') + "\n"
   );
   try {
     await assert.rejects(
@@ -219,7 +221,7 @@ Deno.test("connectConsole() refuses a console of another protocol version", asyn
       (error: Error) =>
         error instanceof ConsoleClientError &&
         error.message ===
-          `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 2, this client speaks 1`,
+          `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 3, this client speaks 2`,
     );
   } finally {
     await fake.close();

@@ -20,7 +20,7 @@ function context(lines: string[]) {
   const sessionConsole = createSessionConsole({
     write: (_stream, text) => lines.push(text),
   });
-  return { console: sessionConsole, active: true, reportUncaught() {} };
+  return { console: sessionConsole, pending: true, reportUncaught() {} };
 }
 
 Deno.test("installConsoleRouting() leaves console calls outside sessions unchanged", () => {
@@ -47,12 +47,12 @@ Deno.test("runInContext() routes console calls to the session only", async () =>
   assert.deepEqual(original, [{ method: "log", args: ["outside"] }]);
 });
 
-Deno.test("runInContext() drops output of an inactive context", () => {
+Deno.test("runInContext() still routes output of a context no one waits for", () => {
   original.length = 0;
   const lines: string[] = [];
-  const inactive = { ...context(lines), active: false };
-  runInContext(inactive, () => console.log("dropped"));
-  assert.deepEqual(lines, []);
+  const finished = { ...context(lines), pending: false };
+  runInContext(finished, () => console.log("background"));
+  assert.deepEqual(lines, ["background\n"]);
   assert.deepEqual(original, []);
 });
 
@@ -66,7 +66,7 @@ Deno.test("runInContext() sends console calls made while writing to the original
     },
   });
   runInContext(
-    { console: sessionConsole, active: true, reportUncaught() {} },
+    { console: sessionConsole, pending: true, reportUncaught() {} },
     () => {
       console.log("snippet");
     },
@@ -88,6 +88,33 @@ Deno.test("installConsoleRouting() reports a session's unhandled rejection to it
   runInContext(ctx, () => void Promise.reject(reason));
   await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(reported, [reason]);
+});
+
+Deno.test("installConsoleRouting() survives a report that throws, for rejections, microtasks and timers", async () => {
+  const hostile = new Proxy({}, {
+    getPrototypeOf() {
+      throw 2;
+    },
+  });
+  let calls = 0;
+  const ctx = {
+    ...context([]),
+    reportUncaught() {
+      calls++;
+      throw hostile;
+    },
+  };
+  runInContext(ctx, () => {
+    void Promise.reject(hostile);
+    queueMicrotask(() => {
+      throw hostile;
+    });
+    setTimeout(() => {
+      throw hostile;
+    }, 1);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(calls, 3);
 });
 
 Deno.test("installConsoleRouting() leaves rejections outside sessions to the process", async () => {

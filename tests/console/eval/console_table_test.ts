@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { renderTable } from "../../../console/eval/console_table.ts";
+import { renderConsoleTable } from "../../../console/eval/console_table.ts";
 
 // Expected tables were printed by Deno 2.9.6's own console.table.
-Deno.test("renderTable() lays out rows of objects", () => {
+Deno.test("renderConsoleTable() lays out rows of objects", () => {
   assert.equal(
-    renderTable([{ a: 1, b: "x" }, { a: 2 }]),
+    renderConsoleTable([{ a: 1, b: "x" }, { a: 2 }]),
     [
       "┌───────┬───┬─────┐",
       "│ (idx) │ a │ b   │",
@@ -16,9 +16,9 @@ Deno.test("renderTable() lays out rows of objects", () => {
   );
 });
 
-Deno.test("renderTable() puts primitives in a Values column, right-aligning integers", () => {
+Deno.test("renderConsoleTable() puts primitives in a Values column, right-aligning integers", () => {
   assert.equal(
-    renderTable([{ a: 1 }, 5]),
+    renderConsoleTable([{ a: 1 }, 5]),
     [
       "┌───────┬───┬────────┐",
       "│ (idx) │ a │ Values │",
@@ -29,7 +29,7 @@ Deno.test("renderTable() puts primitives in a Values column, right-aligning inte
     ].join("\n"),
   );
   assert.equal(
-    renderTable([1, 22222, "two"]),
+    renderConsoleTable([1, 22222, "two"]),
     [
       "┌───────┬────────┐",
       "│ (idx) │ Values │",
@@ -42,9 +42,9 @@ Deno.test("renderTable() puts primitives in a Values column, right-aligning inte
   );
 });
 
-Deno.test("renderTable() lists Map entries and Set values by iteration index", () => {
+Deno.test("renderConsoleTable() lists Map entries and Set values by iteration index", () => {
   assert.equal(
-    renderTable(new Map<string, unknown>([["k", 1], ["k2", { a: 1 }]])),
+    renderConsoleTable(new Map<string, unknown>([["k", 1], ["k2", { a: 1 }]])),
     [
       "┌────────────┬──────┬──────────┐",
       "│ (iter idx) │ Key  │ Values   │",
@@ -54,19 +54,22 @@ Deno.test("renderTable() lists Map entries and Set values by iteration index", (
       "└────────────┴──────┴──────────┘",
     ].join("\n"),
   );
-  assert.match(renderTable(new Set([1, "a"])), /│ \(iter idx\) │ Values │/);
+  assert.match(
+    renderConsoleTable(new Set([1, "a"])),
+    /│ \(iter idx\) │ Values │/,
+  );
 });
 
-Deno.test("renderTable() restricts columns to the given properties", () => {
+Deno.test("renderConsoleTable() restricts columns to the given properties", () => {
   assert.equal(
-    renderTable([{ a: 1, b: 2 }], ["b"]),
+    renderConsoleTable([{ a: 1, b: 2 }], ["b"]),
     "┌───────┬───┐\n│ (idx) │ b │\n├───────┼───┤\n│     0 │ 2 │\n└───────┴───┘",
   );
 });
 
-Deno.test("renderTable() counts wide characters twice", () => {
+Deno.test("renderConsoleTable() counts wide characters twice", () => {
   assert.equal(
-    renderTable([{ a: "日本語" }]),
+    renderConsoleTable([{ a: "日本語" }]),
     '┌───────┬──────────┐\n│ (idx) │ a        │\n├───────┼──────────┤\n│     0 │ "日本語" │\n└───────┴──────────┘',
   );
 });

@@ -643,7 +643,13 @@ Deno.test("evaluate() reports errors thrown by a snippet's microtasks and timers
 // --- interrupt -------------------------------------------------------------
 
 Deno.test("evaluate() settles promptly as Interrupted when the signal aborts", async () => {
-  const { evaluator, stdout } = openSession();
+  const writes: { text: string; background?: boolean }[] = [];
+  const evaluator = createEvaluator({}, {
+    output: {
+      write: (_stream, text, info) =>
+        writes.push({ text, background: info?.background }),
+    },
+  });
   const controller = new AbortController();
   const pending = evaluator.evaluate(
     "await new Promise((r) => setTimeout(r, 200)); console.log('orphan finished')",
@@ -656,9 +662,37 @@ Deno.test("evaluate() settles promptly as Interrupted when the signal aborts", a
   assert.equal(result.kind, "error");
   assert.equal((result as { name: string }).name, "Interrupted");
   assert.equal(await value(evaluator, "'usable'"), '"usable"');
+  const second = evaluator.evaluate(
+    "await new Promise((r) => setTimeout(r, 400)); console.log('second')",
+  );
   await tick(250);
-  // Output of the interrupted evaluation is dropped.
-  assert.deepEqual(stdout, []);
+  // The interrupted work goes on, and its output arrives as background
+  // output even while another evaluation is pending.
+  assert.deepEqual(writes, [{ text: "orphan finished\n", background: true }]);
+  await second;
+  assert.deepEqual(writes.at(-1), { text: "second\n", background: false });
+});
+
+Deno.test("evaluate() reports a later failure of interrupted work as background output", async () => {
+  const writes: { text: string; background?: boolean }[] = [];
+  const evaluator = createEvaluator({}, {
+    output: {
+      write: (_stream, text, info) =>
+        writes.push({ text, background: info?.background }),
+    },
+  });
+  const controller = new AbortController();
+  const pending = evaluator.evaluate(
+    "await new Promise((r) => setTimeout(r, 30)); throw new Error('late')",
+    { signal: controller.signal },
+  );
+  setTimeout(() => controller.abort(), 5);
+  assert.equal(((await pending) as { name: string }).name, "Interrupted");
+  await tick(100);
+  assert.deepEqual(writes, [{
+    text: "Uncaught (in promise) Error: late\n    at <console>:1:52\n",
+    background: true,
+  }]);
 });
 
 Deno.test("evaluate() with an already aborted signal does not run the snippet", async () => {
@@ -756,4 +790,144 @@ Deno.test("evaluate() supports dynamic import", async () => {
     ),
     '"function"',
   );
+});
+
+// --- JSON format -------------------------------------------------------------
+
+Deno.test("evaluate() with format json adds the value as JSON text", async () => {
+  const { evaluator } = openSession(serviceNamespace());
+  const result = await evaluator.evaluate("cache", { format: "json" });
+  assert.equal(result.kind, "value");
+  assert.equal((result as { json?: string }).json, '{"a":1,"b":2}');
+  assert.match((result as { text: string }).text, /Map\(2\)/);
+  const plain = await evaluator.evaluate("cache");
+  assert.equal("json" in plain, false);
+  const awaited = await evaluator.evaluate("getUser('7')", { format: "json" });
+  assert.equal(
+    (awaited as { json?: string }).json,
+    '{"id":"7","name":"user 7"}',
+  );
+});
+
+Deno.test("evaluate() with format json turns an unreadable value into an error result", async () => {
+  const { evaluator } = openSession();
+  const result = await evaluator.evaluate(
+    "new Proxy({}, { ownKeys() { throw new TypeError('trap') } })",
+    { format: "json" },
+  );
+  assert.equal(result.kind, "error");
+  assert.equal((result as { message: string }).message, "trap");
+  assert.equal(await value(evaluator, "_error.message"), '"trap"');
+});
+
+// --- hostile values ----------------------------------------------------------
+
+const HOSTILE =
+  "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
+  "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
+
+Deno.test("evaluate() describes a thrown value whose every trap throws", async () => {
+  const { evaluator } = openSession();
+  for (
+    const code of [
+      `throw ${HOSTILE}`,
+      `await Promise.reject(${HOSTILE})`,
+      `throw new Proxy({}, { getPrototypeOf() { throw 2 } })`,
+    ]
+  ) {
+    const error = await failure(evaluator, code);
+    assert.match(error.text, /^Uncaught /, code);
+  }
+  assert.equal(await value(evaluator, "1 + 1"), "2");
+});
+
+Deno.test("evaluate() renders a value whose every trap throws", async () => {
+  const { evaluator } = openSession();
+  // Rendered, not mistaken for a throw of the value that a trap threw.
+  assert.equal(
+    await value(evaluator, `var hostile = ${HOSTILE}; hostile`),
+    "{}",
+  );
+  assert.equal(await value(evaluator, "typeof hostile"), '"object"');
+});
+
+Deno.test("evaluate() reports background throws of a value whose every trap throws", async () => {
+  const { evaluator, stderr } = openSession();
+  await value(evaluator, `setTimeout(() => { throw ${HOSTILE} }, 1); 1`);
+  await value(evaluator, `queueMicrotask(() => { throw ${HOSTILE} }); 1`);
+  await value(evaluator, `Promise.reject(${HOSTILE}); 1`);
+  await value(evaluator, `setTimeout(() => Promise.reject(${HOSTILE}), 1); 1`);
+  await tick(100);
+  assert.equal(stderr.length, 4);
+  for (const line of stderr) assert.match(line, /^Uncaught /);
+  assert.equal(await value(evaluator, "'still here'"), '"still here"');
+});
+
+Deno.test("evaluate() answers dir(), len(), inspect() and help() on a value whose every trap throws", async () => {
+  const { evaluator } = openSession({ hostileMember: undefined });
+  await value(evaluator, `var hostile = ${HOSTILE}`);
+  await value(evaluator, `main.hostileMember = ${HOSTILE}`);
+  assert.match(await value(evaluator, "dir(hostile)"), /^dir\(\) is Python/);
+  assert.match(await value(evaluator, "len(hostile)"), /^len\(\) is Python/);
+  assert.equal(await value(evaluator, "inspect(hostile)"), "{}");
+  assert.match(
+    await value(evaluator, "help()"),
+    /hostileMember +\(could not be read\)/,
+  );
+  const json = await evaluator.evaluate("hostile", { format: "json" });
+  assert.equal(json.kind, "error");
+});
+
+Deno.test("complete() answers with nothing on a value whose every trap throws", async () => {
+  const { evaluator } = openSession();
+  await value(evaluator, `var hostile = ${HOSTILE}`);
+  assert.deepEqual(await evaluator.complete("hostile.", 8), {
+    candidates: [],
+    start: 8,
+  });
+  assert.deepEqual(await evaluator.complete("hostile.a.b", 11), {
+    candidates: [],
+    start: 10,
+  });
+});
+
+// --- TypeScript first ------------------------------------------------------------
+
+Deno.test("evaluate() reads a snippet as TypeScript first, like deno repl", async () => {
+  const { evaluator } = openSession();
+  await value(evaluator, "function id26<T>(v: T): T { return v }");
+  assert.equal(await value(evaluator, "id26<number>(7)"), "7");
+  assert.equal(await value(evaluator, "id26<string>('s')"), '"s"');
+  await value(evaluator, "const pair = <A, B>(a: A, b: B): [A, B] => [a, b]");
+  assert.equal(
+    await value(evaluator, "pair<number, string>(1, 'x')"),
+    '[ 1, "x" ]',
+  );
+  assert.equal(
+    await value(evaluator, "new Map<string, number>([['a', 1]]).size"),
+    "1",
+  );
+});
+
+Deno.test("evaluate() falls back to JavaScript where TypeScript cannot parse the snippet", async () => {
+  const { evaluator } = openSession();
+  // As TypeScript this is a block with a bad label; as JavaScript an object.
+  assert.equal(
+    await value(evaluator, "{ ok: 1 < 2, n: 2 }"),
+    "{ ok: true, n: 2 }",
+  );
+  assert.equal(await value(evaluator, "let lt = 1 < 2; lt"), "true");
+  assert.equal(await value(evaluator, "[3 < 4, 5 > 6]"), "[ true, false ]");
+});
+
+Deno.test("evaluate() with format json gives hints, dot commands and inspect() their JSON too", async () => {
+  const { evaluator } = openSession(serviceNamespace());
+  const json = async (code: string) => {
+    const result = await evaluator.evaluate(code, { format: "json" });
+    assert.equal(result.kind, "value", code);
+    return JSON.parse((result as { json: string }).json);
+  };
+  assert.match(await json(".help"), /^help\(\) lists what is in scope/);
+  assert.match(await json("len(cache)"), /here 2/);
+  assert.deepEqual(await json("inspect(cache, { depth: 0 })"), { a: 1, b: 2 });
 });

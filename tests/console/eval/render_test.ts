@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { inspectWith, plainText } from "../../../console/eval/inspection.ts";
 import {
   describeThrown,
   renderValue,
@@ -73,4 +74,43 @@ Deno.test("cleanStack() maps snippet frames and drops everything below them", ()
     "Error: x\n    at helper (file:///srv/lib/users.ts:3:9)\n    at <console>:2:3",
   );
   assert.equal(cleanStack("no frames here"), "no frames here");
+});
+
+Deno.test("renderValue() shows the deepest rendering that fits, and says so", () => {
+  const value = {
+    a: Array.from({ length: 30 }, (_, i) => ({ i, nested: { i } })),
+  };
+  const options = { colors: false, maxChars: 10_000 };
+  const fits = renderValue(value, {
+    ...options,
+    limits: { depth: 2, entries: 20, lines: 14 },
+  });
+  assert.match(fits, /^\{\n {2}a: \[\n {4}\[Object\], \[Object\]/);
+  assert.match(
+    fits,
+    /\n… depth 1 of 2 shown to fit 14 lines: inspect\(_, \{ depth: 2 \}\) shows more$/,
+  );
+  assert.ok(fits.split("\n").length <= 15);
+  assert.equal(
+    renderValue(value, {
+      ...options,
+      limits: { depth: 2, entries: 20, lines: 5 },
+    }),
+    "{ a: [Array] }\n… depth 0 of 2 shown to fit 5 lines: inspect(_, { depth: 2 }) shows more",
+  );
+});
+
+Deno.test("renderValue() shows inspect() wrappers with their limits and plain text as is", () => {
+  const options = { colors: false, maxChars: 10_000 };
+  const big = Array.from({ length: 200 }, (_, i) => i);
+  assert.match(renderValue(big, options), /\.\.\. 180 more items/);
+  assert.doesNotMatch(
+    renderValue(
+      inspectWith(big, { depth: 1, entries: 500, lines: Infinity }),
+      options,
+    ),
+    /more items/,
+  );
+  const text = Array.from({ length: 60 }, (_, i) => `line ${i}`).join("\n");
+  assert.equal(renderValue(plainText(text), options), text);
 });

@@ -14,6 +14,7 @@ import {
 import {
   type IncompleteSnippet,
   lineAndColumn,
+  type ParseOutcome,
   parseSnippet,
   type SnippetSyntaxError,
 } from "./syntax.ts";
@@ -67,12 +68,13 @@ let nextId = 1;
 
 /**
  * Compiles `code`, reusing an earlier compilation of the same text.
- * JavaScript is tried first; only a snippet that fails to parse and looks
- * like TypeScript loads the transpiler.
+ * TypeScript is tried first, JavaScript where TypeScript cannot parse the
+ * snippet; a snippet without TypeScript-only tokens (`:`, `<`, `!`, `?`,
+ * `as`, `interface`, ...) never loads the transpiler.
  *
  * @example
  * ```ts
- * import { compileSnippet } from "./compile.ts";
+ * import { compileSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("let x = 1; x + 1");
@@ -86,17 +88,7 @@ let nextId = 1;
 export async function compileSnippet(code: string): Promise<CompileOutcome> {
   const cached = findCachedSnippet(code);
   if (cached !== undefined) return cached;
-  let parsed = parseSnippet(code);
-  if (parsed.kind === "error" && mightBeTypeScript(code)) {
-    const stripped = await stripTypes(code);
-    if (stripped.kind === "incomplete") return stripped;
-    if (stripped.kind === "ok") {
-      parsed = parseSnippet(stripped.code);
-    } else if (stripped.pos > parsed.pos) {
-      // The TypeScript reading got further: its error is the relevant one.
-      parsed = stripped;
-    }
-  }
+  const parsed = await parseTypeScriptFirst(code);
   if (parsed.kind !== "ok") return parsed;
   let compiled: CompiledSnippet;
   try {
@@ -117,12 +109,46 @@ export async function compileSnippet(code: string): Promise<CompileOutcome> {
 }
 
 /**
+ * Reads a snippet as TypeScript first, as `deno repl` does, so that
+ * `id<number>(7)` is a generic call and not two comparisons; JavaScript is
+ * the fallback for what the TypeScript reading (sucrase) cannot parse.
+ *
+ * The transpiler is skipped where both readings give the same program: a
+ * snippet without any TypeScript-only token, and JavaScript that parses and
+ * has no `<` (TypeScript's syntax is a superset of JavaScript's; the `<` of
+ * type arguments is the one place where valid JavaScript reads differently).
+ */
+async function parseTypeScriptFirst(
+  code: string,
+): Promise<ParseOutcome> {
+  if (!mightBeTypeScript(code)) return parseSnippet(code);
+  if (!code.includes("<")) {
+    const plain = parseSnippet(code);
+    if (plain.kind !== "error") return plain;
+  }
+  const stripped = await stripTypes(code);
+  if (stripped.kind === "ok") {
+    const parsed = parseSnippet(stripped.code);
+    if (parsed.kind === "ok") return parsed;
+    // sucrase let through what is not JavaScript either: try the snippet as
+    // written before reporting the error of the TypeScript reading.
+    const plain = parseSnippet(code);
+    return plain.kind === "ok" ? plain : parsed;
+  }
+  const plain = parseSnippet(code);
+  if (plain.kind === "ok" || plain.kind === "incomplete") return plain;
+  if (stripped.kind === "incomplete") return stripped;
+  // Both readings failed: the one that got further has the relevant error.
+  return stripped.pos > plain.pos ? stripped : plain;
+}
+
+/**
  * Returns the cached compilation of `code`, if any, without waiting: the
  * evaluator's hot path (the same snippet again) then needs no `await`.
  *
  * @example
  * ```ts
- * import { compileSnippet, findCachedSnippet } from "./compile.ts";
+ * import { compileSnippet, findCachedSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("2 + 2");
@@ -148,7 +174,7 @@ export function findCachedSnippet(code: string): CompiledSnippet | undefined {
  *
  * @example
  * ```ts
- * import { compileSnippet, findCompiledSnippet } from "./compile.ts";
+ * import { compileSnippet, findCompiledSnippet } from "./snippet_compiler.ts";
  * import assert from "node:assert/strict";
  *
  * const compiled = await compileSnippet("1");

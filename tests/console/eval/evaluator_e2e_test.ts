@@ -1,0 +1,162 @@
+/**
+ * The evaluator's promises checked through a real `main.ts serve` process
+ * and its console: values whose every trap throws (thrown, rejected, thrown
+ * from a timer and a microtask, left as an unhandled rejection, completed
+ * with Tab), `process.exit()` and `Deno.exit(3)`, and the output of work an
+ * interrupt left running. The service must answer each, keep serving HTTP
+ * and stop cleanly.
+ */
+
+import assert from "node:assert/strict";
+import type { Reply } from "../../../console/protocol.ts";
+import { startServe } from "../../_process.ts";
+import { TestConnection, valueOf } from "../_console_client.ts";
+
+const TOKEN = "hostile-" + crypto.randomUUID();
+const HOSTILE =
+  "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
+  "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
+
+Deno.test("a console session contains values whose every trap throws and refuses to exit the service, end to end", async () => {
+  const service = await startServe(["--console-port", "0"], {
+    env: { CONSOLE_TOKEN: TOKEN },
+  });
+  const line = await service.stdout.waitFor(/^console listening on /);
+  const port = Number(line.match(/:(\d+)$/)![1]);
+  const session = await TestConnection.open(port);
+  try {
+    assert.equal((await session.hello(TOKEN))?.type, "hello");
+    let id = 0;
+    for (
+      const code of [
+        `throw new Proxy({}, { getPrototypeOf() { throw 2 } })`,
+        `throw ${HOSTILE}`,
+        `await Promise.reject(${HOSTILE})`,
+      ]
+    ) {
+      const { final } = await session.eval(++id, code);
+      assert.equal(final.type, "error", code);
+      assert.match((final as { text?: string }).text ?? "", /^Uncaught /);
+    }
+    // Background throws: each reported to the session as output with id null.
+    const background: Reply[] = [];
+    for (
+      const code of [
+        `setTimeout(() => { throw ${HOSTILE} }, 1); 1`,
+        `queueMicrotask(() => { throw ${HOSTILE} }); 1`,
+        `Promise.reject(${HOSTILE}); 1`,
+      ]
+    ) {
+      const { final, before } = await session.eval(++id, code);
+      assert.equal(valueOf(final), "1", code);
+      background.push(...before);
+    }
+    await session.send({
+      op: "eval",
+      id: "var",
+      code: `var hostile = ${HOSTILE}`,
+    });
+    const { before } = await session.until("var");
+    background.push(...before);
+    const uncaught = background.filter((r) =>
+      r.type === "output" && r.stream === "stderr" &&
+      r.text.startsWith("Uncaught")
+    );
+    assert.equal(uncaught.length, 3, JSON.stringify(background));
+    // The microtask runs while its evaluation is still pending; the timer
+    // and the unhandled rejection come after it returned: background.
+    assert.deepEqual(
+      uncaught.map((r) => r.type === "output" && [r.id, r.text]).sort(),
+      [
+        [5, "Uncaught {}\n"],
+        [null, "Uncaught (in promise) {}\n"],
+        [null, "Uncaught {}\n"],
+      ].sort(),
+    );
+    // Tab completion on the proxy answers, empty, and the session goes on.
+    await session.send({
+      op: "complete",
+      id: "tab",
+      code: "hostile.",
+      cursor: 8,
+    });
+    const { final: completions } = await session.until("tab");
+    assert.deepEqual(completions, {
+      type: "completions",
+      id: "tab",
+      candidates: [],
+      start: 8,
+    });
+    // Neither process.exit() nor Deno.exit() stops the service.
+    for (const code of ["process.exit()", "Deno.exit(3)"]) {
+      const { final } = await session.eval(++id, code);
+      assert.equal(final.type, "error", code);
+      assert.match(
+        final.type === "error" ? final.error.message : "",
+        /would stop the whole service/,
+      );
+    }
+    assert.equal(valueOf((await session.eval(++id, "6 * 7")).final), "42");
+    const response = await fetch(`${service.url}users/alive`);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
+
+Deno.test("output of interrupted work arrives as background output (id null) even while another evaluation is pending, end to end", async () => {
+  const service = await startServe(["--console-port", "0"], {
+    env: { CONSOLE_TOKEN: TOKEN },
+  });
+  const line = await service.stdout.waitFor(/^console listening on /);
+  const port = Number(line.match(/:(\d+)$/)![1]);
+  const session = await TestConnection.open(port);
+  try {
+    assert.equal((await session.hello(TOKEN))?.type, "hello");
+    await session.send({
+      op: "eval",
+      id: "slow",
+      code:
+        "await new Promise((r) => setTimeout(r, 300)); console.log('after interrupt'); " +
+        "throw new Error('late')",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await session.send({ op: "interrupt", id: "stop" });
+    // Pending while the interrupted work prints: its output is still not
+    // this evaluation's.
+    await session.send({
+      op: "eval",
+      id: "waiting",
+      code: "await new Promise((r) => setTimeout(r, 600)); 'done'",
+    });
+    const replies: Reply[] = [];
+    while (replies.filter((r) => r.type === "output").length < 2) {
+      const reply = await session.reply();
+      assert.ok(reply !== null, "connection open");
+      replies.push(reply);
+    }
+    const slow = replies.find((r) => r.type === "error" && r.id === "slow");
+    assert.equal(slow?.type === "error" && slow.error.name, "Interrupted");
+    const outputs = replies.filter((r) => r.type === "output");
+    assert.deepEqual(
+      outputs.map((r) =>
+        r.type === "output" && [r.id, r.stream, r.text.split("\n")[0]]
+      ),
+      [
+        [null, "stdout", "after interrupt"],
+        [null, "stderr", "Uncaught (in promise) Error: late"],
+      ],
+    );
+    const { final } = await session.until("waiting");
+    assert.equal(valueOf(final), '"done"');
+  } finally {
+    session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
