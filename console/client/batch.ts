@@ -12,6 +12,7 @@ import type {
   EvaluateOptions,
   StreamHandlers,
 } from "./connection.ts";
+import { stripAnsi } from "../ansi.ts";
 import { type ByteSource, LineReader } from "../line_reader.ts";
 import type { ProgressLine } from "./progress_bar.ts";
 import { MAX_LINE_BYTES, type WireError } from "../protocol.ts";
@@ -244,22 +245,4 @@ function backgroundHandlers(streams: ClientStreams): BackgroundHandlers {
       streams.write("stderr", `error: ${error.message}\n`);
     },
   };
-}
-
-/**
- * Removes ANSI escape sequences.
- *
- * @param text Text that may be coloured.
- * @returns The text without escapes.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { stripAnsi } from "./batch.ts";
- * assert.equal(stripAnsi("\x1b[90mundefined\x1b[39m"), "undefined");
- * ```
- */
-export function stripAnsi(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
 }

@@ -3,7 +3,6 @@ import {
   type ClientStreams,
   runEvalOnce,
   runTranscript,
-  stripAnsi,
 } from "../../../console/client/batch.ts";
 import type { ByteSource } from "../../../console/line_reader.ts";
 import { ProgressLine } from "../../../console/client/progress_bar.ts";
@@ -98,8 +97,4 @@ Deno.test("runTranscript() prints output of work left running as it arrives", as
     "setTimeout(() => console.log('later'), 1); 1\nawait slow(50)\n";
   assert.equal(await runTranscript(connection, source(input), streams), 0);
   assert.deepEqual(written, ["stdout:1\n", "stdout:later\n", "stdout:50\n"]);
-});
-
-Deno.test("stripAnsi() removes colour escapes", () => {
-  assert.equal(stripAnsi("\x1b[33m42\x1b[39m"), "42");
 });

@@ -19,8 +19,8 @@ async function startService(args: string[] = ["--console-port", "0"]) {
     port: Number(where.match(/:(\d+)$/)?.[1]),
     async stop() {
       service.child.kill("SIGTERM");
-      const { code } = await service.finish();
-      assert.equal(code, 0);
+      const { code, stderr } = await service.finish();
+      assert.equal(code, 0, `the service exited ${code}:\n${stderr}`);
     },
   };
 }
