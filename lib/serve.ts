@@ -1,6 +1,6 @@
 /**
  * The `serve` subcommand: the users service over `Deno.serve`, its live
- * console, and a graceful shutdown on SIGINT/SIGTERM.
+ * console, and a graceful shutdown on SIGINT/SIGTERM/SIGHUP.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
 import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
+import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
 
 /** How long in-flight requests get to finish after the first signal. */
@@ -145,9 +146,11 @@ export function formatHost(hostname: string): string {
 }
 
 /**
- * Runs the service until SIGINT or SIGTERM, then shuts down gracefully.
- * A second signal, or in-flight requests still running after
- * {@linkcode SHUTDOWN_GRACE_MS}, ends the process at once through `exit`.
+ * Runs the service until SIGINT, SIGTERM or SIGHUP, then shuts down
+ * gracefully. A second stop request (any stop signal except a copy of the
+ * first within `REPEAT_WINDOW_MS` of stop_signals.ts, which `deno task` forwards), or
+ * in-flight requests still running after {@linkcode SHUTDOWN_GRACE_MS}, ends
+ * the process at once through `exit`.
  *
  * @param config The parsed configuration.
  * @param exit Ends the process (only `main` may call `Deno.exit`).
@@ -158,31 +161,45 @@ export async function serve(
   exit: (code: number) => never,
 ): Promise<number> {
   const service = await startService(config);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const removeListeners = listenForStop(service, exit);
+  await service.finished;
+  await service.shutdown();
+  removeListeners();
+  console.error("users service stopped");
+  return 0;
+}
+
+/** Turns stop signals into one graceful shutdown, or an exit on a second request. */
+function listenForStop(
+  service: Service,
+  exit: (code: number) => never,
+): () => void {
+  const requests = new StopRequests();
   const onSignal = (signal: Deno.Signal) => () => {
-    if (stopping) {
-      console.error(`received ${signal} again: exiting now`);
-      exit(signal === "SIGINT" ? 130 : 143);
+    switch (requests.receive(signal, performance.now())) {
+      case "repeat":
+        return;
+      case "exit":
+        console.error(`received ${signal} again: exiting now`);
+        exit(signalExitCode(signal));
+        return;
+      case "stop":
+        console.error(`received ${signal}: finishing in-flight requests`);
+        Deno.unrefTimer(setTimeout(() => {
+          console.error(
+            `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
+          );
+          exit(1);
+        }, SHUTDOWN_GRACE_MS));
+        service.shutdown();
     }
-    console.error(`received ${signal}: finishing in-flight requests`);
-    stopping = true;
-    Deno.unrefTimer(setTimeout(() => {
-      console.error(
-        `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
-      );
-      exit(1);
-    }, SHUTDOWN_GRACE_MS));
-    service.shutdown();
   };
-  let stopping = false;
-  const listeners = signals.map((signal) => {
+  const removers = STOP_SIGNALS.map((signal) => {
     const listener = onSignal(signal);
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
-  await service.finished;
-  await service.shutdown();
-  for (const remove of listeners) remove();
-  console.error("users service stopped");
-  return 0;
+  return () => {
+    for (const remove of removers) remove();
+  };
 }

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { spawn } from "node:child_process";
+import { Readable } from "node:stream";
+
 const ROOT = new URL("../", import.meta.url);
 
 /**
@@ -25,8 +28,11 @@ export async function taskFlags(task: string): Promise<string[]> {
   return words.slice(start, words.indexOf("main.ts"));
 }
 
-/** A line-by-line reader over a process's output stream. */
-export class LineReader {
+/**
+ * A child process's output read line by line (the console's own
+ * `LineReader` reads a connection; this one reads a test's child).
+ */
+export class OutputLines {
   #reader: ReadableStreamDefaultReader<string>;
   #buffer = "";
   /** Everything read so far. */
@@ -94,9 +100,9 @@ export interface MainProcess {
   /** The child process. */
   child: Deno.ChildProcess;
   /** Its stdout, line by line. */
-  stdout: LineReader;
+  stdout: OutputLines;
   /** Its stderr, line by line. */
-  stderr: LineReader;
+  stderr: OutputLines;
   /** Waits for the exit and the rest of the output. */
   finish(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -123,8 +129,8 @@ export async function spawnMain(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stdout = new LineReader(child.stdout);
-  const stderr = new LineReader(child.stderr);
+  const stdout = new OutputLines(child.stdout);
+  const stderr = new OutputLines(child.stderr);
   return {
     child,
     stdout,
@@ -170,4 +176,78 @@ export async function startServe(
   const line = await process.stdout.waitFor(/listening on http/);
   const url = line.match(/(http:\/\/\S+)/)![1]!;
   return { ...process, url };
+}
+
+/** A `deno task` started by {@linkcode spawnTaskGroup}, leading its own process group. */
+export interface TaskGroup {
+  /** The task's pid, which is also the group's id. */
+  pgid: number;
+  /** Its stdout, line by line. */
+  stdout: OutputLines;
+  /** Its stderr, line by line. */
+  stderr: OutputLines;
+  /** Sends `signal` to the whole group, as a terminal's Ctrl-C or systemd's stop does. */
+  signalGroup(signal: Deno.Signal): Promise<void>;
+  /** Waits for the exit and the rest of the output. */
+  finish(): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/**
+ * Runs `deno task NAME ...args` in a new session and process group
+ * (`setsid`, through `node:child_process`'s `detached`), so a test can
+ * signal the group the way a terminal or a service manager does.
+ *
+ * @param task The task's name, e.g. `start`.
+ * @param args The flags the task passes on.
+ * @returns The running group.
+ */
+export function spawnTaskGroup(task: string, args: string[]): TaskGroup {
+  const child = spawn("deno", ["task", task, ...args], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...Deno.env.toObject(), NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => resolve(code));
+  });
+  const toWeb = (stream: Readable | null) =>
+    Readable.toWeb(stream!) as unknown as ReadableStream<Uint8Array>;
+  const stdout = new OutputLines(toWeb(child.stdout));
+  const stderr = new OutputLines(toWeb(child.stderr));
+  const pgid = child.pid!;
+  return {
+    pgid,
+    stdout,
+    stderr,
+    async signalGroup(signal) {
+      // Deno.kill of a pid it did not spawn needs --allow-run for every
+      // program; the test task grants only `deno`, so a short-lived deno
+      // with that one right sends it.
+      const { success, stderr } = await new Deno.Command("deno", {
+        args: [
+          "eval",
+          "--allow-run",
+          `Deno.kill(-${pgid}, ${JSON.stringify(signal)})`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!success) {
+        throw new Error(
+          `Cannot send ${signal} to group ${pgid}: ${
+            new TextDecoder().decode(stderr)
+          }`,
+        );
+      }
+    },
+    async finish() {
+      const [code, out, err] = await Promise.all([
+        exited,
+        stdout.rest(),
+        stderr.rest(),
+      ]);
+      return { code, stdout: out, stderr: err };
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runMain, startServe } from "../_process.ts";
+import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
+import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
 
 Deno.test("main.ts serve answers HTTP as a real process and exits 0 on SIGTERM", async () => {
   const service = await startServe(["--no-console"]);
@@ -59,6 +60,88 @@ Deno.test("main.ts serve exits at once on a second signal", async () => {
   assert.equal(code, 130);
   assert.match(stderr, /received SIGINT again: exiting now/);
   assert.ok(await slow instanceof Error);
+});
+
+Deno.test("StopRequests.receive() takes a copy of the first signal within the window as the same request", () => {
+  const requests = new StopRequests();
+  assert.equal(requests.stopping, false);
+  assert.equal(requests.receive("SIGINT", 10_000), "stop");
+  assert.equal(requests.stopping, true);
+  assert.equal(requests.receive("SIGINT", 10_002), "repeat");
+  assert.equal(requests.receive("SIGINT", 10_100), "repeat");
+  // A person's second Ctrl-C, or another signal, is a second request.
+  assert.equal(requests.receive("SIGINT", 10_600), "exit");
+  const other = new StopRequests();
+  other.receive("SIGTERM", 0);
+  assert.equal(other.receive("SIGHUP", 5), "exit");
+  assert.equal(signalExitCode("SIGHUP"), 129);
+  assert.equal(signalExitCode("SIGTERM"), 143);
+});
+
+/** Starts `deno task start` in its own process group on a free port. */
+async function startTaskGroup(args: string[]) {
+  const group = spawnTaskGroup("start", ["--port", "0", ...args]);
+  try {
+    const line = await group.stdout.waitFor(/listening on http/, 30_000);
+    return { group, url: line.match(/(http:\/\/\S+)/)![1]! };
+  } catch (error) {
+    await group.signalGroup("SIGKILL");
+    await group.finish();
+    throw error;
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.test(`deno task start finishes a slow request and exits 0 when its process group gets ${signal}`, async () => {
+    const { group, url } = await startTaskGroup([
+      "--no-console",
+      "--db-delay",
+      "1500",
+    ]);
+    const slow = fetch(`${url}users/slow-one`);
+    // Let the request reach the handler before the signal.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await group.signalGroup(signal);
+    const response = await slow;
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).user_id, "slow-one");
+    const { code, stderr } = await group.finish();
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr.match(/received SIG/g)?.length, 1, stderr);
+    assert.match(stderr, new RegExp(`received ${signal}: finishing`));
+    assert.match(stderr, /users service stopped/);
+  });
+}
+
+Deno.test("deno task start exits at once when its process group gets a second Ctrl-C later", async () => {
+  const { group, url } = await startTaskGroup([
+    "--no-console",
+    "--db-delay",
+    "20000",
+  ]);
+  const slow = fetch(`${url}users/very-slow`).catch((error) => error);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await group.signalGroup("SIGINT");
+  await group.stderr.waitFor(/received SIGINT: finishing/);
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  await group.signalGroup("SIGINT");
+  const pressed = performance.now();
+  const { code, stderr } = await group.finish();
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /received SIGINT again: exiting now/);
+  assert.ok(performance.now() - pressed < 3_000);
+  assert.ok(await slow instanceof Error);
+});
+
+Deno.test("main.ts serve removes its token file on SIGHUP", async () => {
+  const service = await startServe(["--console-port", "0"]);
+  const line = await service.stdout.waitFor(/console token in /);
+  const tokenFile = line.slice(line.indexOf(" in ") + 4);
+  await Deno.stat(tokenFile);
+  service.child.kill("SIGHUP");
+  const { code, stderr } = await service.finish();
+  assert.equal(code, 0, stderr);
+  await assert.rejects(() => Deno.stat(tokenFile), Deno.errors.NotFound);
 });
 
 Deno.test("main.ts serve rejects bad flags with one error line and exit 2", async () => {
