@@ -6,6 +6,11 @@
  */
 
 import { flagOrEnv, parseFlags, parseInteger, UsageError } from "./flags.ts";
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from "./http_server.ts";
 
 /** Where and how the console listens, or `null` when disabled. */
 export interface ConsoleConfig {
@@ -31,6 +36,12 @@ export interface ServeConfig {
   cacheLimit: number;
   /** Simulated database latency in milliseconds. */
   dbDelayMs: number;
+  /** Most HTTP connections open at once. */
+  maxConnections: number;
+  /** How long a new HTTP connection may take to send its first request. */
+  headersTimeoutMs: number;
+  /** How long a kept-alive HTTP connection may sit idle. */
+  idleTimeoutMs: number;
   /** The live console, or `null` with `--no-console`. */
   console: ConsoleConfig | null;
 }
@@ -46,6 +57,13 @@ Flags (environment variable in brackets):
   --cache-limit N          keep at most N users, least recently used evicted;
                            0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
   --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
+  --max-connections N      most HTTP connections at once; at the cap the
+                           longest-idle one is closed (MAX_CONNECTIONS)
+                           [default: 900]
+  --headers-timeout MS     a new connection's time to send its first request
+                           (HEADERS_TIMEOUT_MS) [default: 10000]
+  --idle-timeout MS        a kept-alive connection's idle time between
+                           requests (IDLE_TIMEOUT_MS) [default: 5000]
   --no-console             do not start the live console
   --console-host HOST      console host (CONSOLE_HOST) [default: 127.0.0.1]
   --console-port PORT      console port, 0 picks a free one (CONSOLE_PORT)
@@ -80,6 +98,9 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     port: { type: "string" },
     "cache-limit": { type: "string" },
     "db-delay": { type: "string" },
+    "max-connections": { type: "string" },
+    "headers-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
     console: { type: "boolean" },
     "console-host": { type: "string" },
     "console-port": { type: "string" },
@@ -125,6 +146,27 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
       min: 0,
       max: 60_000,
     }),
+    maxConnections: integer(
+      flags["max-connections"],
+      "--max-connections",
+      "MAX_CONNECTIONS",
+      DEFAULT_MAX_CONNECTIONS,
+      { min: 1, max: 1_000_000 },
+    ),
+    headersTimeoutMs: integer(
+      flags["headers-timeout"],
+      "--headers-timeout",
+      "HEADERS_TIMEOUT_MS",
+      DEFAULT_HEADERS_TIMEOUT_MS,
+      { min: 1, max: 3_600_000 },
+    ),
+    idleTimeoutMs: integer(
+      flags["idle-timeout"],
+      "--idle-timeout",
+      "IDLE_TIMEOUT_MS",
+      DEFAULT_IDLE_TIMEOUT_MS,
+      { min: 1, max: 3_600_000 },
+    ),
     console: null,
   };
   if (flags.console !== false) {

@@ -9,6 +9,7 @@ import type { ConsoleServer } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { type ServeConfig } from "./config.ts";
 import { UsageError } from "./flags.ts";
+import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
 import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
@@ -110,13 +111,15 @@ export async function startService(config: ServeConfig): Promise<Service> {
 
 function listen(
   config: ServeConfig,
-  handler: Deno.ServeHandler,
-): Deno.HttpServer<Deno.NetAddr> {
+  handler: (request: Request) => Response | Promise<Response>,
+): GuardedServer {
   try {
-    return Deno.serve({
+    return serveGuarded({
       hostname: config.host,
       port: config.port,
-      onListen() {},
+      maxConnections: config.maxConnections,
+      headersTimeoutMs: config.headersTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
     }, handler);
   } catch (error) {
     const where = `${config.host}:${config.port}`;

@@ -202,7 +202,44 @@ export interface TaskGroup {
  * @returns The running group.
  */
 export function spawnTaskGroup(task: string, args: string[]): TaskGroup {
-  const child = spawn("deno", ["task", task, ...args], {
+  return spawnGroup(["task", task, ...args]);
+}
+
+/**
+ * Runs `main.ts` with a task's permissions under a lower open-files limit
+ * (`ulimit -n`), in a process group of its own. The test task may run only
+ * `deno`, so a short-lived deno with `--allow-run` starts the shell that
+ * sets the limit and then becomes the service.
+ *
+ * @param limit The soft limit on open file descriptors.
+ * @param args The subcommand and its flags.
+ * @param task The task whose permissions to use.
+ * @returns The running group.
+ */
+export async function spawnWithFileLimit(
+  limit: number,
+  args: string[],
+  task = "start",
+): Promise<TaskGroup> {
+  const command = ["deno", "run", ...await taskFlags(task), "main.ts", ...args];
+  // The launcher outlives a group signal (the service gets it too) and
+  // exits with the service's code.
+  const launcher = `
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+      Deno.addSignalListener(signal, () => {});
+    }
+    const child = new Deno.Command("bash", {
+      args: ["-c", 'ulimit -n ${limit} && exec "$@"', "bash", ...${
+    JSON.stringify(command)
+  }],
+    }).spawn();
+    Deno.exit((await child.status).code);
+  `;
+  return spawnGroup(["eval", "--allow-run", launcher]);
+}
+
+function spawnGroup(args: string[]): TaskGroup {
+  const child = spawn("deno", args, {
     cwd: ROOT,
     detached: true,
     env: { ...Deno.env.toObject(), NO_COLOR: "1" },
