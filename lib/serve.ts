@@ -7,7 +7,11 @@
 
 import type { ConsoleServer } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
-import { type ServeConfig } from "./config.ts";
+import {
+  checkServeConfig,
+  type ConsoleConfig,
+  type ServeConfig,
+} from "./config.ts";
 import { UsageError } from "./flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { RequestStats } from "./metrics.ts";
@@ -36,13 +40,18 @@ export interface Service {
  * Starts the users service on the configured host and port, using the
  * module-level cache (the case study's).
  *
- * The console's modules are loaded only when it is on, once HTTP listens.
+ * Checks the configuration before anything listens; the console's modules
+ * are loaded only when it is on.
  *
  * @param config The parsed configuration.
  * @returns The running service.
- * @throws {UsageError} When the address cannot be bound.
+ * @throws {UsageError} On a bad configuration or an address that cannot be
+ * bound; nothing is left listening.
  */
 export async function startService(config: ServeConfig): Promise<Service> {
+  // Every check that can fail runs before anything listens; then HTTP and
+  // the console bind, and only once both are up is either announced.
+  await checkServeConfig(config);
   const users = createUsers({
     cache,
     limit: config.cacheLimit,
@@ -53,38 +62,21 @@ export async function startService(config: ServeConfig): Promise<Service> {
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
-  const addr = server.addr;
-  console.log(
-    `users service listening on http://${
-      formatHost(addr.hostname)
-    }:${addr.port}/`,
-  );
   let consoleServer: ConsoleServer | null = null;
   if (config.console !== null) {
-    let consoleModule:
-      | typeof import("../console/server/listener.ts")
-      | undefined;
     try {
-      // Loaded only when the console is on, after HTTP is up. A literal
-      // specifier, so `deno compile` still embeds it.
-      consoleModule = await import("../console/server/listener.ts");
-      consoleServer = await consoleModule.startConsoleServer(namespace, {
-        host: config.console.host,
-        port: config.console.port,
-        socket: config.console.socket,
-        token: config.console.token,
-        maxSessions: config.console.maxSessions,
-      });
+      consoleServer = await startConsole(namespace, config.console);
     } catch (error) {
       await server.shutdown();
-      if (
-        consoleModule !== undefined &&
-        error instanceof consoleModule.ConsoleConfigError
-      ) {
-        throw new UsageError(error.message);
-      }
       throw error;
     }
+  }
+  console.log(
+    `users service listening on http://${
+      formatHost(server.addr.hostname)
+    }:${server.addr.port}/`,
+  );
+  if (consoleServer !== null) {
     const where = "path" in consoleServer.addr
       ? consoleServer.addr.path
       : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
@@ -93,6 +85,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
       console.log(`console token in ${consoleServer.tokenFile}`);
     }
   }
+  const addr = server.addr;
   let stopping: Promise<void> | undefined;
   return {
     addr,
@@ -107,6 +100,31 @@ export async function startService(config: ServeConfig): Promise<Service> {
       return stopping;
     },
   };
+}
+
+/**
+ * Starts the console server. Its modules load here, once the configuration
+ * is known good: a literal specifier, so `deno compile` still embeds them.
+ */
+async function startConsole(
+  namespace: Namespace,
+  config: ConsoleConfig,
+): Promise<ConsoleServer> {
+  const consoleModule = await import("../console/server/listener.ts");
+  try {
+    return await consoleModule.startConsoleServer(namespace, {
+      host: config.host,
+      port: config.port,
+      socket: config.socket,
+      token: config.token,
+      maxSessions: config.maxSessions,
+    });
+  } catch (error) {
+    if (error instanceof consoleModule.ConsoleConfigError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
 }
 
 function listen(

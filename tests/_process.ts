@@ -15,14 +15,18 @@ const ROOT = new URL("../", import.meta.url);
  * expanded as `deno task` does, so tests run with the real permission set.
  *
  * @param task The task's name.
+ * @param home The `$HOME` to expand; the test's own by default.
  * @returns The flags between `deno run` and `main.ts`.
  */
-export async function taskFlags(task: string): Promise<string[]> {
+export async function taskFlags(
+  task: string,
+  home = Deno.env.get("HOME") ?? "",
+): Promise<string[]> {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
   const command: string = config.tasks[task].command;
-  const words = command.replaceAll("$HOME", Deno.env.get("HOME") ?? "")
+  const words = command.replaceAll("$HOME", home)
     .split(/\s+/);
   const start = words.indexOf("run") + 1;
   return words.slice(start, words.indexOf("main.ts"));
@@ -116,15 +120,23 @@ export interface MainProcess {
  */
 export async function spawnMain(
   args: string[],
-  options: { task?: string; env?: Record<string, string>; stdin?: boolean } =
-    {},
+  options: {
+    task?: string;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    home?: string;
+  } = {},
 ): Promise<MainProcess> {
-  const flags = await taskFlags(options.task ?? "start");
+  const flags = await taskFlags(options.task ?? "start", options.home);
   // By name, not Deno.execPath(): the test task grants --allow-run=deno.
   const child = new Deno.Command("deno", {
     args: ["run", ...flags, "main.ts", ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    env: {
+      NO_COLOR: "1",
+      ...options.home === undefined ? {} : { HOME: options.home },
+      ...options.env,
+    },
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -150,12 +162,13 @@ export async function spawnMain(
  * Runs `main.ts` to completion.
  *
  * @param args The subcommand and its flags.
- * @param options The task whose permissions to use, extra environment.
+ * @param options The task whose permissions to use, extra environment, a
+ * `HOME` of its own.
  * @returns The exit code and output.
  */
 export async function runMain(
   args: string[],
-  options: { task?: string; env?: Record<string, string> } = {},
+  options: { task?: string; env?: Record<string, string>; home?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const process = await spawnMain(args, options);
   return await process.finish();
@@ -170,7 +183,7 @@ export async function runMain(
  */
 export async function startServe(
   args: string[] = [],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; home?: string } = {},
 ): Promise<MainProcess & { url: string }> {
   const process = await spawnMain(["serve", "--port", "0", ...args], options);
   const line = await process.stdout.waitFor(/listening on http/);

@@ -212,7 +212,19 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   );
 });
 
-Deno.test("main.ts serve reports an unsafe console configuration as a usage error", async () => {
+/** A port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+Deno.test("main.ts serve checks the console configuration before anything listens", async () => {
+  const home = Deno.env.get("HOME")!;
+  await Deno.mkdir(`${home}/.leakwatch`, { recursive: true });
+  const notASocket = `${home}/.leakwatch/console.sock`;
+  await Deno.writeTextFile(notASocket, "a file\n");
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const cases: [string[], RegExp][] = [
     [
       ["--console-host", "0.0.0.0"],
@@ -222,20 +234,55 @@ Deno.test("main.ts serve reports an unsafe console configuration as a usage erro
       ["--console-token", "short"],
       /^error: The console token must be at least 16 characters long$/,
     ],
+    [
+      ["--console-port", String(taken.addr.port)],
+      /^error: Cannot listen on console 127\.0\.0\.1:\d+: address in use$/,
+    ],
+    [
+      ["--console-socket", "/tmp/elsewhere/console.sock"],
+      /^error: Cannot listen on \/tmp\/elsewhere\/console\.sock: not permitted; deno task start allows only/,
+    ],
+    [
+      ["--console-socket", notASocket],
+      /^error: Cannot listen on .*console\.sock: it exists and is not a socket$/,
+    ],
   ];
-  for (const [args, expected] of cases) {
-    const { code, stderr } = await runMain([
-      "serve",
-      "--port",
-      "0",
-      "--console-port",
-      "0",
-      ...args,
-    ]);
-    assert.equal(code, 2, `${args}: ${stderr}`);
-    const lines = stderr.trimEnd().split("\n");
-    assert.equal(lines.length, 1, stderr);
-    assert.match(lines[0]!, expected);
+  try {
+    for (const [args, expected] of cases) {
+      const port = freePort();
+      const { code, stdout, stderr } = await runMain([
+        "serve",
+        "--port",
+        String(port),
+        ...args,
+      ]);
+      assert.equal(code, 2, `${args}: ${stderr}`);
+      assert.equal(stdout, "", `${args}: nothing may be announced`);
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, expected);
+      // HTTP was never left bound.
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    }
+  } finally {
+    taken.close();
+    await Deno.remove(notASocket);
+  }
+});
+
+Deno.test("main.ts serve creates a missing state directory for its socket, mode 0700", async () => {
+  const home = await Deno.makeTempDir({ prefix: "fresh-home-" });
+  const socket = `${home}/.leakwatch/console.sock`;
+  try {
+    const service = await startServe(["--console-socket", socket], { home });
+    await service.stdout.waitFor(/^console listening on /);
+    const info = await Deno.stat(`${home}/.leakwatch`);
+    assert.equal(info.mode! & 0o777, 0o700);
+    assert.ok((await Deno.lstat(socket)).isSocket);
+    service.child.kill("SIGTERM");
+    assert.equal((await service.finish()).code, 0);
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });
 
