@@ -92,9 +92,10 @@ const PORT_RANGE = { min: 0, max: 65535 };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseServeArgs } from "./config.ts";
  * const config = parseServeArgs(["--port", "0", "--cache-limit", "10"]);
- * console.assert(config !== "help" && config.cacheLimit === 10);
+ * assert.ok(config !== "help" && config.cacheLimit === 10);
  * ```
  */
 export function parseServeArgs(args: string[]): ServeConfig | "help" {

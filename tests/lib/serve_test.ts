@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
 import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
+import { UsageError } from "../../lib/flags.ts";
+import { EXIT_CODES, reportError } from "../../main.ts";
 
 Deno.test("main.ts serve answers HTTP as a real process and exits 0 on SIGTERM", async () => {
   const service = await startServe(["--no-console"]);
@@ -352,4 +354,19 @@ Deno.test("main.ts serve survives hostile HTTP input", async () => {
   assert.deepEqual(await health.json(), { status: "ok" });
   service.child.kill("SIGTERM");
   assert.equal((await service.finish()).code, 0);
+});
+
+Deno.test("reportError() maps a usage error to 2 and anything else to 1", () => {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args);
+  try {
+    assert.equal(reportError(new UsageError("bad flag")), EXIT_CODES.usage);
+    assert.equal(reportError(new Error("boom")), EXIT_CODES.failure);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(printed[0], ["error: bad flag"]);
+  assert.equal(printed[1]![0], "error:");
+  assert.deepEqual(EXIT_CODES, { ok: 0, failure: 1, usage: 2 });
 });
