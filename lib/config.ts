@@ -77,6 +77,7 @@ Flags (environment variable in brackets):
   --console-socket PATH    listen on a unix socket instead (CONSOLE_SOCKET)
   --console-token TOKEN    the console's token (CONSOLE_TOKEN); without one a
                            random token is written to a file only you can read
+                           (prefer the variable: ps and deno task show flags)
   --console-max-sessions N most console sessions at once [default: 8]
   -h, --help               show this help
 `;
@@ -306,6 +307,8 @@ async function checkSocketPath(path: string): Promise<void> {
   try {
     info = await Deno.stat(directory);
   } catch (error) {
+    // Not readable under these permissions: the listener finds out the rest.
+    if (error instanceof Deno.errors.NotCapable) return;
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new UsageError(
         `Cannot use the socket directory ${directory}: ${messageOf(error)}`,
