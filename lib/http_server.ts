@@ -223,7 +223,18 @@ class Guard {
         closeQuietly(conn);
         continue;
       }
-      this.#serve(conn);
+      try {
+        this.#serve(conn);
+      } catch (error) {
+        // A connection gone before it could be served costs only itself.
+        this.#log.line(
+          "serve",
+          `http connection failed: ${
+            error instanceof Error ? error.message : error
+          }`,
+        );
+        closeQuietly(conn);
+      }
     }
   }
 
