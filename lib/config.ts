@@ -218,7 +218,7 @@ export const MIN_TOKEN_LENGTH = 16;
  * Checks everything about a configuration that can be known before
  * anything listens, so a bad start prints one error and binds nothing: the
  * console token's length, a non-loopback console without a token, the
- * console socket's permission, directory and path, and whether a fixed
+ * console socket's length, permission, directory and path, and whether a fixed
  * console port is free. A missing socket directory inside the state
  * directory (`$HOME/.leakwatch`) is created, mode 0700.
  *
@@ -291,8 +291,17 @@ function checkPortFree(host: string, port: number): void {
   listener.close();
 }
 
+/** The longest unix socket path Linux takes (`sun_path` less its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 async function checkSocketPath(path: string): Promise<void> {
   const absolute = path.startsWith("/") ? path : `${workingDirectory()}${path}`;
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new UsageError(
+      `Cannot listen on ${path}: a unix socket path may be at most ${MAX_SOCKET_PATH_BYTES} bytes long, this one is ${bytes}`,
+    );
+  }
   const { state } = await Deno.permissions.query({
     name: "net",
     host: `unix:${absolute}`,

@@ -181,8 +181,22 @@ export async function serve(
   config: ServeConfig,
   exit: (code: number) => never,
 ): Promise<number> {
-  const service = await startService(config);
-  const removeListeners = listenForStop(service, exit);
+  // Listening for stop signals before anything starts: a signal that
+  // arrives while the service starts stops it once it is up, rather than
+  // killing it by the signal's default action.
+  let service: Service | undefined;
+  let stopRequested = false;
+  const removeListeners = listenForStop(() => {
+    stopRequested = true;
+    service?.shutdown();
+  }, exit);
+  try {
+    service = await startService(config);
+  } catch (error) {
+    removeListeners();
+    throw error;
+  }
+  if (stopRequested) service.shutdown();
   await service.finished;
   await service.shutdown();
   removeListeners();
@@ -192,7 +206,7 @@ export async function serve(
 
 /** Turns stop signals into one graceful shutdown, or an exit on a second request. */
 function listenForStop(
-  service: Service,
+  stop: () => void,
   exit: (code: number) => never,
 ): () => void {
   const requests = new StopRequests();
@@ -212,7 +226,7 @@ function listenForStop(
           );
           exit(1);
         }, SHUTDOWN_GRACE_MS));
-        service.shutdown();
+        stop();
     }
   };
   const removers = STOP_SIGNALS.map((signal) => {

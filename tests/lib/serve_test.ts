@@ -245,6 +245,10 @@ Deno.test("main.ts serve checks the console configuration before anything listen
       /^error: Cannot listen on \/tmp\/elsewhere\/console\.sock: not permitted; deno task start allows only/,
     ],
     [
+      ["--console-socket", `/tmp/${"s".repeat(120)}.sock`],
+      /^error: Cannot listen on \/tmp\/s+\.sock: a unix socket path may be at most 107 bytes long, this one is 130$/,
+    ],
+    [
       ["--console-socket", notASocket],
       /^error: Cannot listen on .*console\.sock: it exists and is not a socket$/,
     ],
