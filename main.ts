@@ -68,23 +68,47 @@ export async function run(
   }
 }
 
-/** Prints a one-line `error: ...` for a usage mistake and exits 2. */
-function fail(error: unknown): never {
+/**
+ * The process's exit codes, for every command: the one map from how a run
+ * ended to its code. A run that returns gives its own code (the console
+ * client documents its 0/1/2/130); a thrown error is mapped here.
+ *
+ * | code    | meaning                                                          |
+ * | ------- | ---------------------------------------------------------------- |
+ * | 0       | success; `serve` stopped gracefully                              |
+ * | 1       | an unexpected error; requests still running after the grace      |
+ * | 2       | a usage error: bad flag or value, bad configuration, cannot bind |
+ * | 128 + n | `serve` ended at once by a second stop signal n (130 SIGINT)     |
+ */
+export const EXIT_CODES = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * Prints a thrown error as one `error: ...` line (a stack only for the
+ * unexpected) and gives its exit code.
+ *
+ * @param error What `run` threw.
+ * @returns The exit code of {@linkcode EXIT_CODES}.
+ */
+export function reportError(error: unknown): number {
   if (error instanceof UsageError) {
     console.error(`error: ${error.message}`);
-    Deno.exit(2);
+    return EXIT_CODES.usage;
   }
   console.error("error:", error);
-  Deno.exit(1);
+  return EXIT_CODES.failure;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<never> {
+  // The only exits of the process: here, and the immediate one `serve` is
+  // handed for a second stop signal or an expired grace period.
   const exit = (code: number): never => Deno.exit(code);
+  let code: number;
   try {
-    Deno.exit(await run(Deno.args, exit));
+    code = await run(Deno.args, exit);
   } catch (error) {
-    fail(error);
+    code = reportError(error);
   }
+  return exit(code);
 }
 
 if (import.meta.main) {

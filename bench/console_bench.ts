@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { LineReader } from "../console/line_reader.ts";
-import { LineReader as OutputReader, taskFlags } from "../tests/_process.ts";
+import { OutputLines as OutputReader, taskFlags } from "../tests/_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

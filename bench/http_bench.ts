@@ -4,9 +4,12 @@
  * numbers, are what to compare):
  *
  * - raw `Deno.serve` with a fixed JSON body of a user's size: the ceiling;
+ * - a hand-routed `Deno.serve` doing a cache hit's work and no more (read
+ *   the URL, one `Map` lookup, `JSON.stringify`);
  * - cache hits on `/users/<fixed id>`;
  * - `/users/random` with `--cache-limit 100000`;
- * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`;
+ * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`,
+ *   with the console and with `--no-console`;
  * - RSS over 1M `/users/random` requests with `--cache-limit 10000`.
  *
  * Load comes from `wrk` (Debian: `apt-get install wrk`). Throughput runs are
@@ -88,14 +91,17 @@ function spawnServer(args: string[], port: number) {
   };
 }
 
-function rawArgs(empty: boolean, port: number): string[] {
+function rawArgs(
+  mode: "fixed" | "routed" | "empty",
+  port: number,
+): string[] {
   return [
     "run",
     "--allow-net=127.0.0.1",
     "bench/raw_server.ts",
     "--port",
     String(port),
-    ...(empty ? ["--empty"] : []),
+    ...(mode === "fixed" ? [] : [`--${mode}`]),
   ];
 }
 
@@ -206,9 +212,15 @@ const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 
 async function throughput() {
   const rawPort = freePort();
+  const routedPort = freePort();
   const hitPort = freePort();
   const randomPort = freePort();
-  const raw = await start(rawArgs(false, rawPort), rawPort);
+  const raw = await start(rawArgs("fixed", rawPort), rawPort);
+  const routed = await start(
+    rawArgs("routed", routedPort),
+    routedPort,
+    "users/bench-user",
+  );
   const hits = await start(
     await serviceArgs([], hitPort),
     hitPort,
@@ -221,6 +233,7 @@ async function throughput() {
   );
   const results = {
     raw: [] as Load[],
+    routed: [] as Load[],
     hits: [] as Load[],
     random: [] as Load[],
     limitHits: [] as Load[],
@@ -228,10 +241,12 @@ async function throughput() {
   try {
     // Warm-up: JIT and, for random, a cache past its limit.
     await wrk(raw.url, 2);
+    await wrk(routed.url + "users/bench-user", 2);
     await wrk(hits.url + "users/bench-user", 2);
     await wrk(random.url + "users/random", Math.max(2, SECONDS));
     for (let round = 0; round < ROUNDS; round++) {
       results.raw.push(await wrk(raw.url, SECONDS));
+      results.routed.push(await wrk(routed.url + "users/bench-user", SECONDS));
       results.hits.push(await wrk(hits.url + "users/bench-user", SECONDS));
       results.random.push(await wrk(random.url + "users/random", SECONDS));
       // Hits on one id in a full LRU cache (the order list moves, the map
@@ -241,10 +256,16 @@ async function throughput() {
       );
     }
   } finally {
-    await Promise.all([raw.stop(), hits.stop(), random.stop()]);
+    await Promise.all([
+      raw.stop(),
+      routed.stop(),
+      hits.stop(),
+      random.stop(),
+    ]);
   }
   return {
     raw: medianLoad(results.raw),
+    routed: medianLoad(results.routed),
     hits: medianLoad(results.hits),
     random: medianLoad(results.random),
     limitHits: medianLoad(results.limitHits),
@@ -252,33 +273,35 @@ async function throughput() {
 }
 
 async function startupAndIdle() {
-  const runs = STARTUP_RUNS;
-  const empty: { startupMs: number; rss: number }[] = [];
-  const ours: { startupMs: number; rss: number }[] = [];
-  for (let i = 0; i < runs; i++) {
-    for (const which of ["empty", "ours"] as const) {
+  const kinds = ["empty", "ours", "noConsole"] as const;
+  const runs: Record<
+    typeof kinds[number],
+    { startupMs: number; rss: number }[]
+  > = { empty: [], ours: [], noConsole: [] };
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const which of kinds) {
       const port = freePort();
       const server = which === "empty"
-        ? await start(rawArgs(true, port), port)
-        : await start(await serviceArgs([], port), port, STARTUP_PROBE);
+        ? await start(rawArgs("empty", port), port)
+        : await start(
+          await serviceArgs(which === "ours" ? [] : ["--no-console"], port),
+          port,
+          STARTUP_PROBE,
+        );
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const rss = await rssBytes(server.pid);
       await server.stop();
-      (which === "empty" ? empty : ours).push({
-        startupMs: server.startupMs,
-        rss,
-      });
+      runs[which].push({ startupMs: server.startupMs, rss });
     }
   }
+  const summary = (list: { startupMs: number; rss: number }[]) => ({
+    startupMs: median(list.map((run) => run.startupMs)),
+    rss: median(list.map((run) => run.rss)),
+  });
   return {
-    empty: {
-      startupMs: median(empty.map((run) => run.startupMs)),
-      rss: median(empty.map((run) => run.rss)),
-    },
-    ours: {
-      startupMs: median(ours.map((run) => run.startupMs)),
-      rss: median(ours.map((run) => run.rss)),
-    },
+    empty: summary(runs.empty),
+    ours: summary(runs.ours),
+    noConsole: summary(runs.noConsole),
   };
 }
 
@@ -322,6 +345,11 @@ if (import.meta.main) {
     `| raw \`Deno.serve\`, fixed JSON (baseline) | ${
       load.raw.rps.toFixed(0)
     } | ${ms(load.raw.p50)} | ${ms(load.raw.p99)} | 1.00× | |`,
+    `| hand-routed \`Deno.serve\`: URL, one \`Map\` lookup, \`JSON.stringify\` | ${
+      load.routed.rps.toFixed(0)
+    } | ${ms(load.routed.p50)} | ${ms(load.routed.p99)} | ${
+      ratio(load.routed.rps, load.raw.rps)
+    } | |`,
     `| cache hit \`/users/<fixed id>\` | ${load.hits.rps.toFixed(0)} | ${
       ms(load.hits.p50)
     } | ${ms(load.hits.p99)} | ${
@@ -338,15 +366,19 @@ if (import.meta.main) {
       ratio(load.limitHits.rps, load.raw.rps)
     } | |`,
     "",
-    "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | target |",
-    "| --- | ---: | ---: | ---: | --- |",
+    "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | `--no-console` | ratio | target |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     `| start-up to first 200 (\`/${STARTUP_PROBE}\`, a cache miss) | ${
       ms(boot.empty.startupMs)
     } | ${ms(boot.ours.startupMs)} | ${
       ratio(boot.ours.startupMs, boot.empty.startupMs)
+    } | ${ms(boot.noConsole.startupMs)} | ${
+      ratio(boot.noConsole.startupMs, boot.empty.startupMs)
     } | ≤ 2× |`,
     `| idle RSS | ${mib(boot.empty.rss)} | ${mib(boot.ours.rss)} | ${
       ratio(boot.ours.rss, boot.empty.rss)
+    } | ${mib(boot.noConsole.rss)} | ${
+      ratio(boot.noConsole.rss, boot.empty.rss)
     } | ≤ 1.3× |`,
     "",
     `| RSS over ${flat.requests} \`/users/random\`, \`--cache-limit 10000\` | after 100k (warm) | peak after warm | end | growth | target |`,

@@ -11,6 +11,23 @@
 
 import { parseArgs } from "node:util";
 
+/** `deno task load --help`. */
+export const LOAD_HELP =
+  `Usage: deno task load [-n REQUESTS] [-c CONCURRENCY] [URL]
+
+Sends GET requests to URL from a few concurrent workers, reads every body,
+and prints how many were answered 2xx and the rate. Exits 1 when none was.
+
+Arguments:
+  URL                    where to send them
+                         [default: http://127.0.0.1:8000/users/random]
+
+Flags:
+  -n, --requests N       how many requests [default: 20000]
+  -c, --concurrency N    how many at once [default: 16]
+  -h, --help             show this help
+`;
+
 /** What {@linkcode sendLoad} did. */
 export interface LoadReport {
   /** Requests answered 2xx. */
@@ -85,11 +102,16 @@ if (import.meta.main) {
       options: {
         requests: { type: "string", short: "n", default: "20000" },
         concurrency: { type: "string", short: "c", default: "16" },
+        help: { type: "boolean", short: "h" },
       },
     });
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     Deno.exit(2);
+  }
+  if (parsed.values.help) {
+    console.log(LOAD_HELP);
+    Deno.exit(0);
   }
   const requests = positiveInteger("requests", parsed.values.requests!);
   const concurrency = positiveInteger(

@@ -26,7 +26,23 @@ export interface AppDeps {
   logError?: (error: unknown) => void;
 }
 
-const USERS_ROUTE = "/users/:user_id";
+/**
+ * The service's routes, in one table: the router registers these patterns,
+ * and {@linkcode routeOf} (the counters' and error handler's route label)
+ * matches paths against the same ones.
+ */
+export const ROUTES = {
+  users: "/users/:user_id",
+  health: "/healthz",
+  metrics: "/metrics",
+} as const;
+
+const USERS_ROUTE = ROUTES.users;
+/** Each route with a matcher: a `:param` segment matches any one segment. */
+const ROUTE_MATCHERS = Object.values(ROUTES).map((route) => ({
+  route,
+  regex: new RegExp(`^${route.replace(/:[^/]+/g, "[^/]+")}$`),
+}));
 const ALLOWED = "GET, HEAD";
 const JSON_INIT: ResponseInit = {
   headers: { "content-type": "application/json" },
@@ -44,11 +60,12 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createApp } from "./app.ts";
  * import { createUsers } from "./users.ts";
  * const app = createApp({ users: createUsers({ cache: new Map() }) });
  * const response = await app.request("/healthz");
- * console.assert(response.status === 200);
+ * assert.ok(response.status === 200);
  * ```
  */
 export function createApp(deps: AppDeps): Hono {
@@ -74,18 +91,18 @@ export function createApp(deps: AppDeps): Hono {
     });
   });
 
-  app.get("/healthz", (c) => {
-    requests.record("/healthz", 200);
+  app.get(ROUTES.health, (c) => {
+    requests.record(ROUTES.health, 200);
     return c.json({ status: "ok" });
   });
 
-  app.get("/metrics", async (c) => {
+  app.get(ROUTES.metrics, async (c) => {
     const body = await renderMetrics({
       cache: users.cache,
       stats: users.stats,
       requests,
     });
-    requests.record("/metrics", 200);
+    requests.record(ROUTES.metrics, 200);
     return c.body(body, 200, { "content-type": METRICS_CONTENT_TYPE });
   });
 
@@ -115,10 +132,23 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-/** The route pattern a path belongs to, whatever the method. */
-function routeOf(path: string): string | undefined {
-  if (path === "/healthz" || path === "/metrics") return path;
-  return /^\/users\/[^/]+$/.test(path) ? USERS_ROUTE : undefined;
+/**
+ * The route pattern of {@linkcode ROUTES} a path belongs to, whatever the
+ * method: the label requests are counted under.
+ *
+ * @param path A request's path.
+ * @returns The pattern, or `undefined` when no route matches.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routeOf } from "./app.ts";
+ * assert.equal(routeOf("/users/abc"), "/users/:user_id");
+ * assert.equal(routeOf("/nowhere"), undefined);
+ * ```
+ */
+export function routeOf(path: string): string | undefined {
+  return ROUTE_MATCHERS.find(({ regex }) => regex.test(path))?.route;
 }
 
 /**
@@ -165,10 +195,11 @@ function userIdFrom(path: string, param: string | undefined): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createApp, serveHandler } from "./app.ts";
  * import { createUsers } from "./users.ts";
  * const handler = serveHandler(createApp({ users: createUsers() }));
- * console.assert(typeof handler === "function");
+ * assert.ok(typeof handler === "function");
  * ```
  */
 export function serveHandler(

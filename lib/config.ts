@@ -10,7 +10,18 @@ import {
   DEFAULT_CONSOLE_PORT,
   DEFAULT_MAX_SESSIONS,
 } from "../console/protocol.ts";
-import { flagOrEnv, parseFlags, parseInteger, UsageError } from "./flags.ts";
+import {
+  flagOrEnv,
+  parseFlags,
+  parseInteger,
+  readEnv,
+  UsageError,
+} from "./flags.ts";
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from "./http_server.ts";
 
 /** Where and how the console listens, or `null` when disabled. */
 export interface ConsoleConfig {
@@ -36,6 +47,12 @@ export interface ServeConfig {
   cacheLimit: number;
   /** Simulated database latency in milliseconds. */
   dbDelayMs: number;
+  /** Most HTTP connections open at once. */
+  maxConnections: number;
+  /** How long a new HTTP connection may take to send its first request. */
+  headersTimeoutMs: number;
+  /** How long a kept-alive HTTP connection may sit idle. */
+  idleTimeoutMs: number;
   /** The live console, or `null` with `--no-console`. */
   console: ConsoleConfig | null;
 }
@@ -51,6 +68,13 @@ Flags (environment variable in brackets):
   --cache-limit N          keep at most N users, least recently used evicted;
                            0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
   --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
+  --max-connections N      most HTTP connections at once; at the cap the
+                           longest-idle one is closed (MAX_CONNECTIONS)
+                           [default: 900]
+  --headers-timeout MS     a new connection's time to send its first request
+                           (HEADERS_TIMEOUT_MS) [default: 10000]
+  --idle-timeout MS        a kept-alive connection's idle time between
+                           requests (IDLE_TIMEOUT_MS) [default: 5000]
   --no-console             do not start the live console
   --console-host HOST      console host (CONSOLE_HOST) [default: ${DEFAULT_CONSOLE_HOST}]
   --console-port PORT      console port, 0 picks a free one (CONSOLE_PORT)
@@ -58,6 +82,7 @@ Flags (environment variable in brackets):
   --console-socket PATH    listen on a unix socket instead (CONSOLE_SOCKET)
   --console-token TOKEN    the console's token (CONSOLE_TOKEN); without one a
                            random token is written to a file only you can read
+                           (prefer the variable: ps and deno task show flags)
   --console-max-sessions N most console sessions at once [default: ${DEFAULT_MAX_SESSIONS}]
   -h, --help               show this help
 `;
@@ -73,9 +98,10 @@ const PORT_RANGE = { min: 0, max: 65535 };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseServeArgs } from "./config.ts";
  * const config = parseServeArgs(["--port", "0", "--cache-limit", "10"]);
- * console.assert(config !== "help" && config.cacheLimit === 10);
+ * assert.ok(config !== "help" && config.cacheLimit === 10);
  * ```
  */
 export function parseServeArgs(args: string[]): ServeConfig | "help" {
@@ -85,6 +111,9 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     port: { type: "string" },
     "cache-limit": { type: "string" },
     "db-delay": { type: "string" },
+    "max-connections": { type: "string" },
+    "headers-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
     console: { type: "boolean" },
     "console-host": { type: "string" },
     "console-port": { type: "string" },
@@ -130,6 +159,27 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
       min: 0,
       max: 60_000,
     }),
+    maxConnections: integer(
+      flags["max-connections"],
+      "--max-connections",
+      "MAX_CONNECTIONS",
+      DEFAULT_MAX_CONNECTIONS,
+      { min: 1, max: 1_000_000 },
+    ),
+    headersTimeoutMs: integer(
+      flags["headers-timeout"],
+      "--headers-timeout",
+      "HEADERS_TIMEOUT_MS",
+      DEFAULT_HEADERS_TIMEOUT_MS,
+      { min: 1, max: 3_600_000 },
+    ),
+    idleTimeoutMs: integer(
+      flags["idle-timeout"],
+      "--idle-timeout",
+      "IDLE_TIMEOUT_MS",
+      DEFAULT_IDLE_TIMEOUT_MS,
+      { min: 1, max: 3_600_000 },
+    ),
     console: null,
   };
   if (flags.console !== false) {
@@ -164,4 +214,170 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     };
   }
   return config;
+}
+
+/** The shortest console token accepted. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Checks everything about a configuration that can be known before
+ * anything listens, so a bad start prints one error and binds nothing: the
+ * console token's length, a non-loopback console without a token, the
+ * console socket's length, permission, directory and path, and whether a fixed
+ * console port is free. A missing socket directory inside the state
+ * directory (`$HOME/.leakwatch`) is created, mode 0700.
+ *
+ * @param config The parsed configuration.
+ * @throws {UsageError} On the first problem found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkServeConfig, parseServeArgs, type ServeConfig } from "./config.ts";
+ * const config = parseServeArgs(["--console-token", "short"]) as ServeConfig;
+ * await assert.rejects(() => checkServeConfig(config), /at least 16 characters/);
+ * ```
+ */
+export async function checkServeConfig(config: ServeConfig): Promise<void> {
+  const console = config.console;
+  if (console === null) return;
+  if (
+    console.token !== undefined && console.token.length < MIN_TOKEN_LENGTH
+  ) {
+    throw new UsageError(
+      `The console token must be at least ${MIN_TOKEN_LENGTH} characters long`,
+    );
+  }
+  if (console.socket !== undefined) {
+    await checkSocketPath(console.socket);
+    return;
+  }
+  if (!isLoopbackHost(console.host) && console.token === undefined) {
+    throw new UsageError(
+      `Refusing to listen on "${console.host}" without an explicit console token: anyone who can reach it could run code in this process (pass CONSOLE_TOKEN, or use 127.0.0.1)`,
+    );
+  }
+  if (console.port !== 0) checkPortFree(console.host, console.port);
+}
+
+/**
+ * Whether `host` is a loopback address or `localhost`.
+ *
+ * @param host A host name or address.
+ * @returns `true` for 127.0.0.0/8, ::1 and localhost.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isLoopbackHost } from "./config.ts";
+ * assert.ok(isLoopbackHost("127.0.0.1") && !isLoopbackHost("0.0.0.0"));
+ * ```
+ */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Binds and releases `host:port`: in use or not permitted is known now. */
+function checkPortFree(host: string, port: number): void {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  } catch (error) {
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "address in use"
+      : error instanceof Deno.errors.NotCapable
+      ? `not permitted (run with --allow-net=${host})`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new UsageError(`Cannot listen on console ${host}:${port}: ${reason}`);
+  }
+  listener.close();
+}
+
+/** The longest unix socket path Linux takes (`sun_path` less its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+async function checkSocketPath(path: string): Promise<void> {
+  const absolute = path.startsWith("/") ? path : `${workingDirectory()}${path}`;
+  const bytes = new TextEncoder().encode(path).length;
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new UsageError(
+      `Cannot listen on ${path}: a unix socket path may be at most ${MAX_SOCKET_PATH_BYTES} bytes long, this one is ${bytes}`,
+    );
+  }
+  const { state } = await Deno.permissions.query({
+    name: "net",
+    host: `unix:${absolute}`,
+  });
+  if (state !== "granted") {
+    throw new UsageError(
+      `Cannot listen on ${path}: not permitted; deno task start allows only $HOME/.leakwatch/console.sock, so for another path run deno run with --allow-net=127.0.0.1,unix:${absolute} --allow-write=${absolute} and the start task's other flags (see the README)`,
+    );
+  }
+  const directory = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(directory);
+  } catch (error) {
+    // Not readable under these permissions: the listener finds out the rest.
+    if (error instanceof Deno.errors.NotCapable) return;
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new UsageError(
+        `Cannot use the socket directory ${directory}: ${messageOf(error)}`,
+      );
+    }
+  }
+  if (info === undefined) {
+    if (!insideStateDirectory(directory)) {
+      throw new UsageError(
+        `Cannot listen on ${path}: the directory ${directory} does not exist`,
+      );
+    }
+    try {
+      // Private like the rest of the state directory: whoever can enter it
+      // can reach the socket.
+      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new UsageError(
+        `Cannot create the socket directory ${directory}: ${messageOf(error)}`,
+      );
+    }
+  } else if (!info.isDirectory) {
+    throw new UsageError(
+      `Cannot listen on ${path}: ${directory} is not a directory`,
+    );
+  }
+  try {
+    const existing = await Deno.lstat(absolute);
+    if (!existing.isSocket) {
+      throw new UsageError(
+        `Cannot listen on ${path}: it exists and is not a socket`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    // Absent (or not readable): the listener finds out the rest.
+  }
+}
+
+/** The working directory with a final slash, or "" when it cannot be read. */
+function workingDirectory(): string {
+  try {
+    return `${Deno.cwd()}/`;
+  } catch {
+    return "";
+  }
+}
+
+function insideStateDirectory(directory: string): boolean {
+  const home = readEnv("HOME")?.replace(/\/+$/, "");
+  if (!home) return false;
+  const state = `${home}/.leakwatch`;
+  return directory === state || directory.startsWith(`${state}/`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -45,8 +45,9 @@ const ascii = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomUserId } from "./fake_database.ts";
- * console.assert(/^[0-9a-f]{64}$/.test(randomUserId()));
+ * assert.ok(/^[0-9a-f]{64}$/.test(randomUserId()));
  * ```
  */
 export function randomUserId(): string {
@@ -70,9 +71,10 @@ export function randomUserId(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fetchUserFromDatabase } from "./fake_database.ts";
  * const user = await fetchUserFromDatabase("abc");
- * console.assert(user.user_id === "abc");
+ * assert.ok(user.user_id === "abc");
  * ```
  */
 export async function fetchUserFromDatabase(

@@ -26,9 +26,10 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFlags } from "./flags.ts";
  * const values = parseFlags(["--port", "1"], { port: { type: "string" } });
- * console.assert(values.port === "1");
+ * assert.ok(values.port === "1");
  * ```
  */
 export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
@@ -64,8 +65,9 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readEnv } from "./flags.ts";
- * console.assert(readEnv("SURELY_NOT_SET_ANYWHERE") === undefined);
+ * assert.ok(readEnv("SURELY_NOT_SET_ANYWHERE") === undefined);
  * ```
  */
 export function readEnv(name: string): string | undefined {
@@ -102,8 +104,9 @@ export function flagOrEnv(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseInteger } from "./flags.ts";
- * console.assert(parseInteger("80", "--port", { min: 0, max: 65535 }) === 80);
+ * assert.ok(parseInteger("80", "--port", { min: 0, max: 65535 }) === 80);
  * ```
  */
 export function parseInteger(

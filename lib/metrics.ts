@@ -86,13 +86,14 @@ const registries = new WeakMap<MetricsSource, Registry>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RequestStats, renderMetrics } from "./metrics.ts";
  * const text = await renderMetrics({
  *   cache: new Map(),
  *   stats: { hits: 0, misses: 0 },
  *   requests: new RequestStats(),
  * });
- * console.assert(text.includes("users_cache_entries 0"));
+ * assert.ok(text.includes("users_cache_entries 0"));
  * ```
  */
 export async function renderMetrics(source: MetricsSource): Promise<string> {

@@ -43,6 +43,7 @@ export interface Namespace {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createNamespace } from "./namespace.ts";
  * import { createApp } from "./app.ts";
  * import { createUsers } from "./users.ts";
@@ -56,7 +57,7 @@ export interface Namespace {
  *   requests,
  *   config: parseServeArgs([]) as ServeConfig,
  * });
- * console.assert(main.cache === users.cache);
+ * assert.ok(main.cache === users.cache);
  * ```
  */
 export function createNamespace(parts: {

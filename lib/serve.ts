@@ -1,16 +1,22 @@
 /**
  * The `serve` subcommand: the users service over `Deno.serve`, its live
- * console, and a graceful shutdown on SIGINT/SIGTERM.
+ * console, and a graceful shutdown on SIGINT/SIGTERM/SIGHUP.
  *
  * @module
  */
 
 import type { ConsoleServer, SessionIO } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
-import { type ServeConfig } from "./config.ts";
+import {
+  checkServeConfig,
+  type ConsoleConfig,
+  type ServeConfig,
+} from "./config.ts";
 import { UsageError } from "./flags.ts";
+import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
+import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
 
 /** How long in-flight requests get to finish after the first signal. */
@@ -34,13 +40,18 @@ export interface Service {
  * Starts the users service on the configured host and port, using the
  * module-level cache (the case study's).
  *
- * The console's modules are loaded only when it is on, once HTTP listens.
+ * Checks the configuration before anything listens; the console's modules
+ * are loaded only when it is on.
  *
  * @param config The parsed configuration.
  * @returns The running service.
- * @throws {UsageError} When the address cannot be bound.
+ * @throws {UsageError} On a bad configuration or an address that cannot be
+ * bound; nothing is left listening.
  */
 export async function startService(config: ServeConfig): Promise<Service> {
+  // Every check that can fail runs before anything listens; then HTTP and
+  // the console bind, and only once both are up is either announced.
+  await checkServeConfig(config);
   const users = createUsers({
     cache,
     limit: config.cacheLimit,
@@ -51,39 +62,21 @@ export async function startService(config: ServeConfig): Promise<Service> {
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
-  const addr = server.addr;
-  console.log(
-    `users service listening on http://${
-      formatHost(addr.hostname)
-    }:${addr.port}/`,
-  );
   let consoleServer: ConsoleServer | null = null;
   if (config.console !== null) {
-    let consoleModule:
-      | typeof import("../console/server/listener.ts")
-      | undefined;
     try {
-      // Loaded only when the console is on, after HTTP is up. A literal
-      // specifier, so `deno compile` still embeds it.
-      consoleModule = await import("../console/server/listener.ts");
-      consoleServer = await consoleModule.startConsoleServer(namespace, {
-        host: config.console.host,
-        port: config.console.port,
-        socket: config.console.socket,
-        token: config.console.token,
-        maxSessions: config.console.maxSessions,
-        ...toolkitHooks(),
-      });
+      consoleServer = await startConsole(namespace, config.console);
     } catch (error) {
       await server.shutdown();
-      if (
-        consoleModule !== undefined &&
-        error instanceof consoleModule.ConsoleConfigError
-      ) {
-        throw new UsageError(error.message);
-      }
       throw error;
     }
+  }
+  console.log(
+    `users service listening on http://${
+      formatHost(server.addr.hostname)
+    }:${server.addr.port}/`,
+  );
+  if (consoleServer !== null) {
     const where = "path" in consoleServer.addr
       ? consoleServer.addr.path
       : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
@@ -92,6 +85,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
       console.log(`console token in ${consoleServer.tokenFile}`);
     }
   }
+  const addr = server.addr;
   let stopping: Promise<void> | undefined;
   return {
     addr,
@@ -127,15 +121,43 @@ function toolkitHooks() {
   };
 }
 
+/**
+ * Starts the console server. Its modules load here, once the configuration
+ * is known good: a literal specifier, so `deno compile` still embeds them.
+ */
+async function startConsole(
+  namespace: Namespace,
+  config: ConsoleConfig,
+): Promise<ConsoleServer> {
+  const consoleModule = await import("../console/server/listener.ts");
+  try {
+    return await consoleModule.startConsoleServer(namespace, {
+      host: config.host,
+      port: config.port,
+      socket: config.socket,
+      token: config.token,
+      maxSessions: config.maxSessions,
+      ...toolkitHooks(),
+    });
+  } catch (error) {
+    if (error instanceof consoleModule.ConsoleConfigError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
+
 function listen(
   config: ServeConfig,
-  handler: Deno.ServeHandler,
-): Deno.HttpServer<Deno.NetAddr> {
+  handler: (request: Request) => Response | Promise<Response>,
+): GuardedServer {
   try {
-    return Deno.serve({
+    return serveGuarded({
       hostname: config.host,
       port: config.port,
-      onListen() {},
+      maxConnections: config.maxConnections,
+      headersTimeoutMs: config.headersTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
     }, handler);
   } catch (error) {
     const where = `${config.host}:${config.port}`;
@@ -165,9 +187,11 @@ export function formatHost(hostname: string): string {
 }
 
 /**
- * Runs the service until SIGINT or SIGTERM, then shuts down gracefully.
- * A second signal, or in-flight requests still running after
- * {@linkcode SHUTDOWN_GRACE_MS}, ends the process at once through `exit`.
+ * Runs the service until SIGINT, SIGTERM or SIGHUP, then shuts down
+ * gracefully. A second stop request (any stop signal except a copy of the
+ * first within `REPEAT_WINDOW_MS` of stop_signals.ts, which `deno task` forwards), or
+ * in-flight requests still running after {@linkcode SHUTDOWN_GRACE_MS}, ends
+ * the process at once through `exit`.
  *
  * @param config The parsed configuration.
  * @param exit Ends the process (only `main` may call `Deno.exit`).
@@ -177,32 +201,60 @@ export async function serve(
   config: ServeConfig,
   exit: (code: number) => never,
 ): Promise<number> {
-  const service = await startService(config);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  // Listening for stop signals before anything starts: a signal that
+  // arrives while the service starts stops it once it is up, rather than
+  // killing it by the signal's default action.
+  let service: Service | undefined;
+  let stopRequested = false;
+  const removeListeners = listenForStop(() => {
+    stopRequested = true;
+    service?.shutdown();
+  }, exit);
+  try {
+    service = await startService(config);
+  } catch (error) {
+    removeListeners();
+    throw error;
+  }
+  if (stopRequested) service.shutdown();
+  await service.finished;
+  await service.shutdown();
+  removeListeners();
+  console.error("users service stopped");
+  return 0;
+}
+
+/** Turns stop signals into one graceful shutdown, or an exit on a second request. */
+function listenForStop(
+  stop: () => void,
+  exit: (code: number) => never,
+): () => void {
+  const requests = new StopRequests();
   const onSignal = (signal: Deno.Signal) => () => {
-    if (stopping) {
-      console.error(`received ${signal} again: exiting now`);
-      exit(signal === "SIGINT" ? 130 : 143);
+    switch (requests.receive(signal, performance.now())) {
+      case "repeat":
+        return;
+      case "exit":
+        console.error(`received ${signal} again: exiting now`);
+        exit(signalExitCode(signal));
+        return;
+      case "stop":
+        console.error(`received ${signal}: finishing in-flight requests`);
+        Deno.unrefTimer(setTimeout(() => {
+          console.error(
+            `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
+          );
+          exit(1);
+        }, SHUTDOWN_GRACE_MS));
+        stop();
     }
-    console.error(`received ${signal}: finishing in-flight requests`);
-    stopping = true;
-    Deno.unrefTimer(setTimeout(() => {
-      console.error(
-        `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
-      );
-      exit(1);
-    }, SHUTDOWN_GRACE_MS));
-    service.shutdown();
   };
-  let stopping = false;
-  const listeners = signals.map((signal) => {
+  const removers = STOP_SIGNALS.map((signal) => {
     const listener = onSignal(signal);
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   });
-  await service.finished;
-  await service.shutdown();
-  for (const remove of listeners) remove();
-  console.error("users service stopped");
-  return 0;
+  return () => {
+    for (const remove of removers) remove();
+  };
 }

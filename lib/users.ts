@@ -68,10 +68,11 @@ export interface Users {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createUsers } from "./users.ts";
  * const users = createUsers({ cache: new Map(), limit: 2 });
  * const user = await users.getUser("random");
- * console.assert(users.cache.get(user.user_id) === user);
+ * assert.ok(users.cache.get(user.user_id) === user);
  * ```
  */
 export function createUsers(options: UsersOptions = {}): Users {

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { spawn } from "node:child_process";
+import { Readable } from "node:stream";
+
 const ROOT = new URL("../", import.meta.url);
 
 /**
@@ -12,21 +15,28 @@ const ROOT = new URL("../", import.meta.url);
  * expanded as `deno task` does, so tests run with the real permission set.
  *
  * @param task The task's name.
+ * @param home The `$HOME` to expand; the test's own by default.
  * @returns The flags between `deno run` and `main.ts`.
  */
-export async function taskFlags(task: string): Promise<string[]> {
+export async function taskFlags(
+  task: string,
+  home = Deno.env.get("HOME") ?? "",
+): Promise<string[]> {
   const config = JSON.parse(
     await Deno.readTextFile(new URL("deno.json", ROOT)),
   );
   const command: string = config.tasks[task].command;
-  const words = command.replaceAll("$HOME", Deno.env.get("HOME") ?? "")
+  const words = command.replaceAll("$HOME", home)
     .split(/\s+/);
   const start = words.indexOf("run") + 1;
   return words.slice(start, words.indexOf("main.ts"));
 }
 
-/** A line-by-line reader over a process's output stream. */
-export class LineReader {
+/**
+ * A child process's output read line by line (the console's own
+ * `LineReader` reads a connection; this one reads a test's child).
+ */
+export class OutputLines {
   #reader: ReadableStreamDefaultReader<string>;
   #buffer = "";
   /** Everything read so far. */
@@ -94,9 +104,9 @@ export interface MainProcess {
   /** The child process. */
   child: Deno.ChildProcess;
   /** Its stdout, line by line. */
-  stdout: LineReader;
+  stdout: OutputLines;
   /** Its stderr, line by line. */
-  stderr: LineReader;
+  stderr: OutputLines;
   /** Waits for the exit and the rest of the output. */
   finish(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -110,21 +120,29 @@ export interface MainProcess {
  */
 export async function spawnMain(
   args: string[],
-  options: { task?: string; env?: Record<string, string>; stdin?: boolean } =
-    {},
+  options: {
+    task?: string;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    home?: string;
+  } = {},
 ): Promise<MainProcess> {
-  const flags = await taskFlags(options.task ?? "start");
+  const flags = await taskFlags(options.task ?? "start", options.home);
   // By name, not Deno.execPath(): the test task grants --allow-run=deno.
   const child = new Deno.Command("deno", {
     args: ["run", ...flags, "main.ts", ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    env: {
+      NO_COLOR: "1",
+      ...options.home === undefined ? {} : { HOME: options.home },
+      ...options.env,
+    },
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stdout = new LineReader(child.stdout);
-  const stderr = new LineReader(child.stderr);
+  const stdout = new OutputLines(child.stdout);
+  const stderr = new OutputLines(child.stderr);
   return {
     child,
     stdout,
@@ -144,12 +162,13 @@ export async function spawnMain(
  * Runs `main.ts` to completion.
  *
  * @param args The subcommand and its flags.
- * @param options The task whose permissions to use, extra environment.
+ * @param options The task whose permissions to use, extra environment, a
+ * `HOME` of its own.
  * @returns The exit code and output.
  */
 export async function runMain(
   args: string[],
-  options: { task?: string; env?: Record<string, string> } = {},
+  options: { task?: string; env?: Record<string, string>; home?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const process = await spawnMain(args, options);
   return await process.finish();
@@ -164,10 +183,121 @@ export async function runMain(
  */
 export async function startServe(
   args: string[] = [],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; home?: string } = {},
 ): Promise<MainProcess & { url: string }> {
   const process = await spawnMain(["serve", "--port", "0", ...args], options);
   const line = await process.stdout.waitFor(/listening on http/);
   const url = line.match(/(http:\/\/\S+)/)![1]!;
   return { ...process, url };
+}
+
+/** A `deno task` started by {@linkcode spawnTaskGroup}, leading its own process group. */
+export interface TaskGroup {
+  /** The task's pid, which is also the group's id. */
+  pgid: number;
+  /** Its stdout, line by line. */
+  stdout: OutputLines;
+  /** Its stderr, line by line. */
+  stderr: OutputLines;
+  /** Sends `signal` to the whole group, as a terminal's Ctrl-C or systemd's stop does. */
+  signalGroup(signal: Deno.Signal): Promise<void>;
+  /** Waits for the exit and the rest of the output. */
+  finish(): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/**
+ * Runs `deno task NAME ...args` in a new session and process group
+ * (`setsid`, through `node:child_process`'s `detached`), so a test can
+ * signal the group the way a terminal or a service manager does.
+ *
+ * @param task The task's name, e.g. `start`.
+ * @param args The flags the task passes on.
+ * @returns The running group.
+ */
+export function spawnTaskGroup(task: string, args: string[]): TaskGroup {
+  return spawnGroup(["task", task, ...args]);
+}
+
+/**
+ * Runs `main.ts` with a task's permissions under a lower open-files limit
+ * (`ulimit -n`), in a process group of its own. The test task may run only
+ * `deno`, so a short-lived deno with `--allow-run` starts the shell that
+ * sets the limit and then becomes the service.
+ *
+ * @param limit The soft limit on open file descriptors.
+ * @param args The subcommand and its flags.
+ * @param task The task whose permissions to use.
+ * @returns The running group.
+ */
+export async function spawnWithFileLimit(
+  limit: number,
+  args: string[],
+  task = "start",
+): Promise<TaskGroup> {
+  const command = ["deno", "run", ...await taskFlags(task), "main.ts", ...args];
+  // The launcher outlives a group signal (the service gets it too) and
+  // exits with the service's code.
+  const launcher = `
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+      Deno.addSignalListener(signal, () => {});
+    }
+    const child = new Deno.Command("bash", {
+      args: ["-c", 'ulimit -n ${limit} && exec "$@"', "bash", ...${
+    JSON.stringify(command)
+  }],
+    }).spawn();
+    Deno.exit((await child.status).code);
+  `;
+  return spawnGroup(["eval", "--allow-run", launcher]);
+}
+
+function spawnGroup(args: string[]): TaskGroup {
+  const child = spawn("deno", args, {
+    cwd: ROOT,
+    detached: true,
+    env: { ...Deno.env.toObject(), NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => resolve(code));
+  });
+  const toWeb = (stream: Readable | null) =>
+    Readable.toWeb(stream!) as unknown as ReadableStream<Uint8Array>;
+  const stdout = new OutputLines(toWeb(child.stdout));
+  const stderr = new OutputLines(toWeb(child.stderr));
+  const pgid = child.pid!;
+  return {
+    pgid,
+    stdout,
+    stderr,
+    async signalGroup(signal) {
+      // Deno.kill of a pid it did not spawn needs --allow-run for every
+      // program; the test task grants only `deno`, so a short-lived deno
+      // with that one right sends it.
+      const { success, stderr } = await new Deno.Command("deno", {
+        args: [
+          "eval",
+          "--allow-run",
+          `Deno.kill(-${pgid}, ${JSON.stringify(signal)})`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!success) {
+        throw new Error(
+          `Cannot send ${signal} to group ${pgid}: ${
+            new TextDecoder().decode(stderr)
+          }`,
+        );
+      }
+    },
+    async finish() {
+      const [code, out, err] = await Promise.all([
+        exited,
+        stdout.rest(),
+        stderr.rest(),
+      ]);
+      return { code, stdout: out, stderr: err };
+    },
+  };
 }

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineReader } from "./_process.ts";
+import { OutputLines } from "./_process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const COMPILE_TIMEOUT_MS = 120_000;
@@ -211,8 +211,8 @@ async function checkBinary(binary: string): Promise<void> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stdout = new LineReader(server.stdout);
-  const stderr = new LineReader(server.stderr);
+  const stdout = new OutputLines(server.stdout);
+  const stderr = new OutputLines(server.stderr);
   const finish = () =>
     Promise.all([server.status, stdout.rest(), stderr.rest()]);
   try {

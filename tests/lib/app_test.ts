@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { createApp, MAX_USER_ID_BYTES } from "../../lib/app.ts";
+import {
+  createApp,
+  MAX_USER_ID_BYTES,
+  routeOf,
+  ROUTES,
+} from "../../lib/app.ts";
 import { RequestStats } from "../../lib/metrics.ts";
 import { createUsers, type UsersOptions } from "../../lib/users.ts";
 
@@ -195,4 +200,19 @@ Deno.test("an unexpected error answers 500 without a stack and logs it", async (
   ]);
   // The service carries on.
   assert.equal((await app.request("/healthz")).status, 200);
+});
+
+Deno.test("routeOf() labels paths with the route table the router registers", () => {
+  assert.deepEqual(Object.values(ROUTES), [
+    "/users/:user_id",
+    "/healthz",
+    "/metrics",
+  ]);
+  assert.equal(routeOf("/users/abc"), ROUTES.users);
+  assert.equal(routeOf("/users/random"), ROUTES.users);
+  assert.equal(routeOf("/healthz"), ROUTES.health);
+  assert.equal(routeOf("/metrics"), ROUTES.metrics);
+  for (const path of ["/", "/users", "/users/", "/users/a/b", "/healthz/x"]) {
+    assert.equal(routeOf(path), undefined, path);
+  }
 });

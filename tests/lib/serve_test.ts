@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { runMain, startServe } from "../_process.ts";
+import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
+import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
+import { UsageError } from "../../lib/flags.ts";
+import { EXIT_CODES, reportError } from "../../main.ts";
 
 Deno.test("main.ts serve answers HTTP as a real process and exits 0 on SIGTERM", async () => {
   const service = await startServe(["--no-console"]);
@@ -59,6 +62,88 @@ Deno.test("main.ts serve exits at once on a second signal", async () => {
   assert.equal(code, 130);
   assert.match(stderr, /received SIGINT again: exiting now/);
   assert.ok(await slow instanceof Error);
+});
+
+Deno.test("StopRequests.receive() takes a copy of the first signal within the window as the same request", () => {
+  const requests = new StopRequests();
+  assert.equal(requests.stopping, false);
+  assert.equal(requests.receive("SIGINT", 10_000), "stop");
+  assert.equal(requests.stopping, true);
+  assert.equal(requests.receive("SIGINT", 10_002), "repeat");
+  assert.equal(requests.receive("SIGINT", 10_100), "repeat");
+  // A person's second Ctrl-C, or another signal, is a second request.
+  assert.equal(requests.receive("SIGINT", 10_600), "exit");
+  const other = new StopRequests();
+  other.receive("SIGTERM", 0);
+  assert.equal(other.receive("SIGHUP", 5), "exit");
+  assert.equal(signalExitCode("SIGHUP"), 129);
+  assert.equal(signalExitCode("SIGTERM"), 143);
+});
+
+/** Starts `deno task start` in its own process group on a free port. */
+async function startTaskGroup(args: string[]) {
+  const group = spawnTaskGroup("start", ["--port", "0", ...args]);
+  try {
+    const line = await group.stdout.waitFor(/listening on http/, 30_000);
+    return { group, url: line.match(/(http:\/\/\S+)/)![1]! };
+  } catch (error) {
+    await group.signalGroup("SIGKILL");
+    await group.finish();
+    throw error;
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.test(`deno task start finishes a slow request and exits 0 when its process group gets ${signal}`, async () => {
+    const { group, url } = await startTaskGroup([
+      "--no-console",
+      "--db-delay",
+      "1500",
+    ]);
+    const slow = fetch(`${url}users/slow-one`);
+    // Let the request reach the handler before the signal.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await group.signalGroup(signal);
+    const response = await slow;
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).user_id, "slow-one");
+    const { code, stderr } = await group.finish();
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr.match(/received SIG/g)?.length, 1, stderr);
+    assert.match(stderr, new RegExp(`received ${signal}: finishing`));
+    assert.match(stderr, /users service stopped/);
+  });
+}
+
+Deno.test("deno task start exits at once when its process group gets a second Ctrl-C later", async () => {
+  const { group, url } = await startTaskGroup([
+    "--no-console",
+    "--db-delay",
+    "20000",
+  ]);
+  const slow = fetch(`${url}users/very-slow`).catch((error) => error);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await group.signalGroup("SIGINT");
+  await group.stderr.waitFor(/received SIGINT: finishing/);
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  await group.signalGroup("SIGINT");
+  const pressed = performance.now();
+  const { code, stderr } = await group.finish();
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /received SIGINT again: exiting now/);
+  assert.ok(performance.now() - pressed < 3_000);
+  assert.ok(await slow instanceof Error);
+});
+
+Deno.test("main.ts serve removes its token file on SIGHUP", async () => {
+  const service = await startServe(["--console-port", "0"]);
+  const line = await service.stdout.waitFor(/console token in /);
+  const tokenFile = line.slice(line.indexOf(" in ") + 4);
+  await Deno.stat(tokenFile);
+  service.child.kill("SIGHUP");
+  const { code, stderr } = await service.finish();
+  assert.equal(code, 0, stderr);
+  await assert.rejects(() => Deno.stat(tokenFile), Deno.errors.NotFound);
 });
 
 Deno.test("main.ts serve rejects bad flags with one error line and exit 2", async () => {
@@ -129,7 +214,19 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   );
 });
 
-Deno.test("main.ts serve reports an unsafe console configuration as a usage error", async () => {
+/** A port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+Deno.test("main.ts serve checks the console configuration before anything listens", async () => {
+  const home = Deno.env.get("HOME")!;
+  await Deno.mkdir(`${home}/.leakwatch`, { recursive: true });
+  const notASocket = `${home}/.leakwatch/console.sock`;
+  await Deno.writeTextFile(notASocket, "a file\n");
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const cases: [string[], RegExp][] = [
     [
       ["--console-host", "0.0.0.0"],
@@ -139,20 +236,59 @@ Deno.test("main.ts serve reports an unsafe console configuration as a usage erro
       ["--console-token", "short"],
       /^error: The console token must be at least 16 characters long$/,
     ],
+    [
+      ["--console-port", String(taken.addr.port)],
+      /^error: Cannot listen on console 127\.0\.0\.1:\d+: address in use$/,
+    ],
+    [
+      ["--console-socket", "/tmp/elsewhere/console.sock"],
+      /^error: Cannot listen on \/tmp\/elsewhere\/console\.sock: not permitted; deno task start allows only/,
+    ],
+    [
+      ["--console-socket", `/tmp/${"s".repeat(120)}.sock`],
+      /^error: Cannot listen on \/tmp\/s+\.sock: a unix socket path may be at most 107 bytes long, this one is 130$/,
+    ],
+    [
+      ["--console-socket", notASocket],
+      /^error: Cannot listen on .*console\.sock: it exists and is not a socket$/,
+    ],
   ];
-  for (const [args, expected] of cases) {
-    const { code, stderr } = await runMain([
-      "serve",
-      "--port",
-      "0",
-      "--console-port",
-      "0",
-      ...args,
-    ]);
-    assert.equal(code, 2, `${args}: ${stderr}`);
-    const lines = stderr.trimEnd().split("\n");
-    assert.equal(lines.length, 1, stderr);
-    assert.match(lines[0]!, expected);
+  try {
+    for (const [args, expected] of cases) {
+      const port = freePort();
+      const { code, stdout, stderr } = await runMain([
+        "serve",
+        "--port",
+        String(port),
+        ...args,
+      ]);
+      assert.equal(code, 2, `${args}: ${stderr}`);
+      assert.equal(stdout, "", `${args}: nothing may be announced`);
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, expected);
+      // HTTP was never left bound.
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    }
+  } finally {
+    taken.close();
+    await Deno.remove(notASocket);
+  }
+});
+
+Deno.test("main.ts serve creates a missing state directory for its socket, mode 0700", async () => {
+  const home = await Deno.makeTempDir({ prefix: "fresh-home-" });
+  const socket = `${home}/.leakwatch/console.sock`;
+  try {
+    const service = await startServe(["--console-socket", socket], { home });
+    await service.stdout.waitFor(/^console listening on /);
+    const info = await Deno.stat(`${home}/.leakwatch`);
+    assert.equal(info.mode! & 0o777, 0o700);
+    assert.ok((await Deno.lstat(socket)).isSocket);
+    service.child.kill("SIGTERM");
+    assert.equal((await service.finish()).code, 0);
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });
 
@@ -222,4 +358,19 @@ Deno.test("main.ts serve survives hostile HTTP input", async () => {
   assert.deepEqual(await health.json(), { status: "ok" });
   service.child.kill("SIGTERM");
   assert.equal((await service.finish()).code, 0);
+});
+
+Deno.test("reportError() maps a usage error to 2 and anything else to 1", () => {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args);
+  try {
+    assert.equal(reportError(new UsageError("bad flag")), EXIT_CODES.usage);
+    assert.equal(reportError(new Error("boom")), EXIT_CODES.failure);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(printed[0], ["error: bad flag"]);
+  assert.equal(printed[1]![0], "error:");
+  assert.deepEqual(EXIT_CODES, { ok: 0, failure: 1, usage: 2 });
 });
