@@ -38,7 +38,10 @@ const LINES: Array<[string, string]> = [
     "alloc.start({ interval })",
     "start sampling allocations (opt-in: slows allocation)",
   ],
-  ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
+  [
+    "alloc.top(n = 10, { all })",
+    "live bytes by allocation site (function, .ts file:line); all: the console's own too",
+  ],
   ["alloc.stop()", "stop sampling; final top sites"],
   ["help()", "this list"],
 ];

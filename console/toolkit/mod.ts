@@ -26,6 +26,7 @@ export type {
   AllocSite,
   AllocStartOptions,
   AllocStatus,
+  AllocTopOptions,
 } from "./alloc.ts";
 export type { CaptureStats } from "./capture.ts";
 export { captureStats } from "./capture.ts";
