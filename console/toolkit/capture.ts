@@ -6,7 +6,7 @@
  */
 
 import { AnalysisClient } from "../heap/worker_client.ts";
-import { listen, post } from "./inspector.ts";
+import { listen, markCaptureGarbage, post } from "./inspector.ts";
 import { ensureCaptureFits } from "./memory.ts";
 
 /** Receives progress: label, steps done, steps in total. */
@@ -105,6 +105,7 @@ export async function capture(
     });
   } finally {
     stop();
+    markCaptureGarbage();
   }
   const pauseMs = performance.now() - started;
   stats.captures++;

@@ -43,6 +43,7 @@ export interface LooseSession {
 
 let session: LooseSession | undefined;
 let lock: Promise<unknown> = Promise.resolve();
+let garbagePending = false;
 
 /**
  * Returns the shared session, connecting it on first use.
@@ -117,15 +118,48 @@ export function listen<P>(
 
 /**
  * Runs `fn` while holding the process-wide capture lock, so two console
- * sessions never capture or load snapshots at once.
+ * sessions never capture or load snapshots at once. When `fn` took a
+ * snapshot, its garbage (the snapshot text, tens of MiB) is collected before
+ * the lock is released, so `mem()` and the next capture's estimate see the
+ * service's heap, not the toolkit's leftovers.
  *
  * @param fn The work.
  * @returns Its result.
  */
 export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-  const run = lock.then(fn);
+  const run = lock.then(() => withCollection(fn));
   lock = run.catch(() => {});
   return run;
+}
+
+/**
+ * Marks that a capture left garbage behind: the end of the current
+ * {@linkcode exclusive} run (or {@linkcode collectCaptureGarbage}) collects
+ * it.
+ */
+export function markCaptureGarbage(): void {
+  garbagePending = true;
+}
+
+/**
+ * Collects the garbage a capture left, if any (a full GC).
+ *
+ * @returns Whether a collection ran.
+ */
+export async function collectCaptureGarbage(): Promise<boolean> {
+  if (!garbagePending) return false;
+  garbagePending = false;
+  await post("HeapProfiler.collectGarbage");
+  return true;
+}
+
+async function withCollection<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    // After fn has returned, its chunks are unreachable: now they go.
+    await collectCaptureGarbage().catch(() => {});
+  }
 }
 
 /** Disconnects the shared session (a new one is made on next use). */
