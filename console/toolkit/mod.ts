@@ -1,6 +1,6 @@
 /**
  * The leak toolkit the live console puts into each session's scope: `mem`,
- * `gc`, `count`, `heap`, `alloc`, `help`. Importing this module does nothing:
+ * `gc`, `count`, `instances`, `heap`, `alloc`, `help`. Importing this module does nothing:
  * the inspector session and the analysis worker start on first use.
  *
  * ```ts ignore
@@ -14,7 +14,7 @@
 import { createAlloc, stopSampling } from "./alloc.ts";
 import type { AllocHelpers } from "./alloc.ts";
 import { closeAnalysis } from "./capture.ts";
-import { type Constructor, count, type CountReport } from "./count.ts";
+import { count, type CountReport, instances, type TypeSpec } from "./count.ts";
 import { gc, type GcReport } from "./gc.ts";
 import { createHeap, type HeapHelpers } from "./heap.ts";
 import { help } from "./help.ts";
@@ -30,7 +30,7 @@ export type {
 } from "./alloc.ts";
 export type { CaptureStats } from "./capture.ts";
 export { captureStats } from "./capture.ts";
-export type { Constructor, CountReport } from "./count.ts";
+export type { Constructor, CountReport, TypeSpec } from "./count.ts";
 export type { GcReport } from "./gc.ts";
 export type {
   GraphOptions,
@@ -76,10 +76,18 @@ export interface Toolkit {
   /**
    * Counts live instances of a class without a snapshot.
    *
-   * @param ctor A class.
+   * @param type A class, or a class name (`"User"`).
    * @returns Its live instances, counted without a snapshot.
    */
-  count(ctor: Constructor): Promise<CountReport>;
+  count(type: TypeSpec): Promise<CountReport>;
+  /**
+   * Up to `n` live instances of a class, the objects themselves.
+   *
+   * @param type A class, or a class name.
+   * @param n Most instances (default 10).
+   * @returns The instances.
+   */
+  instances(type: TypeSpec, n?: number): Promise<unknown[]>;
   /** Snapshot-based helpers: `top`, `growth`, `path`, `largest`, `graph`, `snapshot`. */
   heap: HeapHelpers;
   /** Allocation sampling: `start`, `top`, `stop`. */
@@ -118,6 +126,7 @@ export function createToolkit(io: ToolkitIO): Toolkit {
     mem,
     gc,
     count,
+    instances,
     heap: createHeap(progress),
     alloc: createAlloc(),
     help,

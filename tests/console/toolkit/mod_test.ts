@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { captureStats, createToolkit } from "../../../console/toolkit/mod.ts";
 
-Deno.test("`createToolkit()` returns the six helpers and starts nothing", () => {
+Deno.test("`createToolkit()` returns the seven helpers and starts nothing", () => {
   const before = captureStats();
   const toolkit = createToolkit({ progress: () => {} });
   assert.deepEqual(Object.keys(toolkit).sort(), [
@@ -10,16 +10,18 @@ Deno.test("`createToolkit()` returns the six helpers and starts nothing", () => 
     "gc",
     "heap",
     "help",
+    "instances",
     "mem",
   ]);
-  assert.deepEqual(Object.keys(toolkit.heap).sort(), [
-    "graph",
-    "growth",
-    "largest",
-    "path",
-    "snapshot",
-    "top",
-  ]);
+  for (
+    const name of ["graph", "growth", "largest", "path", "snapshot", "top"]
+  ) {
+    assert.equal(
+      typeof toolkit.heap[name as keyof typeof toolkit.heap],
+      "function",
+      name,
+    );
+  }
   assert.deepEqual(Object.keys(toolkit.alloc).sort(), ["start", "stop", "top"]);
   assert.deepEqual(captureStats(), before);
 });
@@ -30,7 +32,8 @@ Deno.test("`help()` lists every helper on one line and prints unquoted", () => {
     const name of [
       "mem()",
       "gc()",
-      "count(Ctor)",
+      "count(Ctor",
+      "instances(Ctor",
       "heap.top",
       "heap.growth",
       "heap.path",
