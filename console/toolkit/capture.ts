@@ -1,6 +1,7 @@
 /**
  * Taking a heap snapshot in-process: the memory check, the capture through
- * the inspector, and the hand-off of its chunks to the analysis worker.
+ * the inspector, and the hand-off of its chunks to the analysis worker or
+ * straight to an owner-only file.
  *
  * @module
  */
@@ -8,6 +9,7 @@
 import { AnalysisClient } from "../heap/worker_client.ts";
 import { listen, markCaptureGarbage, post } from "./inspector.ts";
 import { ensureCaptureFits } from "./memory.ts";
+import { PrivateFileWriter } from "../private_file.ts";
 
 /** Receives progress: label, steps done, steps in total. */
 export type Progress = (label: string, done: number, total: number) => void;
@@ -113,4 +115,76 @@ export async function capture(
   stats.lastBytes = bytes;
   progress("capture", 1, 1);
   return { chunks, bytes, pauseMs };
+}
+
+/** A snapshot written to a file by {@linkcode captureToFile}. */
+export interface WrittenCapture {
+  /** The file. */
+  path: string;
+  /** Bytes written. */
+  bytes: number;
+  /** How long the process was blocked by the capture and the write, in ms. */
+  pauseMs: number;
+}
+
+/**
+ * Captures a heap snapshot straight into an owner-only file: each chunk goes
+ * to disk as it arrives and is dropped, so the text never piles up in the
+ * heap. Nothing is written when the memory check refuses; the file appears
+ * under `path` only when complete (a failed capture removes its temporary
+ * file).
+ *
+ * @param what The operation asking, for the refusal message.
+ * @param path The `.heapsnapshot` file to write.
+ * @param progress Receives `capture` 0/1 and 1/1, then `write` bytes.
+ * @returns The file, its size and the pause.
+ */
+export async function captureToFile(
+  what: string,
+  path: string,
+  progress: Progress,
+): Promise<WrittenCapture> {
+  try {
+    ensureCaptureFits(what);
+  } catch (error) {
+    stats.refused++;
+    throw error;
+  }
+  const writer = await PrivateFileWriter.open(path);
+  let failure: unknown;
+  const stop = listen<{ chunk: string }>(
+    "HeapProfiler.addHeapSnapshotChunk",
+    (params) => {
+      if (failure !== undefined) return;
+      try {
+        writer.writeSync(params.chunk);
+      } catch (error) {
+        // A full disk: remember it, fail the capture once it returns.
+        failure = error;
+      }
+    },
+  );
+  const started = performance.now();
+  try {
+    progress("capture", 0, 1);
+    await post("HeapProfiler.takeHeapSnapshot", {
+      reportProgress: false,
+      captureNumericValue: false,
+    });
+    if (failure !== undefined) throw failure;
+    progress("capture", 1, 1);
+    const bytes = await writer.commit();
+    const pauseMs = performance.now() - started;
+    stats.captures++;
+    stats.lastPauseMs = pauseMs;
+    stats.lastBytes = bytes;
+    progress("write", bytes, bytes);
+    return { path, bytes, pauseMs };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  } finally {
+    stop();
+    markCaptureGarbage();
+  }
 }

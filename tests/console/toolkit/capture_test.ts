@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import {
   analysisClient,
   capture,
+  captureStats,
+  captureToFile,
   closeAnalysis,
 } from "../../../console/toolkit/capture.ts";
 import {
@@ -65,5 +67,49 @@ Deno.test("`exclusive()` collects a capture's garbage before it returns", async 
     retained.length = 0;
     closeAnalysis();
     closeInspector();
+  }
+});
+
+Deno.test("`captureToFile()` writes an owner-only snapshot, or nothing at all", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.heapsnapshot`;
+    const labels: string[] = [];
+    const written = await exclusive(() =>
+      captureToFile("a test", path, (label) => labels.push(label))
+    );
+    assert.equal(written.path, path);
+    assert.equal((await Deno.stat(path)).size, written.bytes);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const json = JSON.parse(await Deno.readTextFile(path));
+    assert.ok(json.snapshot.node_count > 0);
+    assert.deepEqual(labels, ["capture", "capture", "write"]);
+    assert.equal(captureStats().lastBytes, written.bytes);
+
+    // A failure after the capture (here a broken progress sink) removes the
+    // temporary file and leaves no partial one under the name.
+    const failing = `${dir}/y.heapsnapshot`;
+    await assert.rejects(
+      exclusive(() =>
+        captureToFile("a test", failing, (_label, done) => {
+          if (done === 1) throw new Error("Progress sink broke");
+        })
+      ),
+      /Progress sink broke/,
+    );
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    assert.deepEqual(names, ["x.heapsnapshot"]);
+
+    // A directory that does not exist: refused before any capture.
+    const before = captureStats().captures;
+    await assert.rejects(
+      captureToFile("a test", `${dir}/missing/z.heapsnapshot`, () => {}),
+      Deno.errors.NotFound,
+    );
+    assert.equal(captureStats().captures, before);
+  } finally {
+    closeInspector();
+    await Deno.remove(dir, { recursive: true });
   }
 });
