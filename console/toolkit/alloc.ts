@@ -11,7 +11,7 @@ import {
   renderTable,
   withInspect,
 } from "./report.ts";
-import { post } from "./inspector.ts";
+import { post, sampling, setSampling } from "./toolkit_state.ts";
 import { isConsoleCode, isDeveloperCode } from "./console_code.ts";
 import { mapToSource } from "./source_positions.ts";
 
@@ -123,7 +123,6 @@ interface SamplingProfile {
 }
 
 const DEFAULT_INTERVAL = 32768;
-let running: { interval: number } | undefined;
 
 /**
  * Makes the allocation helpers. Sampling state is process-wide: one V8
@@ -135,13 +134,6 @@ export function createAlloc(): AllocHelpers {
   return { start, top, stop };
 }
 
-/** Stops sampling if it runs (for shutdown). */
-export async function stopSampling(): Promise<void> {
-  if (!running) return;
-  running = undefined;
-  await post("HeapProfiler.stopSampling");
-}
-
 async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
   const interval = options.interval ?? DEFAULT_INTERVAL;
   if (!Number.isInteger(interval) || interval < 1) {
@@ -150,6 +142,7 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
     );
   }
   let status: AllocStatus;
+  const running = sampling();
   if (running) {
     status = {
       running: true,
@@ -162,7 +155,7 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
       includeObjectsCollectedByMajorGC: false,
       includeObjectsCollectedByMinorGC: false,
     });
-    running = { interval };
+    setSampling({ interval });
     status = { running: true, interval, alreadyRunning: false };
   }
   return withInspect(
@@ -183,7 +176,7 @@ async function top(
   options?: AllocTopOptions,
 ): Promise<AllocSite[]> {
   const request = topRequest("alloc.top()", n, options);
-  if (!running) {
+  if (!sampling()) {
     throw new Error(
       "Allocation sampling is off: call alloc.start() first (it slows allocation, so it is opt-in)",
     );
@@ -199,13 +192,13 @@ async function stop(
   options?: AllocTopOptions,
 ): Promise<AllocSite[]> {
   const request = topRequest("alloc.stop()", n, options);
-  if (!running) {
+  if (!sampling()) {
     return withInspect([], () => "allocation sampling was not running");
   }
   const { profile } = await post<{ profile: SamplingProfile }>(
     "HeapProfiler.getSamplingProfile",
   );
-  running = undefined;
+  setSampling(undefined);
   await post("HeapProfiler.stopSampling");
   return await report(profile, request);
 }

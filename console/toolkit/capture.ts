@@ -6,13 +6,26 @@
  * @module
  */
 
-import { AnalysisClient } from "../heap/worker_client.ts";
-import { listen, markCaptureGarbage, post } from "./inspector.ts";
-import { ensureCaptureFits } from "./memory.ts";
+import type { ProgressFn } from "../heap/progress.ts";
 import { PrivateFileWriter } from "../private_file.ts";
+import { ensureCaptureFits } from "./memory.ts";
+import {
+  captureDone,
+  captureRefused,
+  captureStarting,
+  listen,
+  post,
+} from "./toolkit_state.ts";
 
-/** Receives progress: label, steps done, steps in total. */
-export type Progress = (label: string, done: number, total: number) => void;
+export type { CaptureStats } from "./toolkit_state.ts";
+export {
+  analysisClient,
+  captureStats,
+  closeAnalysis,
+} from "./toolkit_state.ts";
+
+/** Receives progress: label, steps done, steps in total (the one type). */
+export type Progress = ProgressFn;
 
 /** A captured snapshot, still in the service's isolate. */
 export interface Capture {
@@ -22,51 +35,6 @@ export interface Capture {
   bytes: number;
   /** How long the process was blocked by the capture, in ms. */
   pauseMs: number;
-}
-
-/** Counters of captures made by this process (tests use them). */
-export interface CaptureStats {
-  /** Snapshots captured. */
-  captures: number;
-  /** Captures refused for lack of memory. */
-  refused: number;
-  /** Pause of the last capture, in ms. */
-  lastPauseMs: number;
-  /** Size of the last snapshot, in characters. */
-  lastBytes: number;
-}
-
-const stats: CaptureStats = {
-  captures: 0,
-  refused: 0,
-  lastPauseMs: 0,
-  lastBytes: 0,
-};
-let client: AnalysisClient | undefined;
-
-/**
- * A copy of this process's capture counters.
- *
- * @returns A copy of this process's capture counters.
- */
-export function captureStats(): CaptureStats {
-  return { ...stats };
-}
-
-/**
- * The process-wide analysis worker client, made on first use.
- *
- * @returns The process-wide analysis worker client, made on first use.
- */
-export function analysisClient(): AnalysisClient {
-  client ??= new AnalysisClient();
-  return client;
-}
-
-/** Stops the analysis worker, if one runs. */
-export function closeAnalysis(): void {
-  client?.close();
-  client = undefined;
 }
 
 /**
@@ -86,7 +54,7 @@ export async function capture(
   try {
     ensureCaptureFits(what);
   } catch (error) {
-    stats.refused++;
+    captureRefused();
     throw error;
   }
   const chunks: string[] = [];
@@ -99,6 +67,7 @@ export async function capture(
     },
   );
   progress("capture", 0, 1);
+  captureStarting();
   const started = performance.now();
   try {
     await post("HeapProfiler.takeHeapSnapshot", {
@@ -107,12 +76,9 @@ export async function capture(
     });
   } finally {
     stop();
-    markCaptureGarbage();
   }
   const pauseMs = performance.now() - started;
-  stats.captures++;
-  stats.lastPauseMs = pauseMs;
-  stats.lastBytes = bytes;
+  captureDone(bytes, pauseMs);
   progress("capture", 1, 1);
   return { chunks, bytes, pauseMs };
 }
@@ -147,7 +113,7 @@ export async function captureToFile(
   try {
     ensureCaptureFits(what);
   } catch (error) {
-    stats.refused++;
+    captureRefused();
     throw error;
   }
   const writer = await PrivateFileWriter.open(path);
@@ -164,6 +130,7 @@ export async function captureToFile(
       }
     },
   );
+  captureStarting();
   const started = performance.now();
   try {
     progress("capture", 0, 1);
@@ -175,9 +142,7 @@ export async function captureToFile(
     progress("capture", 1, 1);
     const bytes = await writer.commit();
     const pauseMs = performance.now() - started;
-    stats.captures++;
-    stats.lastPauseMs = pauseMs;
-    stats.lastBytes = bytes;
+    captureDone(bytes, pauseMs);
     progress("write", bytes, bytes);
     return { path, bytes, pauseMs };
   } catch (error) {
@@ -185,6 +150,5 @@ export async function captureToFile(
     throw error;
   } finally {
     stop();
-    markCaptureGarbage();
   }
 }

@@ -7,6 +7,7 @@
 
 import { getHeapStatistics } from "node:v8";
 import { formatBytes, renderTable, withInspect } from "./report.ts";
+import { captureStats } from "./toolkit_state.ts";
 
 /**
  * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.
@@ -75,6 +76,18 @@ export interface MemReport {
   heapLimit: number;
   /** Estimated V8 heap a snapshot would need right now (live heap included). */
   snapshotHeapEstimate: number;
+  /** RSS around this process's last capture, or null before the first. */
+  lastCapture: LastCaptureMemory | null;
+}
+
+/** RSS before and after the last capture. */
+export interface LastCaptureMemory {
+  /** RSS just before it. */
+  rssBefore: number;
+  /** RSS once its garbage was collected. */
+  rssAfter: number;
+  /** Whether freed memory was handed back (`malloc_trim`, needs --allow-ffi). */
+  trimmed: boolean;
 }
 
 /** Room in V8's own heap, from `v8.getHeapStatistics()`. */
@@ -119,6 +132,7 @@ export function mem(): MemReport {
     snapshotEstimate: estimateCapturePeak(usage.heapUsed),
     heapLimit: heapRoom().limit,
     snapshotHeapEstimate: estimateCaptureHeap(usage.heapUsed),
+    lastCapture: lastCaptureMemory(),
   };
   return withInspect(report, () => {
     const rows: Array<[string, string, string]> = [
@@ -145,12 +159,35 @@ export function mem(): MemReport {
         } of it (~${V8_CAPTURE_FACTOR}× heap used)`,
       ],
     ];
+    const last = report.lastCapture;
+    if (last) {
+      rows.push(
+        ["rss before last capture", formatBytes(last.rssBefore), ""],
+        [
+          "rss after last capture",
+          formatBytes(last.rssAfter),
+          last.trimmed
+            ? "after a GC and malloc_trim"
+            : "after a GC; freed native memory stays in rss (start with --allow-ffi=<libc.so.6> to return it)",
+        ],
+      );
+    }
     return renderTable(rows, [
       { title: "memory", cell: (r) => r[0] },
       { title: "size", cell: (r) => r[1], right: true },
       { title: "note", cell: (r) => r[2] },
     ]);
   });
+}
+
+function lastCaptureMemory(): LastCaptureMemory | null {
+  const stats = captureStats();
+  if (stats.rssAfter === 0) return null;
+  return {
+    rssBefore: stats.rssBefore,
+    rssAfter: stats.rssAfter,
+    trimmed: stats.trimmed,
+  };
 }
 
 /**

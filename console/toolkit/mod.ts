@@ -11,14 +11,15 @@
  * @module
  */
 
-import { createAlloc, stopSampling } from "./alloc.ts";
+import { createAlloc } from "./alloc.ts";
 import type { AllocHelpers } from "./alloc.ts";
-import { closeAnalysis } from "./capture.ts";
 import { count, type CountReport, instances, type TypeSpec } from "./count.ts";
 import { gc, type GcReport } from "./gc.ts";
 import { createHeap, type HeapHelpers } from "./heap.ts";
 import { help } from "./help.ts";
-import { closeInspector } from "./inspector.ts";
+import type { ProgressFn } from "../heap/progress.ts";
+import { clearSourceMapCache } from "./source_positions.ts";
+import { closeToolkitState } from "./toolkit_state.ts";
 import { mem, type MemReport } from "./memory.ts";
 
 export type {
@@ -51,12 +52,8 @@ export interface ToolkitIO {
   /**
    * Called as a long operation advances: `capture` (0/1, 1/1), `parse` and
    * `write` (characters), `analyse: ...` (phases).
-   *
-   * @param label What is running.
-   * @param done Steps done.
-   * @param total Steps in total.
    */
-  progress(label: string, done: number, total: number): void;
+  progress: ProgressFn;
 }
 
 /** The helpers of one console session. */
@@ -115,7 +112,7 @@ export interface Toolkit {
  * @returns The helpers, to put into the session's scope by name.
  */
 export function createToolkit(io: ToolkitIO): Toolkit {
-  const progress = (label: string, done: number, total: number) => {
+  const progress: ProgressFn = (label, done, total) => {
     try {
       io.progress(label, done, total);
     } catch {
@@ -134,16 +131,12 @@ export function createToolkit(io: ToolkitIO): Toolkit {
 }
 
 /**
- * Releases the process-wide resources: stops allocation sampling, the
- * analysis worker (which otherwise keeps the process alive until idle for 2
- * minutes) and the inspector session. Safe to call more than once; the next
- * helper call starts them again.
+ * Releases the process-wide resources (toolkit_state.ts): stops allocation
+ * sampling, the analysis worker (which otherwise keeps the process alive
+ * until idle for 2 minutes) and the inspector link, and drops cached source
+ * maps. Safe to call more than once; the next helper call starts them again.
  */
 export async function closeToolkit(): Promise<void> {
-  closeAnalysis();
-  try {
-    await stopSampling();
-  } finally {
-    closeInspector();
-  }
+  clearSourceMapCache();
+  await closeToolkitState();
 }
