@@ -7,6 +7,8 @@
  */
 
 import { ensurePrivateDirectory, stateDirectory } from "../state_dir.ts";
+import { freshFileName } from "../private_file.ts";
+import { captureToFile } from "./capture.ts";
 import type {
   LargeObject,
   RetainingPath,
@@ -14,13 +16,7 @@ import type {
 } from "../heap/analysis.ts";
 import type { ClassStats } from "../heap/census.ts";
 import type { AnalysisClient } from "../heap/worker_client.ts";
-import {
-  analysisClient,
-  capture,
-  captureToFile,
-  type Progress,
-} from "./capture.ts";
-import { freshFileName } from "../private_file.ts";
+import { analysisClient, capture, type Progress } from "./capture.ts";
 import {
   formatBytes,
   formatCount,
