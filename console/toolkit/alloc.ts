@@ -11,7 +11,9 @@ import {
   renderTable,
   withInspect,
 } from "./report.ts";
-import { post } from "./inspector.ts";
+import { post, sampling, setSampling } from "./toolkit_state.ts";
+import { isConsoleCode, isDeveloperCode } from "./console_code.ts";
+import { mapToSource } from "./source_positions.ts";
 
 /** Options for `alloc.start()`. */
 export interface AllocStartOptions {
@@ -32,8 +34,7 @@ export interface AllocStatus {
 /**
  * One allocation site in `alloc.top()`. V8's sampling profiler attributes
  * bytes to functions, not lines: the position is where the allocating
- * function is defined, in the JavaScript Deno runs (types stripped, so a
- * TypeScript file's line can differ by a few).
+ * function is defined, mapped to the `.ts` source through Deno's source maps.
  */
 export interface AllocSite {
   /**
@@ -42,18 +43,29 @@ export interface AllocSite {
    * position.
    */
   function: string;
-  /** Script URL or path. */
+  /** Source path, relative to the working directory when under it. */
   file: string;
-  /** 1-based line of the function's definition. */
+  /** 1-based line of the function's definition in `file`. */
   line: number;
-  /** 1-based column of the function's definition. */
+  /** 1-based column of the function's definition in `file`. */
   column: number;
+  /** Whether the position went through a source map (false: emitted code). */
+  mapped: boolean;
   /** Estimated live bytes allocated here. */
   bytes: number;
   /** Samples taken here. */
   samples: number;
   /** Share of all sampled live bytes, 0..1. */
   share: number;
+}
+
+/** Options of `alloc.top()` and `alloc.stop()`. */
+export interface AllocTopOptions {
+  /**
+   * Include the console's own allocations (console, toolkit, evaluator and
+   * what they call: acorn, sucrase, the inspector). Default false.
+   */
+  all?: boolean;
 }
 
 /** The allocation helpers. */
@@ -67,19 +79,28 @@ export interface AllocHelpers {
    */
   start(options?: AllocStartOptions): Promise<AllocStatus>;
   /**
-   * Live bytes by allocation site, largest first.
+   * Live bytes by allocation site, largest first, without the console's own
+   * allocations unless `{ all: true }`.
    *
-   * @param n Rows (default 10).
+   * @param n Rows (default 10), or the options.
+   * @param options `all`: include the console's own allocations.
    * @returns Sites.
    */
-  top(n?: number): Promise<AllocSite[]>;
+  top(
+    n?: number | AllocTopOptions,
+    options?: AllocTopOptions,
+  ): Promise<AllocSite[]>;
   /**
    * Stops sampling.
    *
-   * @param n Rows of the final report (default 10).
+   * @param n Rows of the final report (default 10), or the options.
+   * @param options `all`: include the console's own allocations.
    * @returns The final top sites.
    */
-  stop(n?: number): Promise<AllocSite[]>;
+  stop(
+    n?: number | AllocTopOptions,
+    options?: AllocTopOptions,
+  ): Promise<AllocSite[]>;
 }
 
 interface CallFrame {
@@ -102,7 +123,6 @@ interface SamplingProfile {
 }
 
 const DEFAULT_INTERVAL = 32768;
-let running: { interval: number } | undefined;
 
 /**
  * Makes the allocation helpers. Sampling state is process-wide: one V8
@@ -114,13 +134,6 @@ export function createAlloc(): AllocHelpers {
   return { start, top, stop };
 }
 
-/** Stops sampling if it runs (for shutdown). */
-export async function stopSampling(): Promise<void> {
-  if (!running) return;
-  running = undefined;
-  await post("HeapProfiler.stopSampling");
-}
-
 async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
   const interval = options.interval ?? DEFAULT_INTERVAL;
   if (!Number.isInteger(interval) || interval < 1) {
@@ -129,6 +142,7 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
     );
   }
   let status: AllocStatus;
+  const running = sampling();
   if (running) {
     status = {
       running: true,
@@ -141,7 +155,7 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
       includeObjectsCollectedByMajorGC: false,
       includeObjectsCollectedByMinorGC: false,
     });
-    running = { interval };
+    setSampling({ interval });
     status = { running: true, interval, alreadyRunning: false };
   }
   return withInspect(
@@ -157,8 +171,12 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
   );
 }
 
-async function top(n = 10): Promise<AllocSite[]> {
-  if (!running) {
+async function top(
+  n?: number | AllocTopOptions,
+  options?: AllocTopOptions,
+): Promise<AllocSite[]> {
+  const request = topRequest("alloc.top()", n, options);
+  if (!sampling()) {
     throw new Error(
       "Allocation sampling is off: call alloc.start() first (it slows allocation, so it is opt-in)",
     );
@@ -166,70 +184,142 @@ async function top(n = 10): Promise<AllocSite[]> {
   const { profile } = await post<{ profile: SamplingProfile }>(
     "HeapProfiler.getSamplingProfile",
   );
-  return report(profile, n);
+  return await report(profile, request);
 }
 
-async function stop(n = 10): Promise<AllocSite[]> {
-  if (!running) {
+async function stop(
+  n?: number | AllocTopOptions,
+  options?: AllocTopOptions,
+): Promise<AllocSite[]> {
+  const request = topRequest("alloc.stop()", n, options);
+  if (!sampling()) {
     return withInspect([], () => "allocation sampling was not running");
   }
   const { profile } = await post<{ profile: SamplingProfile }>(
     "HeapProfiler.getSamplingProfile",
   );
-  running = undefined;
+  setSampling(undefined);
   await post("HeapProfiler.stopSampling");
-  return report(profile, n);
+  return await report(profile, request);
 }
 
-function report(profile: SamplingProfile, n: number): AllocSite[] {
+interface TopRequest {
+  n: number;
+  all: boolean;
+}
+
+function topRequest(
+  what: string,
+  n: number | AllocTopOptions | undefined,
+  options: AllocTopOptions | undefined,
+): TopRequest {
+  if (typeof n === "object" && n !== null && options === undefined) {
+    options = n;
+    n = undefined;
+  }
+  const rows = n ?? 10;
+  if (typeof rows !== "number" || !Number.isInteger(rows) || rows < 1) {
+    throw new RangeError(
+      `${what} row count must be a positive integer, got "${String(rows)}"`,
+    );
+  }
+  if (options !== undefined && (typeof options !== "object" || !options)) {
+    throw new TypeError(
+      `${what} options must be an object like { all: true }, got "${
+        String(options)
+      }"`,
+    );
+  }
+  return { n: rows, all: options?.all === true };
+}
+
+/** A site before its position is mapped. */
+interface RawSite {
+  function: string;
+  frame: CallFrame;
+  bytes: number;
+  samples: number;
+}
+
+async function report(
+  profile: SamplingProfile,
+  request: TopRequest,
+): Promise<AllocSite[]> {
   const samplesByNode = new Map<number, number>();
   for (const s of profile.samples ?? []) {
     samplesByNode.set(s.nodeId, (samplesByNode.get(s.nodeId) ?? 0) + 1);
   }
-  const sites = new Map<string, AllocSite>();
+  const sites = new Map<string, RawSite>();
   let total = 0;
+  let hidden = 0;
   // A native frame (Array.prototype.join, Map.prototype.set...) is charged
-  // to the nearest script frame that called it: "fetchUser › join".
-  const stack: [ProfileNode, CallFrame | undefined][] = [[
+  // to the nearest script frame that called it: "fetchUser › join". The
+  // nearest frame of the developer's code (not the runtime's, not an npm
+  // package's) decides whether the console owns the allocation: acorn,
+  // sucrase and the inspector count as the console's when it calls them.
+  const stack: [ProfileNode, CallFrame | undefined, boolean][] = [[
     profile.head,
     undefined,
+    false,
   ]];
   while (stack.length > 0) {
-    const [node, caller] = stack.pop()!;
+    const [node, caller, consoleOwned] = stack.pop()!;
     const own = node.callFrame;
     const native = own.url === "" && caller !== undefined;
     const frame = native ? caller : own;
+    const owned = isDeveloperCode(own.url)
+      ? isConsoleCode(own.url)
+      : consoleOwned;
     for (const child of node.children) {
-      stack.push([child, own.url === "" ? caller : own]);
+      stack.push([child, own.url === "" ? caller : own, owned]);
     }
     if (node.selfSize === 0) continue;
     total += node.selfSize;
+    if (owned && !request.all) {
+      hidden += node.selfSize;
+      continue;
+    }
     const name = (native ? `${caller.functionName || "(anonymous)"} › ` : "") +
       (own.functionName || "(anonymous)");
-    const key = `${name}\0${frame.url}\0${frame.lineNumber}`;
+    const key =
+      `${name}\0${frame.url}\0${frame.lineNumber}\0${frame.columnNumber}`;
     let site = sites.get(key);
     if (!site) {
-      site = {
-        function: name,
-        file: frame.url.replace(/^file:\/\//, ""),
-        line: frame.lineNumber + 1,
-        column: frame.columnNumber + 1,
-        bytes: 0,
-        samples: 0,
-        share: 0,
-      };
+      site = { function: name, frame, bytes: 0, samples: 0 };
       sites.set(key, site);
     }
     site.bytes += node.selfSize;
     site.samples += samplesByNode.get(node.id) ?? 0;
   }
-  const rows = [...sites.values()].sort((a, b) => b.bytes - a.bytes).slice(
+  const chosen = [...sites.values()].sort((a, b) => b.bytes - a.bytes).slice(
     0,
-    n,
+    request.n,
   );
-  for (const row of rows) row.share = total > 0 ? row.bytes / total : 0;
+  const rows: AllocSite[] = [];
+  for (const site of chosen) {
+    const position = site.frame.url === "" ? undefined : await mapToSource(
+      site.frame.url,
+      site.frame.lineNumber,
+      site.frame.columnNumber,
+    );
+    rows.push({
+      function: site.function,
+      file: position?.file ?? "",
+      line: position?.line ?? 0,
+      column: position?.column ?? 0,
+      mapped: position?.mapped ?? false,
+      bytes: site.bytes,
+      samples: site.samples,
+      share: total > 0 ? site.bytes / total : 0,
+    });
+  }
   return withInspect(rows, () => {
-    if (rows.length === 0) return "no live sampled allocations yet";
+    const note = hidden > 0
+      ? `; ${
+        formatBytes(hidden)
+      } of the console's own left out, alloc.top({ all: true }) shows it`
+      : "";
+    if (rows.length === 0) return `no live sampled allocations yet${note}`;
     return renderTable(rows, [
       { title: "live", cell: (r) => formatBytes(r.bytes), right: true },
       {
@@ -243,6 +333,6 @@ function report(profile: SamplingProfile, n: number): AllocSite[] {
         title: "defined at",
         cell: (r) => r.file ? `${r.file}:${r.line}:${r.column}` : "(native)",
       },
-    ]) + `\n(total sampled live: ${formatBytes(total)})`;
+    ]) + `\n(total sampled live: ${formatBytes(total)}${note})`;
   });
 }

@@ -1,16 +1,31 @@
 /**
  * Taking a heap snapshot in-process: the memory check, the capture through
- * the inspector, and the hand-off of its chunks to the analysis worker.
+ * the inspector, and the hand-off of its chunks to the analysis worker or
+ * straight to an owner-only file.
  *
  * @module
  */
 
-import { AnalysisClient } from "../heap/worker_client.ts";
-import { listen, post } from "./inspector.ts";
+import type { ProgressFn } from "../heap/progress.ts";
+import { PrivateFileWriter } from "../private_file.ts";
 import { ensureCaptureFits } from "./memory.ts";
+import {
+  captureDone,
+  captureRefused,
+  captureStarting,
+  listen,
+  post,
+} from "./toolkit_state.ts";
 
-/** Receives progress: label, steps done, steps in total. */
-export type Progress = (label: string, done: number, total: number) => void;
+export type { CaptureStats } from "./toolkit_state.ts";
+export {
+  analysisClient,
+  captureStats,
+  closeAnalysis,
+} from "./toolkit_state.ts";
+
+/** Receives progress: label, steps done, steps in total (the one type). */
+export type Progress = ProgressFn;
 
 /** A captured snapshot, still in the service's isolate. */
 export interface Capture {
@@ -20,51 +35,6 @@ export interface Capture {
   bytes: number;
   /** How long the process was blocked by the capture, in ms. */
   pauseMs: number;
-}
-
-/** Counters of captures made by this process (tests use them). */
-export interface CaptureStats {
-  /** Snapshots captured. */
-  captures: number;
-  /** Captures refused for lack of memory. */
-  refused: number;
-  /** Pause of the last capture, in ms. */
-  lastPauseMs: number;
-  /** Size of the last snapshot, in characters. */
-  lastBytes: number;
-}
-
-const stats: CaptureStats = {
-  captures: 0,
-  refused: 0,
-  lastPauseMs: 0,
-  lastBytes: 0,
-};
-let client: AnalysisClient | undefined;
-
-/**
- * A copy of this process's capture counters.
- *
- * @returns A copy of this process's capture counters.
- */
-export function captureStats(): CaptureStats {
-  return { ...stats };
-}
-
-/**
- * The process-wide analysis worker client, made on first use.
- *
- * @returns The process-wide analysis worker client, made on first use.
- */
-export function analysisClient(): AnalysisClient {
-  client ??= new AnalysisClient();
-  return client;
-}
-
-/** Stops the analysis worker, if one runs. */
-export function closeAnalysis(): void {
-  client?.close();
-  client = undefined;
 }
 
 /**
@@ -84,7 +54,7 @@ export async function capture(
   try {
     ensureCaptureFits(what);
   } catch (error) {
-    stats.refused++;
+    captureRefused();
     throw error;
   }
   const chunks: string[] = [];
@@ -97,6 +67,7 @@ export async function capture(
     },
   );
   progress("capture", 0, 1);
+  captureStarting();
   const started = performance.now();
   try {
     await post("HeapProfiler.takeHeapSnapshot", {
@@ -107,9 +78,77 @@ export async function capture(
     stop();
   }
   const pauseMs = performance.now() - started;
-  stats.captures++;
-  stats.lastPauseMs = pauseMs;
-  stats.lastBytes = bytes;
+  captureDone(bytes, pauseMs);
   progress("capture", 1, 1);
   return { chunks, bytes, pauseMs };
+}
+
+/** A snapshot written to a file by {@linkcode captureToFile}. */
+export interface WrittenCapture {
+  /** The file. */
+  path: string;
+  /** Bytes written. */
+  bytes: number;
+  /** How long the process was blocked by the capture and the write, in ms. */
+  pauseMs: number;
+}
+
+/**
+ * Captures a heap snapshot straight into an owner-only file: each chunk goes
+ * to disk as it arrives and is dropped, so the text never piles up in the
+ * heap. Nothing is written when the memory check refuses; the file appears
+ * under `path` only when complete (a failed capture removes its temporary
+ * file).
+ *
+ * @param what The operation asking, for the refusal message.
+ * @param path The `.heapsnapshot` file to write.
+ * @param progress Receives `capture` 0/1 and 1/1, then `write` bytes.
+ * @returns The file, its size and the pause.
+ */
+export async function captureToFile(
+  what: string,
+  path: string,
+  progress: Progress,
+): Promise<WrittenCapture> {
+  try {
+    ensureCaptureFits(what);
+  } catch (error) {
+    captureRefused();
+    throw error;
+  }
+  const writer = await PrivateFileWriter.open(path);
+  let failure: unknown;
+  const stop = listen<{ chunk: string }>(
+    "HeapProfiler.addHeapSnapshotChunk",
+    (params) => {
+      if (failure !== undefined) return;
+      try {
+        writer.writeSync(params.chunk);
+      } catch (error) {
+        // A full disk: remember it, fail the capture once it returns.
+        failure = error;
+      }
+    },
+  );
+  captureStarting();
+  const started = performance.now();
+  try {
+    progress("capture", 0, 1);
+    await post("HeapProfiler.takeHeapSnapshot", {
+      reportProgress: false,
+      captureNumericValue: false,
+    });
+    if (failure !== undefined) throw failure;
+    progress("capture", 1, 1);
+    const bytes = await writer.commit();
+    const pauseMs = performance.now() - started;
+    captureDone(bytes, pauseMs);
+    progress("write", bytes, bytes);
+    return { path, bytes, pauseMs };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  } finally {
+    stop();
+  }
 }

@@ -7,6 +7,8 @@
  */
 
 import { ensurePrivateDirectory, stateDirectory } from "../state_dir.ts";
+import { freshFileName } from "../private_file.ts";
+import { captureToFile } from "./capture.ts";
 import type {
   LargeObject,
   RetainingPath,
@@ -313,20 +315,16 @@ export function createHeap(progress: Progress): HeapHelpers {
     },
 
     async snapshot(file) {
-      const path = file ?? await tempFile("deno-heap-", ".heapsnapshot");
+      // Only a name: nothing is created before the capture is allowed.
+      const path = file ??
+        freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
       ensureWritable("heap.snapshot()", path);
       return await exclusive(async () => {
-        analysisClient().preflight();
-        const taken = await capture("heap.snapshot()", progress);
-        const written = await analysisClient().write(
-          taken.chunks,
-          path,
-          progress,
-        );
+        const written = await captureToFile("heap.snapshot()", path, progress);
         const report: SnapshotReport = {
           path: written.path,
           bytes: written.bytes,
-          pauseMs: Math.round(taken.pauseMs),
+          pauseMs: Math.round(written.pauseMs),
         };
         return withInspect(
           report,

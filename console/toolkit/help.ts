@@ -12,7 +12,14 @@ const LINES: Array<[string, string]> = [
     "resident, heap used/total, external memory; what a snapshot would cost",
   ],
   ["gc()", "full garbage collection; heap used before and after"],
-  ["count(Ctor)", "live instances of a class, fast, without a snapshot"],
+  [
+    'count(Ctor or "Name")',
+    "live instances of a class, fast, without a snapshot",
+  ],
+  [
+    'instances(Ctor or "Name", n = 10)',
+    "up to n live instances of a class, the objects themselves",
+  ],
   ["heap.top(n = 10)", "most common types: count, shallow and retained size"],
   [
     "heap.growth(n = 10)",
@@ -38,7 +45,10 @@ const LINES: Array<[string, string]> = [
     "alloc.start({ interval })",
     "start sampling allocations (opt-in: slows allocation)",
   ],
-  ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
+  [
+    "alloc.top(n = 10, { all })",
+    "live bytes by allocation site (function, .ts file:line); all: the console's own too",
+  ],
   ["alloc.stop()", "stop sampling; final top sites"],
   ["help()", "this list"],
 ];

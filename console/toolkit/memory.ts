@@ -5,7 +5,9 @@
  * @module
  */
 
+import { getHeapStatistics } from "node:v8";
 import { formatBytes, renderTable, withInspect } from "./report.ts";
+import { captureStats } from "./toolkit_state.ts";
 
 /**
  * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.
@@ -21,6 +23,27 @@ export const CAPTURE_MEMORY_FACTOR = 42;
 
 /** Fixed headroom added to every estimate. */
 const CAPTURE_MARGIN = 64 * 1024 * 1024;
+
+/**
+ * Peak growth of the V8 heap itself during a capture, as a multiple of heap
+ * used. In-process, Deno delivers all of a snapshot's chunk messages at the
+ * end of the capture, so the heap holds the snapshot text about twice (the
+ * messages and their chunks) on top of the live heap, and the text is
+ * 2.2–2.6× heap used (Deno 2.9.6, measured under
+ * `--max-old-space-size=64`: 10.7 MiB used captured, 11.4 MiB used died of
+ * "Reached heap limit"). 1 + 2 × 2.6 ≈ 6.2, rounded up to 6.5.
+ */
+export const V8_CAPTURE_FACTOR = 6.5;
+
+/** Fixed V8 heap headroom added to the estimate. */
+const V8_CAPTURE_MARGIN = 4 * 1024 * 1024;
+
+/**
+ * What V8 adds to the old generation in `heap_size_limit` on 64-bit builds
+ * (the young generation's reserve): 96 MiB in Deno 2.9.6, whatever
+ * `--max-old-space-size` is (4 → 100 MiB, 64 → 160 MiB, 1024 → 1120 MiB).
+ */
+const YOUNG_GENERATION_RESERVE = 96 * 1024 * 1024;
 
 /**
  * Environment variable giving the process's memory limit (bytes, or with a
@@ -49,6 +72,30 @@ export interface MemReport {
   availableSource: string;
   /** Estimated peak RSS growth of a heap snapshot right now. */
   snapshotEstimate: number;
+  /** V8's limit for the heap's old generation (`--max-old-space-size`). */
+  heapLimit: number;
+  /** Estimated V8 heap a snapshot would need right now (live heap included). */
+  snapshotHeapEstimate: number;
+  /** RSS around this process's last capture, or null before the first. */
+  lastCapture: LastCaptureMemory | null;
+}
+
+/** RSS before and after the last capture. */
+export interface LastCaptureMemory {
+  /** RSS just before it. */
+  rssBefore: number;
+  /** RSS once its garbage was collected. */
+  rssAfter: number;
+  /** Whether freed memory was handed back (`malloc_trim`, needs --allow-ffi). */
+  trimmed: boolean;
+}
+
+/** Room in V8's own heap, from `v8.getHeapStatistics()`. */
+export interface HeapRoom {
+  /** The old generation's limit: `heap_size_limit` less the young reserve. */
+  limit: number;
+  /** Heap used now. */
+  used: number;
 }
 
 /** How much memory is left and who says so. */
@@ -83,6 +130,9 @@ export function mem(): MemReport {
     available: budget.available,
     availableSource: budget.source,
     snapshotEstimate: estimateCapturePeak(usage.heapUsed),
+    heapLimit: heapRoom().limit,
+    snapshotHeapEstimate: estimateCaptureHeap(usage.heapUsed),
+    lastCapture: lastCaptureMemory(),
   };
   return withInspect(report, () => {
     const rows: Array<[string, string, string]> = [
@@ -99,15 +149,45 @@ export function mem(): MemReport {
       [
         "snapshot would need",
         formatBytes(report.snapshotEstimate),
-        `~${CAPTURE_MEMORY_FACTOR}× heap used`,
+        `~${CAPTURE_MEMORY_FACTOR}× heap used, of memory`,
+      ],
+      [
+        "V8 heap limit",
+        formatBytes(report.heapLimit),
+        `a snapshot needs ~${
+          formatBytes(report.snapshotHeapEstimate)
+        } of it (~${V8_CAPTURE_FACTOR}× heap used)`,
       ],
     ];
+    const last = report.lastCapture;
+    if (last) {
+      rows.push(
+        ["rss before last capture", formatBytes(last.rssBefore), ""],
+        [
+          "rss after last capture",
+          formatBytes(last.rssAfter),
+          last.trimmed
+            ? "after a GC and malloc_trim"
+            : "after a GC; freed native memory stays in rss (start with --allow-ffi=<libc.so.6> to return it)",
+        ],
+      );
+    }
     return renderTable(rows, [
       { title: "memory", cell: (r) => r[0] },
       { title: "size", cell: (r) => r[1], right: true },
       { title: "note", cell: (r) => r[2] },
     ]);
   });
+}
+
+function lastCaptureMemory(): LastCaptureMemory | null {
+  const stats = captureStats();
+  if (stats.rssAfter === 0) return null;
+  return {
+    rssBefore: stats.rssBefore,
+    rssAfter: stats.rssAfter,
+    trimmed: stats.trimmed,
+  };
 }
 
 /**
@@ -118,6 +198,46 @@ export function mem(): MemReport {
  */
 export function estimateCapturePeak(heapUsed: number): number {
   return Math.ceil(heapUsed * CAPTURE_MEMORY_FACTOR + CAPTURE_MARGIN);
+}
+
+/**
+ * Estimates the V8 heap a capture needs at its peak, the live heap included.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateCaptureHeap, V8_CAPTURE_FACTOR } from "./memory.ts";
+ * assert.ok(estimateCaptureHeap(2 ** 20) > V8_CAPTURE_FACTOR * 2 ** 20);
+ * ```
+ *
+ * @param heapUsed Current V8 heap used, in bytes.
+ * @returns Bytes.
+ */
+export function estimateCaptureHeap(heapUsed: number): number {
+  return Math.ceil(heapUsed * V8_CAPTURE_FACTOR + V8_CAPTURE_MARGIN);
+}
+
+/**
+ * V8's own heap limit and use: a capture that would pass it aborts the
+ * process ("Reached heap limit"), whatever the system's memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heapRoom } from "./memory.ts";
+ * const room = heapRoom();
+ * assert.ok(room.limit > room.used && room.used > 0);
+ * ```
+ *
+ * @returns The old generation's limit and the heap used.
+ */
+export function heapRoom(): HeapRoom {
+  const stats = getHeapStatistics();
+  // A build that reserves less than measured: count half, to err safe.
+  const limit = stats.heap_size_limit > YOUNG_GENERATION_RESERVE
+    ? stats.heap_size_limit - YOUNG_GENERATION_RESERVE
+    : stats.heap_size_limit / 2;
+  return { limit, used: stats.used_heap_size };
 }
 
 /**
@@ -167,17 +287,45 @@ export function availableMemory(): MemoryBudget {
 }
 
 /**
- * Throws unless a heap snapshot's estimated peak fits in the memory left.
+ * Throws unless a heap snapshot's estimated peak fits, both in the memory
+ * left to the process and in V8's own heap limit (`--max-old-space-size`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ensureCaptureFits } from "./memory.ts";
+ * // A heap 1/5 of V8's limit cannot be captured in-process.
+ * assert.throws(
+ *   () => ensureCaptureFits("heap.top()", { limit: 100 * 2 ** 20, used: 20 * 2 ** 20 }),
+ *   /V8's heap limit/,
+ * );
+ * ```
  *
  * @param what The operation, for the message (e.g. `"heap.top()"`).
+ * @param room V8's heap limit and use (default: this process's).
  * @returns The estimate, when it fits.
  */
-export function ensureCaptureFits(what: string): number {
-  const heapUsed = Deno.memoryUsage().heapUsed;
-  const need = estimateCapturePeak(heapUsed);
-  const budget = availableMemory();
+export function ensureCaptureFits(
+  what: string,
+  room: HeapRoom = heapRoom(),
+): number {
+  const heapUsed = room.used;
   const cheaper =
     "cheaper alternatives: count(Ctor) counts live instances without a snapshot; alloc.start() then alloc.top() shows allocation sites";
+  const heapNeed = estimateCaptureHeap(heapUsed);
+  if (heapNeed > room.limit) {
+    throw new RangeError(
+      `Refusing ${what}: a heap snapshot needs about ${
+        formatBytes(heapNeed)
+      } of V8 heap (${V8_CAPTURE_FACTOR}× the ${
+        formatBytes(heapUsed)
+      } used) but V8's heap limit is ${
+        formatBytes(room.limit)
+      } (set by --max-old-space-size); V8 would abort the process. Restart with a larger --v8-flags=--max-old-space-size, or use the ${cheaper}`,
+    );
+  }
+  const need = estimateCapturePeak(heapUsed);
+  const budget = availableMemory();
   if (budget.available === null) {
     throw new RangeError(
       `Refusing ${what}: a heap snapshot needs about ${

@@ -1,6 +1,6 @@
 /**
  * The leak toolkit the live console puts into each session's scope: `mem`,
- * `gc`, `count`, `heap`, `alloc`, `help`. Importing this module does nothing:
+ * `gc`, `count`, `instances`, `heap`, `alloc`, `help`. Importing this module does nothing:
  * the inspector session and the analysis worker start on first use.
  *
  * ```ts ignore
@@ -11,14 +11,15 @@
  * @module
  */
 
-import { createAlloc, stopSampling } from "./alloc.ts";
+import { createAlloc } from "./alloc.ts";
 import type { AllocHelpers } from "./alloc.ts";
-import { closeAnalysis } from "./capture.ts";
-import { type Constructor, count, type CountReport } from "./count.ts";
+import { count, type CountReport, instances, type TypeSpec } from "./count.ts";
 import { gc, type GcReport } from "./gc.ts";
 import { createHeap, type HeapHelpers } from "./heap.ts";
 import { help } from "./help.ts";
-import { closeInspector } from "./inspector.ts";
+import type { ProgressFn } from "../heap/progress.ts";
+import { clearSourceMapCache } from "./source_positions.ts";
+import { closeToolkitState } from "./toolkit_state.ts";
 import { mem, type MemReport } from "./memory.ts";
 
 export type {
@@ -26,10 +27,11 @@ export type {
   AllocSite,
   AllocStartOptions,
   AllocStatus,
+  AllocTopOptions,
 } from "./alloc.ts";
 export type { CaptureStats } from "./capture.ts";
 export { captureStats } from "./capture.ts";
-export type { Constructor, CountReport } from "./count.ts";
+export type { Constructor, CountReport, TypeSpec } from "./count.ts";
 export type { GcReport } from "./gc.ts";
 export type {
   GraphOptions,
@@ -50,12 +52,8 @@ export interface ToolkitIO {
   /**
    * Called as a long operation advances: `capture` (0/1, 1/1), `parse` and
    * `write` (characters), `analyse: ...` (phases).
-   *
-   * @param label What is running.
-   * @param done Steps done.
-   * @param total Steps in total.
    */
-  progress(label: string, done: number, total: number): void;
+  progress: ProgressFn;
 }
 
 /** The helpers of one console session. */
@@ -75,10 +73,18 @@ export interface Toolkit {
   /**
    * Counts live instances of a class without a snapshot.
    *
-   * @param ctor A class.
+   * @param type A class, or a class name (`"User"`).
    * @returns Its live instances, counted without a snapshot.
    */
-  count(ctor: Constructor): Promise<CountReport>;
+  count(type: TypeSpec): Promise<CountReport>;
+  /**
+   * Up to `n` live instances of a class, the objects themselves.
+   *
+   * @param type A class, or a class name.
+   * @param n Most instances (default 10).
+   * @returns The instances.
+   */
+  instances(type: TypeSpec, n?: number): Promise<unknown[]>;
   /** Snapshot-based helpers: `top`, `growth`, `path`, `largest`, `graph`, `snapshot`. */
   heap: HeapHelpers;
   /** Allocation sampling: `start`, `top`, `stop`. */
@@ -106,7 +112,7 @@ export interface Toolkit {
  * @returns The helpers, to put into the session's scope by name.
  */
 export function createToolkit(io: ToolkitIO): Toolkit {
-  const progress = (label: string, done: number, total: number) => {
+  const progress: ProgressFn = (label, done, total) => {
     try {
       io.progress(label, done, total);
     } catch {
@@ -117,6 +123,7 @@ export function createToolkit(io: ToolkitIO): Toolkit {
     mem,
     gc,
     count,
+    instances,
     heap: createHeap(progress),
     alloc: createAlloc(),
     help,
@@ -124,16 +131,12 @@ export function createToolkit(io: ToolkitIO): Toolkit {
 }
 
 /**
- * Releases the process-wide resources: stops allocation sampling, the
- * analysis worker (which otherwise keeps the process alive until idle for 2
- * minutes) and the inspector session. Safe to call more than once; the next
- * helper call starts them again.
+ * Releases the process-wide resources (toolkit_state.ts): stops allocation
+ * sampling, the analysis worker (which otherwise keeps the process alive
+ * until idle for 2 minutes) and the inspector link, and drops cached source
+ * maps. Safe to call more than once; the next helper call starts them again.
  */
 export async function closeToolkit(): Promise<void> {
-  closeAnalysis();
-  try {
-    await stopSampling();
-  } finally {
-    closeInspector();
-  }
+  clearSourceMapCache();
+  await closeToolkitState();
 }

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { closeToolkit, createToolkit } from "../../../console/toolkit/mod.ts";
+import {
+  SnippetBuffer,
+  type SnippetStep,
+} from "../../../console/snippet_buffer.ts";
 
 const retained: unknown[] = [];
 
@@ -27,18 +31,78 @@ Deno.test("`alloc.top()` reports the allocating function of this file", async ()
     const top = await toolkit.alloc.top(5);
     const site = top.find((s) => s.function === "allocationHeavy");
     assert.ok(site, Deno.inspect(top));
-    assert.match(site.file, /alloc_test\.ts$/);
-    assert.ok(site.line > 0 && site.column > 0);
+    assert.equal(site.file, "tests/console/toolkit/alloc_test.ts");
+    assert.equal(site.mapped, true);
+    const source = await Deno.readTextFile(new URL(import.meta.url));
+    const defined = source.split("\n").findIndex((l) =>
+      l.startsWith("function allocationHeavy(")
+    ) + 1;
+    assert.equal(site.line, defined, "the .ts line of the definition");
+    assert.ok(site.column > 0);
+    assert.doesNotThrow(() =>
+      JSON.parse(JSON.stringify(top))
+    );
     assert.equal(top[0], site, "the heaviest site comes first");
     assert.ok(site.bytes > 1_000_000 && site.share > 0.5);
     assert.match(
       Deno.inspect(top),
-      /allocationHeavy\s+\S*alloc_test\.ts:\d+:\d+/,
+      new RegExp(
+        `allocationHeavy\\s+tests/console/toolkit/alloc_test\\.ts:${defined}:`,
+      ),
     );
     const final = await toolkit.alloc.stop(3);
     assert.ok(final.length <= 3);
     await assert.rejects(toolkit.alloc.top(), /alloc\.start\(\)/);
   } finally {
+    retained.length = 0;
+    await closeToolkit();
+  }
+});
+
+Deno.test("`alloc.top()` leaves the console's own allocations out unless `{ all: true }`", async () => {
+  const toolkit = createToolkit({ progress: () => {} });
+  const kept: SnippetStep[] = [];
+  try {
+    await toolkit.alloc.start({ interval: 4096 });
+    // The console's snippet buffer joins every pending line at each new
+    // line: megabytes of strings allocated by console code.
+    const buffer = new SnippetBuffer();
+    buffer.add("[");
+    buffer.settle(true);
+    for (let i = 0; i < 200; i++) {
+      kept.push(buffer.add(`${"x".repeat(500)},`));
+      buffer.settle(true);
+    }
+    allocationHeavy(50_000);
+    const isConsole = (s: { file: string }) => s.file.startsWith("console/");
+    const mine = await toolkit.alloc.top(50);
+    assert.ok(!mine.some(isConsole), Deno.inspect(mine));
+    assert.ok(mine.some((s) => s.function === "allocationHeavy"));
+    assert.match(Deno.inspect(mine), /of the console's own left out/);
+    const all = await toolkit.alloc.top({ all: true });
+    const join = all.find((s) =>
+      s.file === "console/snippet_buffer.ts" && /add › join/.test(s.function)
+    );
+    assert.ok(join, Deno.inspect(all));
+    assert.ok(join.bytes > 1_000_000);
+    assert.deepEqual(
+      (await toolkit.alloc.top(1, { all: true })).length,
+      1,
+    );
+    for (const bad of [0, -1, 1.5, "3", NaN]) {
+      await assert.rejects(
+        toolkit.alloc.top(bad as number),
+        RangeError,
+        String(bad),
+      );
+    }
+    await assert.rejects(
+      toolkit.alloc.top(3, "all" as never),
+      TypeError,
+    );
+    await toolkit.alloc.stop();
+  } finally {
+    kept.length = 0;
     retained.length = 0;
     await closeToolkit();
   }

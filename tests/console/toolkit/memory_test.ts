@@ -7,8 +7,12 @@ import {
 } from "../../../console/toolkit/mod.ts";
 import {
   availableMemory,
+  ensureCaptureFits,
+  estimateCaptureHeap,
   estimateCapturePeak,
+  heapRoom,
   parseSize,
+  V8_CAPTURE_FACTOR,
 } from "../../../console/toolkit/memory.ts";
 
 Deno.test("`mem()` reports raw bytes and renders human units", () => {
@@ -20,6 +24,9 @@ Deno.test("`mem()` reports raw bytes and renders human units", () => {
   const text = Deno.inspect(report);
   assert.match(text, /resident \(rss\)\s+[\d.]+ MiB/);
   assert.match(text, /heap used/);
+  assert.match(text, /V8 heap limit\s+[\d.]+ [MG]iB/);
+  assert.ok(report.heapLimit > report.heapUsed);
+  assert.ok(report.snapshotHeapEstimate > report.heapUsed);
   assert.equal(JSON.parse(JSON.stringify(report)).rss, report.rss);
 });
 
@@ -43,6 +50,15 @@ Deno.test("`heap.top()` refuses to capture when the snapshot would not fit", asy
     }
     const after = captureStats();
     assert.equal(after.captures, before.captures, "nothing was captured");
+    // Nothing written either: no empty .heapsnapshot left behind.
+    const dir = `${Deno.env.get("HOME")}/.leakwatch/snapshots`;
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    assert.deepEqual(names, []);
     assert.equal(after.refused, before.refused + 2);
     assert.deepEqual(labels, [], "no capture started");
   } finally {
@@ -56,4 +72,28 @@ Deno.test("`parseSize()` reads bytes with optional units", () => {
   assert.equal(parseSize("512M"), 512 * 2 ** 20);
   assert.equal(parseSize("2GiB"), 2 * 2 ** 30);
   assert.equal(parseSize("lots"), undefined);
+});
+
+Deno.test("`ensureCaptureFits()` refuses what V8's heap limit cannot hold", () => {
+  const MiB = 2 ** 20;
+  // The measured edge under --max-old-space-size=64: 10.7 MiB used was
+  // captured, 11.4 MiB used died. The estimate stays on the safe side.
+  assert.throws(
+    () =>
+      ensureCaptureFits("heap.top()", { limit: 64 * MiB, used: 11.4 * MiB }),
+    (error: Error) =>
+      error instanceof RangeError &&
+      /V8's heap limit is 64\.0 MiB/.test(error.message) &&
+      /--max-old-space-size/.test(error.message) &&
+      /count\(Ctor\)/.test(error.message),
+  );
+  assert.ok(
+    ensureCaptureFits("heap.top()", { limit: 64 * MiB, used: 8 * MiB }) > 0,
+  );
+  assert.equal(
+    estimateCaptureHeap(10 * MiB),
+    Math.ceil(10 * MiB * V8_CAPTURE_FACTOR + 4 * MiB),
+  );
+  const room = heapRoom();
+  assert.ok(room.limit > room.used);
 });
