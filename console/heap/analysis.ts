@@ -14,11 +14,10 @@ import {
   type ShortestPaths,
   shortestPaths,
 } from "./shortest_paths.ts";
-import { buildRetainers, isRetaining } from "./retainers.ts";
+import { buildRetainers, isEssentialEdge } from "./retainers.ts";
 import { Scratch } from "./scratch.ts";
 
-/** Reports analysis progress: phase label, steps done, steps in total. */
-export type ProgressFn = (label: string, done: number, total: number) => void;
+import type { ProgressFn } from "./progress.ts";
 
 /** One node, as queries report it. */
 export interface NodeInfo {
@@ -473,7 +472,9 @@ export class HeapAnalysis {
         for (let e = graph.firstEdge[from]!; e < end; e++) {
           const to = graph.edgeTarget(e);
           if (!targets.has(to)) continue;
-          if (!isRetaining(graph, reachable, from, graph.edgeTypeCode(e), to)) {
+          if (
+            !isEssentialEdge(graph, reachable, from, graph.edgeTypeCode(e), to)
+          ) {
             continue;
           }
           if (!included.has(from)) {

@@ -142,8 +142,6 @@ function query(id: number, q: Query): void {
 
 function answer(analysis: HeapAnalysis, q: Query): unknown {
   switch (q.kind) {
-    case "summary":
-      return analysis.summary();
     case "top":
       return analysis.top(q.n);
     case "counts":
@@ -199,11 +197,6 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>) => {
       break;
     case "query":
       query(message.id, message.query);
-      break;
-    case "drop":
-      closeLoad();
-      current = undefined;
-      reply({ id: message.id, type: "result", value: null });
       break;
   }
 };

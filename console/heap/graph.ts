@@ -180,16 +180,6 @@ export class HeapGraph {
   }
 
   /**
-   * The node's name string index.
-   *
-   * @param node Ordinal.
-   * @returns The node's name string index.
-   */
-  nodeNameIndex(node: number): number {
-    return this.nodes[node * this.nodeFieldCount + this.nameOffset]!;
-  }
-
-  /**
    * The node's stable snapshot id.
    *
    * @param node Ordinal.

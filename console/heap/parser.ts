@@ -96,15 +96,6 @@ export class SnapshotParser {
     return this.#textLength;
   }
 
-  /** Node and edge values parsed so far, for progress reports. */
-  get valuesParsed(): number {
-    return this.#targetName === "edges"
-      ? this.#nodes.length + this.#filled
-      : this.#targetName === "nodes"
-      ? this.#filled
-      : this.#nodes.length + this.#edges.length;
-  }
-
   /**
    * Consumes the next piece of snapshot text.
    *

@@ -6,6 +6,7 @@
  */
 
 import type { HeapGraph } from "./graph.ts";
+import { isEssentialEdge } from "./retainers.ts";
 import type { Scratch } from "./scratch.ts";
 
 /** Marks "no parent" in {@link ShortestPaths.parentEdge}. */
@@ -43,7 +44,7 @@ export function shortestPaths(
   const counts = retainerCounts ?? new Uint32Array(0);
   const counting = retainerCounts !== undefined;
   const queue = scratch.take();
-  const { firstEdge, weakEdge, shortcutEdge, edges } = graph;
+  const { firstEdge, edges } = graph;
   const ef = graph.edgeFieldCount;
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
@@ -56,9 +57,10 @@ export function shortestPaths(
     const end = firstEdge[from + 1]!;
     for (let e = firstEdge[from]!, f = e * ef; e < end; e++, f += ef) {
       const to = edges[f + toAt]!;
-      const type = edges[f + typeAt]!;
-      if (type === weakEdge || (type === shortcutEdge && from !== 0)) continue;
-      if (counting && to !== from) counts[to] = counts[to]! + 1;
+      if (!isEssentialEdge(graph, reachable, from, edges[f + typeAt]!, to)) {
+        continue;
+      }
+      if (counting) counts[to] = counts[to]! + 1;
       if (reachable[to] === 1) continue;
       reachable[to] = 1;
       parentEdge[to] = e;

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { ProgressFn, SnapshotSummary } from "./analysis.ts";
+import type { SnapshotSummary } from "./analysis.ts";
+import type { ProgressFn } from "./progress.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
 /** Options for {@link AnalysisClient}. */

@@ -6,7 +6,6 @@
 
 /** A question about the snapshot the worker holds. */
 export type Query =
-  | { kind: "summary" }
   | { kind: "top"; n: number }
   | { kind: "counts" }
   | { kind: "path"; target: number | string }
@@ -23,8 +22,7 @@ export type WorkerRequest =
   | { id: number; op: "begin"; totalBytes: number; file?: string }
   | { id: number; op: "chunk"; data: string }
   | { id: number; op: "end" }
-  | { id: number; op: "query"; query: Query }
-  | { id: number; op: "drop" };
+  | { id: number; op: "query"; query: Query };
 
 /** Messages the worker sends back. */
 export type WorkerReply =

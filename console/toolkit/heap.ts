@@ -14,7 +14,8 @@ import type {
 } from "../heap/analysis.ts";
 import type { ClassStats } from "../heap/census.ts";
 import type { AnalysisClient } from "../heap/worker_client.ts";
-import { analysisClient, capture, type Progress } from "./capture.ts";
+import type { ProgressFn } from "../heap/progress.ts";
+import { analysisClient, capture } from "./capture.ts";
 import {
   formatBytes,
   formatCount,
@@ -153,7 +154,7 @@ export interface HeapHelpers {
  * @param progress Receives capture, parse and analysis progress.
  * @returns The helpers.
  */
-export function createHeap(progress: Progress): HeapHelpers {
+export function createHeap(progress: ProgressFn): HeapHelpers {
   let baseline: Map<string, number> | undefined;
 
   const analysed = <T>(

@@ -1,0 +1,27 @@
+/**
+ * The one progress-callback type of the heap side: the parser, the
+ * analysis phases, the worker and its client all report through it.
+ *
+ * @module
+ */
+
+/**
+ * Reports progress of a long operation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressFn } from "./progress.ts";
+ * const seen: string[] = [];
+ * const progress: ProgressFn = (label, done, total) => {
+ *   seen.push(`${label} ${done}/${total}`);
+ * };
+ * progress("analyse: paths", 1, 4);
+ * assert.deepEqual(seen, ["analyse: paths 1/4"]);
+ * ```
+ *
+ * @param label What is running: `parse`, `write`, `analyse: paths`...
+ * @param done Steps (or characters) done.
+ * @param total Steps (or characters) in total.
+ */
+export type ProgressFn = (label: string, done: number, total: number) => void;
