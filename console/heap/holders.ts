@@ -14,7 +14,7 @@ import type { HeapGraph } from "./graph.ts";
 export interface Holder {
   /**
    * `export`: an exported module binding; `module`: a module-level binding
-   * that is not exported; `closure`: a function; `context`: a variable a
+   * that is not exported (or, with an empty name, the module itself); `closure`: a function; `context`: a variable a
    * closure captured; `session`: a console session's variable.
    */
   kind: "export" | "module" | "closure" | "context" | "session";
@@ -66,6 +66,7 @@ const enum Name {
   Function,
   Context,
   Value,
+  Callback,
 }
 
 /**
@@ -86,6 +87,7 @@ export class HolderIndex {
   readonly #exports = new Map<number, { name: string; module: number }>();
   readonly #moduleUrl = new Map<number, string>();
   readonly #names: Int8Array;
+  readonly #isModule = new Set<number>();
 
   /**
    * Indexes a graph.
@@ -110,7 +112,8 @@ export class HolderIndex {
       if (is === 1) modules.push(n);
     }
     if (modules.length === 0) return;
-    const isModule = new Set(modules);
+    const isModule = this.#isModule;
+    for (const m of modules) isModule.add(m);
     for (let n = 0; n < graph.nodeCount; n++) {
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
@@ -176,6 +179,9 @@ export class HolderIndex {
         return { kind: "module", name, url: this.moduleUrl(module) };
       }
       return { kind: "context", name };
+    }
+    if (this.#isModule.has(from) && type !== "weak") {
+      return { kind: "module", name: "", url: this.moduleUrl(from) };
     }
     if (type === "internal" && this.#nameOf(edge) === Name.Value) {
       const cell = this.#exports.get(from);
@@ -269,12 +275,19 @@ export class HolderIndex {
       if (seeds[module] === SEED_CONSOLE) seeds[context] = SEED_CONSOLE;
     }
     // Suspended async functions and generators of the console: their
-    // function is a console closure; their scope is the console's too.
+    // function is a console closure; their scope is the console's too. So
+    // are timers whose callback is the console's.
     for (let n = 0; n < graph.nodeCount; n++) {
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
+        const name = this.#nameOf(e);
         if (
-          this.#nameOf(e) === Name.Function &&
+          name === Name.Callback && consoleClosure[graph.edgeTarget(e)] === 1
+        ) {
+          seeds[n] = SEED_CONSOLE;
+        }
+        if (
+          name === Name.Function &&
           consoleClosure[graph.edgeTarget(e)] === 1
         ) {
           seeds[n] = SEED_CONSOLE;
@@ -349,6 +362,9 @@ function nameCode(name: string): Name {
       return Name.Context;
     case "value":
       return Name.Value;
+    case "_onTimeout":
+    case "callback":
+      return Name.Callback;
     default:
       return Name.Other;
   }

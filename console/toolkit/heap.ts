@@ -30,6 +30,7 @@ import {
 } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
+import { mapToSource } from "./source_positions.ts";
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {
@@ -671,6 +672,9 @@ async function holderName(h: Holder): Promise<HolderName> {
     case "export":
     case "module": {
       const file = h.url ? displayFile(h.url) : undefined;
+      if (h.name === "") {
+        return { kind: h.kind, text: `module ${file ?? "?"}`, file };
+      }
       return {
         kind: h.kind,
         text: file ? `${h.name} (${file})` : h.name,
@@ -696,18 +700,17 @@ async function holderName(h: Holder): Promise<HolderName> {
 }
 
 /**
- * Where a position in the code V8 runs (0-based) is, for printing.
- * Positions are V8's until the toolkit maps them through source maps.
+ * Where a position in the code V8 runs (0-based) is in the `.ts` source,
+ * for printing (the input position, 1-based, when no source map is found).
  */
-function sourcePosition(
+async function sourcePosition(
   url: string,
   line: number | undefined,
-  _column: number | undefined,
+  column: number | undefined,
 ): Promise<{ file: string; line?: number }> {
-  return Promise.resolve({
-    file: displayFile(url),
-    ...(line === undefined ? {} : { line: line + 1 }),
-  });
+  if (line === undefined) return { file: displayFile(url) };
+  const at = await mapToSource(url, line, column ?? 0);
+  return { file: at.file, line: at.line };
 }
 
 /** A script URL as a developer reads it: a path relative to the cwd if under it. */

@@ -16,7 +16,7 @@ const LINES: Array<[string, string]> = [
   ["heap.top(n = 10)", "most common types: count, shallow and retained size"],
   [
     "heap.growth(n = 10)",
-    "types that grew since your previous call (first call sets the baseline)",
+    "types that grew since your previous call: count, size, new, freed ({ peak: true }: objgraph's peak rule)",
   ],
   [
     "heap.path(target)",
@@ -25,6 +25,14 @@ const LINES: Array<[string, string]> = [
   [
     "heap.largest(n = 10)",
     "objects retaining the most memory, with the path that holds them",
+  ],
+  [
+    'heap.largest(n, { by: "kind" })',
+    "retained size by constructor (closures by function), nested counted once",
+  ],
+  [
+    "heap.leaks(n = 10)",
+    "objects allocated since your first call and still alive, grouped by holder",
   ],
   [
     "heap.graph(target, file?)",
@@ -60,6 +68,7 @@ export function help(): string {
   const width = Math.max(...LINES.map(([name]) => name.length));
   const text = [
     `Leak toolkit (heap.* take a snapshot: the process pauses, and needs up to ~${CAPTURE_MEMORY_FACTOR}× heap used in memory)`,
+    "  heap.* leave the console's own objects out; { all: true } includes them",
     ...LINES.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
   ].join("\n");
   const boxed = new String(text);
