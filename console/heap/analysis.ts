@@ -512,9 +512,11 @@ export class HeapAnalysis {
    * (weak edges skipped).
    *
    * @param node Ordinal.
+   * @param aliases Look for named references to unnamed hops (one pass
+   *   over every edge; default true).
    * @returns The path; `reachable` is false when no strong chain exists.
    */
-  path(node: number): RetainingPath {
+  path(node: number, aliases = true): RetainingPath {
     const { graph } = this;
     const { edges, start: at } = this.#pathEdges(node);
     const reachable = at === 0;
@@ -527,7 +529,9 @@ export class HeapAnalysis {
         node: this.info(graph.edgeTarget(e)),
       });
     }
-    this.#nameSteps(steps, [at, ...edges.map((e) => graph.edgeTarget(e))]);
+    if (aliases) {
+      this.#nameSteps(steps, [at, ...edges.map((e) => graph.edgeTarget(e))]);
+    }
     edges.forEach((e, i) => {
       const holder = this.#hopHolder(e);
       if (holder) steps[i + 1]!.holder = holder;

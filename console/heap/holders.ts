@@ -207,24 +207,31 @@ export class HolderIndex {
     if (url !== undefined) return url;
     url = "";
     const graph = this.#graph;
-    // module → (generator | function | shared info) → ... → script: a few
-    // hops over internal and hidden edges.
-    let level = [module];
-    const seen = new Set(level);
-    for (let hop = 0; hop < 4 && url === "" && level.length > 0; hop++) {
-      const next: number[] = [];
-      for (const n of level) {
-        const end = graph.firstEdge[n + 1]!;
-        for (let e = graph.firstEdge[n]!; e < end && url === ""; e++) {
-          const to = graph.edgeTarget(e);
-          if (seen.has(to)) continue;
-          seen.add(to);
-          const name = graph.nodeName(to);
-          if (name.startsWith(SCRIPT_PREFIX)) url = scriptUrl(name);
-          else if (graph.nodeType(to) !== "string") next.push(to);
+    // module → (generator → function | function | shared info) → shared
+    // info → script: follow only those named edges.
+    const routes = [
+      [Name.Script],
+      [Name.Shared, Name.Script],
+      [Name.Function, Name.Shared, Name.Script],
+    ];
+    const end = graph.firstEdge[module + 1]!;
+    for (let e = graph.firstEdge[module]!; e < end && url === ""; e++) {
+      const start = graph.edgeTarget(e);
+      if (this.#isScript(start)) {
+        url = scriptUrl(graph.nodeName(start));
+        break;
+      }
+      for (const route of routes) {
+        let at = start;
+        for (const step of route) {
+          if (at < 0) break;
+          at = this.#childNamed(at, step);
+        }
+        if (at >= 0 && this.#isScript(at)) {
+          url = scriptUrl(graph.nodeName(at));
+          break;
         }
       }
-      level = next;
     }
     this.#moduleUrl.set(module, url);
     return url;
@@ -264,7 +271,7 @@ export class HolderIndex {
             if (vars >= 0) seeds[vars] = SEED_SESSION;
           }
         }
-      } else if (graph.nodeName(n).startsWith(SCRIPT_PREFIX)) {
+      } else if (this.#isScript(n)) {
         if (isConsole(scriptUrl(graph.nodeName(n)))) seeds[n] = SEED_CONSOLE;
       }
     }
@@ -320,6 +327,21 @@ export class HolderIndex {
         } else name = undefined;
       }
     }
+  }
+
+  #scriptName: Int8Array | undefined;
+
+  /** Whether a node is a `Script` (name test cached per name string). */
+  #isScript(node: number): boolean {
+    const graph = this.#graph;
+    this.#scriptName ??= new Int8Array(graph.strings.length).fill(-1);
+    const name = graph.nodes[node * graph.nodeFieldCount + graph.nameOffset]!;
+    let is = this.#scriptName[name]!;
+    if (is < 0) {
+      is = graph.strings.get(name).startsWith(SCRIPT_PREFIX) ? 1 : 0;
+      this.#scriptName[name] = is;
+    }
+    return is === 1;
   }
 
   #childNamed(node: number, wanted: Name): number {

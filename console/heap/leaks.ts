@@ -40,15 +40,28 @@ export function findLeaks(
   const { graph, paths, retained, dominator } = analysis;
   const { owner, parentEdge } = paths;
   const codeType = graph.nodeTypes.indexOf("code");
+  // Per node: 0 unknown, 1 hangs off code, 2 does not.
+  const underCode = new Uint8Array(graph.nodeCount);
   const mask = all ? paths.reachable : analysis.counted;
   const candidateType = new Uint8Array(graph.nodeTypes.length);
   graph.nodeTypes.forEach((t, i) => {
     if (CANDIDATE_TYPES.has(t)) candidateType[i] = 1;
   });
   const isNew = (v: number) => mask[v] === 1 && graph.nodeId(v) > since;
-  const isCandidate = (v: number) =>
-    candidateType[graph.nodeTypeCode(v)] === 1 &&
-    !graph.nodeName(v).startsWith("system /");
+  // V8 internals (`system / ...`) are storage, not objects: the test is
+  // cached per name string.
+  const internalName = new Int8Array(graph.strings.length).fill(-1);
+  const nf = graph.nodeFieldCount;
+  const isCandidate = (v: number) => {
+    if (candidateType[graph.nodeTypeCode(v)] !== 1) return false;
+    const name = graph.nodes[v * nf + graph.nameOffset]!;
+    let internal = internalName[name]!;
+    if (internal < 0) {
+      internal = graph.strings.get(name).startsWith("system /") ? 1 : 0;
+      internalName[name] = internal;
+    }
+    return internal === 0;
+  };
   interface Group {
     key: string;
     nodes: number[];
@@ -92,7 +105,7 @@ export function findLeaks(
       ...(info.closure ? { closure: info.closure } : {}),
       count: group.nodes.length,
       retainedSize: group.size,
-      example: analysis.path(first),
+      example: analysis.path(first, false),
     };
   });
 
@@ -101,16 +114,34 @@ export function findLeaks(
    * reached through its shared info): module loading, not data.
    */
   function isCode(v: number): boolean {
+    const walked: number[] = [];
+    let answer = 0;
     let at = v;
     for (let hops = 0; hops < 100_000; hops++) {
+      const known = underCode[at]!;
+      if (known !== 0) {
+        answer = known;
+        break;
+      }
+      walked.push(at);
       const e = parentEdge[at]!;
-      if (e === NO_EDGE) return false;
+      if (e === NO_EDGE) {
+        answer = 2;
+        break;
+      }
       const from = graph.edgeSource(e);
-      if (from === 0) return false;
-      if (graph.nodeTypeCode(from) === codeType) return true;
+      if (from === 0) {
+        answer = 2;
+        break;
+      }
+      if (graph.nodeTypeCode(from) === codeType) {
+        answer = 1;
+        break;
+      }
       at = from;
     }
-    return false;
+    for (const w of walked) underCode[w] = answer;
+    return answer === 1;
   }
 
   /**
