@@ -427,12 +427,18 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
     leaks(n = 10, options = {}) {
       checkCount("heap.leaks()", n);
       return analysed("heap.leaks()", {}, async (client, summary) => {
-        if (leaksBaseline === undefined || options.reset) {
+        // Ids restart when the inspector session was closed in between
+        // (every console session had left): the old baseline means nothing.
+        const restarted = leaksBaseline !== undefined &&
+          summary.maxNodeId < leaksBaseline;
+        if (leaksBaseline === undefined || options.reset || restarted) {
           leaksBaseline = summary.maxNodeId;
           return withInspect(
             [] as LeakRow[],
             () =>
-              `leak baseline set (${
+              `${
+                restarted ? "heap ids restarted since the baseline: " : ""
+              }leak baseline set (${
                 formatCount(summary.reachableCount - summary.consoleCount)
               } live objects); run the suspect load, then call heap.leaks() again`,
           );
@@ -710,7 +716,7 @@ async function sourcePosition(
 ): Promise<{ file: string; line?: number }> {
   if (line === undefined) return { file: displayFile(url) };
   const at = await mapToSource(url, line, column ?? 0);
-  return { file: at.file, line: at.line };
+  return { file: displayFile(at.url), line: at.line };
 }
 
 /** A script URL as a developer reads it: a path relative to the cwd if under it. */
@@ -723,6 +729,11 @@ function displayFile(url: string): string {
   } catch {
     return url;
   }
+  // npm packages as `npm:name@version/file`, not their cache path.
+  const npm = path.match(
+    /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\/([^/]+)\/(.+)$/,
+  );
+  if (npm) return `npm:${npm[1]}@${npm[2]}/${npm[3]}`;
   const base = workingDirectory();
   return base && path.startsWith(base) ? path.slice(base.length) : path;
 }
