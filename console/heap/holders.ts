@@ -57,6 +57,7 @@ export const SEED_CONSOLE = 3;
 const SCRIPT_PREFIX = "system / Script / ";
 const MODULE_NAME = "system / SourceTextModule";
 const CELL_NAME = "system / Cell";
+const CONTEXT_PREFIX = "system / Context";
 
 const enum Name {
   Other,
@@ -98,23 +99,32 @@ export class HolderIndex {
     this.#graph = graph;
     this.#names = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
-    const moduleName = new Int8Array(graph.strings.length).fill(-1);
+    const contexts: number[] = [];
+    // Per name string: 1 module record, 2 context, 0 other (tested once).
+    const kindOfName = new Int8Array(graph.strings.length).fill(-1);
     const nodes = graph.nodes;
     const nf = graph.nodeFieldCount;
     const nameAt = graph.nameOffset;
     for (let n = 0; n < graph.nodeCount; n++) {
       const name = nodes[n * nf + nameAt]!;
-      let is = moduleName[name]!;
-      if (is < 0) {
-        is = graph.strings.get(name) === MODULE_NAME ? 1 : 0;
-        moduleName[name] = is;
+      let kind = kindOfName[name]!;
+      if (kind < 0) {
+        const text = graph.strings.get(name);
+        kind = text === MODULE_NAME
+          ? 1
+          : text.startsWith(CONTEXT_PREFIX)
+          ? 2
+          : 0;
+        kindOfName[name] = kind;
       }
-      if (is === 1) modules.push(n);
+      if (kind === 1) modules.push(n);
+      else if (kind === 2) contexts.push(n);
     }
     if (modules.length === 0) return;
     const isModule = this.#isModule;
     for (const m of modules) isModule.add(m);
-    for (let n = 0; n < graph.nodeCount; n++) {
+    // A module's scope points at its module record (`extension`).
+    for (const n of contexts) {
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
         if (
