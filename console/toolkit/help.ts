@@ -23,12 +23,8 @@ const LINES: Array<[string, string]> = [
     "shortest chain of strong references from a GC root to an object or type name",
   ],
   [
-    "heap.largest(n = 10)",
-    "objects retaining the most memory, with the path that holds them",
-  ],
-  [
-    'heap.largest(n, { by: "kind" })',
-    "retained size by constructor (closures by function), nested counted once",
+    "heap.largest(n = 10, { by })",
+    'objects retaining the most memory and who holds them; by: "kind" adds up by constructor',
   ],
   [
     "heap.leaks(n = 10)",
