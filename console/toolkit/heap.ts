@@ -427,8 +427,8 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
     leaks(n = 10, options = {}) {
       checkCount("heap.leaks()", n);
       return analysed("heap.leaks()", {}, async (client, summary) => {
-        // Ids restart when the inspector session was closed in between
-        // (every console session had left): the old baseline means nothing.
+        // Ids survive closing the inspector session (measured); should they
+        // ever restart, the old baseline would mean nothing: set it again.
         const restarted = leaksBaseline !== undefined &&
           summary.maxNodeId < leaksBaseline;
         if (leaksBaseline === undefined || options.reset || restarted) {
