@@ -8,7 +8,11 @@
  * processes whose heap looks like the service's leaking cache, analyses each
  * in a fresh child (ours: parse + census + path + dominators; memlab:
  * `getFullHeapFromFile` + the same census and path, under `node`), and
- * compares times, peak RSS and retained sizes.
+ * compares times, peak RSS and retained sizes. Then leak finding: a baseline
+ * snapshot with half the users, a target and a final one with all of them;
+ * ours is one `heap.leaks()` call's analysis (parse + analyse the final
+ * snapshot + group the objects newer than the baseline's highest id),
+ * memlab's is `findLeaksBySnapshotFilePaths(baseline, target, final)`.
  *
  * @module
  */
@@ -80,8 +84,8 @@ async function selfMaxRss(): Promise<number> {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-function fill(users: number): void {
-  for (let i = 0; i < users; i++) {
+function fill(users: number, from = 0): void {
+  for (let i = from; i < users; i++) {
     const id = `u${i.toString(16).padStart(8, "0")}`;
     cache.set(
       id,
@@ -112,6 +116,79 @@ async function make(users: number, file: string): Promise<void> {
     rssBefore,
     pauseMs: report.pauseMs,
     maxRss: timed ? 0 : await selfMaxRss(),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+/** Child: baseline (half the users), target and final snapshots for leak finding. */
+async function makeThree(users: number, prefix: string): Promise<void> {
+  fill(users / 2);
+  const { createToolkit, closeToolkit } = await import(
+    "../console/toolkit/mod.ts"
+  );
+  const toolkit = createToolkit({ progress: () => {} });
+  await toolkit.heap.snapshot(`${prefix}-baseline.heapsnapshot`);
+  fill(users, users / 2);
+  await toolkit.heap.snapshot(`${prefix}-target.heapsnapshot`);
+  await toolkit.heap.snapshot(`${prefix}-final.heapsnapshot`);
+  await closeToolkit();
+  console.log(`RESULT ${JSON.stringify({ maxRss: 0 })}`);
+}
+
+/** What the leak-finding children report. */
+interface LeaksResult {
+  totalMs: number;
+  maxRss: number;
+  groups: number;
+  firstCount: number;
+  firstName: string;
+  newObjects: number;
+}
+
+/** Child: one `heap.leaks()` call's analysis of the final snapshot. */
+async function leaksChild(baseline: string, final: string): Promise<void> {
+  const { SnapshotParser } = await import("../console/heap/parser.ts");
+  const { HeapAnalysis } = await import("../console/heap/analysis.ts");
+  const read = async (file: string) => {
+    const parser = new SnapshotParser();
+    const decoder = new TextDecoder();
+    const handle = await Deno.open(file);
+    const block = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = await handle.read(block);
+      if (n === null) break;
+      parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
+    }
+    handle.close();
+    parser.push(decoder.decode());
+    return parser.finish();
+  };
+  const ownership = { consoleScripts: [new URL("console/", ROOT).href] };
+  // The baseline call happened earlier (live, it is the previous
+  // heap.leaks()); only its highest id is kept.
+  let since = 0;
+  {
+    const raw = await read(baseline);
+    const nf = raw.meta.node_fields.length;
+    const idAt = raw.meta.node_fields.indexOf("id");
+    for (let i = idAt; i < raw.nodes.length; i += nf) {
+      if (raw.nodes[i]! > since) since = raw.nodes[i]!;
+    }
+  }
+  const started = performance.now();
+  const analysis = HeapAnalysis.from(await read(final), undefined, ownership);
+  const groups = analysis.leaks(since, 10);
+  const totalMs = performance.now() - started;
+  const first = groups[0];
+  const result: LeaksResult = {
+    totalMs,
+    maxRss: timed ? 0 : await selfMaxRss(),
+    groups: groups.length,
+    firstCount: first?.count ?? 0,
+    firstName: first
+      ? `${first.className} held by ${first.holder?.name ?? "?"}`
+      : "",
+    newObjects: groups.reduce((sum, g) => sum + g.count, 0),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
@@ -228,6 +305,24 @@ const [file, idsJson, targetId] = process.argv.slice(2);
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+const MEMLAB_LEAKS_SCRIPT = `
+const { findLeaksBySnapshotFilePaths } = require("@memlab/api");
+const [baseline, target, final] = process.argv.slice(2);
+(async () => {
+  const started = performance.now();
+  const leaks = await findLeaksBySnapshotFilePaths(baseline, target, final, { consoleMode: "SILENT", workDir: process.env.MEMLAB_WORK_DIR });
+  const totalMs = performance.now() - started;
+  console.log("RESULT " + JSON.stringify({
+    totalMs,
+    maxRss: process.argv.includes("--timed") ? 0 : process.resourceUsage().maxRSS * 1024,
+    groups: leaks.length,
+    firstCount: 0,
+    firstName: "",
+    newObjects: 0,
+  }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
 // ------------------------------------------------------------------ driver
 
 const TIME = "/usr/bin/time";
@@ -247,7 +342,7 @@ async function hasTime(): Promise<boolean> {
 async function runMeasured<T extends { maxRss: number }>(
   cmd: string,
   args: string[],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<T> {
   if (!(await hasTime())) return resultOf<T>(await run(cmd, args, options));
   const report = await Deno.makeTempFile({ suffix: ".time" });
@@ -298,7 +393,7 @@ function resultOf<T>(stdout: string): T {
 }
 
 async function ensureMemlab(dir: string): Promise<void> {
-  const marker = `${dir}/node_modules/@memlab/heap-analysis/package.json`;
+  const marker = `${dir}/node_modules/@memlab/api/package.json`;
   try {
     const pkg = JSON.parse(await Deno.readTextFile(marker));
     if (pkg.version === MEMLAB_VERSION) return;
@@ -315,6 +410,7 @@ async function ensureMemlab(dir: string): Promise<void> {
     "--no-fund",
     `@memlab/heap-analysis@${MEMLAB_VERSION}`,
     `@memlab/core@${MEMLAB_VERSION}`,
+    `@memlab/api@${MEMLAB_VERSION}`,
   ], { cwd: dir, env: { PUPPETEER_SKIP_DOWNLOAD: "1" } });
 }
 
@@ -336,6 +432,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(work, { recursive: true });
   await ensureMemlab(memlabDir);
   await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
+  await Deno.writeTextFile(`${memlabDir}/leaks.js`, MEMLAB_LEAKS_SCRIPT);
   const self = new URL(import.meta.url).pathname;
   const heapDir = HEAP_DIR.pathname;
   const idle = await runMeasured<{ maxRss: number }>(Deno.execPath(), [
@@ -347,6 +444,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const capture: string[] = [];
   const checks: string[] = [];
+  const leakRows: string[] = [];
   const factors: number[] = [];
   for (const { label, users } of TARGET_USERS) {
     const file = `${work}/cache-${users}.heapsnapshot`;
@@ -449,6 +547,56 @@ async function main(): Promise<void> {
           worst > 0.005 ? ` (worst id @${worstId})` : ""
         }`,
     );
+    console.error(`${label}: leak finding (baseline, target, final) ...`);
+    const prefix = `${work}/leaks-${users}`;
+    await runMeasured<{ maxRss: number }>(Deno.execPath(), [
+      "run",
+      "--allow-sys",
+      `--allow-read=${heapDir}`,
+      `--allow-write=${work}`,
+      self,
+      "make3",
+      String(users),
+      prefix,
+    ]);
+    const leakFiles = ["baseline", "target", "final"].map((tag) =>
+      `${prefix}-${tag}.heapsnapshot`
+    );
+    const ourLeaks = await runMeasured<LeaksResult>(Deno.execPath(), [
+      "run",
+      `--allow-read=${work},${ROOT.pathname}`,
+      self,
+      "leaks",
+      leakFiles[0]!,
+      leakFiles[2]!,
+    ]);
+    const memlabWork = `${work}/memlab-work-${users}`;
+    await Deno.mkdir(memlabWork, { recursive: true });
+    const theirLeaks = await runMeasured<LeaksResult>("node", [
+      "--max-old-space-size=16384",
+      `${memlabDir}/leaks.js`,
+      ...leakFiles,
+    ], { cwd: memlabDir, env: { MEMLAB_WORK_DIR: memlabWork } });
+    const leakSpeedup = theirLeaks.totalMs / ourLeaks.totalMs;
+    const finalSize = (await Deno.stat(leakFiles[2]!)).size;
+    leakRows.push(
+      `| ${label} | ${mb(finalSize)} | **${s(ourLeaks.totalMs)}** | ${
+        mb(ourLeaks.maxRss)
+      } | ${ourLeaks.firstName} × ${ourLeaks.firstCount} (${ourLeaks.groups} groups) | ${
+        s(theirLeaks.totalMs)
+      } | ${mb(theirLeaks.maxRss)} | ${theirLeaks.groups} leak clusters | **${
+        leakSpeedup.toFixed(1)
+      }×** |`,
+    );
+    checks.push(
+      `- ${label} leaks: ${leakSpeedup.toFixed(1)}× faster than memlab ≥ 5× ${
+        verdict(leakSpeedup >= 5)
+      }; first group ${ourLeaks.firstName} × ${ourLeaks.firstCount} (${
+        users / 2
+      } users added after the baseline)`,
+    );
+    for (const f of leakFiles) await Deno.remove(f);
+    await Deno.remove(memlabWork, { recursive: true });
     const largest = ours.largest!.slice(0, 3).map((r) =>
       `${r.label} ${mb(r.retained)}`
     ).join(", ");
@@ -471,6 +619,14 @@ async function main(): Promise<void> {
     `| snapshot | size | nodes | our parse rate | ours: parse + analyse + queries | memlab | speed-up | our peak RSS (× size) | memlab peak RSS (× size) | retained diff, top ${LARGEST_N} by id | root total diff | path hops ours / memlab | User count ours / memlab |`,
     `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
     ...rows,
+    ``,
+    `## Leak finding (\`heap.leaks()\` vs memlab \`findLeaksBySnapshotFilePaths\`)`,
+    ``,
+    `Baseline snapshot with half the users, then the other half added; target and final snapshots after that. Ours: one \`heap.leaks()\` call's analysis (parse + analyse the final snapshot, group objects newer than the baseline's highest id; the baseline call is an earlier call). memlab: its own three-snapshot leak finding (default leak filter).`,
+    ``,
+    `| snapshot | final size | ours: parse + analyse + leaks | our peak RSS | our first group | memlab find-leaks | memlab peak RSS | memlab result | speed-up |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
+    ...leakRows,
     ``,
     `## Capture (in-process, \`HeapProfiler.takeHeapSnapshot\` through the toolkit)`,
     ``,
@@ -496,6 +652,8 @@ if (import.meta.main) {
   const [mode, ...args] = Deno.args;
   if (mode === "make") await make(Number(args[0]), args[1]!);
   else if (mode === "top") await top(Number(args[0]));
+  else if (mode === "make3") await makeThree(Number(args[0]), args[1]!);
+  else if (mode === "leaks") await leaksChild(args[0]!, args[1]!);
   else if (mode === "analyse") await analyse(args[0]!);
   else if (mode === "idle") {
     console.log(

@@ -1,9 +1,9 @@
 /**
  * The README's guided diagnosis, run against real processes started with
  * the `start` task's permissions: load `/users/random`, watch `/metrics` and
- * `mem()` grow, then `cache.size`, `heap.growth()`, `heap.largest()`,
- * `heap.path()` and `alloc.top()` in one console session, and finally the
- * cure, `--cache-limit`, keeping memory flat.
+ * `mem()` grow, then `cache.size`, `heap.leaks()`, `heap.growth()`,
+ * `heap.largest()`, `heap.path()` and `alloc.top()` in one console session,
+ * and finally the cure, `--cache-limit`, keeping memory flat.
  */
 
 import assert from "node:assert/strict";
@@ -92,23 +92,59 @@ Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures
     });
 
     await t.step(
-      "heap.growth() names what grows: one Object per request",
+      "one heap.leaks() after load names cache in lib/users.ts; heap.growth() counts what grew",
       async () => {
         const first = await leaking.run("heap.growth()");
         assert.match(first.text, /^baseline set/);
         assert.ok(progressOf(first.before).includes("capture"));
+        const baseline = await leaking.run("heap.leaks()");
+        assert.match(baseline.text, /^leak baseline set/);
         await leaking.load(5_000);
+        const { text } = await leaking.run("heap.leaks()");
+        // The headline: the first group is the cache, named as in the source.
+        const firstRow = text.split("\n")[3]!;
+        assert.match(
+          firstRow,
+          /5 0\d\d\s+Object\s+cache \(lib\/users\.ts\)/,
+          text,
+        );
+        const [top] = await leaking.data<
+          {
+            holder: { kind: string; name: string; url: string };
+            heldBy: string;
+            count: number;
+            className: string;
+            retainedSize: number;
+          }[]
+        >("heap.leaks(3)");
+        assert.equal(top!.holder.name, "cache");
+        assert.equal(top!.holder.kind, "export");
+        assert.match(top!.holder.url, /\/lib\/users\.ts$/);
+        assert.equal(top!.heldBy, "cache (lib/users.ts)");
+        assert.equal(top!.className, "Object");
+        assert.ok(
+          top!.count >= 5_000 && top!.count < 5_100,
+          `${top!.count} objects`,
+        );
+        assert.ok(top!.retainedSize > 5_000 * 300, `${top!.retainedSize}`);
         const rows = await leaking.data<
-          { type: string; count: number; increase: number }[]
+          {
+            type: string;
+            count: number;
+            increase: number;
+            new: number;
+            sizeDelta: number;
+          }[]
         >("heap.growth()");
         const objects = rows.find((r) => r.type === "Object");
         assert.ok(objects, JSON.stringify(rows));
-        // Each user is one plain object; the service and the console make a
-        // handful of others meanwhile.
+        // Each user is one plain object; the service makes a handful of
+        // others meanwhile, the console's own are left out.
         assert.ok(
           objects.increase >= 5_000 && objects.increase < 5_200,
           `Object +${objects.increase}`,
         );
+        assert.ok(objects.new >= 5_000 && objects.sizeDelta > 5_000 * 48);
         const strings = rows.find((r) => r.type === "(string)");
         assert.ok(strings && strings.increase >= 4 * 5_000, "strings grow");
       },
@@ -116,12 +152,15 @@ Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures
 
     await t.step("heap.largest() puts the cache Map on top", async () => {
       const { text } = await leaking.run("heap.largest(5)");
-      assert.match(text.split("\n")[2]!, /Map @\d+ .*\(also \.cache\)/);
+      assert.match(
+        text.split("\n")[2]!,
+        /Map @\d+\s+cache \(lib\/users\.ts\)$/,
+      );
       const [top] = await leaking.data<
-        { className: string; retainedSize: number; path: string }[]
+        { className: string; retainedSize: number; heldBy: string }[]
       >("heap.largest(1)");
       assert.equal(top?.className, "Map");
-      assert.match(top!.path, /\.cache/);
+      assert.equal(top!.heldBy, "cache (lib/users.ts)");
       assert.ok(top!.retainedSize > 25_000 * 300, `${top!.retainedSize}`);
     });
 
@@ -132,7 +171,7 @@ Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures
           "const user = [...cache.values()].at(-1); heap.path(user)",
         );
         assert.match(text, /^path to Object @\d+/);
-        assert.match(text, /--> Map @\d+ \(also \.cache\)/);
+        assert.match(text, /--> Map @\d+ = cache \(lib\/users\.ts\)/);
         const path = await leaking.data<
           {
             reachable: boolean;

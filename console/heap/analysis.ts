@@ -5,20 +5,28 @@
  * @module
  */
 
-import { type Census, type ClassStats, takeCensus } from "./census.ts";
+import {
+  type Census,
+  type ClassStats,
+  retainedByClass,
+  takeCensus,
+} from "./census.ts";
 import { computeDominators } from "./dominators.ts";
 import { HeapGraph } from "./graph.ts";
 import type { RawSnapshot } from "./parser.ts";
+import { type Holder, HolderIndex, type Ownership } from "./holders.ts";
 import {
   NO_EDGE,
+  OWNER_CONSOLE,
+  OWNER_SESSION,
   type ShortestPaths,
   shortestPaths,
 } from "./shortest_paths.ts";
-import { buildRetainers, isRetaining } from "./retainers.ts";
+import { buildRetainers, isEssentialEdge } from "./retainers.ts";
+import { findLeaks } from "./leaks.ts";
 import { Scratch } from "./scratch.ts";
 
-/** Reports analysis progress: phase label, steps done, steps in total. */
-export type ProgressFn = (label: string, done: number, total: number) => void;
+import type { ProgressFn } from "./progress.ts";
 
 /** One node, as queries report it. */
 export interface NodeInfo {
@@ -36,7 +44,14 @@ export interface NodeInfo {
   retainedSize: number;
   /** One-line label, e.g. `Map @1234`. */
   label: string;
+  /** Who holds it: the service, a console session, the console, or nobody. */
+  owner: OwnerName;
+  /** Closures: the function's name, script and position. */
+  closure?: Holder;
 }
+
+/** Who holds a node (see `shortestPaths`). */
+export type OwnerName = "app" | "session" | "console" | "none";
 
 /** One hop of a retaining path. */
 export interface PathStep {
@@ -52,6 +67,8 @@ export interface PathStep {
    * e.g. `.cache` or `context cache`.
    */
   alias?: string;
+  /** The binding this hop names the node by: `cache` of `lib/users.ts`... */
+  holder?: Holder;
 }
 
 /** A retaining path from the root to a node. */
@@ -68,6 +85,72 @@ export interface RetainingPath {
 export interface LargeObject extends NodeInfo {
   /** Edge labels from the root, e.g. `context cache` at the end. */
   path: string;
+  /** The nearest binding, closure or variable that holds it. */
+  holder?: Holder;
+  /** Edge labels from the holder to the object (empty: the holder names it). */
+  via: string[];
+}
+
+/** The nearest named holder of a node and the hops from it. */
+export interface HeldBy {
+  /** The holder (undefined: no binding on the way to the root). */
+  holder?: Holder;
+  /** Edge labels from the holder (or the root) to the node. */
+  via: string[];
+}
+
+/** Objects of one kind, with their retained size counted once. */
+export interface LargeGroup {
+  /** Constructor name, or the function for closures, `(string)`... */
+  kind: string;
+  /** Closures: the function (name, script, position). */
+  closure?: Holder;
+  /** Instances. */
+  count: number;
+  /** Retained size of them all, nested instances counted once. */
+  retainedSize: number;
+  /** The largest instance's id. */
+  exampleId: number;
+}
+
+/** A census row with what is new since a given snapshot id. */
+export interface ClassDelta {
+  /** Class name. */
+  name: string;
+  /** Live instances. */
+  count: number;
+  /** Their shallow sizes, in bytes. */
+  size: number;
+  /** Instances with an id above `since`: allocated after that snapshot. */
+  newCount: number;
+  /** Their shallow sizes. */
+  newSize: number;
+}
+
+/** Objects allocated after a baseline and alive now, grouped by holder and path. */
+export interface LeakGroup {
+  /** The nearest named holder (undefined: none on the way to the root). */
+  holder?: Holder;
+  /** Who holds the group: the service or a console session. */
+  owner: OwnerName;
+  /** Edge labels from the holder to each object, indices as `*`. */
+  via: string[];
+  /** Class of the objects. */
+  className: string;
+  /** Closures: the function of the first one. */
+  closure?: Holder;
+  /** New objects in the group (each counted with what only it holds). */
+  count: number;
+  /** Their retained sizes added up. */
+  retainedSize: number;
+  /** One of them, with its full path from the root. */
+  example: RetainingPath;
+}
+
+/** Which objects the queries look at. */
+export interface ScopeOptions {
+  /** Include the console's own objects (default false). */
+  all?: boolean;
 }
 
 /** Totals of an analysed snapshot. */
@@ -84,6 +167,42 @@ export interface SnapshotSummary {
   reachableSize: number;
   /** Characters of snapshot text. */
   textLength: number;
+  /** The highest node id: objects allocated later get higher ones. */
+  maxNodeId: number;
+  /** Reachable nodes held only by the console. */
+  consoleCount: number;
+}
+
+/** A node of a {@link RetainerGraph}. */
+export interface GraphNode {
+  /** The node. */
+  info: NodeInfo;
+  /** The binding a drawn edge names it by. */
+  holder?: Holder;
+  /** The target, the root, or a retainer. */
+  role: "target" | "root" | "retainer";
+}
+
+/** An edge of a {@link RetainerGraph}, between node ids. */
+export interface GraphEdge {
+  /** Source node id. */
+  from: number;
+  /** Target node id. */
+  to: number;
+  /** How the source refers to the target: `.cache`, `[3]`... */
+  label: string;
+  /** Whether it is on the shortest path from the root. */
+  onPath: boolean;
+}
+
+/** The retainers around a node. */
+export interface RetainerGraph {
+  /** The node whose retainers these are. */
+  target: NodeInfo;
+  /** Target, retainers and the nodes of the shortest path. */
+  nodes: GraphNode[];
+  /** Retaining edges among them. */
+  edges: GraphEdge[];
 }
 
 /** Options for {@link HeapAnalysis.retainerGraph}. */
@@ -92,6 +211,8 @@ export interface RetainerGraphOptions {
   depth?: number;
   /** At most this many nodes (default 40). */
   maxNodes?: number;
+  /** Include the console's retainers (default false). */
+  all?: boolean;
 }
 
 /** Node types that only group other nodes and never count as objects. */
@@ -109,6 +230,8 @@ const GROUPING_TYPES = new Set(["synthetic"]);
  */
 export class HeapAnalysis {
   readonly #userClass: Uint8Array;
+  readonly #holders: HolderIndex | undefined;
+  #allCensus: Census | undefined;
   /** The graph. */
   readonly graph: HeapGraph;
   /** BFS tree from the root. */
@@ -117,21 +240,43 @@ export class HeapAnalysis {
   readonly dominator: Uint32Array;
   /** Retained size of each node. */
   readonly retained: Float64Array;
-  /** Census by class. */
+  /** Census by class (the console's objects left out when it is known). */
   readonly census: Census;
+  /** 1 for reachable nodes the console does not own. */
+  readonly counted: Uint8Array;
 
   /**
    * Runs every analysis phase.
    *
    * @param graph The graph.
    * @param progress Called after each phase.
+   * @param ownership Which scripts are the console's (none: nothing is).
    */
-  constructor(graph: HeapGraph, progress: ProgressFn = () => {}) {
+  constructor(
+    graph: HeapGraph,
+    progress: ProgressFn = () => {},
+    ownership: Ownership = {},
+  ) {
     const total = 4;
     const scratch = new Scratch(graph.nodeCount);
     this.graph = graph;
     const firstRetainer = scratch.takeZeroed();
-    this.paths = shortestPaths(graph, scratch, firstRetainer);
+    let seeds: Uint8Array | undefined;
+    if ((ownership.consoleScripts ?? []).length > 0) {
+      this.#holders = new HolderIndex(graph);
+      seeds = this.#holders.seeds(ownership);
+    }
+    this.paths = shortestPaths(graph, scratch, firstRetainer, seeds);
+    this.counted = this.paths.reachable;
+    if (seeds !== undefined) {
+      const { reachable, owner } = this.paths;
+      this.counted = new Uint8Array(graph.nodeCount);
+      for (let n = 0; n < graph.nodeCount; n++) {
+        if (reachable[n] === 1 && owner[n] !== OWNER_CONSOLE) {
+          this.counted[n] = 1;
+        }
+      }
+    }
     progress("analyse: paths", 1, total);
     const { reachable } = this.paths;
     const retainers = buildRetainers(graph, reachable, firstRetainer, true);
@@ -144,9 +289,10 @@ export class HeapAnalysis {
       graph,
       this.dominator,
       this.retained,
-      reachable,
+      this.counted,
       scratch,
     );
+    if (seeds === undefined) this.#allCensus = this.census;
     this.#userClass = new Uint8Array(this.census.classes.length);
     this.census.classes.forEach((c, i) => {
       if (isUserClassName(c.name)) this.#userClass[i] = 1;
@@ -162,8 +308,50 @@ export class HeapAnalysis {
    * @param progress Called after each phase.
    * @returns The analysis.
    */
-  static from(raw: RawSnapshot, progress?: ProgressFn): HeapAnalysis {
-    return new HeapAnalysis(new HeapGraph(raw), progress);
+  static from(
+    raw: RawSnapshot,
+    progress?: ProgressFn,
+    ownership?: Ownership,
+  ): HeapAnalysis {
+    return new HeapAnalysis(new HeapGraph(raw), progress, ownership);
+  }
+
+  /** The holder index, made on first use when ownership did not need it. */
+  get holders(): HolderIndex {
+    return this.#holders ?? this.#lazyHolders();
+  }
+
+  #lazy: HolderIndex | undefined;
+  #lazyHolders(): HolderIndex {
+    this.#lazy ??= new HolderIndex(this.graph);
+    return this.#lazy;
+  }
+
+  /**
+   * The census of every reachable object, or of those the console does not
+   * own.
+   *
+   * @param all Include the console's objects.
+   * @returns The census.
+   */
+  censusOf(all = false): Census {
+    if (!all) return this.census;
+    if (this.#allCensus === undefined) {
+      const scratch = new Scratch(this.graph.nodeCount);
+      this.#allCensus = takeCensus(
+        this.graph,
+        this.dominator,
+        this.retained,
+        this.paths.reachable,
+        scratch,
+      );
+      scratch.dispose();
+    }
+    return this.#allCensus;
+  }
+
+  #mask(all: boolean): Uint8Array {
+    return all ? this.paths.reachable : this.counted;
   }
 
   /**
@@ -175,11 +363,16 @@ export class HeapAnalysis {
     const { graph } = this;
     let reachableCount = 0;
     let reachableSize = 0;
-    const reachable = this.paths.reachable;
+    let maxNodeId = 0;
+    let consoleCount = 0;
+    const { reachable, owner } = this.paths;
     for (let n = 0; n < graph.nodeCount; n++) {
+      const id = graph.nodeId(n);
+      if (id > maxNodeId) maxNodeId = id;
       if (reachable[n] === 1) {
         reachableCount++;
         reachableSize += graph.selfSize(n);
+        if (owner[n] === OWNER_CONSOLE) consoleCount++;
       }
     }
     return {
@@ -189,6 +382,8 @@ export class HeapAnalysis {
       totalSize: graph.nodeCount > 0 ? this.retained[0]! : 0,
       reachableSize,
       textLength: graph.textLength,
+      maxNodeId,
+      consoleCount,
     };
   }
 
@@ -196,10 +391,11 @@ export class HeapAnalysis {
    * The most common classes by instance count.
    *
    * @param n How many rows (default all).
+   * @param options Include the console's objects.
    * @returns Rows, most instances first.
    */
-  top(n = Infinity): ClassStats[] {
-    return this.census.classes
+  top(n = Infinity, options: ScopeOptions = {}): ClassStats[] {
+    return this.censusOf(options.all).classes
       .filter((c) => c.count > 0 && !isGrouping(c.name))
       .sort((a, b) => b.count - a.count || b.retainedSize - a.retainedSize)
       .slice(0, n)
@@ -207,16 +403,40 @@ export class HeapAnalysis {
   }
 
   /**
-   * Instance count per class name, for growth comparisons.
+   * Instance count and size per class, with what is newer than a snapshot
+   * id, for growth comparisons.
    *
-   * @returns Instance count per class name, for growth comparisons.
+   * @param since The highest node id of an earlier snapshot (0: none).
+   * @param options Include the console's objects.
+   * @returns One row per class with live instances.
    */
-  counts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const c of this.census.classes) {
-      if (c.count > 0 && !isGrouping(c.name)) out[c.name] = c.count;
+  deltas(since = 0, options: ScopeOptions = {}): ClassDelta[] {
+    const census = this.censusOf(options.all);
+    const mask = this.#mask(options.all ?? false);
+    const { graph } = this;
+    const newCount = new Float64Array(census.classes.length);
+    const newSize = new Float64Array(census.classes.length);
+    if (since > 0) {
+      for (let n = 0; n < graph.nodeCount; n++) {
+        if (mask[n] !== 1 || graph.nodeId(n) <= since) continue;
+        const c = census.classOf[n]!;
+        newCount[c] = newCount[c]! + 1;
+        newSize[c] = newSize[c]! + graph.selfSize(n);
+      }
     }
-    return out;
+    const rows: ClassDelta[] = [];
+    census.classes.forEach((c, i) => {
+      if (c.count > 0 && !isGrouping(c.name)) {
+        rows.push({
+          name: c.name,
+          count: c.count,
+          size: c.shallowSize,
+          newCount: newCount[i]!,
+          newSize: newSize[i]!,
+        });
+      }
+    });
+    return rows;
   }
 
   /**
@@ -227,15 +447,34 @@ export class HeapAnalysis {
    */
   info(node: number): NodeInfo {
     const { graph } = this;
+    const type = graph.nodeType(node);
     return {
       id: graph.nodeId(node),
       className: this.census.classes[this.census.classOf[node]!]!.name,
-      type: graph.nodeType(node),
+      type,
       name: graph.nodeName(node),
       selfSize: graph.selfSize(node),
       retainedSize: this.retained[node]!,
       label: node === 0 ? "(root)" : graph.label(node),
+      owner: this.ownerOf(node),
+      ...(type === "closure" ? { closure: this.holders.closure(node) } : {}),
     };
+  }
+
+  /**
+   * Who holds a node.
+   *
+   * @param node Ordinal.
+   * @returns `app`, `session`, `console` or `none`.
+   */
+  ownerOf(node: number): OwnerName {
+    const { reachable, owner } = this.paths;
+    if (reachable[node] !== 1) return "none";
+    return owner[node] === OWNER_CONSOLE
+      ? "console"
+      : owner[node] === OWNER_SESSION
+      ? "session"
+      : "app";
   }
 
   /**
@@ -243,21 +482,23 @@ export class HeapAnalysis {
    * (then its most recently allocated reachable instance: highest id).
    *
    * @param target Snapshot id or class name.
+   * @param options Let a type name pick one of the console's objects.
    * @returns The ordinal, or -1.
    */
-  resolve(target: number | string): number {
+  resolve(target: number | string, options: ScopeOptions = {}): number {
     const { graph } = this;
     if (typeof target === "number") return graph.findById(target);
     const { classes, classOf } = this.census;
     const cls = classes.findIndex((c) => c.name === target);
     if (cls < 0) return -1;
-    // Reachable instances first, then the newest (highest id).
+    // The service's reachable instances first, then the newest (highest id).
     let best = -1;
     let bestKey = -1;
     const reachable = this.paths.reachable;
+    const mask = this.#mask(options.all ?? false);
     for (let n = 0; n < graph.nodeCount; n++) {
       if (classOf[n] !== cls) continue;
-      const key = reachable[n]! * 2 ** 32 + graph.nodeId(n);
+      const key = (reachable[n]! + mask[n]!) * 2 ** 32 + graph.nodeId(n);
       if (key > bestKey) {
         best = n;
         bestKey = key;
@@ -271,9 +512,11 @@ export class HeapAnalysis {
    * (weak edges skipped).
    *
    * @param node Ordinal.
+   * @param aliases Look for named references to unnamed hops (one pass
+   *   over every edge; default true).
    * @returns The path; `reachable` is false when no strong chain exists.
    */
-  path(node: number): RetainingPath {
+  path(node: number, aliases = true): RetainingPath {
     const { graph } = this;
     const { edges, start: at } = this.#pathEdges(node);
     const reachable = at === 0;
@@ -286,8 +529,65 @@ export class HeapAnalysis {
         node: this.info(graph.edgeTarget(e)),
       });
     }
-    this.#nameSteps(steps, [at, ...edges.map((e) => graph.edgeTarget(e))]);
+    if (aliases) {
+      this.#nameSteps(steps, [at, ...edges.map((e) => graph.edgeTarget(e))]);
+    }
+    edges.forEach((e, i) => {
+      const holder = this.#hopHolder(e);
+      if (holder) steps[i + 1]!.holder = holder;
+    });
     return { target: this.info(node), reachable, steps };
+  }
+
+  /**
+   * The binding a hop names its target by: a module's (exported or not), a
+   * closure's variable, or a console session's variable.
+   */
+  #hopHolder(edge: number): Holder | undefined {
+    const { graph } = this;
+    const from = graph.edgeSource(edge);
+    const named = this.holders.hop(edge, from);
+    if (named) return named;
+    if (
+      this.paths.owner[from] === OWNER_SESSION &&
+      this.paths.owner[graph.edgeTarget(edge)] === OWNER_SESSION &&
+      graph.edgeType(edge) === "property" &&
+      this.ownerOf(this.#parentOf(from)) !== "session"
+    ) {
+      return { kind: "session", name: String(graph.edgeName(edge)) };
+    }
+    return undefined;
+  }
+
+  #parentOf(node: number): number {
+    const e = this.paths.parentEdge[node]!;
+    return e === NO_EDGE ? 0 : this.graph.edgeSource(e);
+  }
+
+  /**
+   * The nearest binding, closure or variable on a node's path from the
+   * root, and the hops from it to the node.
+   *
+   * @param node Ordinal.
+   * @returns The holder and the edge labels after it.
+   */
+  heldBy(node: number): HeldBy {
+    const { graph, paths } = this;
+    const via: string[] = [];
+    let at = node;
+    for (let hops = 0; at !== 0 && hops < 100_000; hops++) {
+      const e = paths.parentEdge[at]!;
+      if (e === NO_EDGE) break;
+      const holder = this.#hopHolder(e);
+      if (holder) return { holder, via: via.reverse() };
+      const from = graph.edgeSource(e);
+      via.push(graph.edgeLabel(e));
+      if (graph.nodeType(from) === "closure" && from !== node) {
+        return { holder: this.holders.closure(from), via: via.reverse() };
+      }
+      at = from;
+    }
+    return { via: via.reverse() };
   }
 
   /** Edges of the BFS path to a node, root first, and the node it starts at. */
@@ -369,9 +669,10 @@ export class HeapAnalysis {
    * at the object that holds it (the Map, not its scope or its table).
    *
    * @param n How many rows (default 10).
+   * @param options Include the console's objects.
    * @returns Rows, largest retained size first.
    */
-  largest(n = 10): LargeObject[] {
+  largest(n = 10, options: ScopeOptions = {}): LargeObject[] {
     const { graph, retained, dominator } = this;
     const count = graph.nodeCount;
     // Nodes that pass ≥ 95% of their retained size to one dominated child.
@@ -380,7 +681,7 @@ export class HeapAnalysis {
       const d = dominator[v]!;
       if (retained[v]! >= retained[d]! * 0.95) passThrough[d] = 1;
     }
-    const reachable = this.paths.reachable;
+    const reachable = this.#mask(options.all ?? false);
     const { classOf } = this.census;
     const grouping = new Uint8Array(graph.nodeTypes.length);
     graph.nodeTypes.forEach((t, i) => {
@@ -425,8 +726,94 @@ export class HeapAnalysis {
         path: alias === undefined || path.endsWith(alias)
           ? path
           : `${path} (also ${alias})`,
+        ...this.heldBy(v),
       };
     });
+  }
+
+  /**
+   * Retained size by kind of object: constructor name, or the function for
+   * closures (all closures of one function are one kind), nested instances
+   * of a kind counted once; like DevTools' Summary view.
+   *
+   * @param n How many rows (default 10).
+   * @param options Include the console's objects.
+   * @returns Rows, largest retained size first.
+   */
+  largestGroups(n = 10, options: ScopeOptions = {}): LargeGroup[] {
+    const { graph } = this;
+    const census = this.censusOf(options.all);
+    const mask = this.#mask(options.all ?? false);
+    const groupOf = new Uint32Array(graph.nodeCount);
+    const kinds: { kind: string; closure?: Holder }[] = census.classes.map((
+      c,
+    ) => ({ kind: c.name }));
+    const byFunction = new Map<string, number>();
+    const closureCode = graph.nodeTypes.indexOf("closure");
+    for (let v = 0; v < graph.nodeCount; v++) {
+      groupOf[v] = census.classOf[v]!;
+      if (mask[v] !== 1 || graph.nodeTypeCode(v) !== closureCode) continue;
+      const fn = this.holders.closure(v);
+      const key = `${fn.name}\0${fn.url ?? ""}\0${fn.line ?? ""}\0${
+        fn.column ?? ""
+      }`;
+      let g = byFunction.get(key);
+      if (g === undefined) {
+        g = kinds.length;
+        kinds.push({ kind: "(closure)", closure: fn });
+        byFunction.set(key, g);
+      }
+      groupOf[v] = g;
+    }
+    const scratch = new Scratch(graph.nodeCount);
+    const totals = retainedByClass(
+      groupOf,
+      kinds.length,
+      this.dominator,
+      this.retained,
+      mask,
+      scratch,
+    );
+    scratch.dispose();
+    const counts = new Float64Array(kinds.length);
+    const example = new Int32Array(kinds.length).fill(-1);
+    for (let v = 1; v < graph.nodeCount; v++) {
+      if (mask[v] !== 1) continue;
+      const g = groupOf[v]!;
+      counts[g] = counts[g]! + 1;
+      const e = example[g]!;
+      if (e < 0 || this.retained[v]! > this.retained[e]!) example[g] = v;
+    }
+    const rows: LargeGroup[] = [];
+    kinds.forEach((k, g) => {
+      if (counts[g] === 0 || isGrouping(k.kind)) return;
+      rows.push({
+        kind: k.kind,
+        ...(k.closure ? { closure: k.closure } : {}),
+        count: counts[g]!,
+        retainedSize: totals[g]!,
+        exampleId: graph.nodeId(example[g]!),
+      });
+    });
+    rows.sort((a, b) => b.retainedSize - a.retainedSize);
+    return rows.slice(0, n);
+  }
+
+  /**
+   * Objects allocated after a baseline snapshot (node id above `since`) and
+   * alive now, grouped by their nearest named holder and the path from it,
+   * largest retained size first. An object counts when no other new object
+   * holds it on its path (a user, not its strings; the promise chain's
+   * head, not each link), so each group's size is what freeing it would
+   * return.
+   *
+   * @param since The baseline snapshot's highest node id.
+   * @param n How many groups (default 10).
+   * @param options Include the console's objects.
+   * @returns The groups.
+   */
+  leaks(since: number, n = 10, options: ScopeOptions = {}): LeakGroup[] {
+    return findLeaks(this, since, n, options.all ?? false);
   }
 
   /**
@@ -446,19 +833,23 @@ export class HeapAnalysis {
   }
 
   /**
-   * The retainers around a node as Graphviz DOT: every retainer up to
-   * `depth` hops back (weak edges skipped), plus the shortest path from the
-   * root drawn in bold.
+   * The retainers around a node: every retainer up to `depth` hops back
+   * (weak edges skipped, the console's left out unless `all`), plus the
+   * shortest path from the root, marked `onPath`. `renderDot` draws it.
    *
    * @param node Ordinal.
    * @param options Depth and size limits.
-   * @returns DOT source.
+   * @returns Nodes and edges.
    */
-  retainerGraph(node: number, options: RetainerGraphOptions = {}): string {
+  retainerGraph(
+    node: number,
+    options: RetainerGraphOptions = {},
+  ): RetainerGraph {
     const depth = options.depth ?? 4;
     const maxNodes = options.maxNodes ?? 40;
     const { graph } = this;
     const reachable = this.paths.reachable;
+    const shown = this.#mask(options.all ?? false);
     const included = new Map<number, number>([[node, 0]]);
     const drawn: Array<[number, number]> = [];
     const seen = new Set<number>();
@@ -473,11 +864,13 @@ export class HeapAnalysis {
         for (let e = graph.firstEdge[from]!; e < end; e++) {
           const to = graph.edgeTarget(e);
           if (!targets.has(to)) continue;
-          if (!isRetaining(graph, reachable, from, graph.edgeTypeCode(e), to)) {
+          if (
+            !isEssentialEdge(graph, reachable, from, graph.edgeTypeCode(e), to)
+          ) {
             continue;
           }
           if (!included.has(from)) {
-            if (included.size >= maxNodes) continue;
+            if (included.size >= maxNodes || shown[from] !== 1) continue;
             included.set(from, hop);
             next.push(from);
           }
@@ -500,7 +893,33 @@ export class HeapAnalysis {
       }
       at = from;
     }
-    return renderDot(this, node, included, drawn, bold);
+    const holders = new Map<number, Holder>();
+    for (const [e] of drawn) {
+      const to = graph.edgeTarget(e);
+      if (holders.has(to)) continue;
+      const holder = this.#hopHolder(e);
+      if (holder) holders.set(to, holder);
+    }
+    const nodes: GraphNode[] = [...included.keys()].map((n) => {
+      const holder = holders.get(n);
+      return {
+        info: this.info(n),
+        ...(holder ? { holder } : {}),
+        role: n === node ? "target" : n === 0 ? "root" : "retainer",
+      };
+    });
+    const edges: GraphEdge[] = [];
+    for (const [e, from] of drawn) {
+      const to = graph.edgeTarget(e);
+      if (!included.has(to) || !included.has(from)) continue;
+      edges.push({
+        from: graph.nodeId(from),
+        to: graph.nodeId(to),
+        label: graph.edgeLabel(e),
+        onPath: bold.has(e),
+      });
+    }
+    return { target: this.info(node), nodes, edges };
   }
 }
 
@@ -511,59 +930,4 @@ function isUserClassName(name: string): boolean {
 
 function isGrouping(name: string): boolean {
   return name === "(synthetic)";
-}
-
-function renderDot(
-  analysis: HeapAnalysis,
-  target: number,
-  nodes: Map<number, number>,
-  edges: Array<[number, number]>,
-  bold: Set<number>,
-): string {
-  const { graph } = analysis;
-  const lines = [
-    "digraph retainers {",
-    "  rankdir=BT;",
-    '  node [shape=box, style="rounded,filled", fillcolor="#f5f5f5", fontname="Helvetica", fontsize=10];',
-    '  edge [fontname="Helvetica", fontsize=9, color="#777777"];',
-  ];
-  for (const n of nodes.keys()) {
-    const info = analysis.info(n);
-    const label = [
-      dotEscape(info.label),
-      dotEscape(
-        `${formatSize(info.selfSize)} self, ${
-          formatSize(info.retainedSize)
-        } retained`,
-      ),
-    ].join("\\n");
-    const color = n === target
-      ? ', fillcolor="#ffd7d7", penwidth=2'
-      : n === 0
-      ? ', fillcolor="#d7e8ff"'
-      : "";
-    lines.push(`  n${n} [label="${label}"${color}];`);
-  }
-  for (const [e, from] of edges) {
-    const to = graph.edgeTarget(e);
-    if (!nodes.has(to) || !nodes.has(from)) continue;
-    const style = bold.has(e) ? ', penwidth=2.5, color="#c0392b"' : "";
-    lines.push(
-      `  n${from} -> n${to} [label="${
-        dotEscape(graph.edgeLabel(e))
-      }"${style}];`,
-    );
-  }
-  lines.push("}");
-  return lines.join("\n") + "\n";
-}
-
-function dotEscape(text: string): string {
-  return text.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\n\r]/g, " ");
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -7,6 +7,7 @@
  */
 
 import { HeapAnalysis } from "./analysis.ts";
+import type { Ownership } from "./holders.ts";
 import { SnapshotParser } from "./parser.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
@@ -19,6 +20,7 @@ interface Load {
   file?: Deno.FsFile;
   path?: string;
   error?: Error;
+  ownership?: Ownership;
 }
 
 const PROGRESS_STEP = 4 * 1024 * 1024;
@@ -39,9 +41,14 @@ function fail(id: number, error: unknown): void {
   reply({ id, type: "error", name: err.name, message: err.message });
 }
 
-function begin(id: number, totalBytes: number, file?: string): void {
+function begin(
+  id: number,
+  totalBytes: number,
+  file?: string,
+  ownership?: Ownership,
+): void {
   closeLoad();
-  load = { id, totalBytes, received: 0, reported: 0 };
+  load = { id, totalBytes, received: 0, reported: 0, ownership };
   try {
     if (file !== undefined) {
       load.path = file;
@@ -113,7 +120,7 @@ function end(id: number): void {
       active.parser = undefined;
       current = HeapAnalysis.from(raw, (phase, done, total) => {
         reply({ id, type: "progress", label: phase, done, total });
-      });
+      }, active.ownership);
       reply({ id, type: "result", value: current.summary() });
     } else {
       reply({
@@ -142,28 +149,24 @@ function query(id: number, q: Query): void {
 
 function answer(analysis: HeapAnalysis, q: Query): unknown {
   switch (q.kind) {
-    case "summary":
-      return analysis.summary();
     case "top":
-      return analysis.top(q.n);
-    case "counts":
-      return analysis.counts();
+      return analysis.top(q.n, q);
+    case "deltas":
+      return analysis.deltas(q.since, q);
     case "largest":
-      return analysis.largest(q.n);
+      return analysis.largest(q.n, q);
+    case "groups":
+      return analysis.largestGroups(q.n, q);
+    case "leaks":
+      return analysis.leaks(q.since, q.n, q);
     case "path": {
-      const node = analysis.resolve(q.target);
+      const node = analysis.resolve(q.target, q);
       return node < 0 ? null : analysis.path(node);
     }
     case "graph": {
-      const node = analysis.resolve(q.target);
+      const node = analysis.resolve(q.target, q);
       if (node < 0) return null;
-      return {
-        target: analysis.info(node),
-        dot: analysis.retainerGraph(node, {
-          depth: q.depth,
-          maxNodes: q.maxNodes,
-        }),
-      };
+      return analysis.retainerGraph(node, q);
     }
   }
 }
@@ -188,7 +191,7 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const message = event.data;
   switch (message.op) {
     case "begin":
-      begin(message.id, message.totalBytes, message.file);
+      begin(message.id, message.totalBytes, message.file, message.ownership);
       reply({ id: message.id, type: "ack" });
       break;
     case "chunk":
@@ -199,11 +202,6 @@ scope.onmessage = (event: MessageEvent<WorkerRequest>) => {
       break;
     case "query":
       query(message.id, message.query);
-      break;
-    case "drop":
-      closeLoad();
-      current = undefined;
-      reply({ id: message.id, type: "result", value: null });
       break;
   }
 };

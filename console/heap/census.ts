@@ -108,6 +108,43 @@ export function takeCensus(
     classes[c]!.shallowSize = shallow[c] ?? 0;
   }
 
+  const totals = retainedByClass(
+    classOf,
+    classes.length,
+    dominator,
+    retained,
+    reachable,
+    scratch,
+  );
+  for (let c = 0; c < classes.length; c++) {
+    classes[c]!.retainedSize = totals[c]!;
+  }
+  return { classOf, classes };
+}
+
+/**
+ * Retained size per class without double counting: the retained sizes of
+ * the instances that no other instance of the same class dominates, in one
+ * walk of the dominator tree.
+ *
+ * @param classOf Class index of each node (any grouping of nodes).
+ * @param classCount Number of classes.
+ * @param dominator Immediate dominator of each node.
+ * @param retained Retained size of each node.
+ * @param counted Only nodes marked 1 are counted.
+ * @param scratch Pool of node-sized arrays.
+ * @returns Total per class.
+ */
+export function retainedByClass(
+  classOf: Uint32Array,
+  classCount: number,
+  dominator: Uint32Array,
+  retained: Float64Array,
+  counted: Uint8Array,
+  scratch: Scratch,
+): Float64Array {
+  const count = classOf.length;
+  const reachable = counted;
   // Dominator tree children in CSR form, then one DFS with a per-class
   // "instances on the current path" counter.
   const firstChild = scratch.takeZeroed();
@@ -128,8 +165,8 @@ export function takeCensus(
     firstChild[d] = slot;
     children[slot] = n;
   }
-  const active = new Uint32Array(classes.length);
-  const totals = new Float64Array(classes.length);
+  const active = new Uint32Array(classCount);
+  const totals = new Float64Array(classCount);
   const cursor = scratch.take();
   cursor.set(firstChild);
   const stack = scratch.take();
@@ -157,8 +194,5 @@ export function takeCensus(
     }
   }
   scratch.give(firstChild, children, cursor, stack);
-  for (let c = 0; c < classes.length; c++) {
-    classes[c]!.retainedSize = totals[c]!;
-  }
-  return { classOf, classes };
+  return totals;
 }

@@ -8,7 +8,7 @@
  */
 
 import type { HeapGraph } from "./graph.ts";
-import type { Retainers } from "./retainers.ts";
+import { isEssentialEdge, type Retainers } from "./retainers.ts";
 import { free, type Scratch } from "./scratch.ts";
 
 /** The dominator tree of a heap graph. */
@@ -38,85 +38,141 @@ export function computeDominators(
   reachable: Uint8Array,
   scratch: Scratch,
 ): Dominators {
+  const order = numberDepthFirst(graph, retainers, reachable, scratch);
+  computeSemidominators(retainers, order);
+  free(retainers.retainerNode);
+  free(retainers.firstRetainer);
+  const dominator = immediateDominators(order);
+  const retained = retainedSizes(graph, order, dominator);
+  // Shift to ordinals in place: entry o reads o + 1, already past.
   const count = graph.nodeCount;
-  const { firstEdge, edges, weakEdge, shortcutEdge } = graph;
-  const { firstRetainer, retainerNode } = retainers;
+  for (let o = 0; o < count; o++) dominator[o] = dominator[o + 1]! - 1;
+  scratch.give(order.vertex);
+  return { dominator: dominator.subarray(0, count), retained };
+}
+
+/**
+ * The DFS numbering the dominator passes share. Vertices are ordinal + 1,
+ * so that 0 can mean "none".
+ */
+interface DfsOrder {
+  /** Vertices numbered (reached by the DFS, virtual edges included). */
+  n: number;
+  /** DFS number of each vertex (0: unvisited); later its semidominator's. */
+  semi: Uint32Array;
+  /** Vertex of each DFS number. */
+  vertex: Uint32Array;
+  /** DFS tree parent of each vertex; becomes the dominator. */
+  parent: Uint32Array;
+  /** Vertices hung under the root through a virtual edge (usually few). */
+  virtualChild: Set<number>;
+  /** Free for later passes: zeroed forest links. */
+  ancestor: Uint32Array;
+  /** Free for later passes: eval labels. */
+  label: Uint32Array;
+  /** The DFS edge cursor; later the path-compression stack. */
+  cursor: Uint32Array;
+}
+
+const ROOT = 1;
+
+/**
+ * Numbers vertices depth first from the root over retaining edges, then
+ * from each node left unvisited: those held only weakly (no strong retainer
+ * at all) first, then whatever garbage is left, each hung under the root.
+ */
+function numberDepthFirst(
+  graph: HeapGraph,
+  retainers: Retainers,
+  reachable: Uint8Array,
+  scratch: Scratch,
+): DfsOrder {
+  const count = graph.nodeCount;
+  const { firstRetainer } = retainers;
+  const order: DfsOrder = {
+    n: 0,
+    semi: scratch.takeZeroed(),
+    vertex: scratch.take(),
+    parent: scratch.take(),
+    ancestor: scratch.takeZeroed(),
+    label: scratch.take(),
+    cursor: scratch.take(),
+    virtualChild: new Set<number>(),
+  };
+  if (count === 0) return order;
+  order.parent[ROOT] = 0;
+  depthFirst(graph, reachable, order, ROOT);
+  if (order.n < count) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let v = 2; v <= count; v++) {
+        if (order.semi[v] !== 0) continue;
+        if (pass === 0 && firstRetainer[v]! !== firstRetainer[v - 1]!) continue;
+        order.parent[v] = ROOT;
+        order.virtualChild.add(v);
+        depthFirst(graph, reachable, order, v);
+      }
+    }
+  }
+  return order;
+}
+
+/** One iterative DFS from `start`, numbering what it reaches. */
+function depthFirst(
+  graph: HeapGraph,
+  reachable: Uint8Array,
+  order: DfsOrder,
+  start: number,
+): void {
+  const { firstEdge, edges } = graph;
   const ef = graph.edgeFieldCount;
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
-  // Vertices are ordinal + 1 so that 0 can mean "none".
-  // `semi` holds each vertex's DFS number (0: unvisited) until the semi pass
-  // overwrites it; the numbers are rebuilt into `ancestor` afterwards.
-  const semi = scratch.takeZeroed();
-  const vertex = scratch.take();
-  const parent = scratch.take();
-  const ancestor = scratch.takeZeroed();
-  const label = scratch.take();
-  const cursor = scratch.take();
-  // Vertices hung under the root through a virtual edge (usually few).
-  const virtualChild = new Set<number>();
-  let n = 0;
-
-  const dfs = (start: number): void => {
-    cursor[start] = firstEdge[start - 1]!;
-    let v = start;
-    while (v !== 0) {
-      if (semi[v] === 0) {
-        semi[v] = ++n;
-        vertex[n] = v;
-        label[v] = v;
-      }
-      let next = parent[v]!;
-      const from = v - 1;
-      const live = from === 0 || reachable[from] === 1;
-      const end = firstEdge[from + 1]!;
-      let e = cursor[v]!;
-      for (let f = e * ef; e < end; e++, f += ef) {
-        const to = edges[f + toAt]!;
-        if (semi[to + 1] !== 0 || to === from) continue;
-        const type = edges[f + typeAt]!;
-        if (type === weakEdge) continue;
-        if (
-          from !== 0 &&
-          (type === shortcutEdge || (!live && reachable[to] === 1))
-        ) {
-          continue;
-        }
-        const w = to + 1;
-        parent[w] = v;
-        cursor[w] = firstEdge[to]!;
-        next = w;
-        e++;
-        break;
-      }
-      cursor[v] = e;
-      v = next;
+  const { semi, vertex, parent, label, cursor } = order;
+  let n = order.n;
+  cursor[start] = firstEdge[start - 1]!;
+  let v = start;
+  while (v !== 0) {
+    if (semi[v] === 0) {
+      semi[v] = ++n;
+      vertex[n] = v;
+      label[v] = v;
     }
-  };
-
-  const root = 1;
-  if (count > 0) {
-    parent[root] = 0;
-    dfs(root);
-  }
-  if (n < count) {
-    // Held only weakly (no strong retainer at all) first, then whatever
-    // garbage is left; each hangs under the root through a virtual edge.
-    for (let pass = 0; pass < 2; pass++) {
-      for (let v = 2; v <= count; v++) {
-        if (semi[v] !== 0) continue;
-        if (pass === 0 && firstRetainer[v]! !== firstRetainer[v - 1]!) continue;
-        parent[v] = root;
-        virtualChild.add(v);
-        dfs(v);
+    let next = parent[v]!;
+    const from = v - 1;
+    const end = firstEdge[from + 1]!;
+    let e = cursor[v]!;
+    for (let f = e * ef; e < end; e++, f += ef) {
+      const to = edges[f + toAt]!;
+      if (semi[to + 1] !== 0) continue;
+      if (!isEssentialEdge(graph, reachable, from, edges[f + typeAt]!, to)) {
+        continue;
       }
+      const w = to + 1;
+      parent[w] = v;
+      cursor[w] = firstEdge[to]!;
+      next = w;
+      e++;
+      break;
     }
+    cursor[v] = e;
+    v = next;
   }
+  order.n = n;
+}
 
-  // Semidominators, in decreasing DFS order, with path compression. The DFS
-  // cursor is free now and serves as the compression stack.
-  const stack = cursor;
-  for (let i = n; i >= 2; i--) {
+/**
+ * Semidominators, in decreasing DFS order, with path compression
+ * (Lengauer-Tarjan's first half). The DFS cursor serves as the compression
+ * stack.
+ */
+function computeSemidominators(
+  retainers: Retainers,
+  order: DfsOrder,
+): void {
+  const { firstRetainer, retainerNode } = retainers;
+  const { semi, vertex, parent, ancestor, label, virtualChild } = order;
+  const stack = order.cursor;
+  for (let i = order.n; i >= 2; i--) {
     const w = vertex[i]!;
     const to = w - 1;
     let best = virtualChild.has(w) ? 1 : semi[w]!;
@@ -146,14 +202,17 @@ export function computeDominators(
     semi[w] = best;
     ancestor[w] = parent[w]!;
   }
+}
 
-  free(retainerNode);
-  free(firstRetainer);
-
-  // Semi-NCA: the immediate dominator is the nearest ancestor (in the
-  // dominator tree built so far) of the DFS parent numbered at most semi.
-  // `parent` becomes the dominator array in place.
-  const num = ancestor;
+/**
+ * Semi-NCA: the immediate dominator is the nearest ancestor (in the
+ * dominator tree built so far) of the DFS parent numbered at most semi.
+ * `parent` becomes the dominator array (of vertices) in place; the other
+ * work arrays are freed.
+ */
+function immediateDominators(order: DfsOrder): Uint32Array {
+  const { semi, vertex, parent, n } = order;
+  const num = order.ancestor;
   for (let i = 1; i <= n; i++) num[vertex[i]!] = i;
   for (let i = 2; i <= n; i++) {
     const w = vertex[i]!;
@@ -162,22 +221,28 @@ export function computeDominators(
     while (num[d]! > sd) d = parent[d]!;
     parent[w] = d;
   }
-  parent[root] = root;
-  for (const a of [semi, ancestor, label, cursor]) free(a);
+  parent[ROOT] = ROOT;
+  for (const a of [semi, order.ancestor, order.label, order.cursor]) free(a);
+  return parent;
+}
 
+/** Retained sizes: reverse DFS order reaches every node before its dominator. */
+function retainedSizes(
+  graph: HeapGraph,
+  order: DfsOrder,
+  dominator: Uint32Array,
+): Float64Array {
+  const count = graph.nodeCount;
   const retained = new Float64Array(count);
   const nodes = graph.nodes;
   const nf = graph.nodeFieldCount;
   const sizeAt = graph.sizeOffset;
   for (let o = 0; o < count; o++) retained[o] = nodes[o * nf + sizeAt]!;
-  // Reverse DFS order reaches every node before its dominator.
-  for (let i = n; i >= 2; i--) {
+  const { vertex } = order;
+  for (let i = order.n; i >= 2; i--) {
     const w = vertex[i]!;
-    const d = parent[w]! - 1;
+    const d = dominator[w]! - 1;
     retained[d] = retained[d]! + retained[w - 1]!;
   }
-  // Shift to ordinals in place: entry o reads o + 1, already past.
-  for (let o = 0; o < count; o++) parent[o] = parent[o + 1]! - 1;
-  scratch.give(vertex);
-  return { dominator: parent.subarray(0, count), retained };
+  return retained;
 }

@@ -70,6 +70,9 @@ export class HeapGraph {
   readonly #idOffset: number;
   readonly #edgeNameOffset: number;
   readonly #stringTypes: Uint8Array;
+  readonly #locations: Uint32Array;
+  readonly #locationFields: string[];
+  #locationOf: Map<number, number> | undefined;
 
   /**
    * Wraps a parsed snapshot. Rewrites `to_node` offsets into ordinals in place.
@@ -109,6 +112,8 @@ export class HeapGraph {
     this.nodeCount = raw.nodeCount;
     this.edgeCount = raw.edgeCount;
     this.textLength = raw.textLength;
+    this.#locations = raw.locations;
+    this.#locationFields = meta.location_fields ?? [];
 
     const nf = this.nodeFieldCount;
     const ef = this.edgeFieldCount;
@@ -180,16 +185,6 @@ export class HeapGraph {
   }
 
   /**
-   * The node's name string index.
-   *
-   * @param node Ordinal.
-   * @returns The node's name string index.
-   */
-  nodeNameIndex(node: number): number {
-    return this.nodes[node * this.nodeFieldCount + this.nameOffset]!;
-  }
-
-  /**
    * The node's stable snapshot id.
    *
    * @param node Ordinal.
@@ -240,6 +235,16 @@ export class HeapGraph {
     const type = this.edgeTypeCode(edge);
     if (type === this.elementEdge || type === this.hiddenEdge) return raw;
     return raw < this.strings.length ? this.strings.get(raw) : raw;
+  }
+
+  /**
+   * The edge's raw `name_or_index`: a string index for named edges.
+   *
+   * @param edge Edge ordinal.
+   * @returns The raw value.
+   */
+  edgeNameIndex(edge: number): number {
+    return this.edges[edge * this.edgeFieldCount + this.#edgeNameOffset]!;
   }
 
   /**
@@ -339,6 +344,49 @@ export class HeapGraph {
     }
     // Nodes without edges share a start with the next node: take the last.
     return lo;
+  }
+
+  /**
+   * Where a closure's function is defined, as the snapshot's `locations`
+   * give it: 0-based line and column in the code V8 runs.
+   *
+   * @param node Ordinal (a closure).
+   * @returns The position, or undefined when the snapshot has none.
+   */
+  location(node: number): { line: number; column: number } | undefined {
+    const fields = this.#locationFields;
+    const width = fields.length;
+    if (width === 0) return undefined;
+    if (this.#locationOf === undefined) {
+      const objectAt = fields.indexOf("object_index");
+      const map = new Map<number, number>();
+      const nf = this.nodeFieldCount;
+      for (let i = 0; i + width <= this.#locations.length; i += width) {
+        map.set((this.#locations[i + objectAt]! / nf) >>> 0, i);
+      }
+      this.#locationOf = map;
+    }
+    const at = this.#locationOf.get(node);
+    if (at === undefined) return undefined;
+    return {
+      line: this.#locations[at + fields.indexOf("line")]!,
+      column: this.#locations[at + fields.indexOf("column")]!,
+    };
+  }
+
+  /**
+   * The first edge of a node with a given name (`"shared"`, `"context"`...).
+   *
+   * @param node Ordinal.
+   * @param name Edge name.
+   * @returns The target ordinal, or -1.
+   */
+  child(node: number, name: string): number {
+    const end = this.firstEdge[node + 1]!;
+    for (let e = this.firstEdge[node]!; e < end; e++) {
+      if (this.edgeName(e) === name) return this.edgeTarget(e);
+    }
+    return -1;
   }
 
   /**

@@ -18,6 +18,11 @@ export interface SnapshotMeta {
   edge_fields: string[];
   /** Per edge field, either a list of enum names or a scalar type name. */
   edge_types: (string[] | string)[];
+  /**
+   * Names of the fields of one location, e.g. `["object_index", "script_id",
+   * "line", "column"]` (absent in old snapshots).
+   */
+  location_fields?: string[];
 }
 
 /** A parsed snapshot: flat typed arrays as V8 writes them, plus the strings. */
@@ -32,6 +37,11 @@ export interface RawSnapshot {
   nodes: Uint32Array;
   /** `edgeCount * meta.edge_fields.length` values; `to_node` is a field offset. */
   edges: Uint32Array;
+  /**
+   * Source positions of closures, `meta.location_fields.length` values each
+   * (`object_index` is a node field offset; line and column are 0-based).
+   */
+  locations: Uint32Array;
   /** The string table that `name` fields index into. */
   strings: StringTable;
   /** Characters of snapshot text consumed. */
@@ -74,6 +84,7 @@ export class SnapshotParser {
   #edgeCount = 0;
   #nodes: Uint32Array = new Uint32Array(0);
   #edges: Uint32Array = new Uint32Array(0);
+  #locations: Uint32Array = new Uint32Array(0);
   #strings = new StringTable();
   #partial = "";
   #inPartial = false;
@@ -94,15 +105,6 @@ export class SnapshotParser {
   /** Characters consumed so far. */
   get textLength(): number {
     return this.#textLength;
-  }
-
-  /** Node and edge values parsed so far, for progress reports. */
-  get valuesParsed(): number {
-    return this.#targetName === "edges"
-      ? this.#nodes.length + this.#filled
-      : this.#targetName === "nodes"
-      ? this.#filled
-      : this.#nodes.length + this.#edges.length;
   }
 
   /**
@@ -169,6 +171,7 @@ export class SnapshotParser {
       edgeCount: this.#edges.length / ef,
       nodes: this.#nodes,
       edges: this.#edges,
+      locations: this.#locations,
       strings: this.#strings,
       textLength: this.#textLength,
     };
@@ -246,11 +249,13 @@ export class SnapshotParser {
     this.#value = 0;
     this.#inNumber = false;
     this.#negative = false;
-    if (key === "nodes" || key === "edges") {
+    if (key === "nodes" || key === "edges" || key === "locations") {
       const meta = this.#meta!;
       const width = key === "nodes"
         ? meta.node_fields.length * this.#nodeCount
-        : meta.edge_fields.length * this.#edgeCount;
+        : key === "edges"
+        ? meta.edge_fields.length * this.#edgeCount
+        : 0;
       this.#target = new Uint32Array(Math.max(width, 16));
       this.#state = State.Numbers;
     } else if (key === "strings") {
@@ -406,7 +411,8 @@ export class SnapshotParser {
       ? target
       : target.slice(0, this.#filled);
     if (this.#targetName === "nodes") this.#nodes = exact;
-    else this.#edges = exact;
+    else if (this.#targetName === "edges") this.#edges = exact;
+    else this.#locations = exact;
     this.#target = null;
     this.#targetName = "";
     this.#state = State.Key;

@@ -16,29 +16,52 @@ export interface Retainers {
 }
 
 /**
- * Tells whether the edge `from → to` of a given type keeps `to` alive: weak
- * edges, shortcut edges (except from the root), self edges and edges from
- * unreachable garbage into live objects do not. Dominators use this rule in
- * both directions, so the forward DFS and the backward scan always agree.
+ * The one rule of what keeps an object alive, as memlab's `isEssentialEdge`:
+ * the edge `from → to` of a given type retains `to` unless it is weak, a
+ * shortcut (except from the root: V8 adds those for convenience, the GC does
+ * not follow them), a self edge, or an edge from unreachable garbage into a
+ * live object. The BFS, the reverse edges, the dominator DFS and the
+ * retainer graph all call it, so the passes cannot drift apart.
  *
- * @param graph The graph (for its edge type codes).
- * @param reachable 1 for nodes the root reaches through retaining edges.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEssentialEdge } from "./retainers.ts";
+ * const codes = { weakEdge: 6, shortcutEdge: 5 };
+ * const reachable = Uint8Array.of(1, 1, 0);
+ * assert.equal(isEssentialEdge(codes, reachable, 1, 2, 0), true);
+ * assert.equal(isEssentialEdge(codes, reachable, 1, 6, 0), false, "weak");
+ * assert.equal(isEssentialEdge(codes, reachable, 0, 5, 1), true, "root shortcut");
+ * assert.equal(isEssentialEdge(codes, reachable, 2, 2, 1), false, "garbage");
+ * ```
+ *
+ * @param codes The graph's weak and shortcut edge type codes.
+ * @param reachable 1 for nodes the root reaches through retaining edges
+ *   (during the BFS: the nodes reached so far, which include every `from`).
  * @param from Source node.
  * @param type Edge type code.
  * @param to Target node.
  * @returns Whether the edge retains.
  */
-export function isRetaining(
-  graph: HeapGraph,
+export function isEssentialEdge(
+  codes: EdgeCodes,
   reachable: Uint8Array,
   from: number,
   type: number,
   to: number,
 ): boolean {
-  if (from === to || type === graph.weakEdge) return false;
+  if (from === to || type === codes.weakEdge) return false;
   if (from === 0) return true;
-  if (type === graph.shortcutEdge) return false;
-  return reachable[from] === 1 || reachable[to] === 0;
+  if (type === codes.shortcutEdge) return false;
+  return reachable[from] === 1 || reachable[to] !== 1;
+}
+
+/** The edge type codes {@link isEssentialEdge} needs (a `HeapGraph` has them). */
+export interface EdgeCodes {
+  /** Code of the `weak` edge type (-1 if absent). */
+  readonly weakEdge: number;
+  /** Code of the `shortcut` edge type (-1 if absent). */
+  readonly shortcutEdge: number;
 }
 
 /**
@@ -57,7 +80,7 @@ export function buildRetainers(
   firstRetainer: Uint32Array,
   counted = false,
 ): Retainers {
-  const { nodeCount, firstEdge, edges, weakEdge, shortcutEdge } = graph;
+  const { nodeCount, firstEdge, edges } = graph;
   const ef = graph.edgeFieldCount;
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
@@ -67,11 +90,7 @@ export function buildRetainers(
     if (counted && live) continue;
     for (let f = firstEdge[from]! * ef; f < end * ef; f += ef) {
       const to = edges[f + toAt]!;
-      const type = edges[f + typeAt]!;
-      if (to === from || type === weakEdge) continue;
-      if (
-        from !== 0 && (type === shortcutEdge || (!live && reachable[to] === 1))
-      ) {
+      if (!isEssentialEdge(graph, reachable, from, edges[f + typeAt]!, to)) {
         continue;
       }
       firstRetainer[to] = firstRetainer[to]! + 1;
@@ -88,14 +107,9 @@ export function buildRetainers(
   const retainerNode = new Uint32Array(kept);
   for (let from = 0; from < nodeCount; from++) {
     const end = firstEdge[from + 1]!;
-    const live = from === 0 || reachable[from] === 1;
     for (let f = firstEdge[from]! * ef; f < end * ef; f += ef) {
       const to = edges[f + toAt]!;
-      const type = edges[f + typeAt]!;
-      if (to === from || type === weakEdge) continue;
-      if (
-        from !== 0 && (type === shortcutEdge || (!live && reachable[to] === 1))
-      ) {
+      if (!isEssentialEdge(graph, reachable, from, edges[f + typeAt]!, to)) {
         continue;
       }
       const slot = firstRetainer[to]! - 1;

@@ -1,15 +1,27 @@
 /**
  * Shortest retaining paths: a breadth-first search from the root that
- * follows only edges that keep their target alive (no weak edges).
+ * follows only edges that keep their target alive (no weak edges), and that
+ * reaches the console's part of the heap last, so that what the service
+ * holds is found through the service.
  *
  * @module
  */
 
 import type { HeapGraph } from "./graph.ts";
+import { isEssentialEdge } from "./retainers.ts";
 import type { Scratch } from "./scratch.ts";
 
 /** Marks "no parent" in {@link ShortestPaths.parentEdge}. */
 export const NO_EDGE = 0xffffffff;
+
+/** {@link ShortestPaths.owner}: not reachable. */
+export const OWNER_NONE = 0;
+/** {@link ShortestPaths.owner}: held by the service (the program itself). */
+export const OWNER_APP = 1;
+/** {@link ShortestPaths.owner}: held only through a console session's variables. */
+export const OWNER_SESSION = 2;
+/** {@link ShortestPaths.owner}: held only by the console. */
+export const OWNER_CONSOLE = 3;
 
 /** The BFS tree from the root. */
 export interface ShortestPaths {
@@ -17,54 +29,83 @@ export interface ShortestPaths {
   reachable: Uint8Array;
   /** Edge through which each node was first reached, or {@link NO_EDGE}. */
   parentEdge: Uint32Array;
+  /** Who holds each node: `OWNER_APP`, `OWNER_SESSION`, `OWNER_CONSOLE` or none. */
+  owner: Uint8Array;
 }
 
 /**
- * Runs the BFS. Weak edges never count; shortcut edges count only from the
- * root (V8 adds them for convenience, the GC does not follow them).
+ * Runs the BFS in phases: first without entering seeds, then from the
+ * session seeds, then from the console seeds (see `HolderIndex.seeds`).
+ * Each node's owner is the phase that reached it, so a node the service and
+ * the console both hold is the service's, and its path avoids the console.
  *
  * @param graph The graph.
  * @param scratch Pool for the queue.
  * @param retainerCounts Optional zeroed array that receives, per node, the
  *   number of retaining edges from reachable nodes.
+ * @param seeds Optional seed kind per node (`OWNER_SESSION`, `OWNER_CONSOLE`).
  * @returns The BFS tree.
  */
 export function shortestPaths(
   graph: HeapGraph,
   scratch: Scratch,
   retainerCounts?: Uint32Array,
+  seeds?: Uint8Array,
 ): ShortestPaths {
   const count = graph.nodeCount;
   const reachable = new Uint8Array(count);
   const parentEdge = new Uint32Array(count).fill(NO_EDGE);
-  if (count === 0) return { reachable, parentEdge };
+  const owner = new Uint8Array(count);
+  if (count === 0) return { reachable, parentEdge, owner };
   // Counting strong retainers here saves `buildRetainers` a pass over every
   // edge of live nodes (it still counts those of unreachable ones).
   const counts = retainerCounts ?? new Uint32Array(0);
   const counting = retainerCounts !== undefined;
+  const seed = seeds ?? new Uint8Array(count);
   const queue = scratch.take();
-  const { firstEdge, weakEdge, shortcutEdge, edges } = graph;
+  const { firstEdge, edges } = graph;
   const ef = graph.edgeFieldCount;
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
+  const deferred: number[][] = [[], [], [], []];
   let head = 0;
   let tail = 0;
+  let phase = OWNER_APP;
   queue[tail++] = 0;
   reachable[0] = 1;
-  while (head < tail) {
-    const from = queue[head++]!;
-    const end = firstEdge[from + 1]!;
-    for (let e = firstEdge[from]!, f = e * ef; e < end; e++, f += ef) {
-      const to = edges[f + toAt]!;
-      const type = edges[f + typeAt]!;
-      if (type === weakEdge || (type === shortcutEdge && from !== 0)) continue;
-      if (counting && to !== from) counts[to] = counts[to]! + 1;
-      if (reachable[to] === 1) continue;
-      reachable[to] = 1;
-      parentEdge[to] = e;
-      queue[tail++] = to;
+  owner[0] = OWNER_APP;
+  for (;;) {
+    while (head < tail) {
+      const from = queue[head++]!;
+      const end = firstEdge[from + 1]!;
+      for (let e = firstEdge[from]!, f = e * ef; e < end; e++, f += ef) {
+        const to = edges[f + toAt]!;
+        if (!isEssentialEdge(graph, reachable, from, edges[f + typeAt]!, to)) {
+          continue;
+        }
+        if (counting) counts[to] = counts[to]! + 1;
+        if (reachable[to] === 1) continue;
+        reachable[to] = 1;
+        parentEdge[to] = e;
+        const kind = seed[to]!;
+        if (kind !== 0 && kind !== phase) {
+          owner[to] = kind;
+          deferred[kind]!.push(to);
+          continue;
+        }
+        owner[to] = phase;
+        queue[tail++] = to;
+      }
     }
+    const next = deferred[OWNER_SESSION]!.length > 0
+      ? OWNER_SESSION
+      : deferred[OWNER_CONSOLE]!.length > 0
+      ? OWNER_CONSOLE
+      : 0;
+    if (next === 0) break;
+    phase = next;
+    for (const n of deferred[next]!.splice(0)) queue[tail++] = n;
   }
   scratch.give(queue);
-  return { reachable, parentEdge };
+  return { reachable, parentEdge, owner };
 }

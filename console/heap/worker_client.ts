@@ -6,7 +6,9 @@
  * @module
  */
 
-import type { ProgressFn, SnapshotSummary } from "./analysis.ts";
+import type { SnapshotSummary } from "./analysis.ts";
+import type { Ownership } from "./holders.ts";
+import type { ProgressFn } from "./progress.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
 /** Options for {@link AnalysisClient}. */
@@ -91,14 +93,16 @@ export class AnalysisClient {
    *
    * @param chunks Snapshot text in pieces.
    * @param onProgress Parse progress in characters, then analysis phases.
+   * @param ownership Which scripts are the console's.
    * @returns Totals of the analysed snapshot.
    */
   async load(
     chunks: string[],
     onProgress?: ProgressFn,
+    ownership?: Ownership,
   ): Promise<SnapshotSummary> {
     this.#loaded = false;
-    const value = await this.#stream(chunks, undefined, onProgress);
+    const value = await this.#stream(chunks, undefined, onProgress, ownership);
     this.#loaded = true;
     return value as SnapshotSummary;
   }
@@ -141,6 +145,7 @@ export class AnalysisClient {
     chunks: string[],
     file: string | undefined,
     onProgress?: ProgressFn,
+    ownership?: Ownership,
   ): Promise<unknown> {
     const id = this.#nextId++;
     let totalBytes = 0;
@@ -160,7 +165,7 @@ export class AnalysisClient {
       wake?.();
     });
     inFlight++;
-    this.#send({ id, op: "begin", totalBytes, file });
+    this.#send({ id, op: "begin", totalBytes, file, ownership });
     while (chunks.length > 0 && !failed) {
       if (inFlight >= WINDOW) {
         await new Promise<void>((resolve) => wake = resolve);

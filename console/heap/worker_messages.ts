@@ -4,27 +4,41 @@
  * @module
  */
 
+import type { Ownership } from "./holders.ts";
+
 /** A question about the snapshot the worker holds. */
 export type Query =
-  | { kind: "summary" }
-  | { kind: "top"; n: number }
-  | { kind: "counts" }
-  | { kind: "path"; target: number | string }
-  | { kind: "largest"; n: number }
-  | {
-    kind: "graph";
-    target: number | string;
-    depth?: number;
-    maxNodes?: number;
+  & (
+    | { kind: "top"; n: number }
+    | { kind: "deltas"; since: number }
+    | { kind: "path"; target: number | string }
+    | { kind: "largest"; n: number }
+    | { kind: "groups"; n: number }
+    | { kind: "leaks"; since: number; n: number }
+    | {
+      kind: "graph";
+      target: number | string;
+      depth?: number;
+      maxNodes?: number;
+    }
+  )
+  & {
+    /** Include the console's own objects. */
+    all?: boolean;
   };
 
 /** Messages the worker receives. */
 export type WorkerRequest =
-  | { id: number; op: "begin"; totalBytes: number; file?: string }
+  | {
+    id: number;
+    op: "begin";
+    totalBytes: number;
+    file?: string;
+    ownership?: Ownership;
+  }
   | { id: number; op: "chunk"; data: string }
   | { id: number; op: "end" }
-  | { id: number; op: "query"; query: Query }
-  | { id: number; op: "drop" };
+  | { id: number; op: "query"; query: Query };
 
 /** Messages the worker sends back. */
 export type WorkerReply =

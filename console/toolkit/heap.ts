@@ -10,13 +10,20 @@ import { ensurePrivateDirectory, stateDirectory } from "../state_dir.ts";
 import { freshFileName } from "../private_file.ts";
 import { captureToFile } from "./capture.ts";
 import type {
+  ClassDelta,
+  LargeGroup,
   LargeObject,
+  LeakGroup,
+  RetainerGraph,
   RetainingPath,
   SnapshotSummary,
 } from "../heap/analysis.ts";
+import { renderDot } from "../heap/dot.ts";
+import type { Holder, Ownership } from "../heap/holders.ts";
 import type { ClassStats } from "../heap/census.ts";
 import type { AnalysisClient } from "../heap/worker_client.ts";
-import { analysisClient, capture, type Progress } from "./capture.ts";
+import type { ProgressFn } from "../heap/progress.ts";
+import { analysisClient, capture } from "./capture.ts";
 import {
   formatBytes,
   formatCount,
@@ -25,6 +32,7 @@ import {
 } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
+import { mapToSource } from "./source_positions.ts";
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {
@@ -33,6 +41,11 @@ export interface SnapshotOptions {
    * new one (faster; possibly stale). Default false.
    */
   reuse?: boolean;
+  /**
+   * Include the console's own objects (its closures, caches, the toolkit):
+   * left out by default. A session's own variables are always shown.
+   */
+  all?: boolean;
 }
 
 /** Options for `heap.graph()`. */
@@ -43,14 +56,85 @@ export interface GraphOptions extends SnapshotOptions {
   maxNodes?: number;
 }
 
+/** Options for `heap.growth()`. */
+export interface GrowthOptions extends SnapshotOptions {
+  /**
+   * objgraph's peak rule: report a type only when its count rises above
+   * the highest count seen so far, so one that dropped and refilled is not
+   * reported again. Default false: compare with the previous call.
+   */
+  peak?: boolean;
+}
+
+/** Options for `heap.largest()`. */
+export interface LargestOptions extends SnapshotOptions {
+  /**
+   * `"object"` (default): single objects; `"kind"`: retained size added up
+   * by constructor, closures by function, nested instances counted once.
+   */
+  by?: "object" | "kind";
+}
+
+/** Options for `heap.leaks()`. */
+export interface LeaksOptions {
+  /** Include the console's own objects. */
+  all?: boolean;
+  /** Start a new baseline now instead of comparing with the current one. */
+  reset?: boolean;
+}
+
 /** One row of `heap.growth()`. */
 export interface GrowthRow {
   /** Class name. */
   type: string;
   /** Instances now. */
   count: number;
-  /** Instances more than at this session's previous call. */
+  /** Instances more than at the previous call (or above the peak). */
   increase: number;
+  /** Shallow bytes now. */
+  size: number;
+  /** Shallow bytes more (or fewer, negative) than at the previous call. */
+  sizeDelta: number;
+  /** Instances allocated since the previous call and alive now. */
+  new: number;
+  /** Their shallow bytes. */
+  newSize: number;
+  /** Instances of the previous call that are gone. */
+  freed: number;
+  /** Their shallow bytes. */
+  freedSize: number;
+}
+
+/** A holder as printed: `cache (lib/users.ts)`, `startPoller (poller.ts:7)`. */
+export interface HolderName {
+  /** What kind of binding holds it: `export`, `module`, `closure`, `context`, `session`. */
+  kind: Holder["kind"];
+  /** The name as printed. */
+  text: string;
+  /** The file, relative to the working directory when under it. */
+  file?: string;
+  /** Closures: 1-based line in the `.ts` source (or the code V8 runs, unmapped). */
+  line?: number;
+}
+
+/** One row of `heap.largest()`. */
+export interface LargestRow extends LargeObject {
+  /** Who holds it, in the developer's terms. */
+  heldBy: string;
+}
+
+/** One row of `heap.largest(n, { by: "kind" })`. */
+export interface KindRow extends LargeGroup {
+  /** The kind as printed: `Map`, `(closure) startPoller (poller.ts:7)`. */
+  name: string;
+}
+
+/** One group of `heap.leaks()`. */
+export interface LeakRow extends LeakGroup {
+  /** The holder as printed, e.g. `cache (lib/users.ts)`. */
+  heldBy: string;
+  /** What the objects are: `Object`, `(closure) tick (poller.ts:9)`. */
+  objects: string;
 }
 
 /** What `heap.graph()` returns. */
@@ -95,19 +179,19 @@ export interface HeapHelpers {
    * Most common types: count, shallow and retained size.
    *
    * @param n Rows (default 10).
-   * @param options Reuse the last snapshot.
+   * @param options Reuse the last snapshot; include the console's objects.
    * @returns Rows, most instances first.
    */
   top(n?: number, options?: SnapshotOptions): Promise<TypeRow[]>;
   /**
-   * Types whose count rose since this session's previous call; the first
-   * call sets the baseline.
+   * Types whose count rose since this session's previous call, with size
+   * deltas, new and freed instances; the first call sets the baseline.
    *
    * @param n Rows (default 10).
-   * @param options Reuse the last snapshot.
+   * @param options Reuse the last snapshot; the peak rule.
    * @returns Rows, largest increase first.
    */
-  growth(n?: number, options?: SnapshotOptions): Promise<GrowthRow[]>;
+  growth(n?: number, options?: GrowthOptions): Promise<GrowthRow[]>;
   /**
    * Shortest chain of strong references from a GC root to the target.
    *
@@ -120,13 +204,37 @@ export interface HeapHelpers {
     options?: SnapshotOptions,
   ): Promise<RetainingPath>;
   /**
-   * Objects retaining the most memory, with their paths.
+   * Objects (or kinds of objects) retaining the most memory.
    *
    * @param n Rows (default 10).
    * @param options Reuse the last snapshot.
    * @returns Rows, largest first.
    */
-  largest(n?: number, options?: SnapshotOptions): Promise<LargeObject[]>;
+  largest(
+    n?: number,
+    options?: LargestOptions & { by?: "object" },
+  ): Promise<LargestRow[]>;
+  /**
+   * Kinds of objects retaining the most memory: by constructor, closures
+   * by function, nested instances counted once.
+   *
+   * @param n Rows.
+   * @param options `by: "kind"`; reuse the last snapshot.
+   * @returns Rows, largest first.
+   */
+  largest(
+    n: number | undefined,
+    options: LargestOptions & { by: "kind" },
+  ): Promise<KindRow[]>;
+  /**
+   * Objects allocated since this session's first call and alive now,
+   * grouped by holder; the first call sets the baseline.
+   *
+   * @param n Groups (default 10).
+   * @param options Include the console's objects; start a new baseline.
+   * @returns Groups, largest retained size first.
+   */
+  leaks(n?: number, options?: LeaksOptions): Promise<LeakRow[]>;
   /**
    * Retainers around the target as Graphviz DOT (plus SVG/PNG by extension).
    *
@@ -150,34 +258,65 @@ export interface HeapHelpers {
 }
 
 /**
- * Makes the heap helpers of one console session (its own growth baseline).
+ * What belongs to the console in a snapshot: the scripts of this folder's
+ * parent (the console), the packages only it loads, and where a session
+ * keeps its variables (shown as the session's).
+ */
+const OWNERSHIP: Ownership = {
+  consoleScripts: [
+    new URL("../", import.meta.url).href,
+    "/registry.npmjs.org/acorn/",
+    "/registry.npmjs.org/sucrase/",
+    "/node_modules/acorn/",
+    "/node_modules/sucrase/",
+  ],
+  sessionSlots: [{ script: "/console/eval/scope.ts", variable: "vars" }],
+};
+
+/** The last analysed snapshot's totals (the worker keeps one per process). */
+let lastSummary: SnapshotSummary | undefined;
+
+interface GrowthBaseline {
+  since: number;
+  types: Map<string, { count: number; size: number; peak: number }>;
+}
+
+/**
+ * Makes the heap helpers of one console session (its own growth and leaks
+ * baselines).
  *
  * @param progress Receives capture, parse and analysis progress.
  * @returns The helpers.
  */
-export function createHeap(progress: Progress): HeapHelpers {
-  let baseline: Map<string, number> | undefined;
+export function createHeap(progress: ProgressFn): HeapHelpers {
+  let growthBaseline: GrowthBaseline | undefined;
+  let leaksBaseline: number | undefined;
 
   const analysed = <T>(
     what: string,
     options: SnapshotOptions | undefined,
-    fn: (client: AnalysisClient) => Promise<T>,
+    fn: (client: AnalysisClient, summary: SnapshotSummary) => Promise<T>,
   ): Promise<T> =>
     exclusive(async () => {
       const client = analysisClient();
       client.preflight();
-      if (!options?.reuse || !client.hasSnapshot) {
+      if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
+        lastSummary = undefined;
         const { chunks } = await capture(what, progress);
-        await client.load(chunks, progress);
+        lastSummary = await client.load(chunks, progress, OWNERSHIP);
       }
-      return await fn(client);
+      return await fn(client, lastSummary);
     });
 
   return {
     top(n = 10, options) {
       checkCount("heap.top()", n);
       return analysed("heap.top()", options, async (client) => {
-        const stats = await client.query<ClassStats[]>({ kind: "top", n });
+        const stats = await client.query<ClassStats[]>({
+          kind: "top",
+          n,
+          all: options?.all,
+        });
         const rows: TypeRow[] = stats.map((s) => ({
           type: s.name,
           count: s.count,
@@ -188,57 +327,41 @@ export function createHeap(progress: Progress): HeapHelpers {
       });
     },
 
-    growth(n = 10, options) {
+    growth(n = 10, options = {}) {
       checkCount("heap.growth()", n);
-      return analysed("heap.growth()", options, async (client) => {
-        const counts = await client.query<Record<string, number>>({
-          kind: "counts",
+      return analysed("heap.growth()", options, async (client, summary) => {
+        const rows = await client.query<ClassDelta[]>({
+          kind: "deltas",
+          since: growthBaseline?.since ?? 0,
+          all: options.all,
         });
-        const now = new Map(Object.entries(counts));
-        if (!baseline) {
-          baseline = now;
+        const previous = growthBaseline;
+        const types = new Map<
+          string,
+          { count: number; size: number; peak: number }
+        >();
+        for (const r of rows) {
+          const peak = Math.max(
+            r.count,
+            previous?.types.get(r.name)?.peak ?? 0,
+          );
+          types.set(r.name, { count: r.count, size: r.size, peak });
+        }
+        growthBaseline = { since: summary.maxNodeId, types };
+        if (!previous) {
           let objects = 0;
-          for (const c of now.values()) objects += c;
+          for (const r of rows) objects += r.count;
           return withInspect(
             [] as GrowthRow[],
             () =>
               `baseline set: ${formatCount(objects)} objects of ${
-                formatCount(now.size)
+                formatCount(rows.length)
               } types; call heap.growth() again to see what grew`,
           );
         }
-        const rows: GrowthRow[] = [];
-        for (const [type, count] of now) {
-          const before = baseline.get(type) ?? 0;
-          if (count > before) {
-            rows.push({ type, count, increase: count - before });
-          }
-        }
-        baseline = now;
-        rows.sort((a, b) => b.increase - a.increase);
-        const shown = rows.slice(0, n);
-        return withInspect(
-          shown,
-          () =>
-            shown.length === 0
-              ? "no type grew since the last call"
-              : renderTable(
-                shown,
-                [
-                  { title: "type", cell: (r) => r.type },
-                  {
-                    title: "count",
-                    cell: (r) => formatCount(r.count),
-                    right: true,
-                  },
-                  {
-                    title: "increase",
-                    cell: (r) => `+${formatCount(r.increase)}`,
-                    right: true,
-                  },
-                ],
-              ),
-        );
+        const grown = growthRows(rows, previous, options.peak ?? false);
+        const shown = grown.slice(0, n);
+        return withInspect(shown, () => renderGrowth(shown, options.peak));
       });
     },
 
@@ -249,31 +372,100 @@ export function createHeap(progress: Progress): HeapHelpers {
         const path = await client.query<RetainingPath | null>({
           kind: "path",
           target: key,
+          all: options?.all,
         });
         if (!path) throw notFound(handle);
-        return withInspect(path, () => renderPath(path));
+        const names = await holderNames(
+          path.steps.flatMap((s) => s.holder ? [s.holder] : []),
+        );
+        return withInspect(path, () => renderPath(path, names));
       });
     },
 
-    largest(n = 10, options) {
+    largest: ((n = 10, options: LargestOptions = {}) => {
       checkCount("heap.largest()", n);
+      const by = options.by ?? "object";
+      if (by !== "object" && by !== "kind") {
+        throw new TypeError(
+          `heap.largest() takes by: "object" or "kind", got "${
+            clip(String(by), 40)
+          }"`,
+        );
+      }
       return analysed("heap.largest()", options, async (client) => {
-        const rows = await client.query<LargeObject[]>({ kind: "largest", n });
-        return withInspect(rows, () =>
-          renderTable(rows, [
-            {
-              title: "retained",
-              cell: (r) => formatBytes(r.retainedSize),
-              right: true,
-            },
-            {
-              title: "self",
-              cell: (r) => formatBytes(r.selfSize),
-              right: true,
-            },
-            { title: "object", cell: (r) => r.label },
-            { title: "held by", cell: (r) => r.path },
-          ]));
+        if (by === "kind") {
+          const groups = await client.query<LargeGroup[]>({
+            kind: "groups",
+            n,
+            all: options.all,
+          });
+          const names = await holderNames(
+            groups.flatMap((g) => g.closure ? [g.closure] : []),
+          );
+          const rows: KindRow[] = groups.map((g) => ({
+            ...g,
+            name: g.closure
+              ? `(closure) ${names.get(g.closure)!.text}`
+              : g.kind,
+          }));
+          return withInspect(rows, () => renderKinds(rows));
+        }
+        const objects = await client.query<LargeObject[]>({
+          kind: "largest",
+          n,
+          all: options.all,
+        });
+        const names = await holderNames(
+          objects.flatMap((o) => o.holder ? [o.holder] : []),
+        );
+        const rows: LargestRow[] = objects.map((o) => ({
+          ...o,
+          heldBy: heldByText(o.holder, o.via, names, o.path),
+        }));
+        return withInspect(rows, () => renderLargest(rows));
+      });
+    }) as HeapHelpers["largest"],
+
+    leaks(n = 10, options = {}) {
+      checkCount("heap.leaks()", n);
+      return analysed("heap.leaks()", {}, async (client, summary) => {
+        // Ids survive closing the inspector session (measured); should they
+        // ever restart, the old baseline would mean nothing: set it again.
+        const restarted = leaksBaseline !== undefined &&
+          summary.maxNodeId < leaksBaseline;
+        if (leaksBaseline === undefined || options.reset || restarted) {
+          leaksBaseline = summary.maxNodeId;
+          return withInspect(
+            [] as LeakRow[],
+            () =>
+              `${
+                restarted ? "heap ids restarted since the baseline: " : ""
+              }leak baseline set (${
+                formatCount(summary.reachableCount - summary.consoleCount)
+              } live objects); run the suspect load, then call heap.leaks() again`,
+          );
+        }
+        const groups = await client.query<LeakGroup[]>({
+          kind: "leaks",
+          since: leaksBaseline,
+          n,
+          all: options.all,
+        });
+        const names = await holderNames(
+          groups.flatMap((g) => [
+            ...(g.holder ? [g.holder] : []),
+            ...(g.closure ? [g.closure] : []),
+            ...g.example.steps.flatMap((s) => s.holder ? [s.holder] : []),
+          ]),
+        );
+        const rows: LeakRow[] = groups.map((g) => ({
+          ...g,
+          heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
+          objects: g.closure
+            ? `(closure) ${names.get(g.closure)!.text}`
+            : g.className,
+        }));
+        return withInspect(rows, () => renderLeaks(rows, names));
       });
     },
 
@@ -282,20 +474,31 @@ export function createHeap(progress: Progress): HeapHelpers {
       const files = await graphFiles(file);
       return await analysed("heap.graph()", options, async (client) => {
         const key = await targetKey(handle);
-        const found = await client.query<
-          { target: { label: string }; dot: string } | null
-        >({
+        const found = await client.query<RetainerGraph | null>({
           kind: "graph",
           target: key,
           depth: options.depth,
           maxNodes: options.maxNodes,
+          all: options.all,
         });
         if (!found) throw notFound(handle);
-        await Deno.writeTextFile(files.dot, found.dot);
+        const names = await holderNames(
+          found.nodes.flatMap((n) => [
+            ...(n.holder ? [n.holder] : []),
+            ...(n.info.closure ? [n.info.closure] : []),
+          ]),
+        );
+        const dot = renderDot(found, (node) => {
+          const lines: string[] = [];
+          if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
+          if (node.holder) lines.push(names.get(node.holder)!.text);
+          return lines;
+        });
+        await Deno.writeTextFile(files.dot, dot);
         let imageFile: string | null = null;
         let note: string | null = null;
         if (files.image) {
-          note = await renderImage(found.dot, files.image, files.format!);
+          note = await renderImage(dot, files.image, files.format!);
           if (note === null) imageFile = files.image;
         }
         const report: GraphReport = {
@@ -303,7 +506,7 @@ export function createHeap(progress: Progress): HeapHelpers {
           dotFile: files.dot,
           imageFile,
           note,
-          dot: found.dot,
+          dot,
         };
         return withInspect(report, () =>
           [
@@ -338,13 +541,250 @@ export function createHeap(progress: Progress): HeapHelpers {
   };
 }
 
+function growthRows(
+  rows: ClassDelta[],
+  previous: GrowthBaseline,
+  peakRule: boolean,
+): GrowthRow[] {
+  const out: GrowthRow[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    seen.add(r.name);
+    const before = previous.types.get(r.name);
+    const count = before?.count ?? 0;
+    const size = before?.size ?? 0;
+    const floor = peakRule ? before?.peak ?? 0 : count;
+    if (r.count <= floor) continue;
+    out.push({
+      type: r.name,
+      count: r.count,
+      increase: r.count - floor,
+      size: r.size,
+      sizeDelta: r.size - size,
+      new: r.newCount,
+      newSize: r.newSize,
+      freed: Math.max(0, count + r.newCount - r.count),
+      freedSize: Math.max(0, size + r.newSize - r.size),
+    });
+  }
+  out.sort((a, b) => b.increase - a.increase || b.sizeDelta - a.sizeDelta);
+  return out;
+}
+
+function renderGrowth(rows: GrowthRow[], peak?: boolean): string {
+  if (rows.length === 0) {
+    return peak
+      ? "no type rose above its peak since the last call"
+      : "no type grew since the last call";
+  }
+  return renderTable(rows, [
+    { title: "type", cell: (r) => r.type },
+    { title: "count", cell: (r) => formatCount(r.count), right: true },
+    {
+      title: peak ? "above peak" : "increase",
+      cell: (r) => `+${formatCount(r.increase)}`,
+      right: true,
+    },
+    { title: "size", cell: (r) => formatBytes(r.size), right: true },
+    { title: "size Δ", cell: (r) => signedBytes(r.sizeDelta), right: true },
+    { title: "new", cell: (r) => formatCount(r.new), right: true },
+    { title: "freed", cell: (r) => formatCount(r.freed), right: true },
+  ]);
+}
+
+function renderLargest(rows: LargestRow[]): string {
+  return renderTable(rows, [
+    {
+      title: "retained",
+      cell: (r) => formatBytes(r.retainedSize),
+      right: true,
+    },
+    { title: "self", cell: (r) => formatBytes(r.selfSize), right: true },
+    { title: "object", cell: (r) => r.label },
+    { title: "held by", cell: (r) => r.heldBy },
+  ]);
+}
+
+function renderKinds(rows: KindRow[]): string {
+  return renderTable(rows, [
+    {
+      title: "retained",
+      cell: (r) => formatBytes(r.retainedSize),
+      right: true,
+    },
+    { title: "count", cell: (r) => formatCount(r.count), right: true },
+    { title: "kind", cell: (r) => r.name },
+  ]);
+}
+
+function renderLeaks(rows: LeakRow[], names: HolderNames): string {
+  if (rows.length === 0) {
+    return "no new objects alive since the baseline (weakly held ones do not count)";
+  }
+  const table = renderTable(rows, [
+    {
+      title: "retained",
+      cell: (r) => formatBytes(r.retainedSize),
+      right: true,
+    },
+    { title: "count", cell: (r) => formatCount(r.count), right: true },
+    { title: "objects", cell: (r) => r.objects },
+    {
+      title: "held by",
+      cell: (r) =>
+        clip(
+          [r.heldBy, ...r.via].join(" → ") +
+            (r.owner === "session" ? " (console session)" : ""),
+          90,
+        ),
+    },
+  ]);
+  const [first] = rows;
+  return [
+    "objects allocated since the baseline and still alive, by holder:",
+    table,
+    `example of the first group:`,
+    renderPath(first!.example, names),
+  ].join("\n");
+}
+
+function signedBytes(bytes: number): string {
+  return bytes > 0 ? `+${formatBytes(bytes)}` : formatBytes(bytes);
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+/** Printed names of holders, by holder object. */
+type HolderNames = Map<Holder, HolderName>;
+
 /**
- * Renders a retaining path edge by edge.
+ * Names every holder as printed, mapping closure positions to the `.ts`
+ * source.
+ */
+async function holderNames(holders: Holder[]): Promise<HolderNames> {
+  const names: HolderNames = new Map();
+  for (const h of holders) {
+    if (!names.has(h)) names.set(h, await holderName(h));
+  }
+  return names;
+}
+
+async function holderName(h: Holder): Promise<HolderName> {
+  switch (h.kind) {
+    case "export":
+    case "module": {
+      const file = h.url ? displayFile(h.url) : undefined;
+      if (h.name === "") {
+        return { kind: h.kind, text: `module ${file ?? "?"}`, file };
+      }
+      return {
+        kind: h.kind,
+        text: file ? `${h.name} (${file})` : h.name,
+        file,
+      };
+    }
+    case "closure": {
+      const name = h.name === "" ? "(anonymous)" : h.name;
+      if (!h.url) return { kind: h.kind, text: name };
+      const at = await sourcePosition(h.url, h.line, h.column);
+      return {
+        kind: h.kind,
+        text: `${name} (${at.file}${at.line ? `:${at.line}` : ""})`,
+        file: at.file,
+        line: at.line,
+      };
+    }
+    case "context":
+      return { kind: h.kind, text: `context ${h.name}` };
+    case "session":
+      return { kind: h.kind, text: `${h.name} (console session)` };
+  }
+}
+
+/**
+ * Where a position in the code V8 runs (0-based) is in the `.ts` source,
+ * for printing (the input position, 1-based, when no source map is found).
+ */
+async function sourcePosition(
+  url: string,
+  line: number | undefined,
+  column: number | undefined,
+): Promise<{ file: string; line?: number }> {
+  if (line === undefined) return { file: displayFile(url) };
+  const at = await mapToSource(url, line, column ?? 0);
+  return { file: displayFile(at.url), line: at.line };
+}
+
+/** A script URL as a developer reads it: a path relative to the cwd if under it. */
+function displayFile(url: string): string {
+  if (url.startsWith("data:")) return clip(url, 40);
+  if (!url.startsWith("file://")) return url;
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return url;
+  }
+  // npm packages as `npm:name@version/file`, not their cache path.
+  const npm = path.match(
+    /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\/([^/]+)\/(.+)$/,
+  );
+  if (npm) return `npm:${npm[1]}@${npm[2]}/${npm[3]}`;
+  const base = workingDirectory();
+  return base && path.startsWith(base) ? path.slice(base.length) : path;
+}
+
+let cwd: string | null | undefined;
+function workingDirectory(): string | null {
+  if (cwd !== undefined) return cwd;
+  try {
+    cwd = Deno.cwd().replace(/\/?$/, "/");
+  } catch {
+    // Without read permission on the cwd: the main module's folder.
+    try {
+      const main = new URL(".", Deno.mainModule);
+      cwd = main.protocol === "file:"
+        ? decodeURIComponent(main.pathname)
+        : null;
+    } catch {
+      cwd = null;
+    }
+  }
+  return cwd;
+}
+
+function heldByText(
+  holder: Holder | undefined,
+  via: string[],
+  names: HolderNames,
+  path: string,
+): string {
+  if (!holder) return path;
+  const hops = via.length > 4
+    ? [...via.slice(0, 1), "…", ...via.slice(-2)]
+    : via;
+  return [names.get(holder)!.text, ...hops].join(" → ");
+}
+
+/** Steps of a long path shown at each end; the rest is elided. */
+const PATH_HEAD = 6;
+const PATH_TAIL = 10;
+
+/**
+ * Renders a retaining path edge by edge, naming holders in the developer's
+ * terms; a long path shows its root end and its target end, with the
+ * middle elided (the returned data keeps every step).
  *
  * @param path The path.
+ * @param names Printed names of the steps' holders.
  * @returns Lines of text.
  */
-export function renderPath(path: RetainingPath): string {
+export function renderPath(
+  path: RetainingPath,
+  names: HolderNames = new Map(),
+): string {
   const lines = [
     `path to ${path.target.label} (${
       formatBytes(path.target.retainedSize)
@@ -356,12 +796,30 @@ export function renderPath(path: RetainingPath): string {
         : ": NOT reachable through strong references (held only weakly, or garbage)"
     }`,
   ];
-  for (const [i, step] of path.steps.entries()) {
-    if (i === 0) lines.push(`  ${step.node.label}`);
-    else {
-      const alias = step.alias ? ` (also ${step.alias})` : "";
-      lines.push(`    --${step.edge}--> ${step.node.label}${alias}`);
+  const steps = path.steps;
+  const elide = steps.length > PATH_HEAD + PATH_TAIL + 1;
+  for (const [i, step] of steps.entries()) {
+    if (elide && i === PATH_HEAD) {
+      lines.push(
+        `    … ${
+          formatCount(steps.length - PATH_HEAD - PATH_TAIL)
+        } more references (all of them in the returned steps) …`,
+      );
     }
+    if (elide && i >= PATH_HEAD && i < steps.length - PATH_TAIL) continue;
+    if (i === 0) {
+      lines.push(`  ${step.node.label}`);
+      continue;
+    }
+    const holder = step.holder ? names.get(step.holder) : undefined;
+    const named = holder
+      ? ` = ${holder.text}`
+      : step.alias
+      ? ` (also ${step.alias})`
+      : "";
+    const fn = step.node.closure && names.get(step.node.closure);
+    const label = fn ? `${step.node.label} ${fn.text}` : step.node.label;
+    lines.push(`    --${step.edge}--> ${label}${named}`);
   }
   return lines.join("\n");
 }
@@ -408,9 +866,15 @@ async function targetKey(handle: Handle): Promise<number | string> {
 }
 
 function notFound(target: Handle): Error {
-  return typeof target === "string"
-    ? new RangeError(`No live object of type "${target}" in the heap`)
-    : new RangeError("The target object is not in the heap snapshot");
+  if (typeof target !== "string") {
+    return new RangeError("The target object is not in the heap snapshot");
+  }
+  // A long string is most likely a value, not a type name: say so briefly.
+  return new RangeError(
+    `No live object of type ${
+      JSON.stringify(clip(target, 40))
+    } in the heap (a string argument names a type, e.g. "Map"; pass the object itself to follow it)`,
+  );
 }
 
 function checkTarget(what: string, target: unknown): void {
@@ -527,4 +991,11 @@ function tempDir(): string {
     (Deno.build.os === "windows" ? "C:\\Windows\\Temp" : "/tmp");
 }
 
-export type { LargeObject, RetainingPath, SnapshotSummary };
+export type {
+  Holder,
+  LargeGroup,
+  LargeObject,
+  LeakGroup,
+  RetainingPath,
+  SnapshotSummary,
+};

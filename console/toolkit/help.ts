@@ -23,15 +23,19 @@ const LINES: Array<[string, string]> = [
   ["heap.top(n = 10)", "most common types: count, shallow and retained size"],
   [
     "heap.growth(n = 10)",
-    "types that grew since your previous call (first call sets the baseline)",
+    "types that grew since your previous call: count, size, new, freed ({ peak: true }: objgraph's peak rule)",
   ],
   [
     "heap.path(target)",
     "shortest chain of strong references from a GC root to an object or type name",
   ],
   [
-    "heap.largest(n = 10)",
-    "objects retaining the most memory, with the path that holds them",
+    "heap.largest(n = 10, { by })",
+    'objects retaining the most memory and who holds them; by: "kind" adds up by constructor',
+  ],
+  [
+    "heap.leaks(n = 10)",
+    "objects allocated since your first call and still alive, grouped by holder",
   ],
   [
     "heap.graph(target, file?)",
@@ -70,6 +74,7 @@ export function help(): string {
   const width = Math.max(...LINES.map(([name]) => name.length));
   const text = [
     `Leak toolkit (heap.* take a snapshot: the process pauses, and needs up to ~${CAPTURE_MEMORY_FACTOR}× heap used in memory)`,
+    "  heap.* leave the console's own objects out; { all: true } includes them",
     ...LINES.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
   ].join("\n");
   const boxed = new String(text);

@@ -64,7 +64,11 @@ const EDGE_TYPES = [
  */
 export function makeSnapshot(
   nodes: FixtureNode[],
-  options: { traceNodeId?: boolean } = {},
+  options: {
+    traceNodeId?: boolean;
+    /** Closure positions: node index, 0-based line and column. */
+    locations?: Array<[number, number, number]>;
+  } = {},
 ): string {
   const strings: string[] = [];
   const index = new Map<string, number>();
@@ -107,17 +111,20 @@ export function makeSnapshot(
     trace_function_info_fields: [],
     trace_node_fields: [],
     sample_fields: [],
-    location_fields: [],
+    location_fields: ["object_index", "script_id", "line", "column"],
   };
+  const locations = (options.locations ?? []).flatMap((
+    [node, line, column],
+  ) => [node * nf, 1, line, column]);
   return `{"snapshot":{"meta":${
     JSON.stringify(meta)
   },"node_count":${nodes.length},"edge_count":${
     flatEdges.length / 3
   },"trace_function_count":0},\n"nodes":[${flatNodes.join(",")}],\n"edges":[${
     flatEdges.join(",")
-  }],\n"trace_function_infos":[],\n"trace_tree":[[1,2,[3]],[]],\n"samples":[],\n"locations":[],\n"strings":[${
-    strings.map((s) => JSON.stringify(s)).join(",\n")
-  }]}`;
+  }],\n"trace_function_infos":[],\n"trace_tree":[[1,2,[3]],[]],\n"samples":[],\n"locations":[${
+    locations.join(",")
+  }],\n"strings":[${strings.map((s) => JSON.stringify(s)).join(",\n")}]}`;
 }
 
 /**

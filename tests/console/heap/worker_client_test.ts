@@ -78,7 +78,7 @@ Deno.test("`AnalysisClient` reports a broken snapshot and keeps working", async 
       /meta/,
     );
     await assert.rejects(
-      client.query({ kind: "summary" }),
+      client.query({ kind: "top", n: 1 }),
       /No analysed snapshot/,
     );
     const summary = await client.load([TEXT]);

@@ -5,6 +5,7 @@ import {
   createToolkit,
   type ToolkitIO,
 } from "../../../console/toolkit/mod.ts";
+import * as leaks from "../heap/_leaks.ts";
 
 class Leaked {
   readonly payload: number[];
@@ -137,11 +138,14 @@ Deno.test("`heap.growth()` sets a baseline, then reports exactly the delta", asy
     for (let i = 0; i < 777; i++) growers.push(new Grower());
     const second = await heap.growth(1000);
     const row = second.find((r) => r.type === "Grower");
-    assert.deepEqual(row, {
-      type: "Grower",
-      count: growers.length,
-      increase: 777,
-    });
+    assert.ok(row, Deno.inspect(second));
+    assert.equal(row.count, growers.length);
+    assert.equal(row.increase, 777);
+    assert.equal(row.new, 777);
+    assert.equal(row.freed, 0);
+    assert.ok(row.size > 0 && row.sizeDelta === row.size, `${row.size}`);
+    assert.equal(row.newSize, row.size);
+    assert.match(Deno.inspect(second), /size Δ\s+new\s+freed/);
     assert.equal(second.find((r) => r.type === "Leaked"), undefined);
     // Another session has its own baseline.
     const other = createToolkit({ progress: () => {} });
@@ -196,6 +200,200 @@ Deno.test("`heap.snapshot()` writes a file in the V8 format", async () => {
     assert.match(Deno.inspect(report), /Chrome DevTools/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await closeToolkit();
+  }
+});
+
+Deno.test("`heap.growth()` reports freed objects and follows the peak rule on request", async () => {
+  const { heap } = createToolkit({ progress: () => {} });
+  try {
+    await heap.growth();
+    await heap.growth(10, { peak: true });
+    const start = growers.length;
+    for (let i = 0; i < 500; i++) growers.push(new Grower());
+    const rose = await heap.growth(1000, { peak: true });
+    assert.equal(rose.find((r) => r.type === "Grower")?.increase, 500);
+    // Drop 400 and refill 300: 100 below the peak.
+    growers.length = start + 100;
+    for (let i = 0; i < 300; i++) growers.push(new Grower());
+    const again = await heap.growth(1000, { peak: true });
+    assert.equal(
+      again.find((r) => r.type === "Grower"),
+      undefined,
+      "below its peak: not reported",
+    );
+    // Another session, baseline on that snapshot: drop 100, add 150.
+    const other = createToolkit({ progress: () => {} }).heap;
+    await other.growth(10, { reuse: true });
+    growers.length = start + 300;
+    for (let i = 0; i < 150; i++) growers.push(new Grower());
+    const plain = await other.growth(1000);
+    const row = plain.find((r) => r.type === "Grower");
+    assert.ok(row, Deno.inspect(plain));
+    assert.equal(row.increase, 50);
+    assert.equal(row.new, 150);
+    assert.equal(row.freed, 100);
+  } finally {
+    growers.length = 0;
+    await closeToolkit();
+  }
+});
+
+Deno.test("`heap.growth()` with nothing in between shows none of the console's objects", async () => {
+  const { heap } = createToolkit({ progress: () => {} });
+  try {
+    await heap.growth();
+    await heap.top(3);
+    const rows = await heap.growth(1000);
+    const strings = rows.find((r) => r.type === "(string)");
+    assert.ok((strings?.increase ?? 0) < 50, Deno.inspect(rows));
+    const code = rows.find((r) => r.type === "(code)");
+    assert.ok((code?.increase ?? 0) < 50, Deno.inspect(rows));
+    const all = await heap.top(1000, { reuse: true, all: true });
+    const own = await heap.top(1000, { reuse: true });
+    const closures = (rows: typeof own) =>
+      rows.find((r) => r.type === "(closure)")?.count ?? 0;
+    assert.ok(closures(all) > closures(own), "all: true adds the console's");
+  } finally {
+    await closeToolkit();
+  }
+});
+
+Deno.test("`heap.leaks()` finds each kind of leak and names its holder", async () => {
+  const { heap } = createToolkit({ progress: () => {} });
+  try {
+    const first = await heap.leaks();
+    assert.deepEqual(first, []);
+    assert.match(Deno.inspect(first), /baseline set/);
+    leaks.leakTimers(40);
+    leaks.leakListeners(20);
+    leaks.leakRegistry(300);
+    leaks.leakStrings(8);
+    leaks.leakPromiseChain(1_000);
+    leaks.holdWeakly(200);
+    const rows = await heap.leaks(30);
+    const text = Deno.inspect(rows);
+    const rank = (test: (r: (typeof rows)[number]) => boolean) => {
+      const at = rows.findIndex(test);
+      assert.ok(at >= 0, text);
+      return rows[at]!;
+    };
+    const file = "tests/console/heap/_leaks.ts";
+    const timers = rank((r) => r.objects.startsWith("(closure) poll ("));
+    assert.equal(timers.count, 40);
+    assert.ok(timers.retainedSize >= 40 * 10_000 * 8, `${timers.retainedSize}`);
+    // The closure's position is its line in the .ts source.
+    const source = await Deno.readTextFile(
+      new URL("../heap/_leaks.ts", import.meta.url),
+    );
+    const line = source.split("\n").findIndex((l) =>
+      l.includes("function poll()")
+    ) + 1;
+    assert.equal(timers.objects, `(closure) poll (${file}:${line})`);
+    const registry = rank((r) => r.className === "Registered");
+    assert.equal(registry.count, 300);
+    assert.equal(registry.heldBy, `registry (${file})`);
+    assert.equal(registry.holder?.kind, "module");
+    const strings = rank((r) => r.className === "(string)" && r.count === 8);
+    assert.equal(strings.heldBy, `auditTrail (${file})`);
+    assert.equal(strings.holder?.kind, "export");
+    assert.ok(strings.retainedSize >= 8 * 100_000);
+    const chain = rank((r) => r.className === "Promise");
+    assert.equal(chain.heldBy, `chainHead (${file})`);
+    assert.equal(chain.count, 1, "one head holds the whole chain");
+    assert.ok(chain.retainedSize > 1_000 * 48, `${chain.retainedSize}`);
+    const listeners = rank((r) => r.heldBy === `bus (${file})`);
+    assert.ok(listeners.retainedSize >= 20 * 2_000 * 8, text);
+    assert.ok(
+      !rows.some((r) => r.className === "WeaklyHeld"),
+      "weakly held objects are not leaks",
+    );
+    assert.ok(
+      !rows.some((r) => (r.holder?.url ?? "").includes("/console/toolkit/")),
+      "the console's own objects are left out",
+    );
+    // The largest leaks come first, each with a full example path.
+    assert.ok(rows.indexOf(timers) < 3, text);
+    assert.equal(
+      rows[0]!.example.steps.at(-1)!.node.id,
+      rows[0]!.example.target.id,
+    );
+    assert.match(text, /^objects allocated since the baseline/);
+    assert.match(
+      text,
+      /registry \(tests\/console\/heap\/_leaks\.ts\) → \[\*\]/,
+    );
+  } finally {
+    leaks.cure();
+    await closeToolkit();
+  }
+});
+
+Deno.test("`heap.largest()` by kind puts many small holders in one row", async () => {
+  const { heap } = createToolkit({ progress: () => {} });
+  try {
+    leaks.leakTimers(60, 5_000);
+    const rows = await heap.largest(20, { by: "kind" });
+    const poll = rows.find((r) => r.name.startsWith("(closure) poll ("));
+    assert.ok(poll, Deno.inspect(rows));
+    assert.equal(poll.count, 60);
+    assert.ok(poll.retainedSize >= 60 * 5_000 * 8, `${poll.retainedSize}`);
+    assert.match(Deno.inspect(rows), /retained\s+count\s+kind/);
+    const objects = await heap.largest(3, { reuse: true });
+    assert.ok(objects.every((r) => typeof r.heldBy === "string"));
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => heap.largest(3, { by: "size" as any }),
+      TypeError,
+    );
+  } finally {
+    leaks.cure();
+    await closeToolkit();
+  }
+});
+
+class Link {
+  next: Link | undefined;
+}
+class ChainEnd extends Link {}
+const chain = new Link();
+
+/** Makes a chain of `n` links under `chain`, ending in a `ChainEnd`. */
+function growChain(n: number): void {
+  let tail = chain;
+  for (let i = 0; i < n; i++) tail = tail.next = new Link();
+  tail.next = new ChainEnd();
+}
+
+Deno.test("`heap.path()` elides the middle of a long chain and names holders", async () => {
+  const { heap } = createToolkit({ progress: () => {} });
+  growChain(3_000);
+  try {
+    const path = await heap.path("ChainEnd");
+    assert.ok(path.steps.length > 3_000, `${path.steps.length}`);
+    const text = Deno.inspect(path);
+    const lines = text.split("\n");
+    assert.ok(lines.length < 30, `${lines.length} lines`);
+    assert.match(text, /… [\d ]+ more references/);
+    assert.match(lines.at(-1)!, new RegExp(`ChainEnd @${path.target.id}$`));
+    assert.match(lines[0]!, /^path to ChainEnd @\d+/);
+    leaks.leakRegistry(3);
+    const registered = await heap.path("Registered");
+    assert.match(
+      Deno.inspect(registered),
+      /--context registry--> Array @\d+ = registry \(tests\/console\/heap\/_leaks\.ts\)/,
+    );
+    // A string that is no type name: a short error, not an echo.
+    const error = await heap.path("x".repeat(88_000), { reuse: true }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(error instanceof RangeError);
+    assert.ok(error.message.length < 200, error.message);
+    assert.match(error.message, /No live object of type "x+…"/);
+  } finally {
+    chain.next = undefined;
+    leaks.cure();
     await closeToolkit();
   }
 });
