@@ -40,6 +40,10 @@ const LINES: Array<[string, string]> = [
   ],
   ["alloc.top(n = 10)", "live bytes by allocation site (function, file:line)"],
   ["alloc.stop()", "stop sampling; final top sites"],
+  [
+    "leak()",
+    "the leak alarm: suspected?, heap-after-GC chart, allocation sites, next step",
+  ],
   ["help()", "this list"],
 ];
 

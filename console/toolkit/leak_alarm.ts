@@ -44,6 +44,11 @@ export interface LeakAlarmOptions {
   profileSeconds: number;
   /** Average bytes between allocation samples (default 256 KiB: coarse and cheap). */
   profileIntervalBytes?: number;
+  /**
+   * Most share of wall time the full GCs the alarm asks for may take
+   * (default 0.005): after a GC of `c` ms it waits at least `c / budget` ms.
+   */
+  gcBudget?: number;
   /** How often the GC records are collected, in milliseconds (default 1000). */
   pollMs?: number;
   /** Where the alarm's lines go (default `console.error`). */
@@ -64,7 +69,7 @@ export interface LeakAttribution {
   problem?: string;
 }
 
-/** Most GC time the watcher's own requests may cost, as a share of wall time. */
+/** Most GC time the watcher's own requests may cost by default, as a share of wall time. */
 const FORCED_GC_BUDGET = 0.005;
 /** GCProfiler's `cost` is in nanoseconds in Deno 2.9.6 (measured against wall time). */
 const COST_UNIT_MS = 1e-6;
@@ -207,7 +212,7 @@ export class LeakAlarm {
     const quiet = now - this.#lastFullGcAt;
     const spacing = Math.max(
       this.options.gcIntervalSeconds * 1000,
-      this.#lastFullGcMs / FORCED_GC_BUDGET,
+      this.#lastFullGcMs / (this.options.gcBudget ?? FORCED_GC_BUDGET),
     );
     if (quiet >= spacing) this.#forceFullGc();
   }

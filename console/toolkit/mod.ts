@@ -1,6 +1,6 @@
 /**
  * The leak toolkit the live console puts into each session's scope: `mem`,
- * `gc`, `count`, `heap`, `alloc`, `help`. Importing this module does nothing:
+ * `gc`, `count`, `heap`, `alloc`, `leak`, `help`. Importing this module does nothing:
  * the inspector session and the analysis worker start on first use.
  *
  * ```ts ignore
@@ -18,6 +18,7 @@ import { type Constructor, count, type CountReport } from "./count.ts";
 import { gc, type GcReport } from "./gc.ts";
 import { createHeap, type HeapHelpers } from "./heap.ts";
 import { help } from "./help.ts";
+import { leak, type LeakReport } from "./leak.ts";
 import { closeInspector } from "./inspector.ts";
 import { mem, type MemReport } from "./memory.ts";
 
@@ -43,6 +44,7 @@ export type {
   TypeRow,
 } from "./heap.ts";
 export type { MemReport } from "./memory.ts";
+export type { LeakReport } from "./leak.ts";
 export { CAPTURE_MEMORY_FACTOR, MEMORY_LIMIT_ENV } from "./memory.ts";
 
 /** Where the toolkit reports progress of long operations. */
@@ -84,6 +86,13 @@ export interface Toolkit {
   /** Allocation sampling: `start`, `top`, `stop`. */
   alloc: AllocHelpers;
   /**
+   * The leak alarm: state, the heap-after-GC floor's chart, the last
+   * attribution, what to run next.
+   *
+   * @returns The alarm's state, printed as a few lines.
+   */
+  leak(): LeakReport;
+  /**
    * One line per helper.
    *
    * @returns One line per helper.
@@ -119,6 +128,7 @@ export function createToolkit(io: ToolkitIO): Toolkit {
     count,
     heap: createHeap(progress),
     alloc: createAlloc(),
+    leak,
     help,
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { captureStats, createToolkit } from "../../../console/toolkit/mod.ts";
 
-Deno.test("`createToolkit()` returns the six helpers and starts nothing", () => {
+Deno.test("`createToolkit()` returns the seven helpers and starts nothing", () => {
   const before = captureStats();
   const toolkit = createToolkit({ progress: () => {} });
   assert.deepEqual(Object.keys(toolkit).sort(), [
@@ -10,6 +10,7 @@ Deno.test("`createToolkit()` returns the six helpers and starts nothing", () => 
     "gc",
     "heap",
     "help",
+    "leak",
     "mem",
   ]);
   assert.deepEqual(Object.keys(toolkit.heap).sort(), [
