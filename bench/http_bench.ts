@@ -7,7 +7,8 @@
  * - cache hits on `/users/<fixed id>`;
  * - `/users/random` with `--cache-limit 100000`;
  * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`;
- * - RSS over 1M `/users/random` requests with `--cache-limit 10000`.
+ * - RSS over 1M `/users/random` requests with `--cache-limit 10000`;
+ * - cache hits with `--leak-alarm off` beside the default (alarm on).
  *
  * Load comes from `wrk` (Debian: `apt-get install wrk`). Throughput runs are
  * interleaved over several rounds and the median kept; start-up and idle
@@ -208,6 +209,7 @@ async function throughput() {
   const rawPort = freePort();
   const hitPort = freePort();
   const randomPort = freePort();
+  const alarmOffPort = freePort();
   const raw = await start(rawArgs(false, rawPort), rawPort);
   const hits = await start(
     await serviceArgs([], hitPort),
@@ -219,7 +221,13 @@ async function throughput() {
     randomPort,
     "healthz",
   );
+  const alarmOff = await start(
+    await serviceArgs(["--leak-alarm", "off"], alarmOffPort),
+    alarmOffPort,
+    "users/bench-user",
+  );
   const results = {
+    alarmOff: [] as Load[],
     raw: [] as Load[],
     hits: [] as Load[],
     random: [] as Load[],
@@ -230,7 +238,11 @@ async function throughput() {
     await wrk(raw.url, 2);
     await wrk(hits.url + "users/bench-user", 2);
     await wrk(random.url + "users/random", Math.max(2, SECONDS));
+    await wrk(alarmOff.url + "users/bench-user", 2);
     for (let round = 0; round < ROUNDS; round++) {
+      results.alarmOff.push(
+        await wrk(alarmOff.url + "users/bench-user", SECONDS),
+      );
       results.raw.push(await wrk(raw.url, SECONDS));
       results.hits.push(await wrk(hits.url + "users/bench-user", SECONDS));
       results.random.push(await wrk(random.url + "users/random", SECONDS));
@@ -241,9 +253,15 @@ async function throughput() {
       );
     }
   } finally {
-    await Promise.all([raw.stop(), hits.stop(), random.stop()]);
+    await Promise.all([
+      raw.stop(),
+      hits.stop(),
+      random.stop(),
+      alarmOff.stop(),
+    ]);
   }
   return {
+    alarmOff: medianLoad(results.alarmOff),
     raw: medianLoad(results.raw),
     hits: medianLoad(results.hits),
     random: medianLoad(results.random),
@@ -337,6 +355,11 @@ if (import.meta.main) {
     } | ${ms(load.limitHits.p50)} | ${ms(load.limitHits.p99)} | ${
       ratio(load.limitHits.rps, load.raw.rps)
     } | |`,
+    `| cache hit, \`--leak-alarm off\` (ratio: alarm on / off) | ${
+      load.alarmOff.rps.toFixed(0)
+    } | ${ms(load.alarmOff.p50)} | ${ms(load.alarmOff.p99)} | ${
+      ratio(load.hits.rps, load.alarmOff.rps)
+    } | ≥ 0.99× |`,
     "",
     "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | target |",
     "| --- | ---: | ---: | ---: | --- |",
