@@ -293,7 +293,7 @@ export class LeakAlarm {
       const { profile } = await post<{ profile: { head: ProfileNode } }>(
         "HeapProfiler.getSamplingProfile",
       );
-      const { sites, total } = topSites(profile.head, 5);
+      const { sites, total } = await topSites(profile.head, 5);
       this.#recordAttribution({
         at: Date.now(),
         seconds,

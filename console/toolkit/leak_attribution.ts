@@ -8,6 +8,7 @@
  */
 
 import { formatBytes } from "./report.ts";
+import { mapToSource } from "./source_positions.ts";
 
 /** A call frame of V8's sampling heap profile. */
 export interface ProfileCallFrame {
@@ -35,7 +36,7 @@ export interface ProfileNode {
 export interface LeakSite {
   /** Function name, `caller › native` for a native callee. */
   function: string;
-  /** The source file, relative to the working directory when inside it. */
+  /** The source file, relative to the working directory when inside it; empty for native code. */
   file: string;
   /** 1-based line. */
   line: number;
@@ -46,12 +47,12 @@ export interface LeakSite {
 }
 
 /**
- * Maps a position of the code V8 runs to the developer's file and line.
- * The one place the alarm's attribution learns positions, so it can follow
- * `alloc.top()` when that maps through source maps.
+ * Maps a position of the code V8 runs to the developer's `.ts` file and
+ * line, the way `alloc.top()` does (through `source_positions.ts`): the one
+ * place the alarm's attribution learns positions.
  *
  * @param url Script URL.
- * @param line0 0-based line.
+ * @param line0 0-based line in the emitted code.
  * @param column0 0-based column.
  * @returns The file (relative to the working directory when inside it), 1-based line and column.
  *
@@ -59,33 +60,20 @@ export interface LeakSite {
  * ```ts
  * import assert from "node:assert/strict";
  * import { sourcePosition } from "./leak_attribution.ts";
- * assert.deepEqual(sourcePosition("ext:core/01_core.js", 4, 0), {
+ * assert.deepEqual(await sourcePosition("ext:core/01_core.js", 4, 0), {
  *   file: "ext:core/01_core.js",
  *   line: 5,
  *   column: 1,
  * });
  * ```
  */
-export function sourcePosition(
+export async function sourcePosition(
   url: string,
   line0: number,
   column0: number,
-): { file: string; line: number; column: number } {
-  let file = url.replace(/^file:\/\//, "");
-  const cwd = workingDirectory();
-  if (cwd !== undefined && file.startsWith(cwd + "/")) {
-    file = file.slice(cwd.length + 1);
-  }
-  return { file, line: line0 + 1, column: column0 + 1 };
-}
-
-function workingDirectory(): string | undefined {
-  try {
-    return Deno.cwd();
-  } catch {
-    // Needs read permission on the directory; absolute paths are fine too.
-    return undefined;
-  }
+): Promise<{ file: string; line: number; column: number }> {
+  const { file, line, column } = await mapToSource(url, line0, column0);
+  return { file, line, column };
 }
 
 /**
@@ -102,7 +90,7 @@ function workingDirectory(): string | undefined {
  * const frame = (functionName: string, url: string, lineNumber: number) => ({
  *   functionName, url, lineNumber, columnNumber: 0,
  * });
- * const { sites } = topSites({
+ * const { sites } = await topSites({
  *   callFrame: frame("(root)", "", 0),
  *   selfSize: 0,
  *   children: [{
@@ -116,11 +104,12 @@ function workingDirectory(): string | undefined {
  * assert.equal(sites[0]?.share, 0.75);
  * ```
  */
-export function topSites(
+export async function topSites(
   head: ProfileNode,
   n: number,
-): { sites: LeakSite[]; total: number } {
+): Promise<{ sites: LeakSite[]; total: number }> {
   const sites = new Map<string, LeakSite>();
+  const frames = new Map<LeakSite, ProfileCallFrame>();
   let total = 0;
   const stack: [ProfileNode, ProfileCallFrame | undefined][] = [[
     head,
@@ -141,19 +130,9 @@ export function topSites(
     const key = `${name}\0${frame.url}\0${frame.lineNumber}`;
     let site = sites.get(key);
     if (site === undefined) {
-      const position = sourcePosition(
-        frame.url,
-        frame.lineNumber,
-        frame.columnNumber,
-      );
-      site = {
-        function: name,
-        file: position.file,
-        line: position.line,
-        bytes: 0,
-        share: 0,
-      };
+      site = { function: name, file: "", line: 0, bytes: 0, share: 0 };
       sites.set(key, site);
+      frames.set(site, frame);
     }
     site.bytes += node.selfSize;
   }
@@ -161,7 +140,19 @@ export function topSites(
     0,
     n,
   );
-  for (const site of top) site.share = total > 0 ? site.bytes / total : 0;
+  // Mapped only for the sites shown: each mapping may read a source map.
+  for (const site of top) {
+    site.share = total > 0 ? site.bytes / total : 0;
+    const frame = frames.get(site)!;
+    if (frame.url === "") continue;
+    const position = await sourcePosition(
+      frame.url,
+      frame.lineNumber,
+      frame.columnNumber,
+    );
+    site.file = position.file;
+    site.line = position.line;
+  }
   return { sites: top, total };
 }
 
