@@ -82,9 +82,9 @@ Flags (environment variable in brackets):
                            and least growth per window in percent of the
                            floor (LEAK_ALARM_MIN_GROWTH_PERCENT) [default: 10]
   --leak-alarm-gc-interval S
-                           ask for a full GC after S seconds without one,
-                           within a 0.5% time budget (LEAK_ALARM_GC_INTERVAL)
-                           [default: 10]
+                           ask for a full GC after S seconds without one (an
+                           eighth of the window at most), within a 0.5% time
+                           budget (LEAK_ALARM_GC_INTERVAL) [default: 10]
   --leak-alarm-profile S   seconds of allocation sampling after a trip
                            (LEAK_ALARM_PROFILE) [default: 30]
   -h, --help               show this help

@@ -39,7 +39,10 @@ export interface LeakAlarmOptions {
   minGrowthBytes: number;
   /** Least growth over one window, in percent of the floor at its start. */
   minGrowthPercent: number;
-  /** Longest time without a full GC before the alarm asks for one, in seconds. */
+  /**
+   * Longest time without a full GC before the alarm asks for one, in
+   * seconds (an eighth of the window at most).
+   */
   gcIntervalSeconds: number;
   /** How long the allocation sampling after a trip lasts, in seconds. */
   profileSeconds: number;
@@ -231,8 +234,14 @@ export class LeakAlarm {
       return;
     }
     const quiet = now - this.#lastFullGcAt;
+    // At least ~8 samples per window, whatever the interval says, unless
+    // the GC-time budget forbids it.
+    const interval = Math.min(
+      this.options.gcIntervalSeconds,
+      this.options.windowSeconds / 8,
+    );
     const spacing = Math.max(
-      this.options.gcIntervalSeconds * 1000,
+      interval * 1000,
       this.#lastFullGcMs / (this.options.gcBudget ?? FORCED_GC_BUDGET),
     );
     if (quiet >= spacing) this.#forceFullGc();
