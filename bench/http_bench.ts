@@ -10,7 +10,8 @@
  * - `/users/random` with `--cache-limit 100000`;
  * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`,
  *   with the console and with `--no-console`;
- * - RSS over 1M `/users/random` requests with `--cache-limit 10000`.
+ * - RSS over 1M `/users/random` requests with `--cache-limit 10000`;
+ * - cache hits with `--leak-alarm off` beside the default (alarm on).
  *
  * Load comes from `wrk` (Debian: `apt-get install wrk`). Throughput runs are
  * interleaved over several rounds and the median kept; start-up and idle
@@ -215,6 +216,7 @@ async function throughput() {
   const routedPort = freePort();
   const hitPort = freePort();
   const randomPort = freePort();
+  const alarmOffPort = freePort();
   const raw = await start(rawArgs("fixed", rawPort), rawPort);
   const routed = await start(
     rawArgs("routed", routedPort),
@@ -231,7 +233,13 @@ async function throughput() {
     randomPort,
     "healthz",
   );
+  const alarmOff = await start(
+    await serviceArgs(["--leak-alarm", "off"], alarmOffPort),
+    alarmOffPort,
+    "users/bench-user",
+  );
   const results = {
+    alarmOff: [] as Load[],
     raw: [] as Load[],
     routed: [] as Load[],
     hits: [] as Load[],
@@ -244,7 +252,11 @@ async function throughput() {
     await wrk(routed.url + "users/bench-user", 2);
     await wrk(hits.url + "users/bench-user", 2);
     await wrk(random.url + "users/random", Math.max(2, SECONDS));
+    await wrk(alarmOff.url + "users/bench-user", 2);
     for (let round = 0; round < ROUNDS; round++) {
+      results.alarmOff.push(
+        await wrk(alarmOff.url + "users/bench-user", SECONDS),
+      );
       results.raw.push(await wrk(raw.url, SECONDS));
       results.routed.push(await wrk(routed.url + "users/bench-user", SECONDS));
       results.hits.push(await wrk(hits.url + "users/bench-user", SECONDS));
@@ -261,9 +273,11 @@ async function throughput() {
       routed.stop(),
       hits.stop(),
       random.stop(),
+      alarmOff.stop(),
     ]);
   }
   return {
+    alarmOff: medianLoad(results.alarmOff),
     raw: medianLoad(results.raw),
     routed: medianLoad(results.routed),
     hits: medianLoad(results.hits),
@@ -365,6 +379,11 @@ if (import.meta.main) {
     } | ${ms(load.limitHits.p50)} | ${ms(load.limitHits.p99)} | ${
       ratio(load.limitHits.rps, load.raw.rps)
     } | |`,
+    `| cache hit, \`--leak-alarm off\` (ratio: alarm on / off) | ${
+      load.alarmOff.rps.toFixed(0)
+    } | ${ms(load.alarmOff.p50)} | ${ms(load.alarmOff.p99)} | ${
+      ratio(load.hits.rps, load.alarmOff.rps)
+    } | ≥ 0.99× |`,
     "",
     "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | `--no-console` | ratio | target |",
     "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

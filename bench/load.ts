@@ -3,7 +3,8 @@
  * URL from a few concurrent workers and reports the rate. It needs nothing
  * but Deno; use `wrk` for benchmarks.
  *
- * Run: deno task load [--requests 20000] [--concurrency 16] [URL]
+ * Run: deno task load [--requests 20000] [--concurrency 16] [--rate N] [URL]
+ * (`--rate N` paces the requests at N per second overall)
  * (URL defaults to http://127.0.0.1:8000/users/random)
  *
  * @module
@@ -13,7 +14,7 @@ import { parseArgs } from "node:util";
 
 /** `deno task load --help`. */
 export const LOAD_HELP =
-  `Usage: deno task load [-n REQUESTS] [-c CONCURRENCY] [URL]
+  `Usage: deno task load [-n REQUESTS] [-c CONCURRENCY] [-r RATE] [URL]
 
 Sends GET requests to URL from a few concurrent workers, reads every body,
 and prints how many were answered 2xx and the rate. Exits 1 when none was.
@@ -25,6 +26,8 @@ Arguments:
 Flags:
   -n, --requests N       how many requests [default: 20000]
   -c, --concurrency N    how many at once [default: 16]
+  -r, --rate N           at most N requests a second, spread evenly
+                         [default: as fast as answered]
   -h, --help             show this help
 `;
 
@@ -45,6 +48,8 @@ export interface LoadReport {
  * @param url Where to send them.
  * @param requests How many.
  * @param concurrency How many at once.
+ * @param rate Requests per second overall, or `Infinity` for as fast as
+ * they are answered.
  * @returns Counts and duration.
  *
  * @example
@@ -57,6 +62,7 @@ export async function sendLoad(
   url: string,
   requests: number,
   concurrency = 16,
+  rate = Infinity,
 ): Promise<LoadReport> {
   let next = 0;
   let ok = 0;
@@ -64,7 +70,12 @@ export async function sendLoad(
   const started = performance.now();
   const worker = async () => {
     while (next < requests) {
-      next++;
+      const slot = next++;
+      // Request k starts no earlier than k / rate seconds in: a steady rate
+      // that does not speed up to catch up after a slow answer's gap.
+      const due = started + (slot * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         const response = await fetch(url);
         await response.arrayBuffer();
@@ -103,6 +114,7 @@ if (import.meta.main) {
         requests: { type: "string", short: "n", default: "20000" },
         concurrency: { type: "string", short: "c", default: "16" },
         help: { type: "boolean", short: "h" },
+        rate: { type: "string", short: "r" },
       },
     });
   } catch (error) {
@@ -118,8 +130,11 @@ if (import.meta.main) {
     "concurrency",
     parsed.values.concurrency!,
   );
+  const rate = parsed.values.rate === undefined
+    ? Infinity
+    : positiveInteger("rate", parsed.values.rate);
   const url = parsed.positionals[0] ?? "http://127.0.0.1:8000/users/random";
-  const report = await sendLoad(url, requests, concurrency);
+  const report = await sendLoad(url, requests, concurrency, rate);
   const seconds = report.durationMs / 1000;
   console.log(
     `${report.ok} ok, ${report.failed} failed in ${seconds.toFixed(1)} s (${

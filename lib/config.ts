@@ -55,6 +55,22 @@ export interface ServeConfig {
   idleTimeoutMs: number;
   /** The live console, or `null` with `--no-console`. */
   console: ConsoleConfig | null;
+  /** The leak alarm, or `null` with `--leak-alarm off`. */
+  leakAlarm: LeakAlarmConfig | null;
+}
+
+/** The leak alarm's settings (see `console/toolkit/leak_alarm.ts`). */
+export interface LeakAlarmConfig {
+  /** How far back the trend of the heap after full GCs looks, in seconds. */
+  windowSeconds: number;
+  /** Least growth over one window to trip, in bytes. */
+  minGrowthBytes: number;
+  /** Least growth over one window to trip, in percent of the floor. */
+  minGrowthPercent: number;
+  /** Longest time without a full GC before the alarm asks for one, in seconds. */
+  gcIntervalSeconds: number;
+  /** How long allocation sampling runs after a trip, in seconds. */
+  profileSeconds: number;
 }
 
 /** The `serve` subcommand's help text. */
@@ -84,6 +100,23 @@ Flags (environment variable in brackets):
                            random token is written to a file only you can read
                            (prefer the variable: ps and deno task show flags)
   --console-max-sessions N most console sessions at once [default: ${DEFAULT_MAX_SESSIONS}]
+  --leak-alarm on|off      watch the heap after full GCs and log a suspected
+                           leak with its allocation sites (LEAK_ALARM)
+                           [default: on]
+  --leak-alarm-window S    seconds of post-GC floor the trend is fitted over
+                           (LEAK_ALARM_WINDOW) [default: 60]
+  --leak-alarm-min-growth MIB
+                           least floor growth per window to trip, MiB
+                           (LEAK_ALARM_MIN_GROWTH) [default: 8]
+  --leak-alarm-min-growth-percent P
+                           and least growth per window in percent of the
+                           floor (LEAK_ALARM_MIN_GROWTH_PERCENT) [default: 10]
+  --leak-alarm-gc-interval S
+                           ask for a full GC after S seconds without one (an
+                           eighth of the window at most), within a 0.5% time
+                           budget (LEAK_ALARM_GC_INTERVAL) [default: 10]
+  --leak-alarm-profile S   seconds of allocation sampling after a trip
+                           (LEAK_ALARM_PROFILE) [default: 30]
   -h, --help               show this help
 `;
 
@@ -120,6 +153,7 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     "console-socket": { type: "string" },
     "console-token": { type: "string" },
     "console-max-sessions": { type: "string" },
+    ...LEAK_ALARM_FLAGS,
   });
   if (flags.help) return "help";
 
@@ -181,6 +215,7 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
       { min: 1, max: 3_600_000 },
     ),
     console: null,
+    leakAlarm: parseLeakAlarmFlags(flags),
   };
   if (flags.console !== false) {
     const token = text(
@@ -380,4 +415,91 @@ function insideStateDirectory(directory: string): boolean {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+const LEAK_ALARM_FLAGS = {
+  "leak-alarm": { type: "string" },
+  "leak-alarm-window": { type: "string" },
+  "leak-alarm-min-growth": { type: "string" },
+  "leak-alarm-min-growth-percent": { type: "string" },
+  "leak-alarm-gc-interval": { type: "string" },
+  "leak-alarm-profile": { type: "string" },
+} as const;
+
+/**
+ * Reads the leak alarm's flags, with environment fallbacks.
+ *
+ * @param flags The parsed `--leak-alarm*` flags.
+ * @returns The settings, or `null` for `--leak-alarm off`.
+ * @throws {UsageError} On a bad value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseLeakAlarmFlags } from "./config.ts";
+ * assert.equal(parseLeakAlarmFlags({ "leak-alarm": "off" }), null);
+ * assert.equal(
+ *   parseLeakAlarmFlags({ "leak-alarm-window": "120" })?.windowSeconds,
+ *   120,
+ * );
+ * ```
+ */
+export function parseLeakAlarmFlags(
+  flags: { [K in keyof typeof LEAK_ALARM_FLAGS]?: string },
+): LeakAlarmConfig | null {
+  const { value: switchValue, source } = flagOrEnv(
+    flags["leak-alarm"],
+    "--leak-alarm",
+    "LEAK_ALARM",
+  );
+  const enabled = switchValue === undefined ? "on" : switchValue.trim();
+  if (enabled === "off") return null;
+  if (enabled !== "on") {
+    throw new UsageError(
+      `${source} must be "on" or "off": received "${switchValue}"`,
+    );
+  }
+  const integer = (
+    flag: keyof typeof LEAK_ALARM_FLAGS,
+    envName: string,
+    fallback: number,
+    range: { min: number; max: number },
+  ) => {
+    const { value, source } = flagOrEnv(flags[flag], `--${flag}`, envName);
+    return value === undefined ? fallback : parseInteger(value, source, range);
+  };
+  const config = {
+    windowSeconds: integer("leak-alarm-window", "LEAK_ALARM_WINDOW", 60, {
+      min: 5,
+      max: 86_400,
+    }),
+    minGrowthBytes: integer(
+      "leak-alarm-min-growth",
+      "LEAK_ALARM_MIN_GROWTH",
+      8,
+      { min: 0, max: 1_048_576 },
+    ) * 1024 * 1024,
+    minGrowthPercent: integer(
+      "leak-alarm-min-growth-percent",
+      "LEAK_ALARM_MIN_GROWTH_PERCENT",
+      10,
+      { min: 0, max: 10_000 },
+    ),
+    gcIntervalSeconds: integer(
+      "leak-alarm-gc-interval",
+      "LEAK_ALARM_GC_INTERVAL",
+      10,
+      { min: 1, max: 86_400 },
+    ),
+    profileSeconds: integer("leak-alarm-profile", "LEAK_ALARM_PROFILE", 30, {
+      min: 1,
+      max: 3_600,
+    }),
+  };
+  if (config.minGrowthBytes === 0 && config.minGrowthPercent === 0) {
+    throw new UsageError(
+      "--leak-alarm-min-growth and --leak-alarm-min-growth-percent must not both be 0 (it could never trip); use --leak-alarm off",
+    );
+  }
+  return config;
 }

@@ -78,6 +78,76 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 type Registry = { metrics(): Promise<string> };
 const registries = new WeakMap<MetricsSource, Registry>();
 
+/** What the leak alarm reports on `/metrics`. */
+export interface LeakAlarmReadings {
+  /** V8 heap used after the latest full GC, bytes (`NaN` before the first). */
+  floorBytes: number;
+  /** Theil–Sen growth of that floor over the alarm's window (`NaN` until judged). */
+  growthBytesPerSecond: number;
+  /** Whether the alarm suspects a leak now. */
+  suspected: boolean;
+  /** Full-GC samples taken since start. */
+  samples: number;
+  /** V8's heap size limit (`--max-old-space-size`), bytes. */
+  heapLimitBytes: number;
+}
+
+let leakAlarm: (() => LeakAlarmReadings) | undefined;
+
+/**
+ * Puts the leak alarm's gauges on `/metrics` (process-wide, as the alarm
+ * is: one V8 heap), or takes them off with `undefined`.
+ *
+ * @param readings Reads the alarm's current state at each scrape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exposeLeakAlarm, RequestStats, renderMetrics } from "./metrics.ts";
+ * exposeLeakAlarm(() => ({
+ *   floorBytes: 123,
+ *   growthBytesPerSecond: 4.5,
+ *   suspected: true,
+ *   samples: 6,
+ *   heapLimitBytes: 2 ** 31,
+ * }));
+ * const text = await renderMetrics({
+ *   cache: new Map(),
+ *   stats: { hits: 0, misses: 0 },
+ *   requests: new RequestStats(),
+ * });
+ * exposeLeakAlarm(undefined);
+ * assert.match(text, /^leakwatch_leak_suspected 1$/m);
+ * assert.match(text, /^leakwatch_heap_after_gc_bytes 123$/m);
+ * ```
+ */
+export function exposeLeakAlarm(
+  readings: (() => LeakAlarmReadings) | undefined,
+): void {
+  leakAlarm = readings;
+}
+
+/**
+ * prom-client default metrics that do not work under Deno with scoped
+ * permissions, left out rather than shown as a false 0: the `/proc` readers
+ * (Deno lets only `--allow-all` read `/proc/self`), the handle and request
+ * counts (Deno's `process._getActiveHandles()` is always empty) and the GC
+ * histogram (Deno emits no `gc` performance entries). Resident memory comes
+ * from `Deno.memoryUsage()` instead.
+ */
+export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+  "process_open_fds",
+  "process_max_fds",
+  "nodejs_active_handles",
+  "nodejs_active_handles_total",
+  "nodejs_active_requests",
+  "nodejs_active_requests_total",
+  "nodejs_gc_duration_seconds",
+];
+
 /**
  * Renders the metrics in the Prometheus text format.
  *
@@ -106,9 +176,17 @@ export async function renderMetrics(source: MetricsSource): Promise<string> {
 }
 
 async function createRegistry(source: MetricsSource): Promise<Registry> {
-  const { Counter, Gauge, Registry } = await import("prom-client");
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = await import(
+    "prom-client"
+  );
   const registry = new Registry();
   const registers = [registry];
+  addLeakAlarmGauges(Gauge, registers);
+  const defaults = new Registry();
+  collectDefaultMetrics({ register: defaults });
+  for (const name of UNSUPPORTED_DEFAULT_METRICS) {
+    defaults.removeSingleMetric(name);
+  }
   const memory = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -175,5 +253,51 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
       }
     },
   });
-  return registry;
+  return Registry.merge([registry, defaults]);
+}
+
+function addLeakAlarmGauges(
+  Gauge: typeof import("prom-client").Gauge,
+  registers: import("prom-client").Registry[],
+): void {
+  const gauge = (
+    name: string,
+    help: string,
+    read: (readings: LeakAlarmReadings) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        // NaN while the alarm is off or has nothing to say yet: a 0 would
+        // read as an empty heap or a flat trend.
+        this.set(leakAlarm === undefined ? NaN : read(leakAlarm()));
+      },
+    });
+  gauge(
+    "leakwatch_heap_after_gc_bytes",
+    "V8 heap used right after the latest full (mark-sweep) GC, in bytes.",
+    (r) => r.floorBytes,
+  );
+  gauge(
+    "leakwatch_heap_growth_bytes_per_second",
+    "Growth of the heap after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+    (r) => r.growthBytesPerSecond,
+  );
+  gauge(
+    "leakwatch_leak_suspected",
+    "1 while the leak alarm suspects a leak, else 0.",
+    (r) => r.suspected ? 1 : 0,
+  );
+  gauge(
+    "leakwatch_heap_after_gc_samples",
+    "Full-GC samples the leak alarm has taken since start.",
+    (r) => r.samples,
+  );
+  gauge(
+    "leakwatch_heap_limit_bytes",
+    "V8's heap size limit (--max-old-space-size), in bytes.",
+    (r) => r.heapLimitBytes,
+  );
 }

@@ -14,7 +14,7 @@ import {
 } from "./config.ts";
 import { UsageError } from "./flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
-import { RequestStats } from "./metrics.ts";
+import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
 import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
@@ -86,6 +86,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
     }
   }
   const addr = server.addr;
+  const stopLeakAlarm = await startLeakAlarmFor(config);
   let stopping: Promise<void> | undefined;
   return {
     addr,
@@ -96,6 +97,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
       stopping ??= Promise.all([
         server.shutdown(),
         consoleServer?.close(),
+        stopLeakAlarm(),
       ]).then(() => {});
       return stopping;
     },
@@ -145,6 +147,37 @@ async function startConsole(
     }
     throw error;
   }
+}
+
+/**
+ * Starts the leak alarm unless `--leak-alarm off`, and exposes it on
+ * `/metrics`. Loaded after HTTP listens (a literal specifier, so
+ * `deno compile` embeds it).
+ *
+ * @param config The parsed configuration.
+ * @returns Stops the alarm.
+ */
+async function startLeakAlarmFor(
+  config: ServeConfig,
+): Promise<() => Promise<void>> {
+  if (config.leakAlarm === null) return () => Promise.resolve();
+  const { startLeakAlarm } = await import(
+    "../console/toolkit/leak_alarm.ts"
+  );
+  const alarm = startLeakAlarm(config.leakAlarm);
+  const heapLimit = (await import("node:v8")).default.getHeapStatistics()
+    .heap_size_limit;
+  exposeLeakAlarm(() => ({
+    floorBytes: alarm.latest?.bytes ?? NaN,
+    growthBytesPerSecond: alarm.detector.assessment.bytesPerSecond,
+    suspected: alarm.detector.suspected,
+    samples: alarm.samplesTotal,
+    heapLimitBytes: heapLimit,
+  }));
+  return async () => {
+    exposeLeakAlarm(undefined);
+    await alarm.stop();
+  };
 }
 
 function listen(

@@ -54,6 +54,10 @@ const LINES: Array<[string, string]> = [
     "live bytes by allocation site (function, .ts file:line); all: the console's own too",
   ],
   ["alloc.stop()", "stop sampling; final top sites"],
+  [
+    "leak()",
+    "the leak alarm: suspected?, heap-after-GC chart, allocation sites, next step",
+  ],
   ["help()", "this list"],
 ];
 

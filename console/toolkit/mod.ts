@@ -1,6 +1,6 @@
 /**
  * The leak toolkit the live console puts into each session's scope: `mem`,
- * `gc`, `count`, `instances`, `heap`, `alloc`, `help`. Importing this module does nothing:
+ * `gc`, `count`, `instances`, `heap`, `alloc`, `leak`, `help`. Importing this module does nothing:
  * the inspector session and the analysis worker start on first use.
  *
  * ```ts ignore
@@ -20,6 +20,7 @@ import { help } from "./help.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 import { clearSourceMapCache } from "./source_positions.ts";
 import { closeToolkitState } from "./toolkit_state.ts";
+import { leak, type LeakReport } from "./leak.ts";
 import { mem, type MemReport } from "./memory.ts";
 
 export type {
@@ -45,6 +46,7 @@ export type {
   TypeRow,
 } from "./heap.ts";
 export type { MemReport } from "./memory.ts";
+export type { LeakReport } from "./leak.ts";
 export { CAPTURE_MEMORY_FACTOR, MEMORY_LIMIT_ENV } from "./memory.ts";
 
 /** Where the toolkit reports progress of long operations. */
@@ -90,6 +92,13 @@ export interface Toolkit {
   /** Allocation sampling: `start`, `top`, `stop`. */
   alloc: AllocHelpers;
   /**
+   * The leak alarm: state, the heap-after-GC floor's chart, the last
+   * attribution, what to run next.
+   *
+   * @returns The alarm's state, printed as a few lines.
+   */
+  leak(): LeakReport;
+  /**
    * One line per helper.
    *
    * @returns One line per helper.
@@ -126,6 +135,7 @@ export function createToolkit(io: ToolkitIO): Toolkit {
     instances,
     heap: createHeap(progress),
     alloc: createAlloc(),
+    leak,
     help,
   };
 }

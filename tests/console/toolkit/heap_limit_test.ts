@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineReader, runMain, taskFlags } from "../../_process.ts";
+import { OutputLines, runMain, taskFlags } from "../../_process.ts";
 
 const ROOT = new URL("../../../", import.meta.url);
 const TOKEN = "heap-limit-" + crypto.randomUUID();
@@ -30,8 +30,8 @@ Deno.test("a capture that would pass V8's heap limit is refused, the service liv
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stdout = new LineReader(child.stdout);
-  const stderr = new LineReader(child.stderr);
+  const stdout = new OutputLines(child.stdout);
+  const stderr = new OutputLines(child.stderr);
   try {
     const line = await stdout.waitFor(/^console listening on /);
     const port = line.match(/:(\d+)$/)![1]!;

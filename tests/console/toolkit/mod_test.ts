@@ -11,6 +11,7 @@ Deno.test("`createToolkit()` returns the seven helpers and starts nothing", () =
     "heap",
     "help",
     "instances",
+    "leak",
     "mem",
   ]);
   assert.deepEqual(Object.keys(toolkit.heap).sort(), [

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import {
+  type DetectorOptions,
+  LeakDetector,
+  type Transition,
+} from "../../../console/toolkit/leak_detector.ts";
+
+const MiB = 2 ** 20;
+const OPTIONS: DetectorOptions = {
+  windowMs: 60_000,
+  minGrowthBytes: 8 * MiB,
+  minGrowthRatio: 0.1,
+};
+
+/** Feeds one sample every `stepS` seconds; returns the transitions with their times. */
+function feed(
+  detector: LeakDetector,
+  seconds: number,
+  floor: (s: number) => number,
+  stepS = 5,
+  from = 0,
+): Array<[number, Transition]> {
+  const changes: Array<[number, Transition]> = [];
+  for (let s = from; s <= from + seconds; s += stepS) {
+    const change = detector.add({ at: s * 1000, bytes: floor(s) });
+    if (change !== undefined) changes.push([s, change]);
+  }
+  return changes;
+}
+
+function noise(seed: number): () => number {
+  return () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+}
+
+Deno.test("`LeakDetector` trips on a steady climb once the window is covered", () => {
+  const detector = new LeakDetector(OPTIONS);
+  const jitter = noise(3);
+  const changes = feed(
+    detector,
+    300,
+    (s) => 30 * MiB + s * 300e3 + 1e6 * jitter(),
+  );
+  assert.equal(changes.length, 1);
+  const [when, change] = changes[0]!;
+  assert.equal(change, "tripped");
+  // Not before the window is three quarters covered, and soon after that.
+  assert.ok(when >= 60 && when <= 80, String(when));
+  assert.equal(detector.suspected, true);
+  assert.equal(detector.since, when * 1000);
+  const a = detector.assessment;
+  assert.ok(
+    Math.abs(a.bytesPerSecond - 300e3) < 60e3,
+    String(a.bytesPerSecond),
+  );
+  assert.ok(a.floorNow > a.floorThen);
+});
+
+Deno.test("`LeakDetector` ignores a flat noisy floor", () => {
+  const detector = new LeakDetector(OPTIONS);
+  const jitter = noise(11);
+  assert.deepEqual(
+    feed(detector, 1800, () => 40 * MiB + 4 * MiB * jitter()),
+    [],
+  );
+  assert.equal(detector.suspected, false);
+});
+
+Deno.test("`LeakDetector` does not trip on spikes", () => {
+  const detector = new LeakDetector(OPTIONS);
+  const floor = (s: number) => {
+    // One huge spike every 30 s, and a run of three in a row once.
+    if (s % 30 === 0 || (s >= 200 && s <= 210)) return 400 * MiB;
+    return 40 * MiB;
+  };
+  assert.deepEqual(feed(detector, 900, floor), []);
+});
+
+Deno.test("`LeakDetector` does not trip on a cache that fills up and stays full", () => {
+  const detector = new LeakDetector(OPTIONS);
+  const jitter = noise(5);
+  // Grows 40 MiB in the first 30 s (a bounded cache filling), then flat.
+  const floor = (s: number) =>
+    20 * MiB + Math.min(s, 30) * (40 * MiB / 30) + 1e6 * jitter();
+  assert.deepEqual(feed(detector, 900, floor, 2), []);
+});
+
+Deno.test("`LeakDetector` needs both the absolute and the relative growth", () => {
+  // 6 MiB a minute: under the 8 MiB absolute threshold.
+  const slow = new LeakDetector(OPTIONS);
+  assert.deepEqual(feed(slow, 600, (s) => 20 * MiB + s * 0.1 * MiB), []);
+  // 12 MiB a minute on a 1 GiB floor: over 8 MiB but about 1%.
+  const big = new LeakDetector(OPTIONS);
+  assert.deepEqual(feed(big, 600, (s) => 1024 * MiB + s * 0.2 * MiB), []);
+  // The same climb on a 40 MiB floor trips.
+  const small = new LeakDetector(OPTIONS);
+  assert.equal(
+    feed(small, 600, (s) => 40 * MiB + s * 0.2 * MiB)[0]?.[1],
+    "tripped",
+  );
+});
+
+Deno.test("`LeakDetector` clears when the floor stops growing, and trips again", () => {
+  const detector = new LeakDetector(OPTIONS);
+  const leak = (s: number) => 30 * MiB + s * 400e3;
+  const first = feed(detector, 120, leak);
+  assert.deepEqual(first.map(([, c]) => c), ["tripped"]);
+  const top = leak(120);
+  const flat = feed(detector, 120, () => top, 5, 125);
+  assert.deepEqual(flat.map(([, c]) => c), ["cleared"]);
+  assert.ok(flat[0]![0] <= 125 + 45, String(flat[0]![0]));
+  assert.equal(detector.suspected, false);
+  assert.equal(detector.since, undefined);
+  const again = feed(detector, 120, (s) => top + (s - 250) * 400e3, 5, 250);
+  assert.deepEqual(again.map(([, c]) => c), ["tripped"]);
+});
+
+Deno.test("`LeakDetector` stays tripped through a short pause in the climb", () => {
+  const detector = new LeakDetector(OPTIONS);
+  // Climbs 400 kB/s, pauses 10 s at 150 s, climbs on.
+  const floor = (s: number) =>
+    30 * MiB + (s < 150 ? s : s < 160 ? 150 : s - 10) * 400e3;
+  const changes = feed(detector, 300, floor);
+  assert.deepEqual(changes.map(([, c]) => c), ["tripped"]);
+});
+
+Deno.test("`LeakDetector` waits for enough samples", () => {
+  const detector = new LeakDetector({ ...OPTIONS, minSamples: 8 });
+  // Four samples a minute, climbing fast: never judged.
+  assert.deepEqual(feed(detector, 600, (s) => 30 * MiB + s * MiB, 15), []);
+  assert.equal(detector.assessment.judged, false);
+});
+
+Deno.test("`LeakDetector` ignores out-of-order and non-finite samples", () => {
+  const detector = new LeakDetector(OPTIONS);
+  assert.equal(detector.add({ at: 10_000, bytes: 1 }), undefined);
+  assert.equal(detector.add({ at: 5_000, bytes: 2 }), undefined);
+  assert.equal(detector.add({ at: NaN, bytes: 2 }), undefined);
+  assert.equal(detector.add({ at: 11_000, bytes: Infinity }), undefined);
+  assert.equal(detector.history.length, 1);
+});
+
+Deno.test("`LeakDetector` keeps a bounded history", () => {
+  const detector = new LeakDetector({ ...OPTIONS, historyLength: 10 });
+  feed(detector, 1000, () => 1, 1);
+  assert.equal(detector.history.length, 10);
+  assert.equal(detector.history.at(-1)!.at, 1_000_000);
+});
+
+Deno.test("`LeakDetector` rejects bad thresholds with clear errors", () => {
+  assert.throws(
+    () => new LeakDetector({ ...OPTIONS, windowMs: 0 }),
+    /Window must be positive/,
+  );
+  assert.throws(
+    () => new LeakDetector({ ...OPTIONS, minGrowthBytes: -1 }),
+    /must not be negative/,
+  );
+  assert.throws(
+    () => new LeakDetector({ ...OPTIONS, minSamples: 2 }),
+    /at least 3/,
+  );
+});
