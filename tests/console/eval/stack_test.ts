@@ -61,7 +61,7 @@ Deno.test("evaluate() shows no toolkit frames in a toolkit refusal", async () =>
     assert.equal(result.name, "TypeError");
     assert.equal(
       result.stack,
-      "TypeError: count() takes a class or constructor function, got number\n    at <console>:1:1",
+      "TypeError: count() takes a class, a constructor function or a class name, got number\n    at <console>:1:1",
     );
     assert.equal(stripColors(result.text), `Uncaught ${result.stack}`);
   }
