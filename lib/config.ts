@@ -251,14 +251,13 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
   return config;
 }
 
-/** The shortest console token accepted. */
-export const MIN_TOKEN_LENGTH = 16;
-
 /**
  * Checks everything about a configuration that can be known before
- * anything listens, so a bad start prints one error and binds nothing: the
- * console token's length, a non-loopback console without a token, the
- * console socket's length, permission, directory and path, and whether a fixed
+ * anything listens, so a bad start prints one error and binds nothing. The
+ * console's own rules (token length, a non-loopback console without a token,
+ * the socket path's length, directory and kind) live in the console server's
+ * `checkConsoleOptions`; this adds what only the `serve` command knows:
+ * whether this process may listen on the socket path, and whether a fixed
  * console port is free. A missing socket directory inside the state
  * directory (`$HOME/.leakwatch`) is created, mode 0700.
  *
@@ -276,41 +275,33 @@ export const MIN_TOKEN_LENGTH = 16;
 export async function checkServeConfig(config: ServeConfig): Promise<void> {
   const console = config.console;
   if (console === null) return;
-  if (
-    console.token !== undefined && console.token.length < MIN_TOKEN_LENGTH
-  ) {
-    throw new UsageError(
-      `The console token must be at least ${MIN_TOKEN_LENGTH} characters long`,
-    );
+  // A literal specifier (compile-ready); the listener's module is small and
+  // is loaded anyway once the console starts.
+  const { checkConsoleOptions, ConsoleConfigError } = await import(
+    "../console/server/listener.ts"
+  );
+  const socket = console.socket === undefined
+    ? undefined
+    : absolutePath(console.socket);
+  try {
+    await checkConsoleOptions({
+      host: console.host,
+      socket: console.socket,
+      token: console.token,
+      createSocketDirectory: socket !== undefined &&
+        insideStateDirectory(socket.slice(0, socket.lastIndexOf("/")) || "/"),
+    });
+  } catch (error) {
+    if (error instanceof ConsoleConfigError) {
+      throw new UsageError(error.message);
+    }
+    throw error;
   }
-  if (console.socket !== undefined) {
-    await checkSocketPath(console.socket);
-    return;
+  if (socket !== undefined) {
+    await checkSocketPermission(console.socket!, socket);
+  } else if (console.port !== 0) {
+    checkPortFree(console.host, console.port);
   }
-  if (!isLoopbackHost(console.host) && console.token === undefined) {
-    throw new UsageError(
-      `Refusing to listen on "${console.host}" without an explicit console token: anyone who can reach it could run code in this process (pass CONSOLE_TOKEN, or use 127.0.0.1)`,
-    );
-  }
-  if (console.port !== 0) checkPortFree(console.host, console.port);
-}
-
-/**
- * Whether `host` is a loopback address or `localhost`.
- *
- * @param host A host name or address.
- * @returns `true` for 127.0.0.0/8, ::1 and localhost.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isLoopbackHost } from "./config.ts";
- * assert.ok(isLoopbackHost("127.0.0.1") && !isLoopbackHost("0.0.0.0"));
- * ```
- */
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Binds and releases `host:port`: in use or not permitted is known now. */
@@ -331,17 +322,11 @@ function checkPortFree(host: string, port: number): void {
   listener.close();
 }
 
-/** The longest unix socket path Linux takes (`sun_path` less its NUL). */
-const MAX_SOCKET_PATH_BYTES = 107;
-
-async function checkSocketPath(path: string): Promise<void> {
-  const absolute = path.startsWith("/") ? path : `${workingDirectory()}${path}`;
-  const bytes = new TextEncoder().encode(path).length;
-  if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw new UsageError(
-      `Cannot listen on ${path}: a unix socket path may be at most ${MAX_SOCKET_PATH_BYTES} bytes long, this one is ${bytes}`,
-    );
-  }
+/** Whether this process may listen on the socket (Deno's net permission). */
+async function checkSocketPermission(
+  path: string,
+  absolute: string,
+): Promise<void> {
   const { state } = await Deno.permissions.query({
     name: "net",
     host: `unix:${absolute}`,
@@ -351,50 +336,10 @@ async function checkSocketPath(path: string): Promise<void> {
       `Cannot listen on ${path}: not permitted; deno task start allows only $HOME/.leakwatch/console.sock, so for another path run deno run with --allow-net=127.0.0.1,unix:${absolute} --allow-write=${absolute} and the start task's other flags (see the README)`,
     );
   }
-  const directory = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
-  let info: Deno.FileInfo | undefined;
-  try {
-    info = await Deno.stat(directory);
-  } catch (error) {
-    // Not readable under these permissions: the listener finds out the rest.
-    if (error instanceof Deno.errors.NotCapable) return;
-    if (!(error instanceof Deno.errors.NotFound)) {
-      throw new UsageError(
-        `Cannot use the socket directory ${directory}: ${messageOf(error)}`,
-      );
-    }
-  }
-  if (info === undefined) {
-    if (!insideStateDirectory(directory)) {
-      throw new UsageError(
-        `Cannot listen on ${path}: the directory ${directory} does not exist`,
-      );
-    }
-    try {
-      // Private like the rest of the state directory: whoever can enter it
-      // can reach the socket.
-      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new UsageError(
-        `Cannot create the socket directory ${directory}: ${messageOf(error)}`,
-      );
-    }
-  } else if (!info.isDirectory) {
-    throw new UsageError(
-      `Cannot listen on ${path}: ${directory} is not a directory`,
-    );
-  }
-  try {
-    const existing = await Deno.lstat(absolute);
-    if (!existing.isSocket) {
-      throw new UsageError(
-        `Cannot listen on ${path}: it exists and is not a socket`,
-      );
-    }
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    // Absent (or not readable): the listener finds out the rest.
-  }
+}
+
+function absolutePath(path: string): string {
+  return path.startsWith("/") ? path : `${workingDirectory()}${path}`;
 }
 
 /** The working directory with a final slash, or "" when it cannot be read. */
@@ -411,10 +356,6 @@ function insideStateDirectory(directory: string): boolean {
   if (!home) return false;
   const state = `${home}/.leakwatch`;
   return directory === state || directory.startsWith(`${state}/`);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 const LEAK_ALARM_FLAGS = {

@@ -328,6 +328,8 @@ async function checkSocketPath(
   try {
     info = await Deno.stat(directory);
   } catch (error) {
+    // Not readable under these permissions: listening finds out the rest.
+    if (error instanceof Deno.errors.NotCapable) return;
     if (!(error instanceof Deno.errors.NotFound)) {
       throw new ConsoleConfigError(
         `Cannot use the socket directory ${directory}: ${
