@@ -393,7 +393,7 @@ async function publishToken(
 function banner(names: string[]): string {
   return `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
     `In scope: ${names.join(", ")}\n` +
-    `help() lists the leak toolkit; .exit or Ctrl-D leaves.\n` +
+    `help() lists what is in scope; .exit or Ctrl-D leaves.\n` +
     `Code runs inside the service: a synchronous endless loop stalls it and cannot be interrupted.`;
 }
 
