@@ -99,14 +99,22 @@ Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures
         assert.ok(progressOf(first.before).includes("capture"));
         const baseline = await leaking.run("heap.leaks()");
         assert.match(baseline.text, /^leak baseline set/);
+        const sizeBefore = Number((await leaking.run("cache.size")).text);
         await leaking.load(5_000);
+        const added = Number((await leaking.run("cache.size")).text) -
+          sizeBefore;
+        assert.ok(added > 4_900, `${added} users added`);
         const { text } = await leaking.run("heap.leaks()");
-        // The headline: the first group is the cache, named as in the source.
+        // The headline: the first group is the cache, named as in the source,
+        // with about one Object per user the load added.
         const firstRow = text.split("\n")[3]!;
-        assert.match(
-          firstRow,
-          /5 0\d\d\s+Object\s+cache \(lib\/users\.ts\)/,
-          text,
+        assert.match(firstRow, /\s+Object\s+cache \(lib\/users\.ts\)/, text);
+        const rowCount = Number(
+          firstRow.trim().split(/\s{2,}/)[1]!.replace(/\s/g, ""),
+        );
+        assert.ok(
+          rowCount >= added * 0.99 && rowCount < added + 100,
+          `${rowCount} objects for ${added} users added:\n${text}`,
         );
         const [top] = await leaking.data<
           {
@@ -123,8 +131,8 @@ Deno.test("the guided diagnosis finds the leak in cache, and --cache-limit cures
         assert.equal(top!.heldBy, "cache (lib/users.ts)");
         assert.equal(top!.className, "Object");
         assert.ok(
-          top!.count >= 5_000 && top!.count < 5_100,
-          `${top!.count} objects`,
+          top!.count >= added * 0.99 && top!.count < added + 100,
+          `${top!.count} objects for ${added} users added`,
         );
         assert.ok(top!.retainedSize > 5_000 * 300, `${top!.retainedSize}`);
         const rows = await leaking.data<
