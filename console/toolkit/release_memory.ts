@@ -12,7 +12,18 @@
  * @module
  */
 
-const LIBC_PATHS = [
+/**
+ * Where glibc's shared library lives on the usual Linux distributions: the
+ * paths `--allow-ffi` may name to let the toolkit call `malloc_trim`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LIBC_PATHS } from "./release_memory.ts";
+ * assert.ok(LIBC_PATHS.every((path) => path.endsWith("/libc.so.6")));
+ * ```
+ */
+export const LIBC_PATHS: readonly string[] = [
   "/lib/x86_64-linux-gnu/libc.so.6",
   "/usr/lib/x86_64-linux-gnu/libc.so.6",
   "/lib/aarch64-linux-gnu/libc.so.6",

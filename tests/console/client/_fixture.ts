@@ -81,3 +81,30 @@ export async function startTestConsole(
     [Symbol.asyncDispose]: close,
   };
 }
+
+/** A listener that accepts connections and never says a word. */
+export interface DeafListener extends AsyncDisposable {
+  /** Its loopback port. */
+  port: number;
+}
+
+/**
+ * Listens on a loopback port, accepts and holds every connection, and never
+ * answers: a hung process, or something that is not a console. Disposing it
+ * closes the listener and every held connection.
+ */
+export function listenDeaf(): DeafListener {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of held) conn.close();
+    },
+  };
+}

@@ -5,7 +5,7 @@ import {
   renderTargetTable,
   targetResultLine,
 } from "../../../console/client/fan_out.ts";
-import { startTestConsole, TOKEN } from "./_fixture.ts";
+import { listenDeaf, startTestConsole, TOKEN } from "./_fixture.ts";
 
 const withToken = (token = TOKEN): FanOutOptions["credentials"] => () =>
   Promise.resolve({ token, source: "--token" });
@@ -98,52 +98,42 @@ Deno.test("evaluateOnTargets() reports a wrong token, a thrown error and incompl
 Deno.test("evaluateOnTargets() gives up on a target at its deadline, and the others still answer", async () => {
   await using alive = await startTestConsole({ maxSessions: 1 });
   // Accepts and never says a word: a hung process, or not a console.
-  const deaf = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of deaf) held.push(conn);
-  })();
-  try {
-    const started = performance.now();
-    const results = await evaluateOnTargets(
-      [
-        { host: "127.0.0.1", port: (deaf.addr as Deno.NetAddr).port },
-        { host: "127.0.0.1", port: alive.port },
-      ],
-      "cache.size",
-      { credentials: withToken(), timeoutMs: 300 },
-    );
-    const elapsed = performance.now() - started;
-    assert.equal(results[0]!.ok, false);
-    assert.equal(results[0]!.error!.name, "TimeoutError");
-    assert.match(results[0]!.error!.message, /^no answer within 300\.0 ms/);
-    assert.equal(results[1]!.value, "2");
-    assert.ok(elapsed < 5_000, `took ${elapsed} ms`);
+  await using deaf = listenDeaf();
+  const started = performance.now();
+  const results = await evaluateOnTargets(
+    [
+      { host: "127.0.0.1", port: deaf.port },
+      { host: "127.0.0.1", port: alive.port },
+    ],
+    "cache.size",
+    { credentials: withToken(), timeoutMs: 300 },
+  );
+  const elapsed = performance.now() - started;
+  assert.equal(results[0]!.ok, false);
+  assert.equal(results[0]!.error!.name, "TimeoutError");
+  assert.match(results[0]!.error!.message, /^no answer within 300\.0 ms/);
+  assert.equal(results[1]!.value, "2");
+  assert.ok(elapsed < 5_000, `took ${elapsed} ms`);
 
-    // An evaluation that never settles: interrupted and closed at the
-    // deadline, so the one session slot is free again at once.
-    const [pending] = await evaluateOnTargets(
+  // An evaluation that never settles: interrupted and closed at the
+  // deadline, so the one session slot is free again at once.
+  const [pending] = await evaluateOnTargets(
+    [{ host: "127.0.0.1", port: alive.port }],
+    "new Promise(() => {})",
+    { credentials: withToken(), timeoutMs: 300 },
+  );
+  assert.equal(pending!.error!.name, "TimeoutError");
+  assert.equal(pending!.pid, Deno.pid);
+  let again;
+  const deadline = Date.now() + 5_000;
+  do {
+    [again] = await evaluateOnTargets(
       [{ host: "127.0.0.1", port: alive.port }],
-      "new Promise(() => {})",
-      { credentials: withToken(), timeoutMs: 300 },
+      "'free'",
+      { credentials: withToken(), timeoutMs: 2_000 },
     );
-    assert.equal(pending!.error!.name, "TimeoutError");
-    assert.equal(pending!.pid, Deno.pid);
-    let again;
-    const deadline = Date.now() + 5_000;
-    do {
-      [again] = await evaluateOnTargets(
-        [{ host: "127.0.0.1", port: alive.port }],
-        "'free'",
-        { credentials: withToken(), timeoutMs: 2_000 },
-      );
-    } while (!again!.ok && Date.now() < deadline);
-    assert.equal(again!.value, '"free"', JSON.stringify(again));
-  } finally {
-    deaf.close();
-    await accepting.catch(() => {});
-    for (const conn of held) conn.close();
-  }
+  } while (!again!.ok && Date.now() < deadline);
+  assert.equal(again!.value, '"free"', JSON.stringify(again));
 });
 
 Deno.test("evaluateOnTargets() hands each target's console output over with its name", async () => {

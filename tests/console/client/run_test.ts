@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawnMain, startServe } from "../../_process.ts";
+import { listenDeaf } from "./_fixture.ts";
 import { screenOf } from "./_terminal.ts";
 
 const encoder = new TextEncoder();
@@ -590,37 +591,28 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
     await t.step(
       "a target that never answers is given up after --timeout",
       async () => {
-        const deaf = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-        const held: Deno.Conn[] = [];
-        const accepting = (async () => {
-          for await (const conn of deaf) held.push(conn);
-        })();
-        try {
-          const started = performance.now();
-          const result = await runClient([
-            "--target",
-            String((deaf.addr as Deno.NetAddr).port),
-            "--target",
-            String(c.port),
-            "--token",
-            token,
-            "--timeout",
-            "0.5",
-            "-e",
-            "2 * 21",
-          ]);
-          const elapsed = performance.now() - started;
-          assert.equal(result.code, 1);
-          const [, first, second] = result.stdout.split("\n");
-          assert.match(first!, / {2}error: no answer within 500\.0 ms/);
-          assert.match(second!, / {2}42$/);
-          // The client's own start-up is most of this on a loaded machine.
-          assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
-        } finally {
-          deaf.close();
-          await accepting.catch(() => {});
-          for (const conn of held) conn.close();
-        }
+        // Accepts and never says a word: a hung process, or not a console.
+        await using deaf = listenDeaf();
+        const started = performance.now();
+        const result = await runClient([
+          "--target",
+          String(deaf.port),
+          "--target",
+          String(c.port),
+          "--token",
+          token,
+          "--timeout",
+          "0.5",
+          "-e",
+          "2 * 21",
+        ]);
+        const elapsed = performance.now() - started;
+        assert.equal(result.code, 1);
+        const [, first, second] = result.stdout.split("\n");
+        assert.match(first!, / {2}error: no answer within 500\.0 ms/);
+        assert.match(second!, / {2}42$/);
+        // The client's own start-up is most of this on a loaded machine.
+        assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
       },
     );
   } finally {
@@ -725,11 +717,7 @@ Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as
 
 Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling evaluation and a deaf listener exit 1", async () => {
   const service = await startService();
-  const deaf = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of deaf) held.push(conn);
-  })();
+  await using deaf = listenDeaf();
   try {
     const pending = await runClient([
       "--port",
@@ -745,7 +733,7 @@ Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling 
       stderr:
         `error: no answer from 127.0.0.1:${service.port} within 500.0 ms (--timeout)\n`,
     });
-    const deafPort = (deaf.addr as Deno.NetAddr).port;
+    const deafPort = deaf.port;
     const json = await runClient([
       "--port",
       String(deafPort),
@@ -776,9 +764,6 @@ Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling 
     ]);
     assert.deepEqual(after, { code: 0, stdout: '"fine"\n', stderr: "" });
   } finally {
-    deaf.close();
-    await accepting.catch(() => {});
-    for (const conn of held) conn.close();
     await service.stop();
   }
 });

@@ -17,15 +17,27 @@ const HOSTILE =
   "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
   "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
 
-Deno.test("a console session contains values whose every trap throws and refuses to exit the service, end to end", async () => {
+/** A real `main.ts serve` and an authenticated JSON session on its console. */
+async function openServiceSession() {
   const service = await startServe(["--console-port", "0"], {
     env: { CONSOLE_TOKEN: TOKEN },
   });
   const line = await service.stdout.waitFor(/^console listening on /);
   const port = Number(line.match(/:(\d+)$/)![1]);
-  const session = await TestConnection.open(port);
   try {
+    const session = await TestConnection.open(port);
     assert.equal((await session.hello(TOKEN))?.type, "hello");
+    return { service, session };
+  } catch (error) {
+    service.child.kill("SIGTERM");
+    await service.finish();
+    throw error;
+  }
+}
+
+Deno.test("a console session contains values whose every trap throws and refuses to exit the service, end to end", async () => {
+  const { service, session } = await openServiceSession();
+  try {
     let id = 0;
     for (
       const code of [
@@ -109,14 +121,8 @@ Deno.test("a console session contains values whose every trap throws and refuses
 });
 
 Deno.test("output of interrupted work arrives as background output (id null) even while another evaluation is pending, end to end", async () => {
-  const service = await startServe(["--console-port", "0"], {
-    env: { CONSOLE_TOKEN: TOKEN },
-  });
-  const line = await service.stdout.waitFor(/^console listening on /);
-  const port = Number(line.match(/:(\d+)$/)![1]);
-  const session = await TestConnection.open(port);
+  const { service, session } = await openServiceSession();
   try {
-    assert.equal((await session.hello(TOKEN))?.type, "hello");
     await session.send({
       op: "eval",
       id: "slow",

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  LIBC_PATHS,
   trimAllocator,
   trimAvailable,
 } from "../../../console/toolkit/release_memory.ts";
 
 const CHILD = new URL("./_trim_child.ts", import.meta.url).pathname;
-const LIBC = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/usr/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/usr/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib64/libc.so.6",
-].find((path) => {
+const LIBC = LIBC_PATHS.find((path) => {
   try {
     return Deno.statSync(path).isFile;
   } catch {
