@@ -403,6 +403,12 @@ async function acceptConnections(
   state: ServerState,
 ): Promise<void> {
   const { log, maxUnauthenticated } = state.settings;
+  // Accept errors (EMFILE when the process is out of descriptors) repeat
+  // until something closes: back off instead of spinning, and log the first
+  // of a run and then a count at most every 10 s instead of a line each.
+  let backoffMs = 0;
+  let failures = 0;
+  let lastLogged = -Infinity;
   while (true) {
     let conn: Deno.Conn;
     try {
@@ -410,13 +416,21 @@ async function acceptConnections(
     } catch (error) {
       if (state.closing) return;
       if (error instanceof Deno.errors.BadResource) return;
-      log(
-        `console accept failed: ${
-          error instanceof Error ? error.message : error
-        }`,
-      );
+      failures++;
+      if (performance.now() - lastLogged >= 10_000) {
+        lastLogged = performance.now();
+        log(
+          `console accept failed${
+            failures > 1 ? ` (${failures} times since the last line)` : ""
+          }: ${error instanceof Error ? error.message : error}; retrying`,
+        );
+        failures = 0;
+      }
+      backoffMs = Math.min(Math.max(backoffMs * 2, 10), 1_000);
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
       continue;
     }
+    backoffMs = 0;
     if (state.unauthenticated.size >= maxUnauthenticated) {
       // Unauthenticated connections are cheap to open: bound them, but make
       // room for the newest (a real client authenticates in a round trip),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { serveGuarded } from "../../lib/http_server.ts";
 import { runMain, spawnWithFileLimit } from "../_process.ts";
+import { TestConnection, valueOf } from "../console/_console_client.ts";
 
 /** Resolves `true` once the server closes `conn` (EOF or reset), `false` after `ms`. */
 async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
@@ -162,6 +163,59 @@ Deno.test("main.ts serve survives running out of file descriptors and recovers o
     const { code, stderr } = await service.finish();
     assert.equal(code, 0, stderr);
     assert.doesNotMatch(stderr, /Uncaught|panicked/);
+  } finally {
+    for (const conn of conns) conn.close();
+    await service.signalGroup("SIGKILL").catch(() => {});
+    await service.finish().catch(() => {});
+  }
+});
+
+Deno.test("main.ts serve's console backs off when accept runs out of file descriptors: a line, not a flood", async () => {
+  const service = await spawnWithFileLimit(128, [
+    "serve",
+    "--port",
+    "0",
+    "--console-port",
+    "0",
+  ]);
+  const conns: Deno.Conn[] = [];
+  try {
+    await service.stdout.waitFor(/listening on http/, 30_000);
+    const consolePort = Number(
+      (await service.stdout.waitFor(/^console listening/)).match(/:(\d+)$/)![1],
+    );
+    const tokenFile = (await service.stdout.waitFor(/^console token in /))
+      .slice("console token in ".length);
+    const token = (await Deno.readTextFile(tokenFile)).trim();
+    const session = await TestConnection.open(consolePort);
+    conns.push(session.conn);
+    assert.equal((await session.hello(token))?.type, "hello");
+    // A snippet takes every descriptor left, so the next accept fails.
+    const taken = await session.eval(
+      1,
+      `globalThis.held = []; try { for (;;) held.push(Deno.openSync(${
+        JSON.stringify(tokenFile)
+      })) } catch { held.length }`,
+    );
+    assert.ok(Number(valueOf(taken.final)) > 0, JSON.stringify(taken.final));
+    for (let i = 0; i < 3; i++) {
+      conns.push(
+        await Deno.connect({ hostname: "127.0.0.1", port: consolePort }),
+      );
+    }
+    await service.stderr.waitFor(/console accept failed/, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const lines = service.stderr.text.split("\n")
+      .filter((line) => line.includes("console accept failed"));
+    assert.ok(lines.length <= 2, `${lines.length} lines:\n${lines[0]}`);
+    // Once descriptors are free again the console accepts as before.
+    await session.eval(2, "for (const f of held) f.close(); held.length");
+    for (const conn of conns.splice(1)) conn.close();
+    const client = await runMain(
+      ["console", "--port", String(consolePort), "-e", "cache.size + 1"],
+      { task: "console" },
+    );
+    assert.equal(client.code, 0, client.stderr);
   } finally {
     for (const conn of conns) conn.close();
     await service.signalGroup("SIGKILL").catch(() => {});
