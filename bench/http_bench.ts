@@ -19,7 +19,7 @@
  * (one spawn varies by ±20%).
  *
  * Run: deno task bench:http [--seconds 5] [--rounds 3] [--startup-runs 20]
- * [--requests 1000000]
+ * [--requests 1000000] [--startup-only] (only the start-up table, printed)
  *
  * @module
  */
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     requests: { type: "string", default: "1000000" },
     out: { type: "string", default: "bench/results/http.md" },
+    "startup-only": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -286,37 +287,72 @@ async function throughput() {
   };
 }
 
+/** The start-up cases, each spawned once per round, interleaved. */
+const STARTUP_CASES = {
+  empty: (port: number) => Promise.resolve(rawArgs("empty", port)),
+  floor: (port: number) =>
+    Promise.resolve([
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/floor_server.ts",
+      "--port",
+      String(port),
+    ]),
+  ours: (port: number) => serviceArgs([], port),
+  noConsole: (port: number) => serviceArgs(["--no-console"], port),
+  alarmOff: (port: number) => serviceArgs(["--leak-alarm", "off"], port),
+} as const;
+
+type StartupCase = keyof typeof STARTUP_CASES;
+
 async function startupAndIdle() {
-  const kinds = ["empty", "ours", "noConsole"] as const;
-  const runs: Record<
-    typeof kinds[number],
-    { startupMs: number; rss: number }[]
-  > = { empty: [], ours: [], noConsole: [] };
+  const kinds = Object.keys(STARTUP_CASES) as StartupCase[];
+  const runs = Object.fromEntries(
+    kinds.map((kind) => [kind, [] as { startupMs: number; rss: number }[]]),
+  ) as Record<StartupCase, { startupMs: number; rss: number }[]>;
   for (let i = 0; i < STARTUP_RUNS; i++) {
     for (const which of kinds) {
       const port = freePort();
-      const server = which === "empty"
-        ? await start(rawArgs("empty", port), port)
-        : await start(
-          await serviceArgs(which === "ours" ? [] : ["--no-console"], port),
-          port,
-          STARTUP_PROBE,
-        );
+      const server = await start(
+        await STARTUP_CASES[which](port),
+        port,
+        which === "empty" ? "" : STARTUP_PROBE,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const rss = await rssBytes(server.pid);
       await server.stop();
       runs[which].push({ startupMs: server.startupMs, rss });
     }
   }
-  const summary = (list: { startupMs: number; rss: number }[]) => ({
-    startupMs: median(list.map((run) => run.startupMs)),
-    rss: median(list.map((run) => run.rss)),
-  });
-  return {
-    empty: summary(runs.empty),
-    ours: summary(runs.ours),
-    noConsole: summary(runs.noConsole),
-  };
+  return Object.fromEntries(
+    kinds.map((kind) => [kind, {
+      startupMs: median(runs[kind].map((run) => run.startupMs)),
+      rss: median(runs[kind].map((run) => run.rss)),
+    }]),
+  ) as Record<StartupCase, { startupMs: number; rss: number }>;
+}
+
+/** The start-up table: every case beside the empty `Deno.serve`. */
+function startupRows(
+  boot: Record<StartupCase, { startupMs: number; rss: number }>,
+): string[] {
+  const cases: [StartupCase, string][] = [
+    ["empty", "empty `Deno.serve` (baseline)"],
+    ["floor", "floor: Hono + faker on `Deno.serve`, nothing else"],
+    ["ours", "users service (console and leak alarm on)"],
+    ["noConsole", "users service, `--no-console`"],
+    ["alarmOff", "users service, `--leak-alarm off`"],
+  ];
+  return [
+    `| start-up and idle | first 200 (\`/${STARTUP_PROBE}\`, a cache miss) | ratio | idle RSS (1 s after) | ratio |`,
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...cases.map(([kind, label]) =>
+      `| ${label} | ${ms(boot[kind].startupMs)} | ${
+        ratio(boot[kind].startupMs, boot.empty.startupMs)
+      } | ${mib(boot[kind].rss)} | ${ratio(boot[kind].rss, boot.empty.rss)} |`
+    ),
+    "| target for the users service | | ≤ 2× | | ≤ 1.3× |",
+  ];
 }
 
 async function flatRss() {
@@ -347,7 +383,15 @@ async function flatRss() {
   return { requests, warm: warm ?? end, end, peak, samples };
 }
 
-if (import.meta.main) {
+if (import.meta.main && values["startup-only"]) {
+  console.log(
+    [
+      `start-up and idle RSS: median of ${STARTUP_RUNS} interleaved spawns, deno ${Deno.version.deno}`,
+      "",
+      ...startupRows(await startupAndIdle()),
+    ].join("\n"),
+  );
+} else if (import.meta.main) {
   const load = await throughput();
   const boot = await startupAndIdle();
   const flat = await flatRss();
@@ -385,20 +429,7 @@ if (import.meta.main) {
       ratio(load.hits.rps, load.alarmOff.rps)
     } | ≥ 0.99× |`,
     "",
-    "| start-up and idle | empty `Deno.serve` (baseline) | users service | ratio | `--no-console` | ratio | target |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
-    `| start-up to first 200 (\`/${STARTUP_PROBE}\`, a cache miss) | ${
-      ms(boot.empty.startupMs)
-    } | ${ms(boot.ours.startupMs)} | ${
-      ratio(boot.ours.startupMs, boot.empty.startupMs)
-    } | ${ms(boot.noConsole.startupMs)} | ${
-      ratio(boot.noConsole.startupMs, boot.empty.startupMs)
-    } | ≤ 2× |`,
-    `| idle RSS | ${mib(boot.empty.rss)} | ${mib(boot.ours.rss)} | ${
-      ratio(boot.ours.rss, boot.empty.rss)
-    } | ${mib(boot.noConsole.rss)} | ${
-      ratio(boot.noConsole.rss, boot.empty.rss)
-    } | ≤ 1.3× |`,
+    ...startupRows(boot),
     "",
     `| RSS over ${flat.requests} \`/users/random\`, \`--cache-limit 10000\` | after 100k (warm) | peak after warm | end | growth | target |`,
     "| --- | ---: | ---: | ---: | ---: | --- |",

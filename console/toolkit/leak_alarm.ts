@@ -17,7 +17,6 @@
 
 import v8 from "node:v8";
 import vm from "node:vm";
-import { post } from "./inspector.ts";
 import {
   type FloorSample,
   LeakDetector,
@@ -30,6 +29,19 @@ import {
   topSites,
 } from "./leak_attribution.ts";
 import { formatBytes } from "./report.ts";
+
+/**
+ * The inspector (and the toolkit's process-wide state behind it) is loaded
+ * the first time the alarm needs it: a trip, or a forced GC without `gc()`. A service that never trips does not
+ * pay for them at start-up. Literal specifiers, so `deno compile` embeds them.
+ */
+async function post<T = unknown>(
+  method: string,
+  params?: Record<string, unknown>,
+): Promise<T> {
+  const inspector = await import("./inspector.ts");
+  return await inspector.post<T>(method, params);
+}
 
 /** The alarm's settings (the `--leak-alarm-*` flags). */
 export interface LeakAlarmOptions {

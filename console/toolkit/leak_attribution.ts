@@ -8,7 +8,6 @@
  */
 
 import { formatBytes } from "./report.ts";
-import { mapToSource } from "./source_positions.ts";
 
 /** A call frame of V8's sampling heap profile. */
 export interface ProfileCallFrame {
@@ -72,6 +71,9 @@ export async function sourcePosition(
   line0: number,
   column0: number,
 ): Promise<{ file: string; line: number; column: number }> {
+  // Source maps (trace-mapping) load with the first position asked for, not
+  // with the leak alarm that imports this module at start-up.
+  const { mapToSource } = await import("./source_positions.ts");
   const { file, line, column } = await mapToSource(url, line0, column0);
   return { file, line, column };
 }
