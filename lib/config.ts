@@ -16,6 +16,7 @@ import {
   parseInteger,
   readEnv,
   UsageError,
+  valueFlags,
 } from "./flags.ts";
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -140,19 +141,21 @@ const PORT_RANGE = { min: 0, max: 65535 };
 export function parseServeArgs(args: string[]): ServeConfig | "help" {
   const flags = parseFlags(args, {
     help: { type: "boolean", short: "h" },
-    host: { type: "string" },
-    port: { type: "string" },
-    "cache-limit": { type: "string" },
-    "db-delay": { type: "string" },
-    "max-connections": { type: "string" },
-    "headers-timeout": { type: "string" },
-    "idle-timeout": { type: "string" },
     console: { type: "boolean" },
-    "console-host": { type: "string" },
-    "console-port": { type: "string" },
-    "console-socket": { type: "string" },
-    "console-token": { type: "string" },
-    "console-max-sessions": { type: "string" },
+    ...valueFlags(
+      "host",
+      "port",
+      "cache-limit",
+      "db-delay",
+      "max-connections",
+      "headers-timeout",
+      "idle-timeout",
+      "console-host",
+      "console-port",
+      "console-socket",
+      "console-token",
+      "console-max-sessions",
+    ),
     ...LEAK_ALARM_FLAGS,
   });
   if (flags.help) return "help";
@@ -358,14 +361,14 @@ function insideStateDirectory(directory: string): boolean {
   return directory === state || directory.startsWith(`${state}/`);
 }
 
-const LEAK_ALARM_FLAGS = {
-  "leak-alarm": { type: "string" },
-  "leak-alarm-window": { type: "string" },
-  "leak-alarm-min-growth": { type: "string" },
-  "leak-alarm-min-growth-percent": { type: "string" },
-  "leak-alarm-gc-interval": { type: "string" },
-  "leak-alarm-profile": { type: "string" },
-} as const;
+const LEAK_ALARM_FLAGS = valueFlags(
+  "leak-alarm",
+  "leak-alarm-window",
+  "leak-alarm-min-growth",
+  "leak-alarm-min-growth-percent",
+  "leak-alarm-gc-interval",
+  "leak-alarm-profile",
+);
 
 /**
  * Reads the leak alarm's flags, with environment fallbacks.

@@ -56,6 +56,28 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
 }
 
 /**
+ * Declares flags that each take a value, for {@linkcode parseFlags}.
+ *
+ * @param names The flags' names, without the dashes.
+ * @returns `{ [name]: { type: "string" } }` for each name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFlags, valueFlags } from "./flags.ts";
+ * const values = parseFlags(["--port", "1"], valueFlags("host", "port"));
+ * assert.equal(values.port, "1");
+ * ```
+ */
+export function valueFlags<const N extends string>(
+  ...names: N[]
+): Record<N, { type: "string" }> {
+  return Object.fromEntries(
+    names.map((name) => [name, { type: "string" }]),
+  ) as Record<N, { type: "string" }>;
+}
+
+/**
  * Reads an environment variable if the process may; `undefined` otherwise,
  * so least-privilege runs never prompt or fail for a variable they were not
  * granted.

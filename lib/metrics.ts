@@ -187,7 +187,7 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
   for (const name of UNSUPPORTED_DEFAULT_METRICS) {
     defaults.removeSingleMetric(name);
   }
-  const memory = (name: string, help: string, read: () => number) =>
+  const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
       help,
@@ -196,51 +196,25 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
         this.set(read());
       },
     });
-  memory(
-    "process_resident_memory_bytes",
-    "Resident memory size in bytes.",
-    () => Deno.memoryUsage().rss,
-  );
-  memory(
-    "deno_heap_used_bytes",
-    "V8 heap used in bytes.",
-    () => Deno.memoryUsage().heapUsed,
-  );
-  memory(
-    "deno_heap_total_bytes",
-    "V8 heap allocated in bytes.",
-    () => Deno.memoryUsage().heapTotal,
-  );
-  memory(
-    "deno_external_memory_bytes",
-    "Memory of C++ objects bound to JavaScript objects, in bytes.",
-    () => Deno.memoryUsage().external,
-  );
-  memory(
+  for (const [name, [field, help]] of Object.entries(MEMORY_GAUGES)) {
+    gauge(name, help, () => Deno.memoryUsage()[field]);
+  }
+  gauge(
     "users_cache_entries",
     "Users held in the cache.",
     () => source.cache.size,
   );
-  const total = (name: string, help: string, read: () => number) =>
+  for (const [name, [stat, help]] of Object.entries(CACHE_COUNTERS)) {
     new Counter({
       name,
       help,
       registers,
       collect() {
         this.reset();
-        this.inc(read());
+        this.inc(source.stats[stat]);
       },
     });
-  total(
-    "users_cache_hits_total",
-    "User lookups answered from the cache.",
-    () => source.stats.hits,
-  );
-  total(
-    "users_cache_misses_total",
-    "User lookups that went to the database.",
-    () => source.stats.misses,
-  );
+  }
   new Counter({
     name: "http_requests_total",
     help: "HTTP requests by route pattern and status.",
@@ -260,11 +234,7 @@ function addLeakAlarmGauges(
   Gauge: typeof import("prom-client").Gauge,
   registers: import("prom-client").Registry[],
 ): void {
-  const gauge = (
-    name: string,
-    help: string,
-    read: (readings: LeakAlarmReadings) => number,
-  ) =>
+  for (const [name, [reading, help]] of Object.entries(LEAK_ALARM_GAUGES)) {
     new Gauge({
       name,
       help,
@@ -272,32 +242,54 @@ function addLeakAlarmGauges(
       collect() {
         // NaN while the alarm is off or has nothing to say yet: a 0 would
         // read as an empty heap or a flat trend.
-        this.set(leakAlarm === undefined ? NaN : read(leakAlarm()));
+        this.set(
+          leakAlarm === undefined ? NaN : Number(leakAlarm()[reading]),
+        );
       },
     });
-  gauge(
-    "leakwatch_heap_after_gc_bytes",
-    "V8 heap used right after the latest full (mark-sweep) GC, in bytes.",
-    (r) => r.floorBytes,
-  );
-  gauge(
-    "leakwatch_heap_growth_bytes_per_second",
-    "Growth of the heap after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
-    (r) => r.growthBytesPerSecond,
-  );
-  gauge(
-    "leakwatch_leak_suspected",
-    "1 while the leak alarm suspects a leak, else 0.",
-    (r) => r.suspected ? 1 : 0,
-  );
-  gauge(
-    "leakwatch_heap_after_gc_samples",
-    "Full-GC samples the leak alarm has taken since start.",
-    (r) => r.samples,
-  );
-  gauge(
-    "leakwatch_heap_limit_bytes",
-    "V8's heap size limit (--max-old-space-size), in bytes.",
-    (r) => r.heapLimitBytes,
-  );
+  }
 }
+
+/** Gauges read from `Deno.memoryUsage()` at each scrape: field and help. */
+const MEMORY_GAUGES: Record<string, [keyof Deno.MemoryUsage, string]> = {
+  process_resident_memory_bytes: ["rss", "Resident memory size in bytes."],
+  deno_heap_used_bytes: ["heapUsed", "V8 heap used in bytes."],
+  deno_heap_total_bytes: ["heapTotal", "V8 heap allocated in bytes."],
+  deno_external_memory_bytes: [
+    "external",
+    "Memory of C++ objects bound to JavaScript objects, in bytes.",
+  ],
+};
+
+/** The cache's counters, read from its stats at each scrape. */
+const CACHE_COUNTERS: Record<string, [keyof CacheStats, string]> = {
+  users_cache_hits_total: ["hits", "User lookups answered from the cache."],
+  users_cache_misses_total: [
+    "misses",
+    "User lookups that went to the database.",
+  ],
+};
+
+/** The leak alarm's gauges: the reading each shows (`suspected` as 1 or 0) and help. */
+const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
+  leakwatch_heap_after_gc_bytes: [
+    "floorBytes",
+    "V8 heap used right after the latest full (mark-sweep) GC, in bytes.",
+  ],
+  leakwatch_heap_growth_bytes_per_second: [
+    "growthBytesPerSecond",
+    "Growth of the heap after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  ],
+  leakwatch_leak_suspected: [
+    "suspected",
+    "1 while the leak alarm suspects a leak, else 0.",
+  ],
+  leakwatch_heap_after_gc_samples: [
+    "samples",
+    "Full-GC samples the leak alarm has taken since start.",
+  ],
+  leakwatch_heap_limit_bytes: [
+    "heapLimitBytes",
+    "V8's heap size limit (--max-old-space-size), in bytes.",
+  ],
+};
