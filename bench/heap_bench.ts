@@ -18,6 +18,8 @@
  */
 
 import { CAPTURE_MEMORY_FACTOR } from "../console/toolkit/memory.ts";
+import type { RawSnapshot, SnapshotParser } from "../console/heap/parser.ts";
+import type { Toolkit } from "../console/toolkit/mod.ts";
 
 const MEMLAB_VERSION = "2.0.5";
 const TARGET_USERS = [
@@ -97,16 +99,54 @@ function fill(users: number, from = 0): void {
   }
 }
 
-/** Child: builds a heap like the leaking cache and snapshots it via the toolkit. */
-async function make(users: number, file: string): Promise<void> {
-  fill(users);
+/**
+ * Feeds a snapshot file to a parser in 1 MiB reads, as text pieces the way
+ * the analysis worker gets them.
+ */
+async function parseFile(
+  parser: SnapshotParser,
+  file: string,
+): Promise<RawSnapshot> {
+  const decoder = new TextDecoder();
+  const handle = await Deno.open(file);
+  const block = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await handle.read(block);
+    if (n === null) break;
+    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
+  }
+  handle.close();
+  parser.push(decoder.decode());
+  return parser.finish();
+}
+
+/**
+ * The toolkit, imported only here so that the analyser children's peak RSS
+ * does not include it.
+ */
+async function startToolkit(): Promise<
+  { toolkit: Toolkit; closeToolkit: () => Promise<void> }
+> {
   const { createToolkit, closeToolkit } = await import(
     "../console/toolkit/mod.ts"
   );
-  const toolkit = createToolkit({ progress: () => {} });
+  return { toolkit: createToolkit({ progress: () => {} }), closeToolkit };
+}
+
+/** Heap used and RSS after a full GC: what a capture's memory factor is relative to. */
+async function settledMemory(
+  toolkit: Toolkit,
+): Promise<{ heapUsed: number; rssBefore: number }> {
   await toolkit.gc();
-  const heapUsed = Deno.memoryUsage().heapUsed;
-  const rssBefore = Deno.memoryUsage().rss;
+  const { heapUsed, rss } = Deno.memoryUsage();
+  return { heapUsed, rssBefore: rss };
+}
+
+/** Child: builds a heap like the leaking cache and snapshots it via the toolkit. */
+async function make(users: number, file: string): Promise<void> {
+  fill(users);
+  const { toolkit, closeToolkit } = await startToolkit();
+  const { heapUsed, rssBefore } = await settledMemory(toolkit);
   const report = await toolkit.heap.snapshot(file);
   await closeToolkit();
   const result: MakeResult = {
@@ -123,10 +163,7 @@ async function make(users: number, file: string): Promise<void> {
 /** Child: baseline (half the users), target and final snapshots for leak finding. */
 async function makeThree(users: number, prefix: string): Promise<void> {
   fill(users / 2);
-  const { createToolkit, closeToolkit } = await import(
-    "../console/toolkit/mod.ts"
-  );
-  const toolkit = createToolkit({ progress: () => {} });
+  const { toolkit, closeToolkit } = await startToolkit();
   await toolkit.heap.snapshot(`${prefix}-baseline.heapsnapshot`);
   fill(users, users / 2);
   await toolkit.heap.snapshot(`${prefix}-target.heapsnapshot`);
@@ -149,20 +186,7 @@ interface LeaksResult {
 async function leaksChild(baseline: string, final: string): Promise<void> {
   const { SnapshotParser } = await import("../console/heap/parser.ts");
   const { HeapAnalysis } = await import("../console/heap/analysis.ts");
-  const read = async (file: string) => {
-    const parser = new SnapshotParser();
-    const decoder = new TextDecoder();
-    const handle = await Deno.open(file);
-    const block = new Uint8Array(1 << 20);
-    for (;;) {
-      const n = await handle.read(block);
-      if (n === null) break;
-      parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
-    }
-    handle.close();
-    parser.push(decoder.decode());
-    return parser.finish();
-  };
+  const read = (file: string) => parseFile(new SnapshotParser(), file);
   const ownership = { consoleScripts: [new URL("console/", ROOT).href] };
   // The baseline call happened earlier (live, it is the previous
   // heap.leaks()); only its highest id is kept.
@@ -196,13 +220,8 @@ async function leaksChild(baseline: string, final: string): Promise<void> {
 /** Child: the same heap, then `heap.top()` (capture + analysis in the worker). */
 async function top(users: number): Promise<void> {
   fill(users);
-  const { createToolkit, closeToolkit } = await import(
-    "../console/toolkit/mod.ts"
-  );
-  const toolkit = createToolkit({ progress: () => {} });
-  await toolkit.gc();
-  const heapUsed = Deno.memoryUsage().heapUsed;
-  const rssBefore = Deno.memoryUsage().rss;
+  const { toolkit, closeToolkit } = await startToolkit();
+  const { heapUsed, rssBefore } = await settledMemory(toolkit);
   const started = performance.now();
   await toolkit.heap.top(3);
   const ms = performance.now() - started;
@@ -222,18 +241,7 @@ async function analyse(file: string): Promise<void> {
   const { SnapshotParser } = await import("../console/heap/parser.ts");
   const { HeapAnalysis } = await import("../console/heap/analysis.ts");
   const started = performance.now();
-  const parser = new SnapshotParser();
-  const decoder = new TextDecoder();
-  const handle = await Deno.open(file);
-  const block = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await handle.read(block);
-    if (n === null) break;
-    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
-  }
-  handle.close();
-  parser.push(decoder.decode());
-  const raw = parser.finish();
+  const raw = await parseFile(new SnapshotParser(), file);
   const parsed = performance.now();
   const analysis = HeapAnalysis.from(raw);
   const analysed = performance.now();
