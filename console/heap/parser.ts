@@ -59,7 +59,7 @@ const enum State {
 
 const HEADER_LIMIT = 64 * 1024 * 1024;
 const ENCODER = new TextEncoder();
-const NON_ASCII = /[^\x00-\x7f]/g;
+const NON_ASCII = /[\u0080-\uffff]/g;
 
 /**
  * Parses a V8 heap snapshot fed in arbitrary pieces.
