@@ -371,6 +371,23 @@ async function runMeasured<T extends { maxRss: number }>(
   }
 }
 
+/**
+ * Runs this script as a measured child: `command` is its mode and that
+ * mode's arguments, `permissions` all it may do.
+ */
+function runChild<T extends { maxRss: number }>(
+  permissions: string[],
+  command: string[],
+): Promise<T> {
+  const self = new URL(import.meta.url).pathname;
+  return runMeasured<T>(Deno.execPath(), [
+    "run",
+    ...permissions,
+    self,
+    ...command,
+  ]);
+}
+
 async function run(
   cmd: string,
   args: string[],
@@ -441,13 +458,15 @@ async function main(): Promise<void> {
   await ensureMemlab(memlabDir);
   await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
   await Deno.writeTextFile(`${memlabDir}/leaks.js`, MEMLAB_LEAKS_SCRIPT);
-  const self = new URL(import.meta.url).pathname;
   const heapDir = HEAP_DIR.pathname;
-  const idle = await runMeasured<{ maxRss: number }>(Deno.execPath(), [
-    "run",
-    self,
-    "idle",
-  ]);
+  const idle = await runChild<{ maxRss: number }>([], ["idle"]);
+  // The snapshot-making children read the analysis worker's source, ask
+  // the system for memory figures and write the snapshots.
+  const capturing = [
+    "--allow-sys",
+    `--allow-read=${heapDir}`,
+    `--allow-write=${work}`,
+  ];
 
   const rows: string[] = [];
   const capture: string[] = [];
@@ -457,33 +476,21 @@ async function main(): Promise<void> {
   for (const { label, users } of TARGET_USERS) {
     const file = `${work}/cache-${users}.heapsnapshot`;
     console.error(`${label}: making snapshot (${users} users) ...`);
-    const made = await runMeasured<MakeResult>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      `--allow-write=${work}`,
-      self,
+    const made = await runChild<MakeResult>(capturing, [
       "make",
       String(users),
       file,
     ]);
     console.error(`${label}: heap.top() in-process ...`);
-    const topRun = await runMeasured<TopResult>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      self,
-      "top",
-      String(users),
-    ]);
+    const topRun = await runChild<TopResult>(
+      ["--allow-sys", `--allow-read=${heapDir}`],
+      ["top", String(users)],
+    );
     console.error(`${label}: our analysis ...`);
-    const ours = await runMeasured<AnalyseResult>(Deno.execPath(), [
-      "run",
-      `--allow-read=${file},${ROOT.pathname}`,
-      self,
-      "analyse",
-      file,
-    ]);
+    const ours = await runChild<AnalyseResult>(
+      [`--allow-read=${file},${ROOT.pathname}`],
+      ["analyse", file],
+    );
     console.error(`${label}: memlab ...`);
     const theirs = await runMeasured<AnalyseResult>("node", [
       "--max-old-space-size=16384",
@@ -557,12 +564,7 @@ async function main(): Promise<void> {
     );
     console.error(`${label}: leak finding (baseline, target, final) ...`);
     const prefix = `${work}/leaks-${users}`;
-    await runMeasured<{ maxRss: number }>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      `--allow-write=${work}`,
-      self,
+    await runChild<{ maxRss: number }>(capturing, [
       "make3",
       String(users),
       prefix,
@@ -570,14 +572,10 @@ async function main(): Promise<void> {
     const leakFiles = ["baseline", "target", "final"].map((tag) =>
       `${prefix}-${tag}.heapsnapshot`
     );
-    const ourLeaks = await runMeasured<LeaksResult>(Deno.execPath(), [
-      "run",
-      `--allow-read=${work},${ROOT.pathname}`,
-      self,
-      "leaks",
-      leakFiles[0]!,
-      leakFiles[2]!,
-    ]);
+    const ourLeaks = await runChild<LeaksResult>(
+      [`--allow-read=${work},${ROOT.pathname}`],
+      ["leaks", leakFiles[0]!, leakFiles[2]!],
+    );
     const memlabWork = `${work}/memlab-work-${users}`;
     await Deno.mkdir(memlabWork, { recursive: true });
     const theirLeaks = await runMeasured<LeaksResult>("node", [
