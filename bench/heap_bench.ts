@@ -18,6 +18,8 @@
  */
 
 import { CAPTURE_MEMORY_FACTOR } from "../console/toolkit/memory.ts";
+import type { RawSnapshot, SnapshotParser } from "../console/heap/parser.ts";
+import type { Toolkit } from "../console/toolkit/mod.ts";
 
 const MEMLAB_VERSION = "2.0.5";
 const TARGET_USERS = [
@@ -97,16 +99,54 @@ function fill(users: number, from = 0): void {
   }
 }
 
-/** Child: builds a heap like the leaking cache and snapshots it via the toolkit. */
-async function make(users: number, file: string): Promise<void> {
-  fill(users);
+/**
+ * Feeds a snapshot file to a parser in 1 MiB reads, as text pieces the way
+ * the analysis worker gets them.
+ */
+async function parseFile(
+  parser: SnapshotParser,
+  file: string,
+): Promise<RawSnapshot> {
+  const decoder = new TextDecoder();
+  const handle = await Deno.open(file);
+  const block = new Uint8Array(1 << 20);
+  for (;;) {
+    const n = await handle.read(block);
+    if (n === null) break;
+    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
+  }
+  handle.close();
+  parser.push(decoder.decode());
+  return parser.finish();
+}
+
+/**
+ * The toolkit, imported only here so that the analyser children's peak RSS
+ * does not include it.
+ */
+async function startToolkit(): Promise<
+  { toolkit: Toolkit; closeToolkit: () => Promise<void> }
+> {
   const { createToolkit, closeToolkit } = await import(
     "../console/toolkit/mod.ts"
   );
-  const toolkit = createToolkit({ progress: () => {} });
+  return { toolkit: createToolkit({ progress: () => {} }), closeToolkit };
+}
+
+/** Heap used and RSS after a full GC: what a capture's memory factor is relative to. */
+async function settledMemory(
+  toolkit: Toolkit,
+): Promise<{ heapUsed: number; rssBefore: number }> {
   await toolkit.gc();
-  const heapUsed = Deno.memoryUsage().heapUsed;
-  const rssBefore = Deno.memoryUsage().rss;
+  const { heapUsed, rss } = Deno.memoryUsage();
+  return { heapUsed, rssBefore: rss };
+}
+
+/** Child: builds a heap like the leaking cache and snapshots it via the toolkit. */
+async function make(users: number, file: string): Promise<void> {
+  fill(users);
+  const { toolkit, closeToolkit } = await startToolkit();
+  const { heapUsed, rssBefore } = await settledMemory(toolkit);
   const report = await toolkit.heap.snapshot(file);
   await closeToolkit();
   const result: MakeResult = {
@@ -123,10 +163,7 @@ async function make(users: number, file: string): Promise<void> {
 /** Child: baseline (half the users), target and final snapshots for leak finding. */
 async function makeThree(users: number, prefix: string): Promise<void> {
   fill(users / 2);
-  const { createToolkit, closeToolkit } = await import(
-    "../console/toolkit/mod.ts"
-  );
-  const toolkit = createToolkit({ progress: () => {} });
+  const { toolkit, closeToolkit } = await startToolkit();
   await toolkit.heap.snapshot(`${prefix}-baseline.heapsnapshot`);
   fill(users, users / 2);
   await toolkit.heap.snapshot(`${prefix}-target.heapsnapshot`);
@@ -149,20 +186,7 @@ interface LeaksResult {
 async function leaksChild(baseline: string, final: string): Promise<void> {
   const { SnapshotParser } = await import("../console/heap/parser.ts");
   const { HeapAnalysis } = await import("../console/heap/analysis.ts");
-  const read = async (file: string) => {
-    const parser = new SnapshotParser();
-    const decoder = new TextDecoder();
-    const handle = await Deno.open(file);
-    const block = new Uint8Array(1 << 20);
-    for (;;) {
-      const n = await handle.read(block);
-      if (n === null) break;
-      parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
-    }
-    handle.close();
-    parser.push(decoder.decode());
-    return parser.finish();
-  };
+  const read = (file: string) => parseFile(new SnapshotParser(), file);
   const ownership = { consoleScripts: [new URL("console/", ROOT).href] };
   // The baseline call happened earlier (live, it is the previous
   // heap.leaks()); only its highest id is kept.
@@ -196,13 +220,8 @@ async function leaksChild(baseline: string, final: string): Promise<void> {
 /** Child: the same heap, then `heap.top()` (capture + analysis in the worker). */
 async function top(users: number): Promise<void> {
   fill(users);
-  const { createToolkit, closeToolkit } = await import(
-    "../console/toolkit/mod.ts"
-  );
-  const toolkit = createToolkit({ progress: () => {} });
-  await toolkit.gc();
-  const heapUsed = Deno.memoryUsage().heapUsed;
-  const rssBefore = Deno.memoryUsage().rss;
+  const { toolkit, closeToolkit } = await startToolkit();
+  const { heapUsed, rssBefore } = await settledMemory(toolkit);
   const started = performance.now();
   await toolkit.heap.top(3);
   const ms = performance.now() - started;
@@ -222,18 +241,7 @@ async function analyse(file: string): Promise<void> {
   const { SnapshotParser } = await import("../console/heap/parser.ts");
   const { HeapAnalysis } = await import("../console/heap/analysis.ts");
   const started = performance.now();
-  const parser = new SnapshotParser();
-  const decoder = new TextDecoder();
-  const handle = await Deno.open(file);
-  const block = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await handle.read(block);
-    if (n === null) break;
-    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
-  }
-  handle.close();
-  parser.push(decoder.decode());
-  const raw = parser.finish();
+  const raw = await parseFile(new SnapshotParser(), file);
   const parsed = performance.now();
   const analysis = HeapAnalysis.from(raw);
   const analysed = performance.now();
@@ -363,6 +371,23 @@ async function runMeasured<T extends { maxRss: number }>(
   }
 }
 
+/**
+ * Runs this script as a measured child: `command` is its mode and that
+ * mode's arguments, `permissions` all it may do.
+ */
+function runChild<T extends { maxRss: number }>(
+  permissions: string[],
+  command: string[],
+): Promise<T> {
+  const self = new URL(import.meta.url).pathname;
+  return runMeasured<T>(Deno.execPath(), [
+    "run",
+    ...permissions,
+    self,
+    ...command,
+  ]);
+}
+
 async function run(
   cmd: string,
   args: string[],
@@ -433,13 +458,15 @@ async function main(): Promise<void> {
   await ensureMemlab(memlabDir);
   await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
   await Deno.writeTextFile(`${memlabDir}/leaks.js`, MEMLAB_LEAKS_SCRIPT);
-  const self = new URL(import.meta.url).pathname;
   const heapDir = HEAP_DIR.pathname;
-  const idle = await runMeasured<{ maxRss: number }>(Deno.execPath(), [
-    "run",
-    self,
-    "idle",
-  ]);
+  const idle = await runChild<{ maxRss: number }>([], ["idle"]);
+  // The snapshot-making children read the analysis worker's source, ask
+  // the system for memory figures and write the snapshots.
+  const capturing = [
+    "--allow-sys",
+    `--allow-read=${heapDir}`,
+    `--allow-write=${work}`,
+  ];
 
   const rows: string[] = [];
   const capture: string[] = [];
@@ -449,33 +476,21 @@ async function main(): Promise<void> {
   for (const { label, users } of TARGET_USERS) {
     const file = `${work}/cache-${users}.heapsnapshot`;
     console.error(`${label}: making snapshot (${users} users) ...`);
-    const made = await runMeasured<MakeResult>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      `--allow-write=${work}`,
-      self,
+    const made = await runChild<MakeResult>(capturing, [
       "make",
       String(users),
       file,
     ]);
     console.error(`${label}: heap.top() in-process ...`);
-    const topRun = await runMeasured<TopResult>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      self,
-      "top",
-      String(users),
-    ]);
+    const topRun = await runChild<TopResult>(
+      ["--allow-sys", `--allow-read=${heapDir}`],
+      ["top", String(users)],
+    );
     console.error(`${label}: our analysis ...`);
-    const ours = await runMeasured<AnalyseResult>(Deno.execPath(), [
-      "run",
-      `--allow-read=${file},${ROOT.pathname}`,
-      self,
-      "analyse",
-      file,
-    ]);
+    const ours = await runChild<AnalyseResult>(
+      [`--allow-read=${file},${ROOT.pathname}`],
+      ["analyse", file],
+    );
     console.error(`${label}: memlab ...`);
     const theirs = await runMeasured<AnalyseResult>("node", [
       "--max-old-space-size=16384",
@@ -549,12 +564,7 @@ async function main(): Promise<void> {
     );
     console.error(`${label}: leak finding (baseline, target, final) ...`);
     const prefix = `${work}/leaks-${users}`;
-    await runMeasured<{ maxRss: number }>(Deno.execPath(), [
-      "run",
-      "--allow-sys",
-      `--allow-read=${heapDir}`,
-      `--allow-write=${work}`,
-      self,
+    await runChild<{ maxRss: number }>(capturing, [
       "make3",
       String(users),
       prefix,
@@ -562,14 +572,10 @@ async function main(): Promise<void> {
     const leakFiles = ["baseline", "target", "final"].map((tag) =>
       `${prefix}-${tag}.heapsnapshot`
     );
-    const ourLeaks = await runMeasured<LeaksResult>(Deno.execPath(), [
-      "run",
-      `--allow-read=${work},${ROOT.pathname}`,
-      self,
-      "leaks",
-      leakFiles[0]!,
-      leakFiles[2]!,
-    ]);
+    const ourLeaks = await runChild<LeaksResult>(
+      [`--allow-read=${work},${ROOT.pathname}`],
+      ["leaks", leakFiles[0]!, leakFiles[2]!],
+    );
     const memlabWork = `${work}/memlab-work-${users}`;
     await Deno.mkdir(memlabWork, { recursive: true });
     const theirLeaks = await runMeasured<LeaksResult>("node", [

@@ -70,6 +70,18 @@ const enum Name {
   Callback,
 }
 
+/** The edge names the index follows; any other is {@link Name.Other}. */
+const NAME_CODES: ReadonlyMap<string, Name> = new Map([
+  ["extension", Name.Extension],
+  ["shared", Name.Shared],
+  ["script", Name.Script],
+  ["function", Name.Function],
+  ["context", Name.Context],
+  ["value", Name.Value],
+  ["_onTimeout", Name.Callback],
+  ["callback", Name.Callback],
+]);
+
 /**
  * Module records, module scopes, exports and closure scripts of one graph,
  * indexed in one pass over the edges.
@@ -373,32 +385,10 @@ export class HolderIndex {
     if (raw >= this.#names.length) return Name.Other;
     let code = this.#names[raw]!;
     if (code < 0) {
-      code = nameCode(graph.strings.get(raw));
+      code = NAME_CODES.get(graph.strings.get(raw)) ?? Name.Other;
       this.#names[raw] = code;
     }
     return code;
-  }
-}
-
-function nameCode(name: string): Name {
-  switch (name) {
-    case "extension":
-      return Name.Extension;
-    case "shared":
-      return Name.Shared;
-    case "script":
-      return Name.Script;
-    case "function":
-      return Name.Function;
-    case "context":
-      return Name.Context;
-    case "value":
-      return Name.Value;
-    case "_onTimeout":
-    case "callback":
-      return Name.Callback;
-    default:
-      return Name.Other;
   }
 }
 

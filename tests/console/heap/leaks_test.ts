@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { HeapAnalysis } from "../../../console/heap/analysis.ts";
 import { SnapshotParser } from "../../../console/heap/parser.ts";
-import { type FixtureNode, makeSnapshot, split } from "./_fixture.ts";
+import {
+  type FixtureEdge,
+  type FixtureNode,
+  makeSnapshot,
+  split,
+} from "./_fixture.ts";
 
 const USERS_URL = "file:///app/lib/users.ts";
 const CONSOLE_URL = "file:///app/console/toolkit/heap.ts";
@@ -12,6 +17,14 @@ const edge = (type: string, name: string | number, to: number) => ({
   to,
 });
 
+/** A fixture node; its edge list always exists, so tests can add to it. */
+const node = (
+  type: string,
+  name: string,
+  size: number,
+  edges: FixtureEdge[] = [],
+): FixtureNode => ({ type, name, size, edges });
+
 /**
  * A module `lib/users.ts` exporting `cache` (a Map of users) with a
  * module-level `registry` array, a closure `tick` of that module, and a
@@ -20,108 +33,66 @@ const edge = (type: string, name: string | number, to: number) => ({
 function moduleHeap(users: number): FixtureNode[] {
   const nodes: FixtureNode[] = [
     // 0 root, 1 global handles
-    { type: "synthetic", name: "", size: 0, edges: [edge("element", 1, 1)] },
-    {
-      type: "synthetic",
-      name: "(Global handles)",
-      size: 0,
-      edges: [edge("internal", "0", 2), edge("internal", "1", 15)],
-    },
+    node("synthetic", "", 0, [edge("element", 1, 1)]),
+    node("synthetic", "(Global handles)", 0, [
+      edge("internal", "0", 2),
+      edge("internal", "1", 15),
+    ]),
     // 2 the module record: exports table, then its generator
-    {
-      type: "native",
-      name: "system / SourceTextModule",
-      size: 100,
-      edges: [edge("hidden", 0, 3), edge("hidden", 5, 9)],
-    },
+    node("native", "system / SourceTextModule", 100, [
+      edge("hidden", 0, 3),
+      edge("hidden", 5, 9),
+    ]),
     // 3 exports table: name, cell
-    {
-      type: "array",
-      name: "",
-      size: 32,
-      edges: [edge("internal", "0", 4), edge("internal", "1", 5)],
-    },
-    { type: "string", name: "cache", size: 16 },
-    {
-      type: "native",
-      name: "system / Cell",
-      size: 16,
-      edges: [edge("internal", "value", 6)],
-    },
+    node("array", "", 32, [edge("internal", "0", 4), edge("internal", "1", 5)]),
+    node("string", "cache", 16),
+    node("native", "system / Cell", 16, [edge("internal", "value", 6)]),
     // 6 the Map and its table
-    {
-      type: "object",
-      name: "Map",
-      size: 32,
-      edges: [edge("internal", "table", 7)],
-    },
-    { type: "array", name: "", size: 8 * users, edges: [] },
+    node("object", "Map", 32, [edge("internal", "table", 7)]),
+    node("array", "", 8 * users),
     // 8 the module context: registry, and the module it belongs to
-    {
-      type: "object",
-      name: "system / Context",
-      size: 40,
-      edges: [
-        edge("context", "registry", 13),
-        edge("internal", "extension", 2),
-      ],
-    },
+    node("object", "system / Context", 40, [
+      edge("context", "registry", 13),
+      edge("internal", "extension", 2),
+    ]),
     // 9 generator → 10 closure → 11 shared → 12 script
-    {
-      type: "object",
-      name: "Generator",
-      size: 40,
-      edges: [edge("internal", "function", 10), edge("internal", "context", 8)],
-    },
-    {
-      type: "closure",
-      name: "tick",
-      size: 32,
-      edges: [edge("internal", "shared", 11), edge("internal", "context", 8)],
-    },
-    {
-      type: "code",
-      name: "system / SharedFunctionInfo",
-      size: 40,
-      edges: [edge("internal", "script", 12)],
-    },
-    { type: "code", name: `system / Script / ${USERS_URL}`, size: 40 },
+    node("object", "Generator", 40, [
+      edge("internal", "function", 10),
+      edge("internal", "context", 8),
+    ]),
+    node("closure", "tick", 32, [
+      edge("internal", "shared", 11),
+      edge("internal", "context", 8),
+    ]),
+    node("code", "system / SharedFunctionInfo", 40, [
+      edge("internal", "script", 12),
+    ]),
+    node("code", `system / Script / ${USERS_URL}`, 40),
     // 13 registry array
-    { type: "object", name: "Array", size: 16, edges: [] },
-    { type: "object", name: "Unused", size: 1 },
+    node("object", "Array", 16),
+    node("object", "Unused", 1),
     // 15 a console closure holding 16, its own array
-    {
-      type: "closure",
-      name: "render",
-      size: 32,
-      edges: [edge("internal", "shared", 17), edge("internal", "context", 18)],
-    },
-    { type: "object", name: "Array", size: 1000 },
-    {
-      type: "code",
-      name: "system / SharedFunctionInfo",
-      size: 40,
-      edges: [edge("internal", "script", 19)],
-    },
-    {
-      type: "object",
-      name: "system / Context",
-      size: 40,
-      edges: [edge("context", "rows", 16)],
-    },
-    { type: "code", name: `system / Script / ${CONSOLE_URL}`, size: 40 },
+    node("closure", "render", 32, [
+      edge("internal", "shared", 17),
+      edge("internal", "context", 18),
+    ]),
+    node("object", "Array", 1000),
+    node("code", "system / SharedFunctionInfo", 40, [
+      edge("internal", "script", 19),
+    ]),
+    node("object", "system / Context", 40, [edge("context", "rows", 16)]),
+    node("code", `system / Script / ${CONSOLE_URL}`, 40),
   ];
   // Users after everything else: their ids are the newest.
   const first = nodes.length;
   for (let i = 0; i < users; i++) {
     nodes[7]!.edges!.push(edge("element", i, first + 2 * i));
-    nodes.push({
-      type: "object",
-      name: "Object",
-      size: 40,
-      edges: [edge("property", "name", first + 2 * i + 1)],
-    });
-    nodes.push({ type: "string", name: `user ${i}`, size: 24 });
+    nodes.push(
+      node("object", "Object", 40, [
+        edge("property", "name", first + 2 * i + 1),
+      ]),
+      node("string", `user ${i}`, 24),
+    );
   }
   return nodes;
 }
@@ -204,16 +175,13 @@ Deno.test("`HeapAnalysis.largestGroups()` adds closures of one function up", () 
   for (let i = 0; i < 3; i++) {
     const at = nodes.length;
     nodes[13]!.edges!.push(edge("element", i, at));
-    nodes.push({
-      type: "closure",
-      name: "tick",
-      size: 32,
-      edges: [
+    nodes.push(
+      node("closure", "tick", 32, [
         edge("internal", "shared", 11),
         edge("internal", "context", at + 1),
-      ],
-    });
-    nodes.push({ type: "object", name: "system / Context", size: 500 });
+      ]),
+      node("object", "system / Context", 500),
+    );
   }
   const a = analyse(nodes);
   const rows = a.largestGroups(50);
