@@ -33,7 +33,7 @@ import {
 } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
-import { mapToSource } from "./source_positions.ts";
+import { fileUrlPath, mapToSource } from "./source_positions.ts";
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {
@@ -715,12 +715,8 @@ async function sourcePosition(
 function displayFile(url: string): string {
   if (url.startsWith("data:")) return clip(url, 40);
   if (!url.startsWith("file://")) return url;
-  let path: string;
-  try {
-    path = decodeURIComponent(new URL(url).pathname);
-  } catch {
-    return url;
-  }
+  const path = fileUrlPath(url);
+  if (path === undefined) return url;
   // npm packages as `npm:name@version/file`, not their cache path.
   const npm = path.match(
     /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\/([^/]+)\/(.+)$/,
