@@ -19,7 +19,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { taskFlags } from "../tests/_process.ts";
+import { mainArgs } from "../tests/_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -47,16 +47,7 @@ interface Service {
 
 async function startService(extra: string[]): Promise<Service> {
   const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      ...await taskFlags("start"),
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--no-console",
-      ...extra,
-    ],
+    args: await mainArgs(["serve", "--port", "0", "--no-console", ...extra]),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -13,7 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { LineReader } from "../console/line_reader.ts";
-import { OutputLines as OutputReader, taskFlags } from "../tests/_process.ts";
+import { mainArgs, OutputLines as OutputReader } from "../tests/_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -107,16 +107,7 @@ if (import.meta.main) {
     (await echo.stdout.waitFor(/listening/)).split(":").at(-1),
   );
   const service = spawn(
-    [
-      "run",
-      ...await taskFlags("start"),
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--console-port",
-      "0",
-    ],
+    await mainArgs(["serve", "--port", "0", "--console-port", "0"]),
     { CONSOLE_TOKEN: TOKEN, HOME: Deno.env.get("HOME") ?? "/root" },
   );
   const url = (await service.stdout.waitFor(/users service listening/)).match(

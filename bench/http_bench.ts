@@ -25,7 +25,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { taskFlags } from "../tests/_process.ts";
+import { mainArgs } from "../tests/_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -106,18 +106,15 @@ function rawArgs(
   ];
 }
 
-async function serviceArgs(extra: string[], port: number): Promise<string[]> {
-  return [
-    "run",
-    ...await taskFlags("start"),
-    "main.ts",
+function serviceArgs(extra: string[], port: number): Promise<string[]> {
+  return mainArgs([
     "serve",
     "--port",
     String(port),
     "--console-port",
     "0",
     ...extra,
-  ];
+  ]);
 }
 
 /** Polls `path` until it answers 200; returns the milliseconds since `since`. */
