@@ -18,21 +18,18 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { taskFlags } from "../tests/_process.ts";
+import { benchFlags } from "./_flags.ts";
+import { mainArgs } from "../tests/_process.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    rate: { type: "string", default: "500" },
-    requests: { type: "string", default: "1000000" },
-    "idle-seconds": { type: "string", default: "60" },
-    out: { type: "string", default: "bench/results/alarm.md" },
-  },
+const flags = benchFlags(Deno.args, {
+  rate: 500,
+  requests: 1_000_000,
+  "idle-seconds": 60,
+  out: "bench/results/alarm.md",
 });
-const RATE = Number(values.rate);
-const CURED_REQUESTS = Number(values.requests);
-const IDLE_SECONDS = Number(values["idle-seconds"]);
+const RATE = flags.rate;
+const CURED_REQUESTS = flags.requests;
+const IDLE_SECONDS = flags["idle-seconds"];
 const DETECTION_LIMIT_S = 180;
 
 interface Service {
@@ -47,16 +44,7 @@ interface Service {
 
 async function startService(extra: string[]): Promise<Service> {
   const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      ...await taskFlags("start"),
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--no-console",
-      ...extra,
-    ],
+    args: await mainArgs(["serve", "--port", "0", "--no-console", ...extra]),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -304,5 +292,5 @@ if (import.meta.main) {
   ].join("\n");
   console.log(report);
   await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(values.out!, report);
+  await Deno.writeTextFile(flags.out, report);
 }

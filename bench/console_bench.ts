@@ -11,22 +11,19 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { benchFlags } from "./_flags.ts";
 import { LineReader } from "../console/line_reader.ts";
-import { OutputLines as OutputReader, taskFlags } from "../tests/_process.ts";
+import { mainArgs, OutputLines as OutputReader } from "../tests/_process.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    trips: { type: "string", default: "5000" },
-    seconds: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
-    out: { type: "string", default: "bench/results/console.md" },
-  },
+const flags = benchFlags(Deno.args, {
+  trips: 5000,
+  seconds: 5,
+  rounds: 3,
+  out: "bench/results/console.md",
 });
-const TRIPS = Number(values.trips);
-const SECONDS = Number(values.seconds);
-const ROUNDS = Number(values.rounds);
+const TRIPS = flags.trips;
+const SECONDS = flags.seconds;
+const ROUNDS = flags.rounds;
 const TOKEN = "bench-token-" + crypto.randomUUID();
 const encoder = new TextEncoder();
 
@@ -107,16 +104,7 @@ if (import.meta.main) {
     (await echo.stdout.waitFor(/listening/)).split(":").at(-1),
   );
   const service = spawn(
-    [
-      "run",
-      ...await taskFlags("start"),
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--console-port",
-      "0",
-    ],
+    await mainArgs(["serve", "--port", "0", "--console-port", "0"]),
     { CONSOLE_TOKEN: TOKEN, HOME: Deno.env.get("HOME") ?? "/root" },
   );
   const url = (await service.stdout.waitFor(/users service listening/)).match(
@@ -202,7 +190,7 @@ if (import.meta.main) {
     ].join("\n");
     console.log(report);
     await Deno.mkdir("bench/results", { recursive: true });
-    await Deno.writeTextFile(values.out!, report);
+    await Deno.writeTextFile(flags.out, report);
   } finally {
     for (const { child } of [echo, service]) {
       child.kill("SIGTERM");

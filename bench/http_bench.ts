@@ -24,28 +24,25 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { taskFlags } from "../tests/_process.ts";
+import { benchFlags } from "./_flags.ts";
+import { mainArgs } from "../tests/_process.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    seconds: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
-    "startup-runs": { type: "string", default: "20" },
-    connections: { type: "string", default: "64" },
-    requests: { type: "string", default: "1000000" },
-    out: { type: "string", default: "bench/results/http.md" },
-    "startup-only": { type: "boolean", default: false },
-  },
+const flags = benchFlags(Deno.args, {
+  seconds: 5,
+  rounds: 3,
+  "startup-runs": 20,
+  connections: 64,
+  requests: 1_000_000,
+  out: "bench/results/http.md",
+  "startup-only": false,
 });
-const SECONDS = Number(values.seconds);
-const ROUNDS = Number(values.rounds);
-const STARTUP_RUNS = Number(values["startup-runs"]);
+const SECONDS = flags.seconds;
+const ROUNDS = flags.rounds;
+const STARTUP_RUNS = flags["startup-runs"];
 /** What start-up waits for on the users service: a cache miss. */
 const STARTUP_PROBE = "users/first";
-const CONNECTIONS = Number(values.connections);
-const FLAT_REQUESTS = Number(values.requests);
+const CONNECTIONS = flags.connections;
+const FLAT_REQUESTS = flags.requests;
 
 /** A server under test. */
 interface Server {
@@ -107,18 +104,15 @@ function rawArgs(
   ];
 }
 
-async function serviceArgs(extra: string[], port: number): Promise<string[]> {
-  return [
-    "run",
-    ...await taskFlags("start"),
-    "main.ts",
+function serviceArgs(extra: string[], port: number): Promise<string[]> {
+  return mainArgs([
     "serve",
     "--port",
     String(port),
     "--console-port",
     "0",
     ...extra,
-  ];
+  ]);
 }
 
 /** Polls `path` until it answers 200; returns the milliseconds since `since`. */
@@ -383,7 +377,7 @@ async function flatRss() {
   return { requests, warm: warm ?? end, end, peak, samples };
 }
 
-if (import.meta.main && values["startup-only"]) {
+if (import.meta.main && flags["startup-only"]) {
   console.log(
     [
       `start-up and idle RSS: median of ${STARTUP_RUNS} interleaved spawns, deno ${Deno.version.deno}`,
@@ -444,5 +438,5 @@ if (import.meta.main && values["startup-only"]) {
   const report = [header, "", ...rows, ""].join("\n");
   console.log(report);
   await Deno.mkdir("bench/results", { recursive: true });
-  await Deno.writeTextFile(values.out!, report);
+  await Deno.writeTextFile(flags.out, report);
 }

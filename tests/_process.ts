@@ -33,6 +33,23 @@ export async function taskFlags(
 }
 
 /**
+ * The `deno` arguments that run `main.ts` with a task's permissions:
+ * `run`, the task's flags, `denoFlags`, `main.ts`, then `args`.
+ *
+ * @param args The subcommand and its flags.
+ * @param options The task (default `start`), the `$HOME` to expand in its
+ * flags, extra deno flags such as `--v8-flags=...`.
+ * @returns The arguments for `deno`.
+ */
+export async function mainArgs(
+  args: string[],
+  options: { task?: string; home?: string; denoFlags?: string[] } = {},
+): Promise<string[]> {
+  const flags = await taskFlags(options.task ?? "start", options.home);
+  return ["run", ...flags, ...options.denoFlags ?? [], "main.ts", ...args];
+}
+
+/**
  * A child process's output read line by line (the console's own
  * `LineReader` reads a connection; this one reads a test's child).
  */
@@ -107,15 +124,21 @@ export interface MainProcess {
   stdout: OutputLines;
   /** Its stderr, line by line. */
   stderr: OutputLines;
-  /** Waits for the exit and the rest of the output. */
-  finish(): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Waits for the exit (the code, or the signal that ended it) and the rest of the output. */
+  finish(): Promise<{
+    code: number;
+    signal: Deno.Signal | null;
+    stdout: string;
+    stderr: string;
+  }>;
 }
 
 /**
  * Starts `main.ts` with a task's permissions.
  *
  * @param args The subcommand and its flags.
- * @param options The task whose permissions to use, extra environment.
+ * @param options The task whose permissions to use, extra environment,
+ * extra deno flags.
  * @returns The running process.
  */
 export async function spawnMain(
@@ -125,12 +148,12 @@ export async function spawnMain(
     env?: Record<string, string>;
     stdin?: boolean;
     home?: string;
+    denoFlags?: string[];
   } = {},
 ): Promise<MainProcess> {
-  const flags = await taskFlags(options.task ?? "start", options.home);
   // By name, not Deno.execPath(): the test task grants --allow-run=deno.
   const child = new Deno.Command("deno", {
-    args: ["run", ...flags, "main.ts", ...args],
+    args: await mainArgs(args, options),
     cwd: ROOT,
     env: {
       NO_COLOR: "1",
@@ -153,7 +176,12 @@ export async function spawnMain(
         stdout.rest(),
         stderr.rest(),
       ]);
-      return { code: status.code, stdout: out, stderr: err };
+      return {
+        code: status.code,
+        signal: status.signal,
+        stdout: out,
+        stderr: err,
+      };
     },
   };
 }
@@ -234,7 +262,7 @@ export async function spawnWithFileLimit(
   args: string[],
   task = "start",
 ): Promise<TaskGroup> {
-  const command = ["deno", "run", ...await taskFlags(task), "main.ts", ...args];
+  const command = ["deno", ...await mainArgs(args, { task })];
   // The launcher outlives a group signal (the service gets it too) and
   // exits with the service's code.
   const launcher = `

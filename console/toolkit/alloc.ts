@@ -171,12 +171,37 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
   );
 }
 
-async function top(
+function top(
   n?: number | AllocTopOptions,
   options?: AllocTopOptions,
 ): Promise<AllocSite[]> {
-  const request = topRequest("alloc.top()", n, options);
+  return sampledSites("alloc.top()", n, options, { stopSampling: false });
+}
+
+function stop(
+  n?: number | AllocTopOptions,
+  options?: AllocTopOptions,
+): Promise<AllocSite[]> {
+  return sampledSites("alloc.stop()", n, options, { stopSampling: true });
+}
+
+/**
+ * The sites of the running sampler's profile, for `alloc.top()` and
+ * `alloc.stop()`; with `stopSampling` sampling ends once the profile is
+ * taken. Apart from that they differ only when sampling is off: `top` has
+ * nothing to show (an error), `stop` nothing to do (no rows).
+ */
+async function sampledSites(
+  what: string,
+  n: number | AllocTopOptions | undefined,
+  options: AllocTopOptions | undefined,
+  { stopSampling }: { stopSampling: boolean },
+): Promise<AllocSite[]> {
+  const request = topRequest(what, n, options);
   if (!sampling()) {
+    if (stopSampling) {
+      return withInspect([], () => "allocation sampling was not running");
+    }
     throw new Error(
       "Allocation sampling is off: call alloc.start() first (it slows allocation, so it is opt-in)",
     );
@@ -184,22 +209,10 @@ async function top(
   const { profile } = await post<{ profile: SamplingProfile }>(
     "HeapProfiler.getSamplingProfile",
   );
-  return await report(profile, request);
-}
-
-async function stop(
-  n?: number | AllocTopOptions,
-  options?: AllocTopOptions,
-): Promise<AllocSite[]> {
-  const request = topRequest("alloc.stop()", n, options);
-  if (!sampling()) {
-    return withInspect([], () => "allocation sampling was not running");
+  if (stopSampling) {
+    setSampling(undefined);
+    await post("HeapProfiler.stopSampling");
   }
-  const { profile } = await post<{ profile: SamplingProfile }>(
-    "HeapProfiler.getSamplingProfile",
-  );
-  setSampling(undefined);
-  await post("HeapProfiler.stopSampling");
   return await report(profile, request);
 }
 

@@ -51,32 +51,16 @@ export async function capture(
   what: string,
   progress: Progress,
 ): Promise<Capture> {
-  try {
-    ensureCaptureFits(what);
-  } catch (error) {
-    captureRefused();
-    throw error;
-  }
+  admitCapture(what);
   const chunks: string[] = [];
   let bytes = 0;
-  const stop = listen<{ chunk: string }>(
-    "HeapProfiler.addHeapSnapshotChunk",
-    (params) => {
-      chunks.push(params.chunk);
-      bytes += params.chunk.length;
-    },
-  );
   progress("capture", 0, 1);
   captureStarting();
   const started = performance.now();
-  try {
-    await post("HeapProfiler.takeHeapSnapshot", {
-      reportProgress: false,
-      captureNumericValue: false,
-    });
-  } finally {
-    stop();
-  }
+  await takeSnapshot((chunk) => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+  });
   const pauseMs = performance.now() - started;
   captureDone(bytes, pauseMs);
   progress("capture", 1, 1);
@@ -110,33 +94,21 @@ export async function captureToFile(
   path: string,
   progress: Progress,
 ): Promise<WrittenCapture> {
-  try {
-    ensureCaptureFits(what);
-  } catch (error) {
-    captureRefused();
-    throw error;
-  }
+  admitCapture(what);
   const writer = await PrivateFileWriter.open(path);
   let failure: unknown;
-  const stop = listen<{ chunk: string }>(
-    "HeapProfiler.addHeapSnapshotChunk",
-    (params) => {
-      if (failure !== undefined) return;
-      try {
-        writer.writeSync(params.chunk);
-      } catch (error) {
-        // A full disk: remember it, fail the capture once it returns.
-        failure = error;
-      }
-    },
-  );
   captureStarting();
   const started = performance.now();
   try {
     progress("capture", 0, 1);
-    await post("HeapProfiler.takeHeapSnapshot", {
-      reportProgress: false,
-      captureNumericValue: false,
+    await takeSnapshot((chunk) => {
+      if (failure !== undefined) return;
+      try {
+        writer.writeSync(chunk);
+      } catch (error) {
+        // A full disk: remember it, fail the capture once it returns.
+        failure = error;
+      }
     });
     if (failure !== undefined) throw failure;
     progress("capture", 1, 1);
@@ -148,6 +120,33 @@ export async function captureToFile(
   } catch (error) {
     await writer.abort();
     throw error;
+  }
+}
+
+/** The memory check of both captures; a refusal is counted in the stats. */
+function admitCapture(what: string): void {
+  try {
+    ensureCaptureFits(what);
+  } catch (error) {
+    captureRefused();
+    throw error;
+  }
+}
+
+/**
+ * Takes the snapshot, handing each chunk to `onChunk` as the inspector
+ * sends it; V8 sends them all before the command returns.
+ */
+async function takeSnapshot(onChunk: (chunk: string) => void): Promise<void> {
+  const stop = listen<{ chunk: string }>(
+    "HeapProfiler.addHeapSnapshotChunk",
+    (params) => onChunk(params.chunk),
+  );
+  try {
+    await post("HeapProfiler.takeHeapSnapshot", {
+      reportProgress: false,
+      captureNumericValue: false,
+    });
   } finally {
     stop();
   }

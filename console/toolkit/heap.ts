@@ -25,6 +25,7 @@ import type { AnalysisClient } from "../heap/worker_client.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 import { analysisClient, capture } from "./capture.ts";
 import {
+  type Column,
   formatBytes,
   formatCount,
   renderTable,
@@ -32,7 +33,7 @@ import {
 } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
-import { mapToSource } from "./source_positions.ts";
+import { fileUrlPath, mapToSource } from "./source_positions.ts";
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {
@@ -375,9 +376,7 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
           all: options?.all,
         });
         if (!path) throw notFound(handle);
-        const names = await holderNames(
-          path.steps.flatMap((s) => s.holder ? [s.holder] : []),
-        );
+        const names = await holderNames(path.steps, (s) => [s.holder]);
         return withInspect(path, () => renderPath(path, names));
       });
     },
@@ -393,15 +392,14 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
         );
       }
       return analysed("heap.largest()", options, async (client) => {
+        const query = {
+          kind: by === "kind" ? "groups" : "largest",
+          n,
+          all: options.all,
+        } as const;
         if (by === "kind") {
-          const groups = await client.query<LargeGroup[]>({
-            kind: "groups",
-            n,
-            all: options.all,
-          });
-          const names = await holderNames(
-            groups.flatMap((g) => g.closure ? [g.closure] : []),
-          );
+          const groups = await client.query<LargeGroup[]>(query);
+          const names = await holderNames(groups, (g) => [g.closure]);
           const rows: KindRow[] = groups.map((g) => ({
             ...g,
             name: g.closure
@@ -410,14 +408,8 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
           }));
           return withInspect(rows, () => renderKinds(rows));
         }
-        const objects = await client.query<LargeObject[]>({
-          kind: "largest",
-          n,
-          all: options.all,
-        });
-        const names = await holderNames(
-          objects.flatMap((o) => o.holder ? [o.holder] : []),
-        );
+        const objects = await client.query<LargeObject[]>(query);
+        const names = await holderNames(objects, (o) => [o.holder]);
         const rows: LargestRow[] = objects.map((o) => ({
           ...o,
           heldBy: heldByText(o.holder, o.via, names, o.path),
@@ -451,13 +443,11 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
           n,
           all: options.all,
         });
-        const names = await holderNames(
-          groups.flatMap((g) => [
-            ...(g.holder ? [g.holder] : []),
-            ...(g.closure ? [g.closure] : []),
-            ...g.example.steps.flatMap((s) => s.holder ? [s.holder] : []),
-          ]),
-        );
+        const names = await holderNames(groups, (g) => [
+          g.holder,
+          g.closure,
+          ...g.example.steps.map((s) => s.holder),
+        ]);
         const rows: LeakRow[] = groups.map((g) => ({
           ...g,
           heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
@@ -483,10 +473,8 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
         });
         if (!found) throw notFound(handle);
         const names = await holderNames(
-          found.nodes.flatMap((n) => [
-            ...(n.holder ? [n.holder] : []),
-            ...(n.info.closure ? [n.info.closure] : []),
-          ]),
+          found.nodes,
+          (n) => [n.holder, n.info.closure],
         );
         const dot = renderDot(found, (node) => {
           const lines: string[] = [];
@@ -571,15 +559,29 @@ function growthRows(
   return out;
 }
 
+/** Retained bytes, one column for every report so they read alike. */
+const RETAINED_COLUMN: Column<{ retainedSize: number }> = {
+  title: "retained",
+  cell: (r) => formatBytes(r.retainedSize),
+  right: true,
+};
+
+/** Instance counts, one column for every report so they read alike. */
+const COUNT_COLUMN: Column<{ count: number }> = {
+  title: "count",
+  cell: (r) => formatCount(r.count),
+  right: true,
+};
+
 function renderGrowth(rows: GrowthRow[], peak?: boolean): string {
   if (rows.length === 0) {
     return peak
       ? "no type rose above its peak since the last call"
       : "no type grew since the last call";
   }
-  return renderTable(rows, [
+  return renderTable<GrowthRow>(rows, [
     { title: "type", cell: (r) => r.type },
-    { title: "count", cell: (r) => formatCount(r.count), right: true },
+    COUNT_COLUMN,
     {
       title: peak ? "above peak" : "increase",
       cell: (r) => `+${formatCount(r.increase)}`,
@@ -593,12 +595,8 @@ function renderGrowth(rows: GrowthRow[], peak?: boolean): string {
 }
 
 function renderLargest(rows: LargestRow[]): string {
-  return renderTable(rows, [
-    {
-      title: "retained",
-      cell: (r) => formatBytes(r.retainedSize),
-      right: true,
-    },
+  return renderTable<LargestRow>(rows, [
+    RETAINED_COLUMN,
     { title: "self", cell: (r) => formatBytes(r.selfSize), right: true },
     { title: "object", cell: (r) => r.label },
     { title: "held by", cell: (r) => r.heldBy },
@@ -606,13 +604,9 @@ function renderLargest(rows: LargestRow[]): string {
 }
 
 function renderKinds(rows: KindRow[]): string {
-  return renderTable(rows, [
-    {
-      title: "retained",
-      cell: (r) => formatBytes(r.retainedSize),
-      right: true,
-    },
-    { title: "count", cell: (r) => formatCount(r.count), right: true },
+  return renderTable<KindRow>(rows, [
+    RETAINED_COLUMN,
+    COUNT_COLUMN,
     { title: "kind", cell: (r) => r.name },
   ]);
 }
@@ -621,13 +615,9 @@ function renderLeaks(rows: LeakRow[], names: HolderNames): string {
   if (rows.length === 0) {
     return "no new objects alive since the baseline (weakly held ones do not count)";
   }
-  const table = renderTable(rows, [
-    {
-      title: "retained",
-      cell: (r) => formatBytes(r.retainedSize),
-      right: true,
-    },
-    { title: "count", cell: (r) => formatCount(r.count), right: true },
+  const table = renderTable<LeakRow>(rows, [
+    RETAINED_COLUMN,
+    COUNT_COLUMN,
     { title: "objects", cell: (r) => r.objects },
     {
       title: "held by",
@@ -660,13 +650,17 @@ function clip(text: string, max: number): string {
 type HolderNames = Map<Holder, HolderName>;
 
 /**
- * Names every holder as printed, mapping closure positions to the `.ts`
- * source.
+ * Names every holder of the rows as printed, mapping closure positions to
+ * the `.ts` source. Each result kind keeps its holders in other fields:
+ * `holdersOf` lists a row's, undefined where it has none.
  */
-async function holderNames(holders: Holder[]): Promise<HolderNames> {
+async function holderNames<T>(
+  rows: readonly T[],
+  holdersOf: (row: T) => (Holder | undefined)[],
+): Promise<HolderNames> {
   const names: HolderNames = new Map();
-  for (const h of holders) {
-    if (!names.has(h)) names.set(h, await holderName(h));
+  for (const h of rows.flatMap(holdersOf)) {
+    if (h && !names.has(h)) names.set(h, await holderName(h));
   }
   return names;
 }
@@ -721,12 +715,8 @@ async function sourcePosition(
 function displayFile(url: string): string {
   if (url.startsWith("data:")) return clip(url, 40);
   if (!url.startsWith("file://")) return url;
-  let path: string;
-  try {
-    path = decodeURIComponent(new URL(url).pathname);
-  } catch {
-    return url;
-  }
+  const path = fileUrlPath(url);
+  if (path === undefined) return url;
   // npm packages as `npm:name@version/file`, not their cache path.
   const npm = path.match(
     /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\/([^/]+)\/(.+)$/,
@@ -825,15 +815,11 @@ export function renderPath(
 }
 
 function typeTable(rows: TypeRow[]): string {
-  return renderTable(rows, [
+  return renderTable<TypeRow>(rows, [
     { title: "type", cell: (r) => r.type },
-    { title: "count", cell: (r) => formatCount(r.count), right: true },
+    COUNT_COLUMN,
     { title: "shallow", cell: (r) => formatBytes(r.shallowSize), right: true },
-    {
-      title: "retained",
-      cell: (r) => formatBytes(r.retainedSize),
-      right: true,
-    },
+    RETAINED_COLUMN,
   ]);
 }
 

@@ -132,14 +132,34 @@ function toHref(url: string): string {
   return url;
 }
 
-function displayPath(href: string): string {
-  if (!href.startsWith("file:")) return href;
-  let path: string;
+/**
+ * The path a `file:` URL names, decoded (`%20` as a space).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileUrlPath } from "./source_positions.ts";
+ * assert.equal(fileUrlPath("file:///srv/my%20app/a.ts"), "/srv/my app/a.ts");
+ * assert.equal(fileUrlPath("ext:core/01_core.js"), undefined);
+ * assert.equal(fileUrlPath("file:///bad%zz"), undefined);
+ * ```
+ *
+ * @param url A script URL.
+ * @returns The path; undefined for another scheme, or a URL that does not
+ *   parse or decode.
+ */
+export function fileUrlPath(url: string): string | undefined {
+  if (!url.startsWith("file:")) return undefined;
   try {
-    path = decodeURIComponent(new URL(href).pathname);
+    return decodeURIComponent(new URL(url).pathname);
   } catch {
-    return href;
+    return undefined;
   }
+}
+
+function displayPath(href: string): string {
+  const path = fileUrlPath(href);
+  if (path === undefined) return href;
   const cwd = workingDirectory();
   if (cwd && path.startsWith(`${cwd}/`)) return path.slice(cwd.length + 1);
   return path;
@@ -192,12 +212,8 @@ async function loadEmitCacheMap(href: string): Promise<TraceMap | null> {
 function emitCacheFile(href: string): string | undefined {
   const dir = denoDir();
   if (!dir) return undefined;
-  let path: string;
-  try {
-    path = decodeURIComponent(new URL(href).pathname);
-  } catch {
-    return undefined;
-  }
+  const path = fileUrlPath(href);
+  if (path === undefined) return undefined;
   return `${dir}/gen/file${path}.js`;
 }
 

@@ -1,32 +1,11 @@
 import assert from "node:assert/strict";
+import { hasTool, promtool } from "../_tools.ts";
 
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
 
-/** Whether `promtool` (Debian package `prometheus`) is installed; .ci/run installs it. */
-function hasTool(name: string): boolean {
-  try {
-    new Deno.Command(name, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function promtool(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command("promtool", {
-    args,
-    cwd: DEPLOY,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(stdout) +
-    new TextDecoder().decode(stderr);
-  return { code, text };
+/** promtool in deploy/, beside the files under test. */
+function inDeploy(...args: string[]) {
+  return promtool(args, { cwd: DEPLOY });
 }
 
 const ignore = !hasTool("promtool");
@@ -35,7 +14,7 @@ Deno.test({
   name: "deploy/alerts.yml passes its `promtool test rules` unit tests",
   ignore,
   async fn() {
-    const { code, text } = await promtool("test", "rules", "alerts_test.yml");
+    const { code, text } = await inDeploy("test", "rules", "alerts_test.yml");
     assert.equal(code, 0, text);
     assert.match(text, /SUCCESS/);
   },
@@ -45,10 +24,10 @@ Deno.test({
   name: "deploy/prometheus.yml and deploy/alerts.yml are valid for promtool",
   ignore,
   async fn() {
-    const config = await promtool("check", "config", "prometheus.yml");
+    const config = await inDeploy("check", "config", "prometheus.yml");
     assert.equal(config.code, 0, config.text);
     assert.doesNotMatch(config.text, /WARNING/);
-    const rules = await promtool("check", "rules", "alerts.yml");
+    const rules = await inDeploy("check", "rules", "alerts.yml");
     assert.equal(rules.code, 0, rules.text);
     assert.match(rules.text, /SUCCESS: 2 rules found/);
   },
@@ -66,15 +45,11 @@ Deno.test({
         `${dir}/alerts_test.yml`,
         tests.replace("instance: leaky:8000", "instance: cured:8000"),
       );
-      const { code, stdout, stderr } = await new Deno.Command("promtool", {
-        args: ["test", "rules", "alerts_test.yml"],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const { code, text } = await promtool(
+        ["test", "rules", "alerts_test.yml"],
+        { cwd: dir },
+      );
       assert.notEqual(code, 0);
-      const text = new TextDecoder().decode(stdout) +
-        new TextDecoder().decode(stderr);
       assert.match(text, /FAILED/);
       assert.match(text, /instance="cured:8000"/);
     } finally {

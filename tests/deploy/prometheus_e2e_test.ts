@@ -8,22 +8,10 @@
 
 import assert from "node:assert/strict";
 import { type MainProcess, startServe } from "../_process.ts";
+import { hasTool } from "../_tools.ts";
 
 const ALERTS = new URL("../../deploy/alerts.yml", import.meta.url).pathname;
 const DEADLINE_MS = 150_000;
-
-function hasTool(name: string): boolean {
-  try {
-    new Deno.Command(name, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { serveGuarded } from "../../lib/http_server.ts";
-import { runMain, spawnWithFileLimit } from "../_process.ts";
+import {
+  type GuardedServeOptions,
+  serveGuarded,
+} from "../../lib/http_server.ts";
+import { runMain, spawnWithFileLimit, type TaskGroup } from "../_process.ts";
 import { TestConnection, valueOf } from "../console/_console_client.ts";
 
 /** Resolves `true` once the server closes `conn` (EOF or reset), `false` after `ms`. */
@@ -22,17 +25,36 @@ async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
   return false;
 }
 
+/** `serveGuarded()` on a free loopback port, logging nowhere unless told. */
+function serveLocally(
+  options: Partial<GuardedServeOptions>,
+  handler: (request: Request) => Response | Promise<Response>,
+) {
+  return serveGuarded(
+    { hostname: "127.0.0.1", port: 0, log: () => {}, ...options },
+    handler,
+  );
+}
+
+/** Reads the start of a response from `conn`: a 200. */
+async function assertOk(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  assert.match(
+    new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
+    /^HTTP\/1\.1 200/,
+  );
+}
+
 const encoder = new TextEncoder();
 const request = (path: string) =>
   encoder.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
 
 Deno.test("serveGuarded() closes a connection that sends no request within the headers timeout", async () => {
-  const server = serveGuarded({
-    hostname: "127.0.0.1",
-    port: 0,
-    headersTimeoutMs: 300,
-    log: () => {},
-  }, () => new Response("ok"));
+  const server = serveLocally(
+    { headersTimeoutMs: 300 },
+    () => new Response("ok"),
+  );
   const silent = await Deno.connect({ port: server.addr.port });
   const partial = await Deno.connect({ port: server.addr.port });
   await partial.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
@@ -48,12 +70,7 @@ Deno.test("serveGuarded() closes a connection that sends no request within the h
 });
 
 Deno.test("serveGuarded() closes an idle kept-alive connection but not one waiting for its response", async () => {
-  const server = serveGuarded({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeoutMs: 300,
-    log: () => {},
-  }, async (req) => {
+  const server = serveLocally({ idleTimeoutMs: 300 }, async (req) => {
     if (new URL(req.url).pathname === "/slow") {
       await new Promise((resolve) => setTimeout(resolve, 1_200));
     }
@@ -66,12 +83,7 @@ Deno.test("serveGuarded() closes an idle kept-alive connection but not one waiti
     await busy.write(request("/slow"));
     assert.equal(await closedWithin(idle, 3_000), true);
     // The slow response arrives, then the connection idles out too.
-    const buffer = new Uint8Array(4096);
-    const n = await busy.read(buffer);
-    assert.match(
-      new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
-      /^HTTP\/1\.1 200/,
-    );
+    await assertOk(busy);
     assert.equal(await closedWithin(busy, 3_000), true);
   } finally {
     idle.close();
@@ -82,12 +94,10 @@ Deno.test("serveGuarded() closes an idle kept-alive connection but not one waiti
 
 Deno.test("serveGuarded() at its cap closes the longest-idle connection for a new one", async () => {
   const lines: string[] = [];
-  const server = serveGuarded({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxConnections: 2,
-    log: (line) => lines.push(line),
-  }, () => new Response("ok"));
+  const server = serveLocally(
+    { maxConnections: 2, log: (line) => lines.push(line) },
+    () => new Response("ok"),
+  );
   const first = await Deno.connect({ port: server.addr.port });
   await new Promise((resolve) => setTimeout(resolve, 300));
   const second = await Deno.connect({ port: server.addr.port });
@@ -97,12 +107,7 @@ Deno.test("serveGuarded() at its cap closes the longest-idle connection for a ne
     assert.equal(await closedWithin(first, 3_000), true);
     assert.equal(await closedWithin(second, 300), false);
     await third.write(request("/"));
-    const buffer = new Uint8Array(4096);
-    const n = await third.read(buffer);
-    assert.match(
-      new TextDecoder().decode(buffer.subarray(0, n ?? 0)),
-      /^HTTP\/1\.1 200/,
-    );
+    await assertOk(third);
     assert.equal(server.connections, 2);
   } finally {
     for (const conn of [first, second, third]) conn.close();
@@ -111,13 +116,10 @@ Deno.test("serveGuarded() at its cap closes the longest-idle connection for a ne
 });
 
 Deno.test("serveGuarded() shutdown lets an in-flight request finish", async () => {
-  const server = serveGuarded(
-    { hostname: "127.0.0.1", port: 0, log: () => {} },
-    async () => {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      return new Response("done");
-    },
-  );
+  const server = serveLocally({}, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return new Response("done");
+  });
   const response = fetch(`http://127.0.0.1:${server.addr.port}/`);
   await new Promise((resolve) => setTimeout(resolve, 100));
   const stopped = server.shutdown();
@@ -127,8 +129,26 @@ Deno.test("serveGuarded() shutdown lets an in-flight request finish", async () =
   await assert.rejects(() => fetch(`http://127.0.0.1:${server.addr.port}/`));
 });
 
-Deno.test("main.ts serve survives running out of file descriptors and recovers once connections close", async () => {
-  const service = await spawnWithFileLimit(256, [
+/** A service under a low open-files limit, as {@linkcode serveUnderFileLimit} hands it to a test. */
+interface LimitedServe {
+  service: TaskGroup;
+  /** The service's base URL. */
+  url: string;
+  consolePort: number;
+  /** Connections the test opens; closed at the end, before the kill. */
+  conns: Deno.Conn[];
+}
+
+/**
+ * Runs `main.ts serve` (service and console on free ports) under `ulimit -n
+ * limit` and hands it to `test` once both listen; whatever happens, its
+ * connections are closed and the group killed after.
+ */
+async function serveUnderFileLimit(
+  limit: number,
+  test: (serve: LimitedServe) => Promise<void>,
+): Promise<void> {
+  const service = await spawnWithFileLimit(limit, [
     "serve",
     "--port",
     "0",
@@ -139,51 +159,55 @@ Deno.test("main.ts serve survives running out of file descriptors and recovers o
   try {
     const url = (await service.stdout.waitFor(/listening on http/, 30_000))
       .match(/(http:\/\/\S+)/)![1]!;
-    const consolePort = (await service.stdout.waitFor(/^console listening/))
-      .match(/:(\d+)$/)![1]!;
-    const port = Number(new URL(url).port);
-    // More idle connections than the process has descriptors.
-    for (let i = 0; i < 400; i++) {
-      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-    }
-    await service.stderr.waitFor(/http accept failed: Too many open files/);
-    // Idle connections were closed to make room: it answers even now.
-    assert.equal((await fetch(`${url}healthz`)).status, 200);
-    for (const conn of conns.splice(0)) conn.close();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const health = await fetch(`${url}healthz`);
-    assert.deepEqual(await health.json(), { status: "ok" });
-    const client = await runMain(
-      ["console", "--port", consolePort, "-e", "cache.size + 1"],
-      { task: "console" },
+    const consolePort = Number(
+      (await service.stdout.waitFor(/^console listening/)).match(/:(\d+)$/)![1],
     );
-    assert.equal(client.code, 0, client.stderr);
-    assert.equal(client.stdout.trim(), "1");
-    await service.signalGroup("SIGTERM");
-    const { code, stderr } = await service.finish();
-    assert.equal(code, 0, stderr);
-    assert.doesNotMatch(stderr, /Uncaught|panicked/);
+    await test({ service, url, consolePort, conns });
   } finally {
     for (const conn of conns) conn.close();
     await service.signalGroup("SIGKILL").catch(() => {});
     await service.finish().catch(() => {});
   }
+}
+
+/** `console -e "cache.size + 1"` on the port: it connects, authenticates and evaluates. */
+async function askConsole(consolePort: number) {
+  const client = await runMain(
+    ["console", "--port", String(consolePort), "-e", "cache.size + 1"],
+    { task: "console" },
+  );
+  assert.equal(client.code, 0, client.stderr);
+  return client;
+}
+
+Deno.test("main.ts serve survives running out of file descriptors and recovers once connections close", async () => {
+  await serveUnderFileLimit(
+    256,
+    async ({ service, url, consolePort, conns }) => {
+      const port = Number(new URL(url).port);
+      // More idle connections than the process has descriptors.
+      for (let i = 0; i < 400; i++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+      }
+      await service.stderr.waitFor(/http accept failed: Too many open files/);
+      // Idle connections were closed to make room: it answers even now.
+      assert.equal((await fetch(`${url}healthz`)).status, 200);
+      for (const conn of conns.splice(0)) conn.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const health = await fetch(`${url}healthz`);
+      assert.deepEqual(await health.json(), { status: "ok" });
+      const client = await askConsole(consolePort);
+      assert.equal(client.stdout.trim(), "1");
+      await service.signalGroup("SIGTERM");
+      const { code, stderr } = await service.finish();
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /Uncaught|panicked/);
+    },
+  );
 });
 
 Deno.test("main.ts serve's console backs off when accept runs out of file descriptors: a line, not a flood", async () => {
-  const service = await spawnWithFileLimit(128, [
-    "serve",
-    "--port",
-    "0",
-    "--console-port",
-    "0",
-  ]);
-  const conns: Deno.Conn[] = [];
-  try {
-    await service.stdout.waitFor(/listening on http/, 30_000);
-    const consolePort = Number(
-      (await service.stdout.waitFor(/^console listening/)).match(/:(\d+)$/)![1],
-    );
+  await serveUnderFileLimit(128, async ({ service, consolePort, conns }) => {
     const tokenFile = (await service.stdout.waitFor(/^console token in /))
       .slice("console token in ".length);
     const token = (await Deno.readTextFile(tokenFile)).trim();
@@ -211,14 +235,6 @@ Deno.test("main.ts serve's console backs off when accept runs out of file descri
     // Once descriptors are free again the console accepts as before.
     await session.eval(2, "for (const f of held) f.close(); held.length");
     for (const conn of conns.splice(1)) conn.close();
-    const client = await runMain(
-      ["console", "--port", String(consolePort), "-e", "cache.size + 1"],
-      { task: "console" },
-    );
-    assert.equal(client.code, 0, client.stderr);
-  } finally {
-    for (const conn of conns) conn.close();
-    await service.signalGroup("SIGKILL").catch(() => {});
-    await service.finish().catch(() => {});
-  }
+    await askConsole(consolePort);
+  });
 });

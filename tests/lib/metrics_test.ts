@@ -6,6 +6,7 @@ import {
   RequestStats,
   UNSUPPORTED_DEFAULT_METRICS,
 } from "../../lib/metrics.ts";
+import { hasTool, promtool } from "../_tools.ts";
 
 function source(): MetricsSource {
   return {
@@ -87,18 +88,7 @@ Deno.test("`renderMetrics()` includes the default metrics that work under Deno a
 
 Deno.test({
   name: "`renderMetrics()` output passes `promtool check metrics`",
-  ignore: (() => {
-    try {
-      new Deno.Command("promtool", {
-        args: ["--version"],
-        stdout: "null",
-        stderr: "null",
-      }).outputSync();
-      return false;
-    } catch {
-      return true;
-    }
-  })(),
+  ignore: !hasTool("promtool"),
   async fn() {
     exposeLeakAlarm(() => ({
       floorBytes: NaN,
@@ -113,18 +103,9 @@ Deno.test({
     } finally {
       exposeLeakAlarm(undefined);
     }
-    const child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(text));
-    await writer.close();
-    const { stdout, stderr } = await child.output();
-    const report = new TextDecoder().decode(stdout) +
-      new TextDecoder().decode(stderr);
+    const { text: report } = await promtool(["check", "metrics"], {
+      input: text,
+    });
     // Lint remarks about prom-client's own names are fine; a parse error is not.
     assert.doesNotMatch(
       report,

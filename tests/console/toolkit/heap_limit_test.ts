@@ -4,36 +4,21 @@
  */
 
 import assert from "node:assert/strict";
-import { OutputLines, runMain, taskFlags } from "../../_process.ts";
+import { runMain, spawnMain } from "../../_process.ts";
 
-const ROOT = new URL("../../../", import.meta.url);
 const TOKEN = "heap-limit-" + crypto.randomUUID();
 
 Deno.test("a capture that would pass V8's heap limit is refused, the service lives on", async () => {
   const home = Deno.env.get("HOME")!;
-  const flags = await taskFlags("start");
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      ...flags,
-      "--v8-flags=--max-old-space-size=64",
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--console-port",
-      "0",
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", CONSOLE_TOKEN: TOKEN },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
+  const service = await spawnMain(
+    ["serve", "--port", "0", "--console-port", "0"],
+    {
+      denoFlags: ["--v8-flags=--max-old-space-size=64"],
+      env: { CONSOLE_TOKEN: TOKEN },
+    },
+  );
   try {
-    const line = await stdout.waitFor(/^console listening on /);
+    const line = await service.stdout.waitFor(/^console listening on /);
     const port = line.match(/:(\d+)$/)![1]!;
     const run = (code: string) =>
       runMain(["console", "--port", port, "-e", code], {
@@ -71,12 +56,11 @@ Deno.test("a capture that would pass V8's heap limit is refused, the service liv
     assert.deepEqual(written.filter((n) => /heapsnapshot/.test(n)), []);
   } finally {
     try {
-      child.kill("SIGTERM");
+      service.child.kill("SIGTERM");
     } catch {
       // Already gone: V8 aborted it (the status says so below).
     }
-    const status = await child.status;
-    await Promise.all([stdout.rest(), stderr.rest()]);
-    assert.notEqual(status.signal, "SIGABRT", "V8 did not abort");
+    const { signal } = await service.finish();
+    assert.notEqual(signal, "SIGABRT", "V8 did not abort");
   }
 });

@@ -3,6 +3,7 @@ import { SnapshotParser } from "../../../console/heap/parser.ts";
 import {
   closeToolkit,
   createToolkit,
+  type HeapHelpers,
   type ToolkitIO,
 } from "../../../console/toolkit/mod.ts";
 import * as leaks from "../heap/_leaks.ts";
@@ -26,6 +27,25 @@ const strong: Watched[] = Array.from({ length: 100 }, () => new Watched());
 const weakRefs = strong.map((w) => new WeakRef(w));
 const growers: Grower[] = [];
 
+/**
+ * Registers a test of one console session's heap helpers; the toolkit (and
+ * its analysis worker) is closed after each, pass or fail.
+ */
+function heapTest(
+  name: string,
+  fn: (heap: HeapHelpers) => Promise<void>,
+  io: ToolkitIO = { progress: () => {} },
+): void {
+  Deno.test(name, async () => {
+    const { heap } = createToolkit(io);
+    try {
+      await fn(heap);
+    } finally {
+      await closeToolkit();
+    }
+  });
+}
+
 function recorder(): ToolkitIO & { calls: Array<[string, number, number]> } {
   const calls: Array<[string, number, number]> = [];
   return {
@@ -34,10 +54,10 @@ function recorder(): ToolkitIO & { calls: Array<[string, number, number]> } {
   };
 }
 
-Deno.test("`heap.path()` leads through the cache Map to a leaked object", async () => {
-  const io = recorder();
-  const { heap } = createToolkit(io);
-  try {
+const pathIO = recorder();
+heapTest(
+  "`heap.path()` leads through the cache Map to a leaked object",
+  async (heap) => {
     const target = cache.get(4242)!;
     const path = await heap.path(target);
     assert.ok(path.reachable);
@@ -52,7 +72,7 @@ Deno.test("`heap.path()` leads through the cache Map to a leaked object", async 
     assert.match(text, /--\{table\}--> \(array\) @\d+/);
 
     // Progress: capture, parse in characters up to the total, analysis phases.
-    const labels = new Set(io.calls.map(([label]) => label));
+    const labels = new Set(pathIO.calls.map(([label]) => label));
     for (
       const l of [
         "capture",
@@ -63,45 +83,39 @@ Deno.test("`heap.path()` leads through the cache Map to a leaked object", async 
     ) {
       assert.ok(labels.has(l), `progress ${l}`);
     }
-    const parse = io.calls.filter(([l]) => l === "parse");
+    const parse = pathIO.calls.filter(([l]) => l === "parse");
     assert.equal(parse.at(-1)![1], parse.at(-1)![2]);
 
     // A type name picks the newest instance; reuse skips a new capture.
-    const before = io.calls.length;
+    const before = pathIO.calls.length;
     const byName = await heap.path("Leaked", { reuse: true });
-    assert.equal(io.calls.length, before, "reuse: no capture");
+    assert.equal(pathIO.calls.length, before, "reuse: no capture");
     assert.ok(byName.steps.some((s) => s.edge === "context cache"));
     await assert.rejects(heap.path("NoSuchType", { reuse: true }), RangeError);
-  } finally {
-    await closeToolkit();
-  }
+  },
+  pathIO,
+);
+
+heapTest("`heap.path()` never goes through weak references", async (heap) => {
+  const path = await heap.path(strong[3]!);
+  assert.ok(
+    path.steps.some((s) => s.edge === "context strong"),
+    Deno.inspect(path),
+  );
+  // The WeakRef holders retain none of their targets.
+  const refs = await heap.path(weakRefs, { reuse: true });
+  const blobs = 100 * 1000 * 4;
+  assert.ok(
+    refs.target.retainedSize < blobs / 10,
+    `${refs.target.retainedSize}`,
+  );
+  const held = await heap.path(strong, { reuse: true });
+  assert.ok(held.target.retainedSize >= blobs, `${held.target.retainedSize}`);
 });
 
-Deno.test("`heap.path()` never goes through weak references", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
-    const path = await heap.path(strong[3]!);
-    assert.ok(
-      path.steps.some((s) => s.edge === "context strong"),
-      Deno.inspect(path),
-    );
-    // The WeakRef holders retain none of their targets.
-    const refs = await heap.path(weakRefs, { reuse: true });
-    const blobs = 100 * 1000 * 4;
-    assert.ok(
-      refs.target.retainedSize < blobs / 10,
-      `${refs.target.retainedSize}`,
-    );
-    const held = await heap.path(strong, { reuse: true });
-    assert.ok(held.target.retainedSize >= blobs, `${held.target.retainedSize}`);
-  } finally {
-    await closeToolkit();
-  }
-});
-
-Deno.test("`heap.top()` and `heap.largest()` show the leak and sizes that add up", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
+heapTest(
+  "`heap.top()` and `heap.largest()` show the leak and sizes that add up",
+  async (heap) => {
     const top = await heap.top(1000);
     const leaked = top.find((r) => r.type === "Leaked");
     assert.ok(leaked);
@@ -124,14 +138,12 @@ Deno.test("`heap.top()` and `heap.largest()` show the leak and sizes that add up
       top.find((r) => r.type === "Grower")?.count ?? 0,
       growers.length,
     );
-  } finally {
-    await closeToolkit();
-  }
-});
+  },
+);
 
-Deno.test("`heap.growth()` sets a baseline, then reports exactly the delta", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
+heapTest(
+  "`heap.growth()` sets a baseline, then reports exactly the delta",
+  async (heap) => {
     const first = await heap.growth();
     assert.deepEqual(first, []);
     assert.match(Deno.inspect(first), /baseline set/);
@@ -150,36 +162,34 @@ Deno.test("`heap.growth()` sets a baseline, then reports exactly the delta", asy
     // Another session has its own baseline.
     const other = createToolkit({ progress: () => {} });
     assert.deepEqual(await other.heap.growth(10, { reuse: true }), []);
-  } finally {
-    await closeToolkit();
-  }
-});
+  },
+);
 
-Deno.test("`heap.graph()` writes DOT and an SVG through Graphviz", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  const dir = await Deno.makeTempDir();
-  try {
-    const report = await heap.graph(cache.get(7)!, `${dir}/leak.svg`);
-    assert.equal(report.dotFile, `${dir}/leak.dot`);
-    const dot = await Deno.readTextFile(report.dotFile);
-    assert.equal(dot, report.dot);
-    assert.match(dot, /^digraph retainers \{/);
-    assert.match(dot, /label="context cache"/);
-    assert.match(dot, /Leaked @\d+/);
-    if (report.imageFile) {
-      assert.match(await Deno.readTextFile(report.imageFile), /<svg/);
-    } else {
-      assert.match(report.note ?? "", /dot/);
+heapTest(
+  "`heap.graph()` writes DOT and an SVG through Graphviz",
+  async (heap) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const report = await heap.graph(cache.get(7)!, `${dir}/leak.svg`);
+      assert.equal(report.dotFile, `${dir}/leak.dot`);
+      const dot = await Deno.readTextFile(report.dotFile);
+      assert.equal(dot, report.dot);
+      assert.match(dot, /^digraph retainers \{/);
+      assert.match(dot, /label="context cache"/);
+      assert.match(dot, /Leaked @\d+/);
+      if (report.imageFile) {
+        assert.match(await Deno.readTextFile(report.imageFile), /<svg/);
+      } else {
+        assert.match(report.note ?? "", /dot/);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await closeToolkit();
-  }
-});
+  },
+);
 
-Deno.test("`heap.snapshot()` writes a file in the V8 format", async () => {
-  const io = recorder();
-  const { heap } = createToolkit(io);
+const snapshotIO = recorder();
+heapTest("`heap.snapshot()` writes a file in the V8 format", async (heap) => {
   const dir = await Deno.makeTempDir();
   try {
     const report = await heap.snapshot(`${dir}/x.heapsnapshot`);
@@ -196,52 +206,52 @@ Deno.test("`heap.snapshot()` writes a file in the V8 format", async () => {
     const raw = parser.finish();
     assert.equal(raw.nodeCount, json.snapshot.node_count);
     assert.ok(json.strings.includes("Leaked"));
-    assert.ok(io.calls.some(([l]) => l === "write"));
+    assert.ok(snapshotIO.calls.some(([l]) => l === "write"));
     assert.match(Deno.inspect(report), /Chrome DevTools/);
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await closeToolkit();
   }
-});
+}, snapshotIO);
 
-Deno.test("`heap.growth()` reports freed objects and follows the peak rule on request", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
-    await heap.growth();
-    await heap.growth(10, { peak: true });
-    const start = growers.length;
-    for (let i = 0; i < 500; i++) growers.push(new Grower());
-    const rose = await heap.growth(1000, { peak: true });
-    assert.equal(rose.find((r) => r.type === "Grower")?.increase, 500);
-    // Drop 400 and refill 300: 100 below the peak.
-    growers.length = start + 100;
-    for (let i = 0; i < 300; i++) growers.push(new Grower());
-    const again = await heap.growth(1000, { peak: true });
-    assert.equal(
-      again.find((r) => r.type === "Grower"),
-      undefined,
-      "below its peak: not reported",
-    );
-    // Another session, baseline on that snapshot: drop 100, add 150.
-    const other = createToolkit({ progress: () => {} }).heap;
-    await other.growth(10, { reuse: true });
-    growers.length = start + 300;
-    for (let i = 0; i < 150; i++) growers.push(new Grower());
-    const plain = await other.growth(1000);
-    const row = plain.find((r) => r.type === "Grower");
-    assert.ok(row, Deno.inspect(plain));
-    assert.equal(row.increase, 50);
-    assert.equal(row.new, 150);
-    assert.equal(row.freed, 100);
-  } finally {
-    growers.length = 0;
-    await closeToolkit();
-  }
-});
+heapTest(
+  "`heap.growth()` reports freed objects and follows the peak rule on request",
+  async (heap) => {
+    try {
+      await heap.growth();
+      await heap.growth(10, { peak: true });
+      const start = growers.length;
+      for (let i = 0; i < 500; i++) growers.push(new Grower());
+      const rose = await heap.growth(1000, { peak: true });
+      assert.equal(rose.find((r) => r.type === "Grower")?.increase, 500);
+      // Drop 400 and refill 300: 100 below the peak.
+      growers.length = start + 100;
+      for (let i = 0; i < 300; i++) growers.push(new Grower());
+      const again = await heap.growth(1000, { peak: true });
+      assert.equal(
+        again.find((r) => r.type === "Grower"),
+        undefined,
+        "below its peak: not reported",
+      );
+      // Another session, baseline on that snapshot: drop 100, add 150.
+      const other = createToolkit({ progress: () => {} }).heap;
+      await other.growth(10, { reuse: true });
+      growers.length = start + 300;
+      for (let i = 0; i < 150; i++) growers.push(new Grower());
+      const plain = await other.growth(1000);
+      const row = plain.find((r) => r.type === "Grower");
+      assert.ok(row, Deno.inspect(plain));
+      assert.equal(row.increase, 50);
+      assert.equal(row.new, 150);
+      assert.equal(row.freed, 100);
+    } finally {
+      growers.length = 0;
+    }
+  },
+);
 
-Deno.test("`heap.growth()` with nothing in between shows none of the console's objects", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
+heapTest(
+  "`heap.growth()` with nothing in between shows none of the console's objects",
+  async (heap) => {
     await heap.growth();
     await heap.top(3);
     const rows = await heap.growth(1000);
@@ -254,103 +264,106 @@ Deno.test("`heap.growth()` with nothing in between shows none of the console's o
     const closures = (rows: typeof own) =>
       rows.find((r) => r.type === "(closure)")?.count ?? 0;
     assert.ok(closures(all) > closures(own), "all: true adds the console's");
-  } finally {
-    await closeToolkit();
-  }
-});
+  },
+);
 
-Deno.test("`heap.leaks()` finds each kind of leak and names its holder", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
-    const first = await heap.leaks();
-    assert.deepEqual(first, []);
-    assert.match(Deno.inspect(first), /baseline set/);
-    leaks.leakTimers(40);
-    leaks.leakListeners(20);
-    leaks.leakRegistry(300);
-    leaks.leakStrings(8);
-    leaks.leakPromiseChain(1_000);
-    leaks.holdWeakly(200);
-    const rows = await heap.leaks(30);
-    const text = Deno.inspect(rows);
-    const rank = (test: (r: (typeof rows)[number]) => boolean) => {
-      const at = rows.findIndex(test);
-      assert.ok(at >= 0, text);
-      return rows[at]!;
-    };
-    const file = "tests/console/heap/_leaks.ts";
-    const timers = rank((r) => r.objects.startsWith("(closure) poll ("));
-    assert.equal(timers.count, 40);
-    assert.ok(timers.retainedSize >= 40 * 10_000 * 8, `${timers.retainedSize}`);
-    // The closure's position is its line in the .ts source.
-    const source = await Deno.readTextFile(
-      new URL("../heap/_leaks.ts", import.meta.url),
-    );
-    const line = source.split("\n").findIndex((l) =>
-      l.includes("function poll()")
-    ) + 1;
-    assert.equal(timers.objects, `(closure) poll (${file}:${line})`);
-    const registry = rank((r) => r.className === "Registered");
-    assert.equal(registry.count, 300);
-    assert.equal(registry.heldBy, `registry (${file})`);
-    assert.equal(registry.holder?.kind, "module");
-    const strings = rank((r) => r.className === "(string)" && r.count === 8);
-    assert.equal(strings.heldBy, `auditTrail (${file})`);
-    assert.equal(strings.holder?.kind, "export");
-    assert.ok(strings.retainedSize >= 8 * 100_000);
-    const chain = rank((r) => r.className === "Promise");
-    assert.equal(chain.heldBy, `chainHead (${file})`);
-    assert.equal(chain.count, 1, "one head holds the whole chain");
-    assert.ok(chain.retainedSize > 1_000 * 48, `${chain.retainedSize}`);
-    const listeners = rank((r) => r.heldBy === `bus (${file})`);
-    assert.ok(listeners.retainedSize >= 20 * 2_000 * 8, text);
-    assert.ok(
-      !rows.some((r) => r.className === "WeaklyHeld"),
-      "weakly held objects are not leaks",
-    );
-    assert.ok(
-      !rows.some((r) => (r.holder?.url ?? "").includes("/console/toolkit/")),
-      "the console's own objects are left out",
-    );
-    // The largest leaks come first, each with a full example path.
-    assert.ok(rows.indexOf(timers) < 3, text);
-    assert.equal(
-      rows[0]!.example.steps.at(-1)!.node.id,
-      rows[0]!.example.target.id,
-    );
-    assert.match(text, /^objects allocated since the baseline/);
-    assert.match(
-      text,
-      /registry \(tests\/console\/heap\/_leaks\.ts\) → \[\*\]/,
-    );
-  } finally {
-    leaks.cure();
-    await closeToolkit();
-  }
-});
+heapTest(
+  "`heap.leaks()` finds each kind of leak and names its holder",
+  async (heap) => {
+    try {
+      const first = await heap.leaks();
+      assert.deepEqual(first, []);
+      assert.match(Deno.inspect(first), /baseline set/);
+      leaks.leakTimers(40);
+      leaks.leakListeners(20);
+      leaks.leakRegistry(300);
+      leaks.leakStrings(8);
+      leaks.leakPromiseChain(1_000);
+      leaks.holdWeakly(200);
+      const rows = await heap.leaks(30);
+      const text = Deno.inspect(rows);
+      const rank = (test: (r: (typeof rows)[number]) => boolean) => {
+        const at = rows.findIndex(test);
+        assert.ok(at >= 0, text);
+        return rows[at]!;
+      };
+      const file = "tests/console/heap/_leaks.ts";
+      const timers = rank((r) => r.objects.startsWith("(closure) poll ("));
+      assert.equal(timers.count, 40);
+      assert.ok(
+        timers.retainedSize >= 40 * 10_000 * 8,
+        `${timers.retainedSize}`,
+      );
+      // The closure's position is its line in the .ts source.
+      const source = await Deno.readTextFile(
+        new URL("../heap/_leaks.ts", import.meta.url),
+      );
+      const line = source.split("\n").findIndex((l) =>
+        l.includes("function poll()")
+      ) + 1;
+      assert.equal(timers.objects, `(closure) poll (${file}:${line})`);
+      const registry = rank((r) => r.className === "Registered");
+      assert.equal(registry.count, 300);
+      assert.equal(registry.heldBy, `registry (${file})`);
+      assert.equal(registry.holder?.kind, "module");
+      const strings = rank((r) => r.className === "(string)" && r.count === 8);
+      assert.equal(strings.heldBy, `auditTrail (${file})`);
+      assert.equal(strings.holder?.kind, "export");
+      assert.ok(strings.retainedSize >= 8 * 100_000);
+      const chain = rank((r) => r.className === "Promise");
+      assert.equal(chain.heldBy, `chainHead (${file})`);
+      assert.equal(chain.count, 1, "one head holds the whole chain");
+      assert.ok(chain.retainedSize > 1_000 * 48, `${chain.retainedSize}`);
+      const listeners = rank((r) => r.heldBy === `bus (${file})`);
+      assert.ok(listeners.retainedSize >= 20 * 2_000 * 8, text);
+      assert.ok(
+        !rows.some((r) => r.className === "WeaklyHeld"),
+        "weakly held objects are not leaks",
+      );
+      assert.ok(
+        !rows.some((r) => (r.holder?.url ?? "").includes("/console/toolkit/")),
+        "the console's own objects are left out",
+      );
+      // The largest leaks come first, each with a full example path.
+      assert.ok(rows.indexOf(timers) < 3, text);
+      assert.equal(
+        rows[0]!.example.steps.at(-1)!.node.id,
+        rows[0]!.example.target.id,
+      );
+      assert.match(text, /^objects allocated since the baseline/);
+      assert.match(
+        text,
+        /registry \(tests\/console\/heap\/_leaks\.ts\) → \[\*\]/,
+      );
+    } finally {
+      leaks.cure();
+    }
+  },
+);
 
-Deno.test("`heap.largest()` by kind puts many small holders in one row", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  try {
-    leaks.leakTimers(60, 5_000);
-    const rows = await heap.largest(20, { by: "kind" });
-    const poll = rows.find((r) => r.name.startsWith("(closure) poll ("));
-    assert.ok(poll, Deno.inspect(rows));
-    assert.equal(poll.count, 60);
-    assert.ok(poll.retainedSize >= 60 * 5_000 * 8, `${poll.retainedSize}`);
-    assert.match(Deno.inspect(rows), /retained\s+count\s+kind/);
-    const objects = await heap.largest(3, { reuse: true });
-    assert.ok(objects.every((r) => typeof r.heldBy === "string"));
-    assert.throws(
-      // deno-lint-ignore no-explicit-any
-      () => heap.largest(3, { by: "size" as any }),
-      TypeError,
-    );
-  } finally {
-    leaks.cure();
-    await closeToolkit();
-  }
-});
+heapTest(
+  "`heap.largest()` by kind puts many small holders in one row",
+  async (heap) => {
+    try {
+      leaks.leakTimers(60, 5_000);
+      const rows = await heap.largest(20, { by: "kind" });
+      const poll = rows.find((r) => r.name.startsWith("(closure) poll ("));
+      assert.ok(poll, Deno.inspect(rows));
+      assert.equal(poll.count, 60);
+      assert.ok(poll.retainedSize >= 60 * 5_000 * 8, `${poll.retainedSize}`);
+      assert.match(Deno.inspect(rows), /retained\s+count\s+kind/);
+      const objects = await heap.largest(3, { reuse: true });
+      assert.ok(objects.every((r) => typeof r.heldBy === "string"));
+      assert.throws(
+        // deno-lint-ignore no-explicit-any
+        () => heap.largest(3, { by: "size" as any }),
+        TypeError,
+      );
+    } finally {
+      leaks.cure();
+    }
+  },
+);
 
 class Link {
   next: Link | undefined;
@@ -365,35 +378,36 @@ function growChain(n: number): void {
   tail.next = new ChainEnd();
 }
 
-Deno.test("`heap.path()` elides the middle of a long chain and names holders", async () => {
-  const { heap } = createToolkit({ progress: () => {} });
-  growChain(3_000);
-  try {
-    const path = await heap.path("ChainEnd");
-    assert.ok(path.steps.length > 3_000, `${path.steps.length}`);
-    const text = Deno.inspect(path);
-    const lines = text.split("\n");
-    assert.ok(lines.length < 30, `${lines.length} lines`);
-    assert.match(text, /… [\d ]+ more references/);
-    assert.match(lines.at(-1)!, new RegExp(`ChainEnd @${path.target.id}$`));
-    assert.match(lines[0]!, /^path to ChainEnd @\d+/);
-    leaks.leakRegistry(3);
-    const registered = await heap.path("Registered");
-    assert.match(
-      Deno.inspect(registered),
-      /--context registry--> Array @\d+ = registry \(tests\/console\/heap\/_leaks\.ts\)/,
-    );
-    // A string that is no type name: a short error, not an echo.
-    const error = await heap.path("x".repeat(88_000), { reuse: true }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    assert.ok(error instanceof RangeError);
-    assert.ok(error.message.length < 200, error.message);
-    assert.match(error.message, /No live object of type "x+…"/);
-  } finally {
-    chain.next = undefined;
-    leaks.cure();
-    await closeToolkit();
-  }
-});
+heapTest(
+  "`heap.path()` elides the middle of a long chain and names holders",
+  async (heap) => {
+    growChain(3_000);
+    try {
+      const path = await heap.path("ChainEnd");
+      assert.ok(path.steps.length > 3_000, `${path.steps.length}`);
+      const text = Deno.inspect(path);
+      const lines = text.split("\n");
+      assert.ok(lines.length < 30, `${lines.length} lines`);
+      assert.match(text, /… [\d ]+ more references/);
+      assert.match(lines.at(-1)!, new RegExp(`ChainEnd @${path.target.id}$`));
+      assert.match(lines[0]!, /^path to ChainEnd @\d+/);
+      leaks.leakRegistry(3);
+      const registered = await heap.path("Registered");
+      assert.match(
+        Deno.inspect(registered),
+        /--context registry--> Array @\d+ = registry \(tests\/console\/heap\/_leaks\.ts\)/,
+      );
+      // A string that is no type name: a short error, not an echo.
+      const error = await heap.path("x".repeat(88_000), { reuse: true }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.ok(error instanceof RangeError);
+      assert.ok(error.message.length < 200, error.message);
+      assert.match(error.message, /No live object of type "x+…"/);
+    } finally {
+      chain.next = undefined;
+      leaks.cure();
+    }
+  },
+);
