@@ -16,7 +16,6 @@
  */
 
 import v8 from "node:v8";
-import vm from "node:vm";
 import {
   type FloorSample,
   LeakDetector,
@@ -105,11 +104,14 @@ let fullGc: (() => void) | null | undefined;
  * inspector's `HeapProfiler.collectGarbage` is a low-memory collection
  * instead (several passes that also drop compiled code): asked for every
  * few seconds it cost the hit path ~6% req/s in a probe, `gc()` nothing
- * measurable.
+ * measurable. `node:vm` loads with the first GC asked for (a literal
+ * specifier, so `deno compile` embeds it): a busy service, whose own full
+ * GCs feed the alarm, never needs it.
  */
-function exposedGc(): (() => void) | null {
+async function exposedGc(): Promise<(() => void) | null> {
   if (fullGc !== undefined) return fullGc;
   try {
+    const { default: vm } = await import("node:vm");
     v8.setFlagsFromString("--expose-gc");
     const gc = vm.runInNewContext("gc");
     fullGc = typeof gc === "function" ? () => gc() : null;
@@ -262,22 +264,26 @@ export class LeakAlarm {
   #forceFullGc(): void {
     if (this.#forcing || this.inspectorProblem !== undefined) return;
     this.forcedGcs++;
-    const gc = exposedGc();
-    if (gc !== null) {
-      gc();
+    this.#forcing = true;
+    this.#askForFullGc().finally(() => {
+      this.#forcing = false;
       // The next poll reads this GC's record.
       this.#lastFullGcAt = performance.now();
+    });
+  }
+
+  async #askForFullGc(): Promise<void> {
+    const gc = await exposedGc();
+    if (this.#stopped) return;
+    if (gc !== null) {
+      gc();
       return;
     }
-    this.#forcing = true;
-    post("HeapProfiler.collectGarbage").catch((error: Error) => {
+    await post("HeapProfiler.collectGarbage").catch((error: Error) => {
       this.inspectorProblem = error.message;
       this.#log(
         `leak alarm: cannot ask for full GCs (${error.message}); it now waits for the ones V8 runs by itself`,
       );
-    }).finally(() => {
-      this.#forcing = false;
-      this.#lastFullGcAt = performance.now();
     });
   }
 
