@@ -10,6 +10,7 @@ import { type ConsoleAddress, describeAddress } from "./flags.ts";
 import { ConnectionWriter } from "../connection_writer.ts";
 import { LineReader } from "../line_reader.ts";
 import {
+  type EvalFailure,
   MAX_LINE_BYTES,
   type ProgressCallback,
   PROTOCOL_VERSION,
@@ -70,7 +71,10 @@ export interface EvaluateOptions {
   format?: "json";
 }
 
-/** How an evaluation ended. */
+/**
+ * How an evaluation ended. An error's `stack` is there only when the
+ * console sent a non-empty one.
+ */
 export type EvalOutcome =
   | {
     kind: "value";
@@ -80,16 +84,7 @@ export type EvalOutcome =
     json?: string;
     durationMs: number;
   }
-  | {
-    kind: "error";
-    name: string;
-    message: string;
-    /** The error as a REPL prints it. */
-    text: string;
-    /** The error's stack, with the snippet's frames, when the console sent one. */
-    stack?: string;
-    durationMs?: number;
-  }
+  | EvalFailure
   | { kind: "incomplete" };
 
 /** The session the server opened. */

@@ -7,6 +7,7 @@
  */
 
 import { types } from "node:util";
+import type { EvalFailure } from "../protocol.ts";
 import {
   type CompiledSnippet,
   type CompileOutcome,
@@ -65,14 +66,9 @@ export type EvalResult =
     json?: string;
     durationMs: number;
   }
-  | {
-    kind: "error";
-    name: string;
-    message: string;
-    stack: string;
-    text: string;
-    durationMs: number;
-  }
+  // The evaluator always knows the stack (empty for a thrown non-Error)
+  // and the time taken; a client may be told neither.
+  | (EvalFailure & { stack: string; durationMs: number })
   | { kind: "incomplete" };
 
 /** What {@linkcode Evaluator.complete} suggests. */
