@@ -120,6 +120,20 @@ export interface WireError {
 }
 
 /**
+ * A failed evaluation as both sides hold it: the evaluator's error result,
+ * and the client's outcome of an `error` reply. The wire error's fields
+ * flat, with the text a REPL prints for it.
+ */
+export interface EvalFailure extends WireError {
+  /** Always `"error"`. */
+  kind: "error";
+  /** The error as a REPL prints it (`Uncaught Error: ...`). */
+  text: string;
+  /** How long the evaluation took, in milliseconds, when there was one. */
+  durationMs?: number;
+}
+
+/**
  * Receives progress of a long operation, as the `progress` reply carries
  * it: the one callback shape of both sides (the server's session and the
  * toolkit report through it, the client shows it).

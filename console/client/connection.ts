@@ -10,6 +10,7 @@ import { type ConsoleAddress, describeAddress } from "./flags.ts";
 import { ConnectionWriter } from "../connection_writer.ts";
 import { LineReader } from "../line_reader.ts";
 import {
+  type EvalFailure,
   MAX_LINE_BYTES,
   type ProgressCallback,
   PROTOCOL_VERSION,
@@ -70,7 +71,10 @@ export interface EvaluateOptions {
   format?: "json";
 }
 
-/** How an evaluation ended. */
+/**
+ * How an evaluation ended. An error's `stack` is there only when the
+ * console sent a non-empty one.
+ */
 export type EvalOutcome =
   | {
     kind: "value";
@@ -80,16 +84,7 @@ export type EvalOutcome =
     json?: string;
     durationMs: number;
   }
-  | {
-    kind: "error";
-    name: string;
-    message: string;
-    /** The error as a REPL prints it. */
-    text: string;
-    /** The error's stack, with the snippet's frames, when the console sent one. */
-    stack?: string;
-    durationMs?: number;
-  }
+  | EvalFailure
   | { kind: "incomplete" };
 
 /** The session the server opened. */
@@ -236,17 +231,11 @@ export class ConsoleConnection {
 
     const timeoutMs = options.helloTimeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
-    const challenge = await readHandshakeReply(reader, where, {
-      deadline,
-      timeoutMs,
+    const step = { where, source, deadline, timeoutMs };
+    const challenge = await readHandshakeReply(reader, {
+      ...step,
       first: true,
     });
-    if (challenge.type === "error") {
-      throw new SessionRefusedError(
-        describeRefusal(challenge.error, where, source),
-        challenge.error,
-      );
-    }
     if (challenge.type !== "challenge") {
       throw new ConsoleClientError(
         challenge.type === "hello"
@@ -263,17 +252,7 @@ export class ConsoleConnection {
     }
     const answer = await answerChallenge(token, challenge.nonce);
     writer.send(JSON.stringify({ op: "auth", answer }) + "\n");
-    const reply = await readHandshakeReply(reader, where, {
-      deadline,
-      timeoutMs,
-      first: false,
-    });
-    if (reply.type === "error") {
-      throw new SessionRefusedError(
-        describeRefusal(reply.error, where, source),
-        reply.error,
-      );
-    }
+    const reply = await readHandshakeReply(reader, { ...step, first: false });
     if (reply.type !== "hello") {
       throw new ConsoleClientError(
         `unexpected reply from ${where} to the challenge's answer: type ${
@@ -548,17 +527,21 @@ export class ConsoleConnection {
 /**
  * Reads one reply of the handshake before `deadline`. The first may follow
  * a `token: ` prompt the server shows a slow client: text before its `{` is
- * skipped.
+ * skipped. Either step may be refused: `source` names where the token came
+ * from, for the message.
+ *
+ * @throws {SessionRefusedError} When the server refuses the session.
  */
 async function readHandshakeReply(
   reader: LineReader,
-  where: string,
-  { deadline, timeoutMs, first }: {
+  { where, source, deadline, timeoutMs, first }: {
+    where: string;
+    source: string;
     deadline: number;
     timeoutMs: number;
     first: boolean;
   },
-): Promise<Reply> {
+): Promise<Exclude<Reply, { type: "error" }>> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const event = await Promise.race([
     reader.next().catch(() => ({ kind: "eof" as const })),
@@ -591,6 +574,12 @@ async function readHandshakeReply(
       `unexpected answer from ${where}: ${
         JSON.stringify(event.line.slice(0, 80))
       } (is it a leakwatch console?)`,
+    );
+  }
+  if (reply.type === "error") {
+    throw new SessionRefusedError(
+      describeRefusal(reply.error, where, source),
+      reply.error,
     );
   }
   return reply;

@@ -7,6 +7,7 @@
  */
 
 import { types } from "node:util";
+import type { EvalFailure } from "../protocol.ts";
 import {
   type CompiledSnippet,
   type CompileOutcome,
@@ -65,14 +66,9 @@ export type EvalResult =
     json?: string;
     durationMs: number;
   }
-  | {
-    kind: "error";
-    name: string;
-    message: string;
-    stack: string;
-    text: string;
-    durationMs: number;
-  }
+  // The evaluator always knows the stack (empty for a thrown non-Error)
+  // and the time taken; a client may be told neither.
+  | (EvalFailure & { stack: string; durationMs: number })
   | { kind: "incomplete" };
 
 /** What {@linkcode Evaluator.complete} suggests. */
@@ -210,6 +206,15 @@ export function createEvaluator(
       }
     });
   };
+  // Awaits what a snippet returned (or is), unless `signal` interrupts it
+  // first: then the work is orphaned and the answer is INTERRUPTED.
+  const settle = async <T>(pending: Promise<T>, signal?: AbortSignal) => {
+    const settled = signal
+      ? await untilAborted(pending, signal)
+      : await pending;
+    if (settled === INTERRUPTED) orphan(pending);
+    return settled;
+  };
 
   function failure(thrown: unknown, started: number): EvalResult {
     const described = describeThrown(thrown, render);
@@ -231,13 +236,8 @@ export function createEvaluator(
       const run = compiled.bind(scope.layers);
       if (compiled.isAsync) {
         const pending = runInContext(context, run) as Promise<[unknown]>;
-        const settled = signal
-          ? await untilAborted(pending, signal)
-          : await pending;
-        if (settled === INTERRUPTED) {
-          orphan(pending);
-          return interrupted(started);
-        }
+        const settled = await settle(pending, signal);
+        if (settled === INTERRUPTED) return interrupted(started);
         value = settled[0];
       } else {
         value = runInContext(context, run);
@@ -245,14 +245,8 @@ export function createEvaluator(
       // A brand check, not instanceof: it runs no trap of a hostile proxy.
       if (isPromise(value)) {
         // A promise value is awaited, so `heap.top()` needs no `await`.
-        const promise = value;
-        const settled = signal
-          ? await untilAborted(promise, signal)
-          : await promise;
-        if (settled === INTERRUPTED) {
-          orphan(promise);
-          return interrupted(started);
-        }
+        const settled = await settle(value, signal);
+        if (settled === INTERRUPTED) return interrupted(started);
         value = settled;
       }
     } catch (thrown) {

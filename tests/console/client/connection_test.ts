@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   connectConsole,
+  type ConnectOptions,
   ConsoleClientError,
   SessionRefusedError,
 } from "../../../console/client/connection.ts";
@@ -13,7 +14,7 @@ const credentials = (token = TOKEN) => () =>
 
 /**
  * A fake console: answers the first line with `reply` (raw text), then
- * waits for the client to leave.
+ * waits for the client to leave. Disposing it closes it.
  */
 function fakeConsole(reply: (hello: string) => string) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -27,10 +28,18 @@ function fakeConsole(reply: (hello: string) => string) {
     while ((await reader.next().catch(() => ({ kind: "eof" }))).kind !== "eof");
     conn.close();
   })();
+  const port = (listener.addr as Deno.NetAddr).port;
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    port,
     hellos,
-    async close() {
+    /** Connects to it with the test token and `options`. */
+    connect(options: Partial<ConnectOptions> = {}) {
+      return connectConsole({ host: "127.0.0.1", port }, {
+        credentials: credentials(),
+        ...options,
+      });
+    },
+    async [Symbol.asyncDispose]() {
       listener.close();
       await served;
     },
@@ -191,70 +200,44 @@ Deno.test("connectConsole() says it cannot connect, naming the address", async (
 });
 
 Deno.test("connectConsole() skips a token prompt before the hello and sends colors when asked", async () => {
-  const fake = fakeConsole(() => `token: ${CHALLENGE}\n${HELLO}\n`);
-  try {
-    const connection = await connectConsole(
-      { host: "127.0.0.1", port: fake.port },
-      { credentials: credentials(), colors: true },
-    );
-    assert.equal(connection.info.banner, "hi");
-    assert.deepEqual(JSON.parse(fake.hellos[0]!), {
-      op: "hello",
-      version: 2,
-      colors: true,
-    });
-    await connection.close();
-  } finally {
-    await fake.close();
-  }
+  await using fake = fakeConsole(() => `token: ${CHALLENGE}\n${HELLO}\n`);
+  const connection = await fake.connect({ colors: true });
+  assert.equal(connection.info.banner, "hi");
+  assert.deepEqual(JSON.parse(fake.hellos[0]!), {
+    op: "hello",
+    version: 2,
+    colors: true,
+  });
+  await connection.close();
 });
 
 Deno.test("connectConsole() refuses a console of another protocol version", async () => {
-  const fake = fakeConsole(() =>
+  await using fake = fakeConsole(() =>
     CHALLENGE + "\n" + HELLO.replace('"version":2', '"version":3') + "\n"
   );
-  try {
-    await assert.rejects(
-      connectConsole({ host: "127.0.0.1", port: fake.port }, {
-        credentials: credentials(),
-      }),
-      (error: Error) =>
-        error instanceof ConsoleClientError &&
-        error.message ===
-          `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 3, this client speaks 2`,
-    );
-  } finally {
-    await fake.close();
-  }
+  await assert.rejects(
+    fake.connect(),
+    (error: Error) =>
+      error instanceof ConsoleClientError &&
+      error.message ===
+        `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 3, this client speaks 2`,
+  );
 });
 
 Deno.test("connectConsole() reports a server that is not a console", async () => {
-  const fake = fakeConsole(() => "HTTP/1.1 400 Bad Request\r\n\r\n");
-  try {
-    await assert.rejects(
-      connectConsole({ host: "127.0.0.1", port: fake.port }, {
-        credentials: credentials(),
-      }),
-      /unexpected answer from 127\.0\.0\.1:\d+: "HTTP\/1\.1 400 Bad Request" \(is it a leakwatch console\?\)/,
-    );
-  } finally {
-    await fake.close();
-  }
+  await using fake = fakeConsole(() => "HTTP/1.1 400 Bad Request\r\n\r\n");
+  await assert.rejects(
+    fake.connect(),
+    /unexpected answer from 127\.0\.0\.1:\d+: "HTTP\/1\.1 400 Bad Request" \(is it a leakwatch console\?\)/,
+  );
 });
 
 Deno.test("connectConsole() gives up on a server that never answers", async () => {
-  const fake = fakeConsole(() => "");
-  try {
-    await assert.rejects(
-      connectConsole({ host: "127.0.0.1", port: fake.port }, {
-        credentials: credentials(),
-        helloTimeoutMs: 50,
-      }),
-      /no answer from 127\.0\.0\.1:\d+ within 50 ms/,
-    );
-  } finally {
-    await fake.close();
-  }
+  await using fake = fakeConsole(() => "");
+  await assert.rejects(
+    fake.connect({ helloTimeoutMs: 50 }),
+    /no answer from 127\.0\.0\.1:\d+ within 50 ms/,
+  );
 });
 
 Deno.test("a connection lost mid-evaluation fails the evaluation with a clear error", async () => {

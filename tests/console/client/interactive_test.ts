@@ -1,24 +1,27 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import type { ConsoleConnection } from "../../../console/client/connection.ts";
 import {
   type InteractiveOptions,
   INTERRUPT_SENT,
   runInteractive,
 } from "../../../console/client/interactive.ts";
 import { ProgressLine } from "../../../console/client/progress_bar.ts";
-import { startTestConsole } from "./_fixture.ts";
+import { startTestConsole, type TestConsole } from "./_fixture.ts";
 import { screenOf } from "./_terminal.ts";
 
 const CTRL_C = "\x03";
 const CTRL_D = "\x04";
 const ENTER = "\r";
 
-/** Drives `runInteractive` like a terminal would, keys in, screen out. */
-function drive(
-  connection: ConsoleConnection,
+/**
+ * Opens a session on `t` and drives `runInteractive` on it like a terminal
+ * would, keys in, screen out, from its first prompt on.
+ */
+async function drive(
+  t: TestConsole,
   options: Partial<InteractiveOptions> = {},
 ) {
+  const connection = await t.connect();
   const input = new PassThrough();
   const output = new PassThrough();
   const errorOutput = new PassThrough();
@@ -66,15 +69,15 @@ function drive(
       }
     },
     exit,
+    connection,
   };
+  await screen.waitFor(/>>> /);
   return screen;
 }
 
 Deno.test("runInteractive() shows the banner and prompts, evaluates lines and continues incomplete snippets", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection, { banner: "hello there" });
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t, { banner: "hello there" });
   assert.match(screen.stdout, /^hello there\n/);
   await screen.keys("cache.size", ENTER);
   await screen.waitFor(/\n2\n/);
@@ -98,9 +101,7 @@ Deno.test("runInteractive() shows the banner and prompts, evaluates lines and co
 
 Deno.test("runInteractive() clears the line and any incomplete snippet on Ctrl-C", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection);
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t);
   await screen.keys("garbage(");
   await screen.keys(CTRL_C);
   await screen.waitFor(/\^C\n/);
@@ -132,9 +133,7 @@ Deno.test("runInteractive() clears the line and any incomplete snippet on Ctrl-C
 
 Deno.test("runInteractive() interrupts a pending evaluation on Ctrl-C and leaves on a second one", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection);
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t);
   await screen.keys("await slow(10_000)", ENTER);
   await new Promise((resolve) => setTimeout(resolve, 50));
   await screen.keys(CTRL_C);
@@ -145,7 +144,7 @@ Deno.test("runInteractive() interrupts a pending evaluation on Ctrl-C and leaves
   // A snippet stuck where an interrupt cannot reach it: the first Ctrl-C
   // says so at once, the second leaves. (Simulated: a busy evaluation whose
   // interrupt is never answered; the real loop is in run_test.ts.)
-  connection.interrupt = () => new Promise(() => {});
+  screen.connection.interrupt = () => new Promise(() => {});
   await screen.keys("await slow(300)", ENTER);
   await new Promise((resolve) => setTimeout(resolve, 50));
   const before = screen.stderr.length;
@@ -159,9 +158,7 @@ Deno.test("runInteractive() interrupts a pending evaluation on Ctrl-C and leaves
 
 Deno.test("runInteractive() completes with Tab from the console's candidates", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection);
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t);
   await screen.keys("cache.si", "\t");
   await screen.waitFor(/cache\.size/);
   await screen.keys(ENTER);
@@ -174,9 +171,7 @@ Deno.test("runInteractive() completes with Tab from the console's candidates", a
 
 Deno.test("runInteractive() prints output of background work above the prompt, keeping the typed text", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection);
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t);
   await screen.keys("setTimeout(() => console.log('tick'), 300); 0", ENTER);
   await screen.waitFor(/\n0\n/);
   await screen.keys("half typ");
@@ -193,12 +188,10 @@ Deno.test("runInteractive() prints output of background work above the prompt, k
 
 Deno.test("runInteractive() draws progress while evaluating and clears it for the result", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
   const bars: string[] = [];
-  const screen = drive(connection, {
+  const screen = await drive(t, {
     progress: new ProgressLine((text) => bars.push(text)),
   });
-  await screen.waitFor(/>>> /);
   await screen.keys("await work(4)", ENTER);
   await screen.waitFor(/\n4\n/);
   assert.equal(bars[0], "\r[....................]   0% work\x1b[K");
@@ -213,8 +206,7 @@ Deno.test("runInteractive() saves and reloads its history file, owner-only", asy
   const home = await Deno.makeTempDir();
   const historyPath = `${home}/.leakwatch/console_history`;
   try {
-    const first = drive(await t.connect(), { historyPath });
-    await first.waitFor(/>>> /);
+    const first = await drive(t, { historyPath });
     await first.keys("40 + 2", ENTER);
     await first.waitFor(/\n42\n/);
     await first.keys(CTRL_D);
@@ -222,8 +214,7 @@ Deno.test("runInteractive() saves and reloads its history file, owner-only", asy
     assert.equal(await Deno.readTextFile(historyPath), "40 + 2\n");
     assert.equal((await Deno.stat(historyPath)).mode! & 0o777, 0o600);
 
-    const second = drive(await t.connect(), { historyPath });
-    await second.waitFor(/>>> /);
+    const second = await drive(t, { historyPath });
     await second.keys("\x1b[A", ENTER); // arrow up: the last session's line
     await second.waitFor(/\n42\n/);
     await second.keys(CTRL_D);
@@ -235,9 +226,7 @@ Deno.test("runInteractive() saves and reloads its history file, owner-only", asy
 
 Deno.test("runInteractive() ends with 2 when the console goes away", async () => {
   await using t = await startTestConsole();
-  const connection = await t.connect();
-  const screen = drive(connection);
-  await screen.waitFor(/>>> /);
+  const screen = await drive(t);
   await t.stopServer();
   assert.equal(await screen.exit, 2);
   assert.match(

@@ -26,6 +26,8 @@ async function startService(args: string[] = ["--console-port", "0"]) {
   };
 }
 
+type Service = Awaited<ReturnType<typeof startService>>;
+
 /** Runs `main.ts console ...args` with the console task's permissions. */
 async function runClient(
   args: string[],
@@ -44,14 +46,45 @@ async function runClient(
   return await client.finish();
 }
 
-Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against a running service", async (t) => {
+/**
+ * Runs `main.ts console ...flags -e code`: one snippet, then exit; with
+ * `json`, `--json` goes before the `-e`.
+ */
+function runSnippet(
+  flags: string[],
+  code: string,
+  options: { env?: Record<string, string>; json?: boolean } = {},
+) {
+  const mode = options.json ? ["--json"] : [];
+  return runClient([...flags, ...mode, "-e", code], { env: options.env });
+}
+
+/**
+ * Starts a service (see {@linkcode startService}), runs `run` against it with
+ * the client's flags that reach it (`--port N`), and stops it.
+ */
+async function withService(
+  run: (service: Service, port: string[]) => Promise<void>,
+): Promise<void> {
   const service = await startService();
-  const port = ["--port", String(service.port)];
   try {
+    await run(service, ["--port", String(service.port)]);
+  } finally {
+    await service.stop();
+  }
+}
+
+/** The flags that name each of `targets` (`--target T` each). */
+function targetFlags(...targets: string[]): string[] {
+  return targets.flatMap((target) => ["--target", target]);
+}
+
+Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against a running service", (t) =>
+  withService(async (service, port) => {
     await t.step(
       "-e prints the value and exits 0, finding the token file by itself",
       async () => {
-        const result = await runClient([...port, "-e", "cache.size + 40"]);
+        const result = await runSnippet(port, "cache.size + 40");
         assert.deepEqual(result, { code: 0, stdout: "40\n", stderr: "" });
       },
     );
@@ -59,17 +92,16 @@ Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against
     await t.step(
       "-e prints the snippet's console output to the stream it names",
       async () => {
-        const result = await runClient([
-          ...port,
-          "-e",
+        const result = await runSnippet(
+          port,
           "console.log('to stdout'); console.error('to stderr'); ({ ok: true })",
-        ]);
+        );
         assert.deepEqual(result, {
           code: 0,
           stdout: "to stdout\n{ ok: true }\n",
           stderr: "to stderr\n",
         });
-        const quiet = await runClient([...port, "-e", "console.log('only')"]);
+        const quiet = await runSnippet(port, "console.log('only')");
         assert.deepEqual(quiet, { code: 0, stdout: "only\n", stderr: "" });
       },
     );
@@ -77,15 +109,11 @@ Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against
     await t.step(
       "-e exits 1 with the error on stderr, an incomplete snippet too",
       async () => {
-        const thrown = await runClient([
-          ...port,
-          "-e",
-          "throw new Error('boom')",
-        ]);
+        const thrown = await runSnippet(port, "throw new Error('boom')");
         assert.equal(thrown.code, 1);
         assert.equal(thrown.stdout, "");
         assert.match(thrown.stderr, /^Uncaught Error: boom\n/);
-        const incomplete = await runClient([...port, "-e", "[1, 2"]);
+        const incomplete = await runSnippet(port, "[1, 2");
         assert.equal(incomplete.code, 1);
         assert.match(incomplete.stderr, /^error: incomplete input/);
       },
@@ -133,7 +161,9 @@ Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against
     );
 
     await t.step("piped input that ends inside a snippet exits 1", async () => {
-      const result = await runClient(port, { stdin: "1\nfunction f() {\n" });
+      const result = await runClient(port, {
+        stdin: "1\nfunction f() {\n",
+      });
       assert.equal(result.code, 1);
       assert.equal(result.stdout, "1\n");
       assert.equal(
@@ -145,20 +175,17 @@ Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against
     await t.step(
       "a wrong --token or CONSOLE_TOKEN exits 2 with one clear line",
       async () => {
-        const flag = await runClient([
-          ...port,
-          "--token",
-          "not-the-token",
-          "-e",
+        const flag = await runSnippet(
+          [...port, "--token", "not-the-token"],
           "1",
-        ]);
+        );
         assert.deepEqual(flag, {
           code: 2,
           stdout: "",
           stderr:
             `error: authentication failed at 127.0.0.1:${service.port}: invalid console token (from --token)\n`,
         });
-        const env = await runClient([...port, "-e", "1"], {
+        const env = await runSnippet(port, "1", {
           env: { CONSOLE_TOKEN: "not-the-token" },
         });
         assert.equal(env.code, 2);
@@ -168,16 +195,13 @@ Deno.test("`main.ts console` evaluates -e snippets and piped transcripts against
         );
       },
     );
-  } finally {
-    await service.stop();
-  }
-});
+  }));
 
 Deno.test("`main.ts console` says it cannot connect in exactly one line and exits 2", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const result = await runClient(["--port", String(port), "-e", "1"]);
+  const result = await runSnippet(["--port", String(port)], "1");
   assert.deepEqual(result, {
     code: 2,
     stdout: "",
@@ -200,20 +224,16 @@ Deno.test("`main.ts console` names the missing token file and suggests --token",
   try {
     const home = Deno.env.get("HOME");
     const path = `${home}/.leakwatch/console/tcp-${service.port}.token`;
-    const result = await runClient(["--port", String(service.port), "-e", "1"]);
+    const result = await runSnippet(["--port", String(service.port)], "1");
     assert.equal(result.code, 2);
     assert.equal(
       result.stderr,
       `error: no console token file "${path}" (if the service was started with --console-token, pass --token TOKEN or set CONSOLE_TOKEN)\n`,
     );
-    const given = await runClient([
-      "--port",
-      String(service.port),
-      "--token",
-      token,
-      "-e",
+    const given = await runSnippet(
+      ["--port", String(service.port), "--token", token],
       "'in'",
-    ]);
+    );
     assert.deepEqual(given, { code: 0, stdout: '"in"\n', stderr: "" });
   } finally {
     await service.stop();
@@ -226,7 +246,7 @@ Deno.test("`main.ts console --socket` connects to a console on a unix socket", a
   const service = await startService(["--console-socket", socket]);
   try {
     assert.equal(service.where, socket);
-    const result = await runClient(["--socket", socket, "-e", "'over unix'"]);
+    const result = await runSnippet(["--socket", socket], "'over unix'");
     assert.deepEqual(result, { code: 0, stdout: '"over unix"\n', stderr: "" });
     const env = await runClient([], {
       stdin: "1 + 1\n",
@@ -236,7 +256,7 @@ Deno.test("`main.ts console --socket` connects to a console on a unix socket", a
   } finally {
     await service.stop();
   }
-  const gone = await runClient(["--socket", socket, "-e", "1"]);
+  const gone = await runSnippet(["--socket", socket], "1");
   assert.deepEqual(gone, {
     code: 2,
     stdout: "",
@@ -252,7 +272,7 @@ Deno.test("`main.ts console` rejects bad flags in one line with exit 2, and prin
     stdout: "",
     stderr: "error: Unknown option '--bogus'\n",
   });
-  const port = await runClient(["--port", "99999", "-e", "1"]);
+  const port = await runSnippet(["--port", "99999"], "1");
   assert.equal(port.code, 2);
   assert.equal(
     port.stderr,
@@ -446,21 +466,17 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
     // C was started with --console-token: a token file left over from an
     // earlier run holds another token.
     await writeStaleTokenFile(c.port, "a-stale-token-from-an-earlier-run-000");
-    const targets = [
-      "--target",
+    const targets = targetFlags(
       String(a.port),
-      "--target",
       `127.0.0.1:${b.port}`,
-      "--target",
       `127.0.0.1:${c.port}`,
-    ];
+    );
 
     await t.step("one table, in the order given; exit 1", async () => {
-      const result = await runClient([
-        ...targets,
-        "-e",
+      const result = await runSnippet(
+        targets,
         "console.log('from ' + cache.size); cache.size + 1",
-      ]);
+      );
       assert.equal(result.code, 1, result.stderr);
       const lines = result.stdout.split("\n");
       assert.match(lines[0]!, /^instance\s+duration\s+value or error$/);
@@ -491,14 +507,10 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
         const socket = `${Deno.env.get("HOME")}/.leakwatch/console.sock`;
         const d = await startService(["--console-socket", socket]);
         try {
-          const result = await runClient([
-            "--target",
-            socket,
-            "--target",
-            String(a.port),
-            "-e",
+          const result = await runSnippet(
+            targetFlags(socket, String(a.port)),
             "typeof cache",
-          ]);
+          );
           assert.equal(result.code, 0, result.stdout + result.stderr);
           const [header, first, second] = result.stdout.split("\n");
           assert.match(header!, /^instance {2,}/);
@@ -512,16 +524,11 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
     );
 
     await t.step("--token gives one token to every target", async () => {
-      const result = await runClient([
-        "--target",
-        String(a.port),
-        "--target",
-        String(c.port),
+      const result = await runSnippet([
+        ...targetFlags(String(a.port), String(c.port)),
         "--token",
         token,
-        "-e",
-        "'up'",
-      ]);
+      ], "'up'");
       assert.equal(result.code, 1);
       const [, first, second] = result.stdout.split("\n");
       assert.match(first!, /error: authentication failed .*\(from --token\)$/);
@@ -529,22 +536,18 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
     });
 
     await t.step("every target answering exits 0", async () => {
-      const result = await runClient([
-        "--target",
-        String(c.port),
-        "--target",
-        String(a.port),
-        "-e",
+      const result = await runSnippet(
+        targetFlags(String(c.port), String(a.port)),
         "typeof cache",
-      ], { env: { CONSOLE_TOKEN: token } });
+        { env: { CONSOLE_TOKEN: token } },
+      );
       // CONSOLE_TOKEN is for every target: A's own token differs.
       assert.equal(result.code, 1);
-      const only = await runClient([
-        "--target",
-        String(c.port),
-        "-e",
+      const only = await runSnippet(
+        targetFlags(String(c.port)),
         "typeof cache",
-      ], { env: { CONSOLE_TOKEN: token } });
+        { env: { CONSOLE_TOKEN: token } },
+      );
       assert.equal(only.code, 0, only.stdout + only.stderr);
       assert.match(only.stdout.split("\n")[1]!, / {2}"object"$/);
     });
@@ -552,12 +555,9 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
     await t.step(
       "--json: one JSON object per line per instance, failures named",
       async () => {
-        const result = await runClient([
-          ...targets,
-          "--json",
-          "-e",
-          "[...cache.keys()].length",
-        ]);
+        const result = await runSnippet(targets, "[...cache.keys()].length", {
+          json: true,
+        });
         assert.equal(result.code, 1);
         const lines = result.stdout.trimEnd().split("\n").map((line) =>
           JSON.parse(line)
@@ -594,18 +594,13 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
         // Accepts and never says a word: a hung process, or not a console.
         await using deaf = listenDeaf();
         const started = performance.now();
-        const result = await runClient([
-          "--target",
-          String(deaf.port),
-          "--target",
-          String(c.port),
+        const result = await runSnippet([
+          ...targetFlags(String(deaf.port), String(c.port)),
           "--token",
           token,
           "--timeout",
           "0.5",
-          "-e",
-          "2 * 21",
-        ]);
+        ], "2 * 21");
         const elapsed = performance.now() - started;
         assert.equal(result.code, 1);
         const [, first, second] = result.stdout.split("\n");
@@ -620,38 +615,29 @@ Deno.test("`main.ts console --target … -e` runs on every instance in parallel;
   }
 });
 
-Deno.test("`main.ts console -e` prints a returned promise's awaited value, a toolkit table too", async () => {
-  const service = await startService();
-  const port = ["--port", String(service.port)];
-  try {
-    const awaited = await runClient([
-      ...port,
-      "-e",
+Deno.test("`main.ts console -e` prints a returned promise's awaited value, a toolkit table too", () =>
+  withService(async (_service, port) => {
+    const awaited = await runSnippet(
+      port,
       "Promise.resolve(41).then((n) => n + 1)",
-    ]);
+    );
     assert.deepEqual(awaited, { code: 0, stdout: "42\n", stderr: "" });
-    const table = await runClient([...port, "-e", "heap.top(3)"]);
+    const table = await runSnippet(port, "heap.top(3)");
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^type\s+count\s+shallow\s+retained\n/);
     assert.equal(table.stdout.trimEnd().split("\n").length, 5);
-  } finally {
-    await service.stop();
-  }
-});
+  }));
 
-Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as a JSON object with exit 1", async (t) => {
-  const service = await startService();
-  const port = ["--port", String(service.port)];
-  try {
+Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as a JSON object with exit 1", (t) =>
+  withService(async (_service, port) => {
     await t.step(
       "an error: {error: {name, message, stack}}, exit 1",
       async () => {
-        const thrown = await runClient([
-          ...port,
-          "--json",
-          "-e",
+        const thrown = await runSnippet(
+          port,
           "console.log('noise'); throw new TypeError('bad input')",
-        ]);
+          { json: true },
+        );
         assert.equal(thrown.code, 1);
         // Console output goes to stderr: stdout stays one JSON value.
         assert.equal(thrown.stderr, "noise\n");
@@ -659,7 +645,9 @@ Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as
         assert.equal(error.name, "TypeError");
         assert.equal(error.message, "bad input");
         assert.match(error.stack, /^TypeError: bad input\n/);
-        const incomplete = await runClient([...port, "--json", "-e", "[1,"]);
+        const incomplete = await runSnippet(port, "[1,", {
+          json: true,
+        });
         assert.equal(incomplete.code, 1);
         assert.equal(
           JSON.parse(incomplete.stdout).error.name,
@@ -674,13 +662,9 @@ Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as
         const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
         const closed = (listener.addr as Deno.NetAddr).port;
         listener.close();
-        const result = await runClient([
-          "--port",
-          String(closed),
-          "--json",
-          "-e",
-          "1",
-        ]);
+        const result = await runSnippet(["--port", String(closed)], "1", {
+          json: true,
+        });
         assert.equal(result.code, 2);
         assert.equal(result.stderr, "");
         assert.equal(JSON.parse(result.stdout).error.name, "ConnectionError");
@@ -692,41 +676,35 @@ Deno.test("`main.ts console --json -e` prints the value as JSON, and an error as
     await t.step(
       "a value: its JSON text, read by a JSON parser (jq)",
       async () => {
-        const map = await runClient([
-          ...port,
-          "--json",
-          "-e",
+        const map = await runSnippet(
+          port,
           "console.log('noise'); new Map([['a', { n: 1n, at: new Date(0) }]])",
-        ]);
+          { json: true },
+        );
         assert.equal(map.code, 0, map.stdout + map.stderr);
         assert.equal(map.stderr, "noise\n");
         assert.deepEqual(JSON.parse(map.stdout), {
           a: { n: "1", at: "1970-01-01T00:00:00.000Z" },
         });
-        const top = await runClient([...port, "--json", "-e", "heap.top(3)"]);
+        const top = await runSnippet(port, "heap.top(3)", {
+          json: true,
+        });
         assert.equal(top.code, 0, top.stdout + top.stderr);
         const rows = JSON.parse(top.stdout);
         assert.equal(rows.length, 3, top.stdout);
         assert.equal(typeof rows[0].count, "number");
       },
     );
-  } finally {
-    await service.stop();
-  }
-});
+  }));
 
 Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling evaluation and a deaf listener exit 1", async () => {
   const service = await startService();
   await using deaf = listenDeaf();
   try {
-    const pending = await runClient([
-      "--port",
-      String(service.port),
-      "--timeout",
-      "0.5",
-      "-e",
+    const pending = await runSnippet(
+      ["--port", String(service.port), "--timeout", "0.5"],
       "console.log('started'); new Promise(() => {})",
-    ]);
+    );
     assert.deepEqual(pending, {
       code: 1,
       stdout: "started\n",
@@ -734,17 +712,18 @@ Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling 
         `error: no answer from 127.0.0.1:${service.port} within 500.0 ms (--timeout)\n`,
     });
     const deafPort = deaf.port;
-    const json = await runClient([
-      "--port",
-      String(deafPort),
-      "--token",
-      "any-token-will-do-0123456789",
-      "--timeout",
-      "0.5",
-      "--json",
-      "-e",
+    const json = await runSnippet(
+      [
+        "--port",
+        String(deafPort),
+        "--token",
+        "any-token-will-do-0123456789",
+        "--timeout",
+        "0.5",
+      ],
       "1",
-    ]);
+      { json: true },
+    );
     assert.equal(json.code, 1);
     assert.deepEqual(JSON.parse(json.stdout), {
       error: {
@@ -754,14 +733,10 @@ Deno.test("`main.ts console -e --timeout` bounds one instance: a never-settling 
       },
     });
     // The service is unharmed and answers the next client at once.
-    const after = await runClient([
-      "--port",
-      String(service.port),
-      "--timeout",
-      "10",
-      "-e",
+    const after = await runSnippet(
+      ["--port", String(service.port), "--timeout", "10"],
       "'fine'",
-    ]);
+    );
     assert.deepEqual(after, { code: 0, stdout: '"fine"\n', stderr: "" });
   } finally {
     await service.stop();

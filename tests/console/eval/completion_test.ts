@@ -19,6 +19,15 @@ function complete(
   return completeCode(code, cursor, scopeWith(namespace));
 }
 
+/** Checks that a completion starts at `start` and offers `name`, among others. */
+function assertOffers(
+  completion: { candidates: string[]; start: number },
+  { name, start }: { name: string; start: number },
+): void {
+  assert.equal(completion.start, start);
+  assert.ok(completion.candidates.includes(name), name);
+}
+
 const service = () => ({
   cache: new Map<string, number>(),
   config: { port: 8000, portName: "http" },
@@ -27,9 +36,7 @@ const service = () => ({
 
 Deno.test("completeCode() completes namespace members, main and session names", () => {
   const scope = scopeWith(service(), { mem: () => 0, memo: 1 });
-  const bare = completeCode("cac", 3, scope);
-  assert.equal(bare.start, 0);
-  assert.ok(bare.candidates.includes("cache"));
+  assertOffers(completeCode("cac", 3, scope), { name: "cache", start: 0 });
   assert.deepEqual(completeCode("mai", 3, scope), {
     candidates: ["main"],
     start: 0,
@@ -64,9 +71,7 @@ Deno.test("completeCode() completes members along the prototype chain", () => {
     candidates: ["size"],
     start: 6,
   });
-  const inherited = complete("cache.ge", service());
-  assert.equal(inherited.start, 6);
-  assert.ok(inherited.candidates.includes("get"));
+  assertOffers(complete("cache.ge", service()), { name: "get", start: 6 });
   assert.deepEqual(complete("cache.has", service()).candidates, [
     "has",
     "hasOwnProperty",
@@ -123,9 +128,7 @@ Deno.test("completeCode() follows optional chaining and ignores spread dots", ()
     "port",
     "portName",
   ]);
-  const spread = complete("[...cac", service());
-  assert.equal(spread.start, 4);
-  assert.ok(spread.candidates.includes("cache"));
+  assertOffers(complete("[...cac", service()), { name: "cache", start: 4 });
   assert.deepEqual(complete("f(...config.po", service()).candidates, [
     "port",
     "portName",

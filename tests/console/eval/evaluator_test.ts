@@ -10,6 +10,8 @@ interface Session {
   evaluator: Evaluator;
   stdout: string[];
   stderr: string[];
+  /** Every write in order, either stream, marked background or not. */
+  writes: { text: string; background?: boolean }[];
 }
 
 function openSession(
@@ -18,14 +20,17 @@ function openSession(
 ): Session {
   const stdout: string[] = [];
   const stderr: string[] = [];
+  const writes: Session["writes"] = [];
   const evaluator = createEvaluator(namespace, {
     output: {
-      write: (stream, text) =>
-        (stream === "stdout" ? stdout : stderr).push(text),
+      write: (stream, text, info) => {
+        (stream === "stdout" ? stdout : stderr).push(text);
+        writes.push({ text, background: info?.background });
+      },
     },
     ...options,
   });
-  return { evaluator, stdout, stderr };
+  return { evaluator, stdout, stderr, writes };
 }
 
 async function value(evaluator: Evaluator, code: string): Promise<string> {
@@ -34,13 +39,115 @@ async function value(evaluator: Evaluator, code: string): Promise<string> {
   return (result as { text: string }).text;
 }
 
+/**
+ * A test that is only a transcript in a fresh session, and the console
+ * output the session saw.
+ */
+interface Transcript {
+  /** The test's name. */
+  name: string;
+  /** Makes the session's namespace; an empty one by default. */
+  namespace?: () => Record<string, unknown>;
+  /** The session's options. */
+  options?: Partial<EvaluatorOptions>;
+  /** The snippets in turn, each with the value it must show, if any. */
+  steps: [code: string, shown?: string][];
+  /** How long to let the snippets' timers run before the output is read. */
+  waitMs?: number;
+  /** What the session must have written to stdout, where named. */
+  stdout?: string[];
+  /** What the session must have written to stderr, where named. */
+  stderr?: string[];
+}
+
+/** Registers one test per transcript. */
+function registerTranscripts(transcripts: Transcript[]): void {
+  for (const transcript of transcripts) {
+    Deno.test(transcript.name, async () => {
+      const session = openSession(
+        transcript.namespace?.(),
+        transcript.options,
+      );
+      await assertTranscript(session.evaluator, transcript.steps);
+      if (transcript.waitMs !== undefined) await tick(transcript.waitMs);
+      if (transcript.stdout) {
+        assert.deepEqual(session.stdout, transcript.stdout);
+      }
+      if (transcript.stderr) {
+        assert.deepEqual(session.stderr, transcript.stderr);
+      }
+    });
+  }
+}
+
+/**
+ * Runs a transcript in one session: each snippet in turn must give a
+ * value, and the value shown where its row names one.
+ */
+async function assertTranscript(
+  evaluator: Evaluator,
+  steps: [code: string, shown?: string][],
+): Promise<void> {
+  for (const [code, shown] of steps) {
+    const text = await value(evaluator, code);
+    if (shown !== undefined) {
+      assert.equal(text, shown, `${code}: ${text} !== ${shown}`);
+    }
+  }
+}
+
+type Failure = Extract<EvalResult, { kind: "error" }>;
+
+/**
+ * Evaluates `code`, which must fail, with the fields `expected` names (a
+ * pattern must match the field).
+ */
 async function failure(
   evaluator: Evaluator,
   code: string,
-): Promise<Extract<EvalResult, { kind: "error" }>> {
+  expected: { [field in "name" | "message" | "stack"]?: string | RegExp } = {},
+): Promise<Failure> {
   const result = await evaluator.evaluate(code);
   assert.equal(result.kind, "error", `${code} -> ${JSON.stringify(result)}`);
-  return result as Extract<EvalResult, { kind: "error" }>;
+  const error = result as Failure;
+  for (const [field, want] of Object.entries(expected)) {
+    const actual = error[field as keyof typeof expected];
+    const message = `${field} of ${code}: ${JSON.stringify(actual)}`;
+    if (want instanceof RegExp) assert.match(actual, want, message);
+    else assert.equal(actual, want, message);
+  }
+  return error;
+}
+
+/**
+ * Evaluates `code`, aborts its signal after `afterMs` milliseconds, and
+ * checks that the evaluation ended as Interrupted.
+ */
+async function assertInterrupted(
+  evaluator: Evaluator,
+  code: string,
+  { afterMs }: { afterMs: number },
+): Promise<void> {
+  const controller = new AbortController();
+  const pending = evaluator.evaluate(code, { signal: controller.signal });
+  setTimeout(() => controller.abort(), afterMs);
+  const result = await pending;
+  assert.equal(result.kind, "error", JSON.stringify(result));
+  assert.equal((result as Failure).name, "Interrupted");
+}
+
+/** Asks for completions at the end of each code; each answer must be as given. */
+async function assertCompletions(
+  evaluator: Evaluator,
+  cases: [code: string, candidates: string[], start: number][],
+): Promise<void> {
+  for (const [code, candidates, start] of cases) {
+    assert.deepEqual(
+      await evaluator.complete(code, code.length),
+      { candidates, start },
+      code,
+    );
+  }
 }
 
 function serviceNamespace(): Record<string, unknown> {
@@ -55,13 +162,18 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- scope -----------------------------------------------------------------
 
-Deno.test("evaluate() sees namespace members by bare name and as main", async () => {
-  const { evaluator } = openSession(serviceNamespace());
-  assert.equal(await value(evaluator, "cache.size"), "2");
-  assert.equal(await value(evaluator, "main.cache.size"), "2");
-  assert.equal(await value(evaluator, "main.cache === cache"), "true");
-  assert.equal(await value(evaluator, "config.port"), "8000");
-});
+registerTranscripts([
+  {
+    name: "evaluate() sees namespace members by bare name and as main",
+    namespace: serviceNamespace,
+    steps: [
+      ["cache.size", "2"],
+      ["main.cache.size", "2"],
+      ["main.cache === cache", "true"],
+      ["config.port", "8000"],
+    ],
+  },
+]);
 
 Deno.test("evaluate() reads namespace members live", async () => {
   const namespace = serviceNamespace();
@@ -80,8 +192,7 @@ Deno.test("evaluate() writes a bare namespace member through to the namespace", 
   const { evaluator } = openSession(namespace);
   await value(evaluator, "config = { port: 1 }");
   assert.deepEqual(namespace.config, { port: 1 });
-  const error = await failure(evaluator, "main = 1");
-  assert.equal(error.name, "TypeError");
+  await failure(evaluator, "main = 1", { name: "TypeError" });
 });
 
 Deno.test("evaluate() sees session scope entries without adding them to the namespace", async () => {
@@ -105,90 +216,92 @@ Deno.test("evaluate() lets session declarations shadow namespace members", async
 
 // --- declarations ----------------------------------------------------------
 
-Deno.test("evaluate() keeps declarations of every kind across snippets", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "let a = 1");
-  await value(evaluator, "const b = 2");
-  await value(evaluator, "var c = 3");
-  await value(evaluator, "function f() { return a + b + c }");
-  await value(evaluator, "class Point { constructor(x) { this.x = x } }");
-  await value(evaluator, "const { d, e } = { d: 4, e: 5 }");
-  await value(evaluator, "let [x, , y = 7] = [6]");
-  await value(evaluator, "async function* gen() { yield 1 }");
-  assert.equal(await value(evaluator, "f()"), "6");
-  assert.equal(await value(evaluator, "new Point(1).x"), "1");
-  assert.equal(await value(evaluator, "[d, e, x, y]"), "[ 4, 5, 6, 7 ]");
-  assert.equal(await value(evaluator, "typeof gen"), '"function"');
-});
-
-Deno.test("evaluate() lets a function see declarations made after it", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "function later() { return z }");
-  await value(evaluator, "let z = 'seen'");
-  assert.equal(await value(evaluator, "later()"), '"seen"');
-});
-
-Deno.test("evaluate() hoists function declarations within a snippet", async () => {
-  const { evaluator } = openSession();
-  assert.equal(
-    await value(
-      evaluator,
-      "early(); function early() { return 'ok' }\nearly()",
-    ),
-    '"ok"',
-  );
-});
-
-Deno.test("evaluate() overwrites a let or const declared again in a later snippet", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "let a = 1");
-  await value(evaluator, "let a = 2");
-  assert.equal(await value(evaluator, "a"), "2");
-  await value(evaluator, "const k = 1");
-  await value(evaluator, "const k = 'two'");
-  assert.equal(await value(evaluator, "k"), '"two"');
-  await value(evaluator, "class K {}");
-  await value(evaluator, "let K = 3");
-  assert.equal(await value(evaluator, "K"), "3");
-});
-
-Deno.test("evaluate() does not enforce const after its declaration", async () => {
-  // Documented behaviour: a session const behaves like let.
-  const { evaluator } = openSession();
-  await value(evaluator, "const fixed = 1");
-  assert.equal(await value(evaluator, "fixed = 2; fixed"), "2");
-});
-
-Deno.test("evaluate() keeps a var's value when it is declared again without a value", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "var v = 1");
-  assert.equal(await value(evaluator, "var v; v"), "1");
-});
-
-Deno.test("evaluate() keeps vars declared in loops and blocks, not block lets", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "for (var i = 0; i < 3; i++) {}");
-  await value(evaluator, "for (var key in { p: 1 }) {}");
-  await value(evaluator, "if (true) { var inside = 'v'; let local = 'l' }");
-  assert.equal(await value(evaluator, "[i, key, inside]"), '[ 3, "p", "v" ]');
-  assert.equal(await value(evaluator, "typeof local"), '"undefined"');
-});
+registerTranscripts([
+  {
+    name: "evaluate() keeps declarations of every kind across snippets",
+    steps: [
+      ["let a = 1"],
+      ["const b = 2"],
+      ["var c = 3"],
+      ["function f() { return a + b + c }"],
+      ["class Point { constructor(x) { this.x = x } }"],
+      ["const { d, e } = { d: 4, e: 5 }"],
+      ["let [x, , y = 7] = [6]"],
+      ["async function* gen() { yield 1 }"],
+      ["f()", "6"],
+      ["new Point(1).x", "1"],
+      ["[d, e, x, y]", "[ 4, 5, 6, 7 ]"],
+      ["typeof gen", '"function"'],
+    ],
+  },
+  {
+    name: "evaluate() lets a function see declarations made after it",
+    steps: [
+      ["function later() { return z }"],
+      ["let z = 'seen'"],
+      ["later()", '"seen"'],
+    ],
+  },
+  {
+    name: "evaluate() hoists function declarations within a snippet",
+    steps: [["early(); function early() { return 'ok' }\nearly()", '"ok"']],
+  },
+  {
+    name:
+      "evaluate() overwrites a let or const declared again in a later snippet",
+    steps: [
+      ["let a = 1"],
+      ["let a = 2"],
+      ["a", "2"],
+      ["const k = 1"],
+      ["const k = 'two'"],
+      ["k", '"two"'],
+      ["class K {}"],
+      ["let K = 3"],
+      ["K", "3"],
+    ],
+  },
+  {
+    // Documented behaviour: a session const behaves like let.
+    name: "evaluate() does not enforce const after its declaration",
+    steps: [["const fixed = 1"], ["fixed = 2; fixed", "2"]],
+  },
+  {
+    name:
+      "evaluate() keeps a var's value when it is declared again without a value",
+    steps: [["var v = 1"], ["var v; v", "1"]],
+  },
+  {
+    name: "evaluate() keeps vars declared in loops and blocks, not block lets",
+    steps: [
+      ["for (var i = 0; i < 3; i++) {}"],
+      ["for (var key in { p: 1 }) {}"],
+      ["if (true) { var inside = 'v'; let local = 'l' }"],
+      ["[i, key, inside]", '[ 3, "p", "v" ]'],
+      ["typeof local", '"undefined"'],
+    ],
+  },
+  {
+    name: "evaluate() still reaches globals",
+    steps: [
+      ["Math.max(1, 2)", "2"],
+      ["typeof Deno.inspect", '"function"'],
+      ["this === globalThis", "true"],
+    ],
+  },
+]);
 
 Deno.test("evaluate() makes an undeclared assignment a session variable, not a global", async () => {
   const { evaluator } = openSession();
-  assert.equal(await value(evaluator, "implicit = 5"), "5");
-  assert.equal(await value(evaluator, "implicit"), "5");
-  assert.equal(
-    await value(evaluator, "({ late } = { late: 'x' }); late"),
-    '"x"',
-  );
-  assert.equal(
-    await value(
-      evaluator,
+  await assertTranscript(evaluator, [
+    ["implicit = 5", "5"],
+    ["implicit", "5"],
+    ["({ late } = { late: 'x' }); late", '"x"'],
+    [
       "function setLater() { fromFunction = 1 } setLater(); fromFunction",
-    ),
-    "1",
-  );
+      "1",
+    ],
+  ]);
   assert.equal("implicit" in globalThis, false);
   assert.equal("late" in globalThis, false);
   assert.equal("fromFunction" in globalThis, false);
@@ -197,11 +310,10 @@ Deno.test("evaluate() makes an undeclared assignment a session variable, not a g
 Deno.test("evaluate() puts nothing on globalThis", async () => {
   const before = new Set(Object.getOwnPropertyNames(globalThis));
   const { evaluator } = openSession();
-  await value(
-    evaluator,
-    "let l = 1; const c = 2; var v = 3; function f() {} class C {}",
-  );
-  await value(evaluator, "implicitGlobal = 4; for (var loopVar of [1]) {}");
+  await assertTranscript(evaluator, [
+    ["let l = 1; const c = 2; var v = 3; function f() {} class C {}"],
+    ["implicitGlobal = 4; for (var loopVar of [1]) {}"],
+  ]);
   const added = Object.getOwnPropertyNames(globalThis).filter((name) =>
     !before.has(name)
   );
@@ -214,8 +326,7 @@ Deno.test("evaluate() keeps sessions apart", async () => {
   const two = openSession(namespace).evaluator;
   await value(one, "let mine = 'one'; implicitOne = 1");
   assert.equal(await value(two, "_"), "undefined");
-  const error = await failure(two, "mine");
-  assert.equal(error.name, "ReferenceError");
+  await failure(two, "mine", { name: "ReferenceError" });
   assert.equal(await value(two, "typeof implicitOne"), '"undefined"');
   assert.equal(await value(one, "mine"), '"one"');
 });
@@ -223,86 +334,74 @@ Deno.test("evaluate() keeps sessions apart", async () => {
 Deno.test("evaluate() keeps typeof and ReferenceError for undeclared names", async () => {
   const { evaluator } = openSession();
   assert.equal(await value(evaluator, "typeof notDeclared"), '"undefined"');
-  const error = await failure(evaluator, "notDeclared + 1");
-  assert.equal(error.name, "ReferenceError");
-  assert.equal(error.message, "notDeclared is not defined");
-});
-
-Deno.test("evaluate() still reaches globals", async () => {
-  const { evaluator } = openSession();
-  assert.equal(await value(evaluator, "Math.max(1, 2)"), "2");
-  assert.equal(await value(evaluator, "typeof Deno.inspect"), '"function"');
-  assert.equal(await value(evaluator, "this === globalThis"), "true");
+  await failure(evaluator, "notDeclared + 1", {
+    name: "ReferenceError",
+    message: "notDeclared is not defined",
+  });
 });
 
 // --- values ----------------------------------------------------------------
 
-Deno.test("evaluate() returns the last expression statement's value", async () => {
-  const { evaluator } = openSession();
-  assert.equal(await value(evaluator, "1 + 1"), "2");
-  assert.equal(await value(evaluator, "let x = 1"), "undefined");
-  assert.equal(await value(evaluator, "x; let y = 2"), "1");
-  assert.equal(
-    await value(evaluator, "if (true) { 'then' } else { 'else' }"),
-    '"then"',
-  );
-  assert.equal(
-    await value(evaluator, "for (const n of [1, 2, 3]) n * 10"),
-    "30",
-  );
-  assert.equal(await value(evaluator, "function g() { 5 }"), "undefined");
-  assert.equal(await value(evaluator, ""), "undefined");
-  assert.equal(await value(evaluator, "// just a comment"), "undefined");
-  assert.equal(await value(evaluator, "(function () { return 7 })()"), "7");
-  assert.equal(await value(evaluator, "'a'\n'b'"), '"b"');
-});
-
-Deno.test("evaluate() reads a leading { as an object literal", async () => {
-  const { evaluator } = openSession();
-  assert.equal(await value(evaluator, "{a: 1}"), "{ a: 1 }");
-  assert.equal(await value(evaluator, "{}"), "{}");
-  assert.equal(await value(evaluator, "{ let inner = 2; inner * 2 }"), "4");
-});
-
-Deno.test("evaluate() awaits at top level and keeps what it declares", async () => {
-  const { evaluator } = openSession(serviceNamespace());
-  assert.equal(await value(evaluator, "await 1"), "1");
-  assert.equal(
-    await value(evaluator, 'const u = await getUser("x")'),
-    "undefined",
-  );
-  assert.equal(await value(evaluator, "u.name"), '"user x"');
-  assert.equal(
-    await value(evaluator, "for await (const n of [Promise.resolve(3)]) n"),
-    "3",
-  );
-  assert.equal(
-    await value(
-      evaluator,
-      "const later = await new Promise((r) => setTimeout(() => r(9), 5)); later",
-    ),
-    "9",
-  );
-});
+registerTranscripts([
+  {
+    name: "evaluate() returns the last expression statement's value",
+    steps: [
+      ["1 + 1", "2"],
+      ["let x = 1", "undefined"],
+      ["x; let y = 2", "1"],
+      ["if (true) { 'then' } else { 'else' }", '"then"'],
+      ["for (const n of [1, 2, 3]) n * 10", "30"],
+      ["function g() { 5 }", "undefined"],
+      ["", "undefined"],
+      ["// just a comment", "undefined"],
+      ["(function () { return 7 })()", "7"],
+      ["'a'\n'b'", '"b"'],
+    ],
+  },
+  {
+    name: "evaluate() reads a leading { as an object literal",
+    steps: [
+      ["{a: 1}", "{ a: 1 }"],
+      ["{}", "{}"],
+      ["{ let inner = 2; inner * 2 }", "4"],
+    ],
+  },
+  {
+    name: "evaluate() awaits at top level and keeps what it declares",
+    namespace: serviceNamespace,
+    steps: [
+      ["await 1", "1"],
+      ['const u = await getUser("x")', "undefined"],
+      ["u.name", '"user x"'],
+      ["for await (const n of [Promise.resolve(3)]) n", "3"],
+      [
+        "const later = await new Promise((r) => setTimeout(() => r(9), 5)); later",
+        "9",
+      ],
+    ],
+  },
+  {
+    name: "evaluate() keeps output of a custom inspector in the session",
+    steps: [[
+      "({ [Symbol.for('Deno.customInspect')]() { console.log('inspected'); return 'shown' } })",
+      "shown",
+    ]],
+    stdout: ["inspected\n"],
+  },
+]);
 
 Deno.test("evaluate() awaits a promise value, interruptibly", async () => {
   const { evaluator } = openSession(serviceNamespace());
-  assert.equal(await value(evaluator, "Promise.resolve(1)"), "1");
-  assert.equal(await value(evaluator, "_"), "1");
-  assert.equal(
-    await value(evaluator, "[Promise.resolve(2)]"),
-    "[ Promise { 2 } ]",
-  );
+  await assertTranscript(evaluator, [
+    ["Promise.resolve(1)", "1"],
+    ["_", "1"],
+    ["[Promise.resolve(2)]", "[ Promise { 2 } ]"],
+  ]);
   const rejected = await evaluator.evaluate(
     "Promise.reject(new RangeError('no'))",
   );
   assert.equal(rejected.kind, "error");
-  const controller = new AbortController();
-  const pending = evaluator.evaluate("new Promise(() => {})", {
-    signal: controller.signal,
-  });
-  setTimeout(() => controller.abort(), 20);
-  assert.equal(((await pending) as { name: string }).name, "Interrupted");
+  await assertInterrupted(evaluator, "new Promise(() => {})", { afterMs: 20 });
   assert.equal(await value(evaluator, "40 + 2"), "42");
 });
 
@@ -319,24 +418,13 @@ Deno.test("evaluate() sets _ to the last value and _error to the last error", as
 
 Deno.test("evaluate() renders with Deno.inspect, colored on request", async () => {
   const plain = openSession().evaluator;
-  assert.equal(
-    await value(plain, "new Map([['a', 1]])"),
-    'Map(1) { "a" => 1 }',
-  );
-  assert.equal(await value(plain, "'text'"), '"text"');
-  assert.equal(await value(plain, "undefined"), "undefined");
+  await assertTranscript(plain, [
+    ["new Map([['a', 1]])", 'Map(1) { "a" => 1 }'],
+    ["'text'", '"text"'],
+    ["undefined", "undefined"],
+  ]);
   const colored = openSession({}, { colors: true }).evaluator;
   assert.equal(await value(colored, "42"), "\x1b[33m42\x1b[39m");
-});
-
-Deno.test("evaluate() keeps output of a custom inspector in the session", async () => {
-  const { evaluator, stdout } = openSession();
-  const text = await value(
-    evaluator,
-    "({ [Symbol.for('Deno.customInspect')]() { console.log('inspected'); return 'shown' } })",
-  );
-  assert.equal(text, "shown");
-  assert.deepEqual(stdout, ["inspected\n"]);
 });
 
 Deno.test("evaluate() truncates long values with a visible marker", async () => {
@@ -355,12 +443,12 @@ Deno.test("evaluate() reports a thrown error with a clean stack and carries on",
   const error = await failure(
     evaluator,
     "function boom() { throw new TypeError('bad') }\nboom()",
-  );
-  assert.equal(error.name, "TypeError");
-  assert.equal(error.message, "bad");
-  assert.equal(
-    error.stack,
-    "TypeError: bad\n    at boom (<console>:1:25)\n    at <console>:2:1",
+    {
+      name: "TypeError",
+      message: "bad",
+      stack:
+        "TypeError: bad\n    at boom (<console>:1:25)\n    at <console>:2:1",
+    },
   );
   assert.equal(error.text, `Uncaught ${error.stack}`);
   assert.doesNotMatch(error.text, /evaluator\.ts|async_hooks|compile\.ts/);
@@ -370,8 +458,9 @@ Deno.test("evaluate() reports a thrown error with a clean stack and carries on",
 
 Deno.test("evaluate() maps stack columns back to the snippet as typed", async () => {
   const { evaluator } = openSession();
-  const error = await failure(evaluator, "let a = 1; a = 2; null.x");
-  assert.match(error.stack, /at <console>:1:24$/);
+  await failure(evaluator, "let a = 1; a = 2; null.x", {
+    stack: /at <console>:1:24$/,
+  });
 });
 
 Deno.test("evaluate() keeps frames of the service code a snippet calls", async () => {
@@ -379,11 +468,10 @@ Deno.test("evaluate() keeps frames of the service code a snippet calls", async (
     throw new Error("from service");
   };
   const { evaluator } = openSession({ thrower });
-  const error = await failure(evaluator, "thrower()");
-  assert.match(
-    error.stack,
-    /at serviceThrower \(file:.*evaluator_test\.ts:\d+:\d+\)\n {4}at <console>:1:1$/,
-  );
+  await failure(evaluator, "thrower()", {
+    stack:
+      /at serviceThrower \(file:.*evaluator_test\.ts:\d+:\d+\)\n {4}at <console>:1:1$/,
+  });
 });
 
 Deno.test("evaluate() reports a thrown non-Error value", async () => {
@@ -405,35 +493,26 @@ Deno.test("evaluate() reports a thrown non-Error value", async () => {
 
 Deno.test("evaluate() reports a rejected top-level await as an error", async () => {
   const { evaluator } = openSession();
-  const error = await failure(
-    evaluator,
-    "await Promise.reject(new Error('rejected'))",
-  );
-  assert.equal(error.message, "rejected");
-  assert.match(error.stack, /^Error: rejected\n {4}at <console>:1:22$/);
-  const thrown = await failure(
-    evaluator,
-    "await null; throw new Error('after await')",
-  );
-  assert.equal(thrown.message, "after await");
+  await failure(evaluator, "await Promise.reject(new Error('rejected'))", {
+    message: "rejected",
+    stack: /^Error: rejected\n {4}at <console>:1:22$/,
+  });
+  await failure(evaluator, "await null; throw new Error('after await')", {
+    message: "after await",
+  });
 });
 
 Deno.test("evaluate() reports a syntax error with the line and a caret", async () => {
   const { evaluator } = openSession();
-  const error = await failure(evaluator, "1 +* 2");
-  assert.equal(error.name, "SyntaxError");
-  assert.equal(error.message, "Unexpected token (1:4)");
-  assert.equal(
-    error.stack,
-    "SyntaxError: Unexpected token (1:4)\n1 +* 2\n   ^",
-  );
+  const error = await failure(evaluator, "1 +* 2", {
+    name: "SyntaxError",
+    message: "Unexpected token (1:4)",
+    stack: "SyntaxError: Unexpected token (1:4)\n1 +* 2\n   ^",
+  });
   assert.equal(error.text, `Uncaught ${error.stack}`);
-  assert.equal((await failure(evaluator, ")")).name, "SyntaxError");
-  assert.equal(
-    (await failure(evaluator, "let a = 1; let a = 2")).name,
-    "SyntaxError",
-  );
-  assert.equal((await failure(evaluator, "return 1")).name, "SyntaxError");
+  for (const code of [")", "let a = 1; let a = 2", "return 1"]) {
+    await failure(evaluator, code, { name: "SyntaxError" });
+  }
 });
 
 // --- incomplete input ------------------------------------------------------
@@ -469,101 +548,114 @@ Deno.test("evaluate() asks for more input when the snippet is unfinished", async
 Deno.test("evaluate() treats a quoted string cut at the line end as a syntax error", async () => {
   // A '...' string cannot span lines, so more input cannot complete it.
   const { evaluator } = openSession();
-  const error = await failure(evaluator, "'abc");
-  assert.equal(error.message, "Unterminated string constant (1:1)");
+  await failure(evaluator, "'abc", {
+    message: "Unterminated string constant (1:1)",
+  });
 });
 
 // --- TypeScript ------------------------------------------------------------
 
-Deno.test("evaluate() accepts TypeScript syntax", async () => {
-  const { evaluator } = openSession(serviceNamespace());
-  assert.equal(await value(evaluator, "let n: number = 5; n * 2"), "10");
-  assert.equal(
-    await value(evaluator, "interface User { id: string }"),
-    "undefined",
-  );
-  assert.equal(await value(evaluator, "type Id = string"), "undefined");
-  assert.equal(
-    await value(evaluator, "(cache as Map<string, number>).size"),
-    "2",
-  );
-  assert.equal(
-    await value(
-      evaluator,
-      "function id<T>(value: T): T { return value }\nid<string>('x')",
-    ),
-    '"x"',
-  );
-  assert.equal(
-    await value(evaluator, "enum Color { Red, Green }\nColor.Green"),
-    "1",
-  );
-  assert.equal(await value(evaluator, "Color[0]"), '"Red"');
-  assert.equal(
-    await value(
-      evaluator,
-      "const u: { id: string } = await getUser('t'); u.id",
-    ),
-    '"t"',
-  );
-  assert.equal(
-    await value(
-      evaluator,
-      "class P { constructor(public x: number) {} }\nnew P(3).x",
-    ),
-    "3",
-  );
-  assert.equal(await value(evaluator, "config!.port satisfies number"), "8000");
-});
+registerTranscripts([
+  {
+    name: "evaluate() accepts TypeScript syntax",
+    namespace: serviceNamespace,
+    steps: [
+      ["let n: number = 5; n * 2", "10"],
+      ["interface User { id: string }", "undefined"],
+      ["type Id = string", "undefined"],
+      ["(cache as Map<string, number>).size", "2"],
+      ["function id<T>(value: T): T { return value }\nid<string>('x')", '"x"'],
+      ["enum Color { Red, Green }\nColor.Green", "1"],
+      ["Color[0]", '"Red"'],
+      ["const u: { id: string } = await getUser('t'); u.id", '"t"'],
+      ["class P { constructor(public x: number) {} }\nnew P(3).x", "3"],
+      ["config!.port satisfies number", "8000"],
+    ],
+  },
+]);
 
 Deno.test("evaluate() reports TypeScript errors with the line of the snippet", async () => {
   const { evaluator } = openSession();
-  const error = await failure(
-    evaluator,
-    "let ok: number = 1;\nthrow new Error('ts ' + ok)",
-  );
-  assert.equal(error.message, "ts 1");
-  assert.match(error.stack, /at <console>:2:/);
+  await failure(evaluator, "let ok: number = 1;\nthrow new Error('ts ' + ok)", {
+    message: "ts 1",
+    stack: /at <console>:2:/,
+  });
 });
 
 // --- console output --------------------------------------------------------
 
-Deno.test("evaluate() sends console output to the session's streams", async () => {
-  const { evaluator, stdout, stderr } = openSession();
-  await value(
-    evaluator,
-    "console.log('log', { a: 1 }); console.info('info'); console.debug('debug'); " +
+registerTranscripts([
+  {
+    name: "evaluate() sends console output to the session's streams",
+    steps: [[
+      "console.log('log', { a: 1 }); console.info('info'); console.debug('debug'); " +
       "console.warn('warn'); console.error('error'); console.dir({ b: 2 }); console.log('%s=%d', 'n', 42.9)",
-  );
-  assert.deepEqual(stdout, [
-    "log { a: 1 }\n",
-    "info\n",
-    "debug\n",
-    "{ b: 2 }\n",
-    "n=42\n",
-  ]);
-  assert.deepEqual(stderr, ["warn\n", "error\n"]);
-});
-
-Deno.test("evaluate() routes output from called functions, timers and after await", async () => {
-  const namespace = {
-    logIt: (text: string) => console.log(`service says ${text}`),
-  };
-  const { evaluator, stdout } = openSession(namespace);
-  await value(evaluator, "logIt('direct')");
-  await value(evaluator, "await null; logIt('after await')");
-  await value(
-    evaluator,
-    "setTimeout(() => console.log('from timer'), 5); queueMicrotask(() => console.log('micro'))",
-  );
-  await tick(100);
-  assert.deepEqual(stdout, [
-    "service says direct\n",
-    "service says after await\n",
-    "micro\n",
-    "from timer\n",
-  ]);
-});
+    ]],
+    stdout: [
+      "log { a: 1 }\n",
+      "info\n",
+      "debug\n",
+      "{ b: 2 }\n",
+      "n=42\n",
+    ],
+    stderr: ["warn\n", "error\n"],
+  },
+  {
+    name:
+      "evaluate() routes output from called functions, timers and after await",
+    namespace: () => ({
+      logIt: (text: string) => console.log(`service says ${text}`),
+    }),
+    steps: [
+      ["logIt('direct')"],
+      ["await null; logIt('after await')"],
+      [
+        "setTimeout(() => console.log('from timer'), 5); queueMicrotask(() => console.log('micro'))",
+      ],
+    ],
+    waitMs: 100,
+    stdout: [
+      "service says direct\n",
+      "service says after await\n",
+      "micro\n",
+      "from timer\n",
+    ],
+  },
+  {
+    name:
+      "evaluate() formats console.table, group, count, assert and trace like Deno",
+    steps: [[
+      "console.table([{ a: 1 }]); console.group('g'); console.log('in'); console.groupEnd(); " +
+      "console.count(); console.count(); console.assert(false, 'why'); console.trace('here')",
+    ]],
+    stdout: [
+      "┌───────┬───┐\n│ (idx) │ a │\n├───────┼───┤\n│     0 │ 1 │\n└───────┴───┘\n",
+      "g\n",
+      "  in\n",
+      "default: 1\n",
+      "default: 2\n",
+    ],
+    stderr: [
+      "Assertion failed: why\n",
+      "Trace: here\n    at <console>:1:159\n",
+    ],
+  },
+  {
+    name: "evaluate() colors console output on request",
+    options: { colors: true },
+    steps: [["console.log('plain', 1)"]],
+    stdout: ["plain \x1b[33m1\x1b[39m\n"],
+  },
+  {
+    name: "evaluate() reports a snippet's unhandled rejection to the session",
+    steps: [[
+      "Promise.reject(new Error('lost')); 'still running'",
+      '"still running"',
+    ]],
+    waitMs: 30,
+    stderr: ["Uncaught (in promise) Error: lost\n    at <console>:1:16\n"],
+  },
+]);
 
 Deno.test("evaluate() keeps concurrent sessions' output apart", async () => {
   const one = openSession();
@@ -577,47 +669,6 @@ Deno.test("evaluate() keeps concurrent sessions' output apart", async () => {
   await Promise.all([first, second]);
   assert.deepEqual(one.stdout, ["one\n"]);
   assert.deepEqual(two.stdout, ["two\n", "two again\n"]);
-});
-
-Deno.test("evaluate() formats console.table, group, count, assert and trace like Deno", async () => {
-  const { evaluator, stdout, stderr } = openSession();
-  await value(
-    evaluator,
-    "console.table([{ a: 1 }]); console.group('g'); console.log('in'); console.groupEnd(); " +
-      "console.count(); console.count(); console.assert(false, 'why'); console.trace('here')",
-  );
-  assert.deepEqual(stdout, [
-    "┌───────┬───┐\n│ (idx) │ a │\n├───────┼───┤\n│     0 │ 1 │\n└───────┴───┘\n",
-    "g\n",
-    "  in\n",
-    "default: 1\n",
-    "default: 2\n",
-  ]);
-  assert.deepEqual(stderr, [
-    "Assertion failed: why\n",
-    "Trace: here\n    at <console>:1:159\n",
-  ]);
-});
-
-Deno.test("evaluate() colors console output on request", async () => {
-  const { evaluator, stdout } = openSession({}, { colors: true });
-  await value(evaluator, "console.log('plain', 1)");
-  assert.deepEqual(stdout, ["plain \x1b[33m1\x1b[39m\n"]);
-});
-
-Deno.test("evaluate() reports a snippet's unhandled rejection to the session", async () => {
-  const { evaluator, stderr } = openSession();
-  assert.equal(
-    await value(
-      evaluator,
-      "Promise.reject(new Error('lost')); 'still running'",
-    ),
-    '"still running"',
-  );
-  await tick(30);
-  assert.deepEqual(stderr, [
-    "Uncaught (in promise) Error: lost\n    at <console>:1:16\n",
-  ]);
 });
 
 Deno.test("evaluate() reports errors thrown by a snippet's microtasks and timers", async () => {
@@ -643,24 +694,14 @@ Deno.test("evaluate() reports errors thrown by a snippet's microtasks and timers
 // --- interrupt -------------------------------------------------------------
 
 Deno.test("evaluate() settles promptly as Interrupted when the signal aborts", async () => {
-  const writes: { text: string; background?: boolean }[] = [];
-  const evaluator = createEvaluator({}, {
-    output: {
-      write: (_stream, text, info) =>
-        writes.push({ text, background: info?.background }),
-    },
-  });
-  const controller = new AbortController();
-  const pending = evaluator.evaluate(
-    "await new Promise((r) => setTimeout(r, 200)); console.log('orphan finished')",
-    { signal: controller.signal },
-  );
-  setTimeout(() => controller.abort(), 5);
+  const { evaluator, writes } = openSession();
   const started = performance.now();
-  const result = await pending;
+  await assertInterrupted(
+    evaluator,
+    "await new Promise((r) => setTimeout(r, 200)); console.log('orphan finished')",
+    { afterMs: 5 },
+  );
   assert.ok(performance.now() - started < 150);
-  assert.equal(result.kind, "error");
-  assert.equal((result as { name: string }).name, "Interrupted");
   assert.equal(await value(evaluator, "'usable'"), '"usable"');
   const second = evaluator.evaluate(
     "await new Promise((r) => setTimeout(r, 400)); console.log('second')",
@@ -674,20 +715,12 @@ Deno.test("evaluate() settles promptly as Interrupted when the signal aborts", a
 });
 
 Deno.test("evaluate() reports a later failure of interrupted work as background output", async () => {
-  const writes: { text: string; background?: boolean }[] = [];
-  const evaluator = createEvaluator({}, {
-    output: {
-      write: (_stream, text, info) =>
-        writes.push({ text, background: info?.background }),
-    },
-  });
-  const controller = new AbortController();
-  const pending = evaluator.evaluate(
+  const { evaluator, writes } = openSession();
+  await assertInterrupted(
+    evaluator,
     "await new Promise((r) => setTimeout(r, 30)); throw new Error('late')",
-    { signal: controller.signal },
+    { afterMs: 5 },
   );
-  setTimeout(() => controller.abort(), 5);
-  assert.equal(((await pending) as { name: string }).name, "Interrupted");
   await tick(100);
   assert.deepEqual(writes, [{
     text: "Uncaught (in promise) Error: late\n    at <console>:1:52\n",
@@ -725,72 +758,55 @@ Deno.test("complete() uses the session's own declarations", async () => {
     scope: { mem: () => 0 },
   });
   await value(evaluator, "let sessionThing = { deep: 1 }");
-  assert.deepEqual(await evaluator.complete("sessionTh", 9), {
-    candidates: ["sessionThing"],
-    start: 0,
-  });
-  assert.deepEqual(await evaluator.complete("sessionThing.de", 15), {
-    candidates: ["deep"],
-    start: 13,
-  });
-  assert.deepEqual(await evaluator.complete("me", 2), {
-    candidates: ["mem"],
-    start: 0,
-  });
-  assert.deepEqual(await evaluator.complete("cache.si", 8), {
-    candidates: ["size"],
-    start: 6,
-  });
+  await assertCompletions(evaluator, [
+    ["sessionTh", ["sessionThing"], 0],
+    ["sessionThing.de", ["deep"], 13],
+    ["me", ["mem"], 0],
+    ["cache.si", ["size"], 6],
+  ]);
 });
 
 Deno.test("close() releases the session and refuses later evaluations", async () => {
   const { evaluator } = openSession();
   await value(evaluator, "let kept = new Array(10).fill(0)");
   evaluator.close();
-  const result = await failure(evaluator, "kept");
-  assert.equal(result.message, "The console session is closed");
+  await failure(evaluator, "kept", {
+    message: "The console session is closed",
+  });
 });
 
 // --- odds and ends ---------------------------------------------------------
 
-Deno.test("evaluate() calls bare-name functions without the scope as this", async () => {
-  const namespace = {
-    strictThis: function () {
-      "use strict";
-      return this;
-    },
-  };
-  const { evaluator } = openSession(namespace);
-  assert.equal(await value(evaluator, "strictThis()"), "undefined");
-  assert.equal(
-    await value(
-      evaluator,
-      "function sloppy() { return this === globalThis }\nsloppy()",
-    ),
-    "true",
-  );
-  assert.equal(await value(evaluator, "let local = 3; eval('local * 2')"), "6");
-});
-
-Deno.test("evaluate() disposes a using declaration at the end of its block", async () => {
-  const { evaluator, stdout } = openSession();
-  await value(
-    evaluator,
-    "{ using resource = { [Symbol.dispose]() { console.log('disposed') } }; console.log('using') }",
-  );
-  assert.deepEqual(stdout, ["using\n", "disposed\n"]);
-});
-
-Deno.test("evaluate() supports dynamic import", async () => {
-  const { evaluator } = openSession();
-  assert.equal(
-    await value(
-      evaluator,
+registerTranscripts([
+  {
+    name: "evaluate() calls bare-name functions without the scope as this",
+    namespace: () => ({
+      strictThis: function () {
+        "use strict";
+        return this;
+      },
+    }),
+    steps: [
+      ["strictThis()", "undefined"],
+      ["function sloppy() { return this === globalThis }\nsloppy()", "true"],
+      ["let local = 3; eval('local * 2')", "6"],
+    ],
+  },
+  {
+    name: "evaluate() supports dynamic import",
+    steps: [[
       "const os = await import('node:os'); typeof os.cpus",
-    ),
-    '"function"',
-  );
-});
+      '"function"',
+    ]],
+  },
+  {
+    name: "evaluate() disposes a using declaration at the end of its block",
+    steps: [[
+      "{ using resource = { [Symbol.dispose]() { console.log('disposed') } }; console.log('using') }",
+    ]],
+    stdout: ["using\n", "disposed\n"],
+  },
+]);
 
 // --- JSON format -------------------------------------------------------------
 
@@ -826,6 +842,17 @@ const HOSTILE =
   "new Proxy({}, { getPrototypeOf() { throw 2 }, ownKeys() { throw 3 }, " +
   "getOwnPropertyDescriptor() { throw 4 }, get() { throw 5 }, has() { throw 6 } })";
 
+registerTranscripts([
+  {
+    // Rendered, not mistaken for a throw of the value that a trap threw.
+    name: "evaluate() renders a value whose every trap throws",
+    steps: [
+      [`var hostile = ${HOSTILE}; hostile`, "{}"],
+      ["typeof hostile", '"object"'],
+    ],
+  },
+]);
+
 Deno.test("evaluate() describes a thrown value whose every trap throws", async () => {
   const { evaluator } = openSession();
   for (
@@ -839,16 +866,6 @@ Deno.test("evaluate() describes a thrown value whose every trap throws", async (
     assert.match(error.text, /^Uncaught /, code);
   }
   assert.equal(await value(evaluator, "1 + 1"), "2");
-});
-
-Deno.test("evaluate() renders a value whose every trap throws", async () => {
-  const { evaluator } = openSession();
-  // Rendered, not mistaken for a throw of the value that a trap threw.
-  assert.equal(
-    await value(evaluator, `var hostile = ${HOSTILE}; hostile`),
-    "{}",
-  );
-  assert.equal(await value(evaluator, "typeof hostile"), '"object"');
 });
 
 Deno.test("evaluate() reports background throws of a value whose every trap throws", async () => {
@@ -881,44 +898,38 @@ Deno.test("evaluate() answers dir(), len(), inspect() and help() on a value whos
 Deno.test("complete() answers with nothing on a value whose every trap throws", async () => {
   const { evaluator } = openSession();
   await value(evaluator, `var hostile = ${HOSTILE}`);
-  assert.deepEqual(await evaluator.complete("hostile.", 8), {
-    candidates: [],
-    start: 8,
-  });
-  assert.deepEqual(await evaluator.complete("hostile.a.b", 11), {
-    candidates: [],
-    start: 10,
-  });
+  await assertCompletions(evaluator, [
+    ["hostile.", [], 8],
+    ["hostile.a.b", [], 10],
+  ]);
 });
 
 // --- TypeScript first ------------------------------------------------------------
 
-Deno.test("evaluate() reads a snippet as TypeScript first, like deno repl", async () => {
-  const { evaluator } = openSession();
-  await value(evaluator, "function id26<T>(v: T): T { return v }");
-  assert.equal(await value(evaluator, "id26<number>(7)"), "7");
-  assert.equal(await value(evaluator, "id26<string>('s')"), '"s"');
-  await value(evaluator, "const pair = <A, B>(a: A, b: B): [A, B] => [a, b]");
-  assert.equal(
-    await value(evaluator, "pair<number, string>(1, 'x')"),
-    '[ 1, "x" ]',
-  );
-  assert.equal(
-    await value(evaluator, "new Map<string, number>([['a', 1]]).size"),
-    "1",
-  );
-});
-
-Deno.test("evaluate() falls back to JavaScript where TypeScript cannot parse the snippet", async () => {
-  const { evaluator } = openSession();
-  // As TypeScript this is a block with a bad label; as JavaScript an object.
-  assert.equal(
-    await value(evaluator, "{ ok: 1 < 2, n: 2 }"),
-    "{ ok: true, n: 2 }",
-  );
-  assert.equal(await value(evaluator, "let lt = 1 < 2; lt"), "true");
-  assert.equal(await value(evaluator, "[3 < 4, 5 > 6]"), "[ true, false ]");
-});
+registerTranscripts([
+  {
+    name: "evaluate() reads a snippet as TypeScript first, like deno repl",
+    steps: [
+      ["function id26<T>(v: T): T { return v }"],
+      ["id26<number>(7)", "7"],
+      ["id26<string>('s')", '"s"'],
+      ["const pair = <A, B>(a: A, b: B): [A, B] => [a, b]"],
+      ["pair<number, string>(1, 'x')", '[ 1, "x" ]'],
+      ["new Map<string, number>([['a', 1]]).size", "1"],
+    ],
+  },
+  {
+    // As TypeScript the first is a block with a bad label; as JavaScript
+    // an object.
+    name:
+      "evaluate() falls back to JavaScript where TypeScript cannot parse the snippet",
+    steps: [
+      ["{ ok: 1 < 2, n: 2 }", "{ ok: true, n: 2 }"],
+      ["let lt = 1 < 2; lt", "true"],
+      ["[3 < 4, 5 > 6]", "[ true, false ]"],
+    ],
+  },
+]);
 
 Deno.test("evaluate() with format json gives hints, dot commands and inspect() their JSON too", async () => {
   const { evaluator } = openSession(serviceNamespace());

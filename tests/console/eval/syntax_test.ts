@@ -5,18 +5,19 @@ import {
   parseSnippet,
 } from "../../../console/eval/syntax.ts";
 
+/** Checks that each snippet parses to an outcome of `kind`. */
+function assertEachParsesAs(kind: "ok" | "error", codes: string[]): void {
+  for (const code of codes) assert.equal(parseSnippet(code).kind, kind, code);
+}
+
 Deno.test("parseSnippet() parses complete scripts with top-level await", () => {
-  for (
-    const code of [
-      "1 + 1",
-      "let x = 1",
-      "await fetchIt()",
-      "for await (const x of y) {}",
-      "",
-    ]
-  ) {
-    assert.equal(parseSnippet(code).kind, "ok", code);
-  }
+  assertEachParsesAs("ok", [
+    "1 + 1",
+    "let x = 1",
+    "await fetchIt()",
+    "for await (const x of y) {}",
+    "",
+  ]);
 });
 
 Deno.test("parseSnippet() reads {…} as an object literal when it parses as one", () => {
@@ -61,19 +62,15 @@ Deno.test("parseSnippet() reports genuine syntax errors with their position", ()
     line: 1,
     column: 3,
   });
-  for (
-    const code of [
-      ")",
-      "'abc",
-      "let let = 1",
-      "return 1",
-      "import x from 'y'",
-      "a b",
-      "1 )",
-    ]
-  ) {
-    assert.equal(parseSnippet(code).kind, "error", code);
-  }
+  assertEachParsesAs("error", [
+    ")",
+    "'abc",
+    "let let = 1",
+    "return 1",
+    "import x from 'y'",
+    "a b",
+    "1 )",
+  ]);
 });
 
 Deno.test("classifyParseError() rethrows what is not a parser error", () => {

@@ -167,17 +167,34 @@ Deno.test("isLoopback() knows loopback hosts", () => {
   }
 });
 
+/**
+ * Server options under which a connection that never authenticates just
+ * waits: no deadline and no token prompt within a test's time.
+ */
+const WAITING = { authTimeoutMs: 60_000, promptDelayMs: 60_000 };
+
+/**
+ * Opens `count` connections that never authenticate, and waits until the
+ * server has written five log lines: the refusals they cause have begun.
+ */
+async function holdIdle(
+  t: Awaited<ReturnType<typeof startTest>>,
+  count: number,
+): Promise<TestConnection[]> {
+  const idle = [];
+  for (let i = 0; i < count; i++) idle.push(await t.connect());
+  await settle(() => t.logs.length >= 5);
+  return idle;
+}
+
 Deno.test("startConsoleServer() still opens the operator's session while more idle unauthenticated connections than the budget are held", async () => {
   await using t = await startTest({
     maxUnauthenticated: 4,
     maxSessions: 2,
-    authTimeoutMs: 60_000,
-    promptDelayMs: 60_000,
+    ...WAITING,
   });
-  const idle = [];
-  for (let i = 0; i < 12; i++) idle.push(await t.connect());
-  // Every idle one was accepted (and the oldest closed to make room).
-  await settle(() => t.logs.length >= 5);
+  // Every idle one is accepted (and the oldest closed to make room).
+  await holdIdle(t, 12);
   const operator = await t.session();
   assert.equal(valueOf((await operator.eval(1, "cache.size")).final), "2");
   assert.equal(t.server.sessions, 1);
@@ -200,14 +217,8 @@ Deno.test("startConsoleServer() closes a connection that does not authenticate w
 });
 
 Deno.test("startConsoleServer() logs a connection flood as a summary line, not a line per connection", async () => {
-  const t = await startTest({
-    maxUnauthenticated: 2,
-    authTimeoutMs: 60_000,
-    promptDelayMs: 60_000,
-  });
-  const flood = [];
-  for (let i = 0; i < 40; i++) flood.push(await t.connect());
-  await settle(() => t.logs.length >= 5);
+  const t = await startTest({ maxUnauthenticated: 2, ...WAITING });
+  const flood = await holdIdle(t, 40);
   await new Promise((resolve) => setTimeout(resolve, 100));
   for (const c of flood) c.close();
   await t.server.close();
