@@ -43,7 +43,9 @@ async function runClient(
     await writer.write(encoder.encode(options.stdin));
     await writer.close();
   }
-  return await client.finish();
+  // The exit code and output: a client ends by its code, never a signal.
+  const { code, stdout, stderr } = await client.finish();
+  return { code, stdout, stderr };
 }
 
 /**
