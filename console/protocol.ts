@@ -133,21 +133,6 @@ export interface EvalFailure extends WireError {
   durationMs?: number;
 }
 
-/**
- * Receives progress of a long operation, as the `progress` reply carries
- * it: the one callback shape of both sides (the server's session and the
- * toolkit report through it, the client shows it).
- *
- * @param label What is being done.
- * @param done Units done.
- * @param total Units in all.
- */
-export type ProgressCallback = (
-  label: string,
-  done: number,
-  total: number,
-) => void;
-
 /** A message from the server. */
 export type Reply =
   | {

@@ -8,11 +8,11 @@
 
 import { type ConsoleAddress, describeAddress } from "./flags.ts";
 import { ConnectionWriter } from "../connection_writer.ts";
+import type { ProgressFn } from "../heap/progress.ts";
 import { LineReader } from "../line_reader.ts";
 import {
   type EvalFailure,
   MAX_LINE_BYTES,
-  type ProgressCallback,
   PROTOCOL_VERSION,
   type Reply,
   type RequestId,
@@ -53,7 +53,7 @@ export interface StreamHandlers {
   /** Console output, ending in a newline. */
   output?(stream: "stdout" | "stderr", text: string): void;
   /** Progress of a long operation. */
-  progress?: ProgressCallback;
+  progress?: ProgressFn;
 }
 
 /** Where messages that belong to no pending request go. */

@@ -1,6 +1,8 @@
 /**
- * The one progress-callback type of the heap side: the parser, the
- * analysis phases, the worker and its client all report through it.
+ * The one progress-callback type: the heap parser, the analysis phases, the
+ * worker and its client, the toolkit and the console session report through
+ * it, and the console client shows what arrives. It lives here because
+ * `console/heap/` imports nothing from the rest of the console.
  *
  * @module
  */

@@ -11,11 +11,8 @@ import type { Ownership } from "./holders.ts";
 import type { ProgressFn } from "./progress.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
 
-/** Options for {@link AnalysisClient}. */
-export interface AnalysisClientOptions {
-  /** Stop the worker (and free its snapshot) after this long idle. Default 2 min. */
-  idleMs?: number;
-}
+/** How long the worker may sit idle before it stops and frees its snapshot. */
+const IDLE_MS = 2 * 60_000;
 
 /** Where a written snapshot went. */
 export interface WrittenSnapshot {
@@ -51,18 +48,8 @@ export class AnalysisClient {
   #worker: Worker | undefined;
   #nextId = 1;
   #pending = new Map<number, Pending>();
-  #idleMs: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #loaded = false;
-
-  /**
-   * Creates the instance.
-   *
-   * @param options Idle timeout.
-   */
-  constructor(options: AnalysisClientOptions = {}) {
-    this.#idleMs = options.idleMs ?? 2 * 60_000;
-  }
 
   /** Whether the worker holds an analysed snapshot. */
   get hasSnapshot(): boolean {
@@ -251,7 +238,7 @@ export class AnalysisClient {
   #armIdle(): void {
     this.#clearIdle();
     if (!this.#worker) return;
-    this.#idleTimer = setTimeout(() => this.close(), this.#idleMs);
+    this.#idleTimer = setTimeout(() => this.close(), IDLE_MS);
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 

@@ -19,6 +19,7 @@ import {
   type EvaluateOptions,
   type Evaluator,
 } from "../eval/evaluator.ts";
+import type { ProgressFn } from "../heap/progress.ts";
 import type { LineReader } from "../line_reader.ts";
 import type { RequestId } from "../protocol.ts";
 import { escapeLogField } from "./log.ts";
@@ -28,12 +29,8 @@ export interface SessionIO {
   /**
    * Reports progress of a long operation to the client (a progress bar in
    * the interactive client).
-   *
-   * @param label What is running.
-   * @param done Steps done.
-   * @param total Steps in all.
    */
-  progress(label: string, done: number, total: number): void;
+  progress: ProgressFn;
 }
 
 /**
