@@ -16,7 +16,8 @@
 import { faker } from "@faker-js/faker/locale/en";
 import { Hono } from "hono";
 
-const port = Number(Deno.args[Deno.args.indexOf("--port") + 1] ?? 0);
+const portAt = Deno.args.indexOf("--port");
+const port = portAt === -1 ? 0 : Number(Deno.args[portAt + 1]);
 const app = new Hono();
 app.get("/users/:user_id", (c) => {
   const firstName = faker.person.firstName();

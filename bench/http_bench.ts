@@ -8,8 +8,10 @@
  *   the URL, one `Map` lookup, `JSON.stringify`);
  * - cache hits on `/users/<fixed id>`;
  * - `/users/random` with `--cache-limit 100000`;
- * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`,
- *   with the console and with `--no-console`;
+ * - start-up to the first 200 and idle RSS, beside an empty `Deno.serve`:
+ *   the floor (Hono + faker on `Deno.serve`, nothing of ours,
+ *   `floor_server.ts`), the users service as started, with `--no-console`
+ *   and with `--leak-alarm off`;
  * - RSS over 1M `/users/random` requests with `--cache-limit 10000`;
  * - cache hits with `--leak-alarm off` beside the default (alarm on).
  *

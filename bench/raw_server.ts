@@ -13,7 +13,8 @@
 
 const empty = Deno.args.includes("--empty");
 const routed = Deno.args.includes("--routed");
-const port = Number(Deno.args[Deno.args.indexOf("--port") + 1] ?? 0);
+const portAt = Deno.args.indexOf("--port");
+const port = portAt === -1 ? 0 : Number(Deno.args[portAt + 1]);
 // A typical user record (about 300 bytes), as /users/<id> returns it.
 const user = {
   user_id: "0f9a1c2e4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a",

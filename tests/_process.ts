@@ -199,7 +199,8 @@ export async function runMain(
   options: { task?: string; env?: Record<string, string>; home?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const process = await spawnMain(args, options);
-  return await process.finish();
+  const { code, stdout, stderr } = await process.finish();
+  return { code, stdout, stderr };
 }
 
 /**

@@ -3,8 +3,8 @@
  * never write into the real `$HOME` and two runs on one machine cannot
  * collide. It sets `HOME` and `TMPDIR` to that directory (keeping Deno's own
  * cache where it is), runs `deno test` on the tests and on the doc examples
- * of `lib/` and `console/`, removes the directory and exits with the test
- * run's code.
+ * of `lib/`, `console/` and `bench/`, removes the directory and exits with
+ * the test run's code.
  *
  * ```sh
  * deno task test                      # everything
@@ -42,7 +42,9 @@ async function main(): Promise<number> {
   const home = `${runDir}/home`;
   await Deno.mkdir(home);
   const targets = Deno.args.length > 0 ? Deno.args : ["tests/"];
-  const docs = Deno.args.length > 0 ? [] : ["--doc", "lib/", "console/"];
+  const docs = Deno.args.length > 0
+    ? []
+    : ["--doc", "lib/", "console/", "bench/"];
   try {
     const { code } = await new Deno.Command("deno", {
       args: ["test", ...testPermissions(runDir), ...docs, ...targets],

@@ -30,9 +30,10 @@ import {
 import { formatBytes } from "./report.ts";
 
 /**
- * The inspector (and the toolkit's process-wide state behind it) is loaded
- * the first time the alarm needs it: a trip, or a forced GC without `gc()`. A service that never trips does not
- * pay for them at start-up. Literal specifiers, so `deno compile` embeds them.
+ * Posts to the inspector, which (with the toolkit's process-wide state
+ * behind it) is loaded the first time the alarm needs it: a trip, or a
+ * forced GC without `gc()`. A service that never trips does not pay for it
+ * at start-up. A literal specifier, so `deno compile` embeds it.
  */
 async function post<T = unknown>(
   method: string,
@@ -263,7 +264,6 @@ export class LeakAlarm {
 
   #forceFullGc(): void {
     if (this.#forcing || this.inspectorProblem !== undefined) return;
-    this.forcedGcs++;
     this.#forcing = true;
     this.#askForFullGc().finally(() => {
       this.#forcing = false;
@@ -275,6 +275,7 @@ export class LeakAlarm {
   async #askForFullGc(): Promise<void> {
     const gc = await exposedGc();
     if (this.#stopped) return;
+    this.forcedGcs++;
     if (gc !== null) {
       gc();
       return;
