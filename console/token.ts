@@ -4,13 +4,12 @@
  * proves a client knows the token without sending it.
  *
  * Nothing here loads `node:crypto` (~15 ms and ~10 MiB at start-up): the
- * file name's hash is `@noble/hashes` (small, audited, synchronous) and the
- * HMACs are Web Crypto's.
+ * socket file name's SHA-256 and the HMACs are Web Crypto's, built into
+ * Deno.
  *
  * @module
  */
 
-import { sha256 } from "@noble/hashes/sha2.js";
 import { normalize, resolve } from "node:path";
 import { ensurePrivateDirectory, stateDirectory } from "./state_dir.ts";
 
@@ -47,16 +46,22 @@ export function generateToken(): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { tokenFilePath } from "./token.ts";
- * assert.ok(tokenFilePath({ port: 44444 }).endsWith("/console/tcp-44444.token"));
+ * assert.ok(
+ *   (await tokenFilePath({ port: 44444 })).endsWith("/console/tcp-44444.token"),
+ * );
  * ```
  */
-export function tokenFilePath(target: ConsoleTarget): string {
+export async function tokenFilePath(target: ConsoleTarget): Promise<string> {
   const name = "port" in target
     ? `tcp-${target.port}`
-    : `unix-${
-      hex(sha256(encoder.encode(absolute(target.socket))).subarray(0, 8))
-    }`;
+    : `unix-${await pathHash(absolute(target.socket))}`;
   return `${stateDirectory()}/console/${name}.token`;
+}
+
+/** The first 8 bytes of the path's SHA-256, as 16 hex digits. */
+async function pathHash(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(path));
+  return hex(new Uint8Array(digest, 0, 8));
 }
 
 /** The socket path made absolute, so `x.sock` and `$PWD/x.sock` agree. */

@@ -48,7 +48,7 @@ export async function findToken(
   if (given !== undefined) return { token: given.value, source: given.source };
   let path: string;
   try {
-    path = tokenFilePath(
+    path = await tokenFilePath(
       "socket" in address ? { socket: address.socket } : { port: address.port },
     );
   } catch (error) {

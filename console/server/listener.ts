@@ -377,7 +377,7 @@ async function publishToken(
   target: ConsoleTarget,
   token: string,
 ): Promise<string> {
-  const file = tokenFilePath(target);
+  const file = await tokenFilePath(target);
   try {
     await writeTokenFile(file, token);
   } catch (error) {

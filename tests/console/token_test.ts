@@ -10,18 +10,27 @@ Deno.test("tokensEqual() compares whole tokens of any length", async () => {
   assert.ok(!await tokensEqual("", TOKEN));
 });
 
-Deno.test("tokenFilePath() names a socket's file by its absolute path", () => {
+Deno.test("tokenFilePath() names a socket's file by its absolute path", async () => {
   assert.equal(
-    tokenFilePath({ socket: "x.sock" }),
-    tokenFilePath({ socket: `${Deno.cwd()}/x.sock` }),
+    await tokenFilePath({ socket: "x.sock" }),
+    await tokenFilePath({ socket: `${Deno.cwd()}/x.sock` }),
   );
   assert.equal(
-    tokenFilePath({ socket: "/run/a/../b.sock" }),
-    tokenFilePath({ socket: "/run/b.sock" }),
+    await tokenFilePath({ socket: "/run/a/../b.sock" }),
+    await tokenFilePath({ socket: "/run/b.sock" }),
   );
   assert.notEqual(
-    tokenFilePath({ socket: "/run/b.sock" }),
-    tokenFilePath({ socket: "/run/c.sock" }),
+    await tokenFilePath({ socket: "/run/b.sock" }),
+    await tokenFilePath({ socket: "/run/c.sock" }),
   );
-  assert.match(tokenFilePath({ port: 44444 }), /\/console\/tcp-44444\.token$/);
+  // The first 8 bytes of SHA-256("/run/b.sock"): the scheme every earlier
+  // version used, so a client finds a running older service's token.
+  assert.match(
+    await tokenFilePath({ socket: "/run/b.sock" }),
+    /\/console\/unix-95242085e36b5aff\.token$/,
+  );
+  assert.match(
+    await tokenFilePath({ port: 44444 }),
+    /\/console\/tcp-44444\.token$/,
+  );
 });
