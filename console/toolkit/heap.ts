@@ -283,6 +283,38 @@ interface GrowthBaseline {
 }
 
 /**
+ * One console session's heap state: its growth and leaks baselines, and
+ * where capture and analysis progress goes.
+ */
+class HeapSession {
+  growthBaseline: GrowthBaseline | undefined;
+  leaksBaseline: number | undefined;
+
+  constructor(readonly progress: ProgressFn) {}
+
+  /**
+   * Runs `fn` on an analysed snapshot, one capture at a time: a fresh one,
+   * or the last one with `reuse` while the worker still holds it.
+   */
+  analysed<T>(
+    what: string,
+    options: SnapshotOptions | undefined,
+    fn: (client: AnalysisClient, summary: SnapshotSummary) => Promise<T>,
+  ): Promise<T> {
+    return exclusive(async () => {
+      const client = analysisClient();
+      client.preflight();
+      if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
+        lastSummary = undefined;
+        const { chunks } = await capture(what, this.progress);
+        lastSummary = await client.load(chunks, this.progress, OWNERSHIP);
+      }
+      return await fn(client, lastSummary);
+    });
+  }
+}
+
+/**
  * Makes the heap helpers of one console session (its own growth and leaks
  * baselines).
  *
@@ -290,243 +322,272 @@ interface GrowthBaseline {
  * @returns The helpers.
  */
 export function createHeap(progress: ProgressFn): HeapHelpers {
-  let growthBaseline: GrowthBaseline | undefined;
-  let leaksBaseline: number | undefined;
-
-  const analysed = <T>(
-    what: string,
-    options: SnapshotOptions | undefined,
-    fn: (client: AnalysisClient, summary: SnapshotSummary) => Promise<T>,
-  ): Promise<T> =>
-    exclusive(async () => {
-      const client = analysisClient();
-      client.preflight();
-      if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
-        lastSummary = undefined;
-        const { chunks } = await capture(what, progress);
-        lastSummary = await client.load(chunks, progress, OWNERSHIP);
-      }
-      return await fn(client, lastSummary);
-    });
-
+  const session = new HeapSession(progress);
   return {
-    top(n = 10, options) {
-      checkCount("heap.top()", n);
-      return analysed("heap.top()", options, async (client) => {
-        const stats = await client.query<ClassStats[]>({
-          kind: "top",
-          n,
-          all: options?.all,
-        });
-        const rows: TypeRow[] = stats.map((s) => ({
-          type: s.name,
-          count: s.count,
-          shallowSize: s.shallowSize,
-          retainedSize: s.retainedSize,
-        }));
-        return withInspect(rows, () => typeTable(rows));
-      });
-    },
-
-    growth(n = 10, options = {}) {
-      checkCount("heap.growth()", n);
-      return analysed("heap.growth()", options, async (client, summary) => {
-        const rows = await client.query<ClassDelta[]>({
-          kind: "deltas",
-          since: growthBaseline?.since ?? 0,
-          all: options.all,
-        });
-        const previous = growthBaseline;
-        const types = new Map<
-          string,
-          { count: number; size: number; peak: number }
-        >();
-        for (const r of rows) {
-          const peak = Math.max(
-            r.count,
-            previous?.types.get(r.name)?.peak ?? 0,
-          );
-          types.set(r.name, { count: r.count, size: r.size, peak });
-        }
-        growthBaseline = { since: summary.maxNodeId, types };
-        if (!previous) {
-          let objects = 0;
-          for (const r of rows) objects += r.count;
-          return withInspect(
-            [] as GrowthRow[],
-            () =>
-              `baseline set: ${formatCount(objects)} objects of ${
-                formatCount(rows.length)
-              } types; call heap.growth() again to see what grew`,
-          );
-        }
-        const grown = growthRows(rows, previous, options.peak ?? false);
-        const shown = grown.slice(0, n);
-        return withInspect(shown, () => renderGrowth(shown, options.peak));
-      });
-    },
-
-    path(target, options) {
-      const handle = holdWeakly("heap.path()", target);
-      return analysed("heap.path()", options, async (client) => {
-        const key = await targetKey(handle);
-        const path = await client.query<RetainingPath | null>({
-          kind: "path",
-          target: key,
-          all: options?.all,
-        });
-        if (!path) throw notFound(handle);
-        const names = await holderNames(path.steps, (s) => [s.holder]);
-        return withInspect(path, () => renderPath(path, names));
-      });
-    },
-
-    largest: ((n = 10, options: LargestOptions = {}) => {
-      checkCount("heap.largest()", n);
-      const by = options.by ?? "object";
-      if (by !== "object" && by !== "kind") {
-        throw new TypeError(
-          `heap.largest() takes by: "object" or "kind", got "${
-            clip(String(by), 40)
-          }"`,
-        );
-      }
-      return analysed("heap.largest()", options, async (client) => {
-        const query = {
-          kind: by === "kind" ? "groups" : "largest",
-          n,
-          all: options.all,
-        } as const;
-        if (by === "kind") {
-          const groups = await client.query<LargeGroup[]>(query);
-          const names = await holderNames(groups, (g) => [g.closure]);
-          const rows: KindRow[] = groups.map((g) => ({
-            ...g,
-            name: g.closure
-              ? `(closure) ${names.get(g.closure)!.text}`
-              : g.kind,
-          }));
-          return withInspect(rows, () => renderKinds(rows));
-        }
-        const objects = await client.query<LargeObject[]>(query);
-        const names = await holderNames(objects, (o) => [o.holder]);
-        const rows: LargestRow[] = objects.map((o) => ({
-          ...o,
-          heldBy: heldByText(o.holder, o.via, names, o.path),
-        }));
-        return withInspect(rows, () => renderLargest(rows));
-      });
-    }) as HeapHelpers["largest"],
-
-    leaks(n = 10, options = {}) {
-      checkCount("heap.leaks()", n);
-      return analysed("heap.leaks()", {}, async (client, summary) => {
-        // Ids survive closing the inspector session (measured); should they
-        // ever restart, the old baseline would mean nothing: set it again.
-        const restarted = leaksBaseline !== undefined &&
-          summary.maxNodeId < leaksBaseline;
-        if (leaksBaseline === undefined || options.reset || restarted) {
-          leaksBaseline = summary.maxNodeId;
-          return withInspect(
-            [] as LeakRow[],
-            () =>
-              `${
-                restarted ? "heap ids restarted since the baseline: " : ""
-              }leak baseline set (${
-                formatCount(summary.reachableCount - summary.consoleCount)
-              } live objects); run the suspect load, then call heap.leaks() again`,
-          );
-        }
-        const groups = await client.query<LeakGroup[]>({
-          kind: "leaks",
-          since: leaksBaseline,
-          n,
-          all: options.all,
-        });
-        const names = await holderNames(groups, (g) => [
-          g.holder,
-          g.closure,
-          ...g.example.steps.map((s) => s.holder),
-        ]);
-        const rows: LeakRow[] = groups.map((g) => ({
-          ...g,
-          heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
-          objects: g.closure
-            ? `(closure) ${names.get(g.closure)!.text}`
-            : g.className,
-        }));
-        return withInspect(rows, () => renderLeaks(rows, names));
-      });
-    },
-
-    async graph(target, file, options = {}) {
-      const handle = holdWeakly("heap.graph()", target);
-      const files = await graphFiles(file);
-      return await analysed("heap.graph()", options, async (client) => {
-        const key = await targetKey(handle);
-        const found = await client.query<RetainerGraph | null>({
-          kind: "graph",
-          target: key,
-          depth: options.depth,
-          maxNodes: options.maxNodes,
-          all: options.all,
-        });
-        if (!found) throw notFound(handle);
-        const names = await holderNames(
-          found.nodes,
-          (n) => [n.holder, n.info.closure],
-        );
-        const dot = renderDot(found, (node) => {
-          const lines: string[] = [];
-          if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
-          if (node.holder) lines.push(names.get(node.holder)!.text);
-          return lines;
-        });
-        await Deno.writeTextFile(files.dot, dot);
-        let imageFile: string | null = null;
-        let note: string | null = null;
-        if (files.image) {
-          note = await renderImage(dot, files.image, files.format!);
-          if (note === null) imageFile = files.image;
-        }
-        const report: GraphReport = {
-          target: found.target.label,
-          dotFile: files.dot,
-          imageFile,
-          note,
-          dot,
-        };
-        return withInspect(report, () =>
-          [
-            `retainers of ${report.target}`,
-            `  DOT:   ${report.dotFile}`,
-            imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
-          ].join("\n"));
-      });
-    },
-
-    async snapshot(file) {
-      // Only a name: nothing is created before the capture is allowed.
-      const path = file ??
-        freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
-      ensureWritable("heap.snapshot()", path);
-      return await exclusive(async () => {
-        const written = await captureToFile("heap.snapshot()", path, progress);
-        const report: SnapshotReport = {
-          path: written.path,
-          bytes: written.bytes,
-          pauseMs: Math.round(written.pauseMs),
-        };
-        return withInspect(
-          report,
-          () =>
-            `wrote ${
-              formatBytes(report.bytes)
-            } to ${report.path} (process paused ${report.pauseMs} ms); open it in Chrome DevTools › Memory › Load profile`,
-        );
-      });
-    },
+    top: (n, options) => heapTop(session, n, options),
+    growth: (n, options) => heapGrowth(session, n, options),
+    path: (target, options) => heapPath(session, target, options),
+    largest:
+      ((n?: number, options?: LargestOptions) =>
+        heapLargest(session, n, options)) as HeapHelpers["largest"],
+    leaks: (n, options) => heapLeaks(session, n, options),
+    graph: (target, file, options) => heapGraph(session, target, file, options),
+    snapshot: (file) => heapSnapshot(session, file),
   };
+}
+
+/** `heap.top()`: the most common types by count, with sizes. */
+function heapTop(
+  session: HeapSession,
+  n = 10,
+  options?: SnapshotOptions,
+): Promise<TypeRow[]> {
+  checkCount("heap.top()", n);
+  return session.analysed("heap.top()", options, async (client) => {
+    const stats = await client.query<ClassStats[]>({
+      kind: "top",
+      n,
+      all: options?.all,
+    });
+    const rows: TypeRow[] = stats.map((s) => ({
+      type: s.name,
+      count: s.count,
+      shallowSize: s.shallowSize,
+      retainedSize: s.retainedSize,
+    }));
+    return withInspect(rows, () => typeTable(rows));
+  });
+}
+
+/** `heap.growth()`: what grew since this session's previous call. */
+function heapGrowth(
+  session: HeapSession,
+  n = 10,
+  options: GrowthOptions = {},
+): Promise<GrowthRow[]> {
+  checkCount("heap.growth()", n);
+  return session.analysed("heap.growth()", options, async (client, summary) => {
+    const rows = await client.query<ClassDelta[]>({
+      kind: "deltas",
+      since: session.growthBaseline?.since ?? 0,
+      all: options.all,
+    });
+    const previous = session.growthBaseline;
+    const types = new Map<
+      string,
+      { count: number; size: number; peak: number }
+    >();
+    for (const r of rows) {
+      const peak = Math.max(
+        r.count,
+        previous?.types.get(r.name)?.peak ?? 0,
+      );
+      types.set(r.name, { count: r.count, size: r.size, peak });
+    }
+    session.growthBaseline = { since: summary.maxNodeId, types };
+    if (!previous) {
+      let objects = 0;
+      for (const r of rows) objects += r.count;
+      return withInspect(
+        [] as GrowthRow[],
+        () =>
+          `baseline set: ${formatCount(objects)} objects of ${
+            formatCount(rows.length)
+          } types; call heap.growth() again to see what grew`,
+      );
+    }
+    const grown = growthRows(rows, previous, options.peak ?? false);
+    const shown = grown.slice(0, n);
+    return withInspect(shown, () => renderGrowth(shown, options.peak));
+  });
+}
+
+/** `heap.path()`: the shortest retaining path from a GC root. */
+function heapPath(
+  session: HeapSession,
+  target: object | string,
+  options?: SnapshotOptions,
+): Promise<RetainingPath> {
+  const handle = holdWeakly("heap.path()", target);
+  return session.analysed("heap.path()", options, async (client) => {
+    const key = await targetKey(handle);
+    const path = await client.query<RetainingPath | null>({
+      kind: "path",
+      target: key,
+      all: options?.all,
+    });
+    if (!path) throw notFound(handle);
+    const names = await holderNames(path.steps, (s) => [s.holder]);
+    return withInspect(path, () => renderPath(path, names));
+  });
+}
+
+/** `heap.largest()`: objects, or kinds of objects, retaining the most. */
+function heapLargest(
+  session: HeapSession,
+  n = 10,
+  options: LargestOptions = {},
+): Promise<LargestRow[] | KindRow[]> {
+  checkCount("heap.largest()", n);
+  const by = options.by ?? "object";
+  if (by !== "object" && by !== "kind") {
+    throw new TypeError(
+      `heap.largest() takes by: "object" or "kind", got "${
+        clip(String(by), 40)
+      }"`,
+    );
+  }
+  return session.analysed("heap.largest()", options, async (client) => {
+    const query = {
+      kind: by === "kind" ? "groups" : "largest",
+      n,
+      all: options.all,
+    } as const;
+    if (by === "kind") {
+      const groups = await client.query<LargeGroup[]>(query);
+      const names = await holderNames(groups, (g) => [g.closure]);
+      const rows: KindRow[] = groups.map((g) => ({
+        ...g,
+        name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
+      }));
+      return withInspect(rows, () => renderKinds(rows));
+    }
+    const objects = await client.query<LargeObject[]>(query);
+    const names = await holderNames(objects, (o) => [o.holder]);
+    const rows: LargestRow[] = objects.map((o) => ({
+      ...o,
+      heldBy: heldByText(o.holder, o.via, names, o.path),
+    }));
+    return withInspect(rows, () => renderLargest(rows));
+  });
+}
+
+/** `heap.leaks()`: objects born since the baseline and alive now, by holder. */
+function heapLeaks(
+  session: HeapSession,
+  n = 10,
+  options: LeaksOptions = {},
+): Promise<LeakRow[]> {
+  checkCount("heap.leaks()", n);
+  return session.analysed("heap.leaks()", {}, async (client, summary) => {
+    // Ids survive closing the inspector session (measured); should they
+    // ever restart, the old baseline would mean nothing: set it again.
+    const restarted = session.leaksBaseline !== undefined &&
+      summary.maxNodeId < session.leaksBaseline;
+    if (session.leaksBaseline === undefined || options.reset || restarted) {
+      session.leaksBaseline = summary.maxNodeId;
+      return withInspect(
+        [] as LeakRow[],
+        () =>
+          `${
+            restarted ? "heap ids restarted since the baseline: " : ""
+          }leak baseline set (${
+            formatCount(summary.reachableCount - summary.consoleCount)
+          } live objects); run the suspect load, then call heap.leaks() again`,
+      );
+    }
+    const groups = await client.query<LeakGroup[]>({
+      kind: "leaks",
+      since: session.leaksBaseline,
+      n,
+      all: options.all,
+    });
+    const names = await holderNames(groups, (g) => [
+      g.holder,
+      g.closure,
+      ...g.example.steps.map((s) => s.holder),
+    ]);
+    const rows: LeakRow[] = groups.map((g) => ({
+      ...g,
+      heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
+      objects: g.closure
+        ? `(closure) ${names.get(g.closure)!.text}`
+        : g.className,
+    }));
+    return withInspect(rows, () => renderLeaks(rows, names));
+  });
+}
+
+/** `heap.graph()`: the retainers around a target as DOT (and an image). */
+async function heapGraph(
+  session: HeapSession,
+  target: object | string,
+  file?: string,
+  options: GraphOptions = {},
+): Promise<GraphReport> {
+  const handle = holdWeakly("heap.graph()", target);
+  const files = await graphFiles(file);
+  return await session.analysed("heap.graph()", options, async (client) => {
+    const key = await targetKey(handle);
+    const found = await client.query<RetainerGraph | null>({
+      kind: "graph",
+      target: key,
+      depth: options.depth,
+      maxNodes: options.maxNodes,
+      all: options.all,
+    });
+    if (!found) throw notFound(handle);
+    const names = await holderNames(
+      found.nodes,
+      (n) => [n.holder, n.info.closure],
+    );
+    const dot = renderDot(found, (node) => {
+      const lines: string[] = [];
+      if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
+      if (node.holder) lines.push(names.get(node.holder)!.text);
+      return lines;
+    });
+    await Deno.writeTextFile(files.dot, dot);
+    let imageFile: string | null = null;
+    let note: string | null = null;
+    if (files.image) {
+      note = await renderImage(dot, files.image, files.format!);
+      if (note === null) imageFile = files.image;
+    }
+    const report: GraphReport = {
+      target: found.target.label,
+      dotFile: files.dot,
+      imageFile,
+      note,
+      dot,
+    };
+    return withInspect(report, () =>
+      [
+        `retainers of ${report.target}`,
+        `  DOT:   ${report.dotFile}`,
+        imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
+      ].join("\n"));
+  });
+}
+
+/** `heap.snapshot()`: a `.heapsnapshot` file for Chrome DevTools. */
+async function heapSnapshot(
+  session: HeapSession,
+  file?: string,
+): Promise<SnapshotReport> {
+  // Only a name: nothing is created before the capture is allowed.
+  const path = file ??
+    freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
+  ensureWritable("heap.snapshot()", path);
+  return await exclusive(async () => {
+    const written = await captureToFile(
+      "heap.snapshot()",
+      path,
+      session.progress,
+    );
+    const report: SnapshotReport = {
+      path: written.path,
+      bytes: written.bytes,
+      pauseMs: Math.round(written.pauseMs),
+    };
+    return withInspect(
+      report,
+      () =>
+        `wrote ${
+          formatBytes(report.bytes)
+        } to ${report.path} (process paused ${report.pauseMs} ms); open it in Chrome DevTools › Memory › Load profile`,
+    );
+  });
 }
 
 function growthRows(
