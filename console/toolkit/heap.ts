@@ -283,8 +283,9 @@ interface GrowthBaseline {
 }
 
 /**
- * One console session's heap state: its growth and leaks baselines, and
- * where capture and analysis progress goes.
+ * One console session's heap helpers (each a method: `top`, `growth`,
+ * `path`, `largest`, `leaks`, `graph`, `snapshot`) and their state: the
+ * growth and leaks baselines, and where capture and analysis progress goes.
  */
 class HeapSession {
   growthBaseline: GrowthBaseline | undefined;
@@ -312,6 +313,242 @@ class HeapSession {
       return await fn(client, lastSummary);
     });
   }
+
+  /** `heap.top()`: the most common types by count, with sizes. */
+  top(n = 10, options?: SnapshotOptions): Promise<TypeRow[]> {
+    checkCount("heap.top()", n);
+    return this.analysed("heap.top()", options, async (client) => {
+      const stats = await client.query<ClassStats[]>({
+        kind: "top",
+        n,
+        all: options?.all,
+      });
+      const rows: TypeRow[] = stats.map((s) => ({
+        type: s.name,
+        count: s.count,
+        shallowSize: s.shallowSize,
+        retainedSize: s.retainedSize,
+      }));
+      return withInspect(rows, () => typeTable(rows));
+    });
+  }
+
+  /** `heap.growth()`: what grew since this session's previous call. */
+  growth(n = 10, options: GrowthOptions = {}): Promise<GrowthRow[]> {
+    checkCount("heap.growth()", n);
+    return this.analysed("heap.growth()", options, async (client, summary) => {
+      const rows = await client.query<ClassDelta[]>({
+        kind: "deltas",
+        since: this.growthBaseline?.since ?? 0,
+        all: options.all,
+      });
+      const previous = this.growthBaseline;
+      const types = new Map<
+        string,
+        { count: number; size: number; peak: number }
+      >();
+      for (const r of rows) {
+        const peak = Math.max(
+          r.count,
+          previous?.types.get(r.name)?.peak ?? 0,
+        );
+        types.set(r.name, { count: r.count, size: r.size, peak });
+      }
+      this.growthBaseline = { since: summary.maxNodeId, types };
+      if (!previous) {
+        let objects = 0;
+        for (const r of rows) objects += r.count;
+        return withInspect(
+          [] as GrowthRow[],
+          () =>
+            `baseline set: ${formatCount(objects)} objects of ${
+              formatCount(rows.length)
+            } types; call heap.growth() again to see what grew`,
+        );
+      }
+      const grown = growthRows(rows, previous, options.peak ?? false);
+      const shown = grown.slice(0, n);
+      return withInspect(shown, () => renderGrowth(shown, options.peak));
+    });
+  }
+
+  /** `heap.path()`: the shortest retaining path from a GC root. */
+  path(
+    target: object | string,
+    options?: SnapshotOptions,
+  ): Promise<RetainingPath> {
+    const handle = holdWeakly("heap.path()", target);
+    return this.analysed("heap.path()", options, async (client) => {
+      const key = await targetKey(handle);
+      const path = await client.query<RetainingPath | null>({
+        kind: "path",
+        target: key,
+        all: options?.all,
+      });
+      if (!path) throw notFound(handle);
+      const names = await holderNames(path.steps, (s) => [s.holder]);
+      return withInspect(path, () => renderPath(path, names));
+    });
+  }
+
+  /** `heap.largest()`: objects, or kinds of objects, retaining the most. */
+  largest(
+    n = 10,
+    options: LargestOptions = {},
+  ): Promise<LargestRow[] | KindRow[]> {
+    checkCount("heap.largest()", n);
+    const by = options.by ?? "object";
+    if (by !== "object" && by !== "kind") {
+      throw new TypeError(
+        `heap.largest() takes by: "object" or "kind", got "${
+          clip(String(by), 40)
+        }"`,
+      );
+    }
+    return this.analysed("heap.largest()", options, async (client) => {
+      const query = {
+        kind: by === "kind" ? "groups" : "largest",
+        n,
+        all: options.all,
+      } as const;
+      if (by === "kind") {
+        const groups = await client.query<LargeGroup[]>(query);
+        const names = await holderNames(groups, (g) => [g.closure]);
+        const rows: KindRow[] = groups.map((g) => ({
+          ...g,
+          name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
+        }));
+        return withInspect(rows, () => renderKinds(rows));
+      }
+      const objects = await client.query<LargeObject[]>(query);
+      const names = await holderNames(objects, (o) => [o.holder]);
+      const rows: LargestRow[] = objects.map((o) => ({
+        ...o,
+        heldBy: heldByText(o.holder, o.via, names, o.path),
+      }));
+      return withInspect(rows, () => renderLargest(rows));
+    });
+  }
+
+  /** `heap.leaks()`: objects born since the baseline and alive now, by holder. */
+  leaks(n = 10, options: LeaksOptions = {}): Promise<LeakRow[]> {
+    checkCount("heap.leaks()", n);
+    return this.analysed("heap.leaks()", {}, async (client, summary) => {
+      // Ids survive closing the inspector session (measured); should they
+      // ever restart, the old baseline would mean nothing: set it again.
+      const restarted = this.leaksBaseline !== undefined &&
+        summary.maxNodeId < this.leaksBaseline;
+      if (this.leaksBaseline === undefined || options.reset || restarted) {
+        this.leaksBaseline = summary.maxNodeId;
+        return withInspect(
+          [] as LeakRow[],
+          () =>
+            `${
+              restarted ? "heap ids restarted since the baseline: " : ""
+            }leak baseline set (${
+              formatCount(summary.reachableCount - summary.consoleCount)
+            } live objects); run the suspect load, then call heap.leaks() again`,
+        );
+      }
+      const groups = await client.query<LeakGroup[]>({
+        kind: "leaks",
+        since: this.leaksBaseline,
+        n,
+        all: options.all,
+      });
+      const names = await holderNames(groups, (g) => [
+        g.holder,
+        g.closure,
+        ...g.example.steps.map((s) => s.holder),
+      ]);
+      const rows: LeakRow[] = groups.map((g) => ({
+        ...g,
+        heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
+        objects: g.closure
+          ? `(closure) ${names.get(g.closure)!.text}`
+          : g.className,
+      }));
+      return withInspect(rows, () => renderLeaks(rows, names));
+    });
+  }
+
+  /** `heap.graph()`: the retainers around a target as DOT (and an image). */
+  async graph(
+    target: object | string,
+    file?: string,
+    options: GraphOptions = {},
+  ): Promise<GraphReport> {
+    const handle = holdWeakly("heap.graph()", target);
+    const files = await graphFiles(file);
+    return await this.analysed("heap.graph()", options, async (client) => {
+      const key = await targetKey(handle);
+      const found = await client.query<RetainerGraph | null>({
+        kind: "graph",
+        target: key,
+        depth: options.depth,
+        maxNodes: options.maxNodes,
+        all: options.all,
+      });
+      if (!found) throw notFound(handle);
+      const names = await holderNames(
+        found.nodes,
+        (n) => [n.holder, n.info.closure],
+      );
+      const dot = renderDot(found, (node) => {
+        const lines: string[] = [];
+        if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
+        if (node.holder) lines.push(names.get(node.holder)!.text);
+        return lines;
+      });
+      await Deno.writeTextFile(files.dot, dot);
+      let imageFile: string | null = null;
+      let note: string | null = null;
+      if (files.image) {
+        note = await renderImage(dot, files.image, files.format!);
+        if (note === null) imageFile = files.image;
+      }
+      const report: GraphReport = {
+        target: found.target.label,
+        dotFile: files.dot,
+        imageFile,
+        note,
+        dot,
+      };
+      return withInspect(report, () =>
+        [
+          `retainers of ${report.target}`,
+          `  DOT:   ${report.dotFile}`,
+          imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
+        ].join("\n"));
+    });
+  }
+
+  /** `heap.snapshot()`: a `.heapsnapshot` file for Chrome DevTools. */
+  async snapshot(file?: string): Promise<SnapshotReport> {
+    // Only a name: nothing is created before the capture is allowed.
+    const path = file ??
+      freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
+    ensureWritable("heap.snapshot()", path);
+    return await exclusive(async () => {
+      const written = await captureToFile(
+        "heap.snapshot()",
+        path,
+        this.progress,
+      );
+      const report: SnapshotReport = {
+        path: written.path,
+        bytes: written.bytes,
+        pauseMs: Math.round(written.pauseMs),
+      };
+      return withInspect(
+        report,
+        () =>
+          `wrote ${
+            formatBytes(report.bytes)
+          } to ${report.path} (process paused ${report.pauseMs} ms); open it in Chrome DevTools › Memory › Load profile`,
+      );
+    });
+  }
 }
 
 /**
@@ -323,271 +560,20 @@ class HeapSession {
  */
 export function createHeap(progress: ProgressFn): HeapHelpers {
   const session = new HeapSession(progress);
+  // A plain object of own functions, not the session itself: completing or
+  // inspecting `heap` in the console shows exactly these, and the baselines
+  // stay out of the operator's reach.
   return {
-    top: (n, options) => heapTop(session, n, options),
-    growth: (n, options) => heapGrowth(session, n, options),
-    path: (target, options) => heapPath(session, target, options),
+    top: (n, options) => session.top(n, options),
+    growth: (n, options) => session.growth(n, options),
+    path: (target, options) => session.path(target, options),
     largest:
       ((n?: number, options?: LargestOptions) =>
-        heapLargest(session, n, options)) as HeapHelpers["largest"],
-    leaks: (n, options) => heapLeaks(session, n, options),
-    graph: (target, file, options) => heapGraph(session, target, file, options),
-    snapshot: (file) => heapSnapshot(session, file),
+        session.largest(n, options)) as HeapHelpers["largest"],
+    leaks: (n, options) => session.leaks(n, options),
+    graph: (target, file, options) => session.graph(target, file, options),
+    snapshot: (file) => session.snapshot(file),
   };
-}
-
-/** `heap.top()`: the most common types by count, with sizes. */
-function heapTop(
-  session: HeapSession,
-  n = 10,
-  options?: SnapshotOptions,
-): Promise<TypeRow[]> {
-  checkCount("heap.top()", n);
-  return session.analysed("heap.top()", options, async (client) => {
-    const stats = await client.query<ClassStats[]>({
-      kind: "top",
-      n,
-      all: options?.all,
-    });
-    const rows: TypeRow[] = stats.map((s) => ({
-      type: s.name,
-      count: s.count,
-      shallowSize: s.shallowSize,
-      retainedSize: s.retainedSize,
-    }));
-    return withInspect(rows, () => typeTable(rows));
-  });
-}
-
-/** `heap.growth()`: what grew since this session's previous call. */
-function heapGrowth(
-  session: HeapSession,
-  n = 10,
-  options: GrowthOptions = {},
-): Promise<GrowthRow[]> {
-  checkCount("heap.growth()", n);
-  return session.analysed("heap.growth()", options, async (client, summary) => {
-    const rows = await client.query<ClassDelta[]>({
-      kind: "deltas",
-      since: session.growthBaseline?.since ?? 0,
-      all: options.all,
-    });
-    const previous = session.growthBaseline;
-    const types = new Map<
-      string,
-      { count: number; size: number; peak: number }
-    >();
-    for (const r of rows) {
-      const peak = Math.max(
-        r.count,
-        previous?.types.get(r.name)?.peak ?? 0,
-      );
-      types.set(r.name, { count: r.count, size: r.size, peak });
-    }
-    session.growthBaseline = { since: summary.maxNodeId, types };
-    if (!previous) {
-      let objects = 0;
-      for (const r of rows) objects += r.count;
-      return withInspect(
-        [] as GrowthRow[],
-        () =>
-          `baseline set: ${formatCount(objects)} objects of ${
-            formatCount(rows.length)
-          } types; call heap.growth() again to see what grew`,
-      );
-    }
-    const grown = growthRows(rows, previous, options.peak ?? false);
-    const shown = grown.slice(0, n);
-    return withInspect(shown, () => renderGrowth(shown, options.peak));
-  });
-}
-
-/** `heap.path()`: the shortest retaining path from a GC root. */
-function heapPath(
-  session: HeapSession,
-  target: object | string,
-  options?: SnapshotOptions,
-): Promise<RetainingPath> {
-  const handle = holdWeakly("heap.path()", target);
-  return session.analysed("heap.path()", options, async (client) => {
-    const key = await targetKey(handle);
-    const path = await client.query<RetainingPath | null>({
-      kind: "path",
-      target: key,
-      all: options?.all,
-    });
-    if (!path) throw notFound(handle);
-    const names = await holderNames(path.steps, (s) => [s.holder]);
-    return withInspect(path, () => renderPath(path, names));
-  });
-}
-
-/** `heap.largest()`: objects, or kinds of objects, retaining the most. */
-function heapLargest(
-  session: HeapSession,
-  n = 10,
-  options: LargestOptions = {},
-): Promise<LargestRow[] | KindRow[]> {
-  checkCount("heap.largest()", n);
-  const by = options.by ?? "object";
-  if (by !== "object" && by !== "kind") {
-    throw new TypeError(
-      `heap.largest() takes by: "object" or "kind", got "${
-        clip(String(by), 40)
-      }"`,
-    );
-  }
-  return session.analysed("heap.largest()", options, async (client) => {
-    const query = {
-      kind: by === "kind" ? "groups" : "largest",
-      n,
-      all: options.all,
-    } as const;
-    if (by === "kind") {
-      const groups = await client.query<LargeGroup[]>(query);
-      const names = await holderNames(groups, (g) => [g.closure]);
-      const rows: KindRow[] = groups.map((g) => ({
-        ...g,
-        name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
-      }));
-      return withInspect(rows, () => renderKinds(rows));
-    }
-    const objects = await client.query<LargeObject[]>(query);
-    const names = await holderNames(objects, (o) => [o.holder]);
-    const rows: LargestRow[] = objects.map((o) => ({
-      ...o,
-      heldBy: heldByText(o.holder, o.via, names, o.path),
-    }));
-    return withInspect(rows, () => renderLargest(rows));
-  });
-}
-
-/** `heap.leaks()`: objects born since the baseline and alive now, by holder. */
-function heapLeaks(
-  session: HeapSession,
-  n = 10,
-  options: LeaksOptions = {},
-): Promise<LeakRow[]> {
-  checkCount("heap.leaks()", n);
-  return session.analysed("heap.leaks()", {}, async (client, summary) => {
-    // Ids survive closing the inspector session (measured); should they
-    // ever restart, the old baseline would mean nothing: set it again.
-    const restarted = session.leaksBaseline !== undefined &&
-      summary.maxNodeId < session.leaksBaseline;
-    if (session.leaksBaseline === undefined || options.reset || restarted) {
-      session.leaksBaseline = summary.maxNodeId;
-      return withInspect(
-        [] as LeakRow[],
-        () =>
-          `${
-            restarted ? "heap ids restarted since the baseline: " : ""
-          }leak baseline set (${
-            formatCount(summary.reachableCount - summary.consoleCount)
-          } live objects); run the suspect load, then call heap.leaks() again`,
-      );
-    }
-    const groups = await client.query<LeakGroup[]>({
-      kind: "leaks",
-      since: session.leaksBaseline,
-      n,
-      all: options.all,
-    });
-    const names = await holderNames(groups, (g) => [
-      g.holder,
-      g.closure,
-      ...g.example.steps.map((s) => s.holder),
-    ]);
-    const rows: LeakRow[] = groups.map((g) => ({
-      ...g,
-      heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
-      objects: g.closure
-        ? `(closure) ${names.get(g.closure)!.text}`
-        : g.className,
-    }));
-    return withInspect(rows, () => renderLeaks(rows, names));
-  });
-}
-
-/** `heap.graph()`: the retainers around a target as DOT (and an image). */
-async function heapGraph(
-  session: HeapSession,
-  target: object | string,
-  file?: string,
-  options: GraphOptions = {},
-): Promise<GraphReport> {
-  const handle = holdWeakly("heap.graph()", target);
-  const files = await graphFiles(file);
-  return await session.analysed("heap.graph()", options, async (client) => {
-    const key = await targetKey(handle);
-    const found = await client.query<RetainerGraph | null>({
-      kind: "graph",
-      target: key,
-      depth: options.depth,
-      maxNodes: options.maxNodes,
-      all: options.all,
-    });
-    if (!found) throw notFound(handle);
-    const names = await holderNames(
-      found.nodes,
-      (n) => [n.holder, n.info.closure],
-    );
-    const dot = renderDot(found, (node) => {
-      const lines: string[] = [];
-      if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
-      if (node.holder) lines.push(names.get(node.holder)!.text);
-      return lines;
-    });
-    await Deno.writeTextFile(files.dot, dot);
-    let imageFile: string | null = null;
-    let note: string | null = null;
-    if (files.image) {
-      note = await renderImage(dot, files.image, files.format!);
-      if (note === null) imageFile = files.image;
-    }
-    const report: GraphReport = {
-      target: found.target.label,
-      dotFile: files.dot,
-      imageFile,
-      note,
-      dot,
-    };
-    return withInspect(report, () =>
-      [
-        `retainers of ${report.target}`,
-        `  DOT:   ${report.dotFile}`,
-        imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
-      ].join("\n"));
-  });
-}
-
-/** `heap.snapshot()`: a `.heapsnapshot` file for Chrome DevTools. */
-async function heapSnapshot(
-  session: HeapSession,
-  file?: string,
-): Promise<SnapshotReport> {
-  // Only a name: nothing is created before the capture is allowed.
-  const path = file ??
-    freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
-  ensureWritable("heap.snapshot()", path);
-  return await exclusive(async () => {
-    const written = await captureToFile(
-      "heap.snapshot()",
-      path,
-      session.progress,
-    );
-    const report: SnapshotReport = {
-      path: written.path,
-      bytes: written.bytes,
-      pauseMs: Math.round(written.pauseMs),
-    };
-    return withInspect(
-      report,
-      () =>
-        `wrote ${
-          formatBytes(report.bytes)
-        } to ${report.path} (process paused ${report.pauseMs} ms); open it in Chrome DevTools › Memory › Load profile`,
-    );
-  });
 }
 
 function growthRows(
