@@ -92,18 +92,27 @@ function spawnServer(args: string[], port: number) {
   };
 }
 
+/** A baseline server of bench/ (loopback only) on `port`. */
+function baselineArgs(script: string, port: number, extra: string[] = []) {
+  return [
+    "run",
+    "--allow-net=127.0.0.1",
+    `bench/${script}`,
+    "--port",
+    String(port),
+    ...extra,
+  ];
+}
+
 function rawArgs(
   mode: "fixed" | "routed" | "empty",
   port: number,
 ): string[] {
-  return [
-    "run",
-    "--allow-net=127.0.0.1",
-    "bench/raw_server.ts",
-    "--port",
-    String(port),
-    ...(mode === "fixed" ? [] : [`--${mode}`]),
-  ];
+  return baselineArgs(
+    "raw_server.ts",
+    port,
+    mode === "fixed" ? [] : [`--${mode}`],
+  );
 }
 
 function serviceArgs(extra: string[], port: number): Promise<string[]> {
@@ -287,13 +296,7 @@ async function throughput() {
 const STARTUP_CASES = {
   empty: (port: number) => Promise.resolve(rawArgs("empty", port)),
   floor: (port: number) =>
-    Promise.resolve([
-      "run",
-      "--allow-net=127.0.0.1",
-      "bench/floor_server.ts",
-      "--port",
-      String(port),
-    ]),
+    Promise.resolve(baselineArgs("floor_server.ts", port)),
   ours: (port: number) => serviceArgs([], port),
   noConsole: (port: number) => serviceArgs(["--no-console"], port),
   alarmOff: (port: number) => serviceArgs(["--leak-alarm", "off"], port),

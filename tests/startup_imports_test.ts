@@ -1,0 +1,83 @@
+/**
+ * What `serve` loads before it answers: the static imports of `main.ts`,
+ * of the console server's listener and of the leak alarm (the modules
+ * `serve` loads while it starts), read from `deno info --json`. The
+ * console's evaluator, the toolkit, the heap analysis, source maps and
+ * `prom-client` must stay behind dynamic imports, loaded with the first
+ * session, trip or scrape.
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** One module of `deno info --json`. */
+interface InfoModule {
+  specifier: string;
+  dependencies?: {
+    isDynamic?: boolean;
+    code?: { specifier: string };
+  }[];
+}
+
+/** The modules `root` reaches through static imports, itself included. */
+async function staticClosure(root: string): Promise<Set<string>> {
+  const { stdout, success } = await new Deno.Command("deno", {
+    args: ["info", "--json", root],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.ok(success, `deno info ${root} failed`);
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+    roots: string[];
+    modules: InfoModule[];
+  };
+  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const pending = [...info.roots];
+  while (pending.length > 0) {
+    const specifier = pending.pop()!;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+      if (!dependency.isDynamic && dependency.code) {
+        pending.push(dependency.code.specifier);
+      }
+    }
+  }
+  return seen;
+}
+
+/** Module paths relative to the project, `node:`/`npm:` names as they are. */
+function relative(specifiers: Set<string>): string[] {
+  return [...specifiers].map((s) => s.replace(ROOT.href, "")).sort();
+}
+
+Deno.test("`serve` start-up statically imports none of the console's heavy pieces", async () => {
+  const loaded = new Set<string>();
+  for (
+    const root of [
+      "main.ts",
+      "console/server/listener.ts",
+      "console/toolkit/leak_alarm.ts",
+    ]
+  ) {
+    for (const specifier of await staticClosure(root)) loaded.add(specifier);
+  }
+  const names = relative(loaded);
+  // The start-up set itself: if one of these goes, the test reads nothing.
+  for (const expected of ["main.ts", "lib/serve.ts", "console/token.ts"]) {
+    assert.ok(names.includes(expected), `${expected} in ${names.join(", ")}`);
+  }
+  const heavy = names.filter((name) =>
+    /^console\/(eval|client|heap)\//.test(name) ||
+    /^console\/toolkit\/(mod|inspector|inspector_link|toolkit_state|source_positions|heap|capture|alloc)\.ts$/
+      .test(name) ||
+    /^console\/server\/(handshake|session|json_session|text_session)\.ts$/
+      .test(name) ||
+    /^npm:\/?(sucrase|acorn|prom-client|@jridgewell\/)/.test(name) ||
+    /^node:(crypto|vm|inspector|readline)$/.test(name)
+  );
+  assert.deepEqual(heavy, []);
+});
