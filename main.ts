@@ -11,7 +11,7 @@
  */
 
 import { parseServeArgs, SERVE_HELP } from "./lib/config.ts";
-import { UsageError } from "./lib/flags.ts";
+import { UsageError } from "./console/flags.ts";
 import { serve } from "./lib/serve.ts";
 
 /** The top-level help text. */

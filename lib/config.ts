@@ -17,7 +17,7 @@ import {
   readEnv,
   UsageError,
   valueFlags,
-} from "./flags.ts";
+} from "../console/flags.ts";
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,

@@ -12,7 +12,7 @@ import {
   type ConsoleConfig,
   type ServeConfig,
 } from "./config.ts";
-import { UsageError } from "./flags.ts";
+import { UsageError } from "../console/flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";

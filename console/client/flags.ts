@@ -10,7 +10,7 @@ import {
   parseFlags,
   parseInteger,
   UsageError,
-} from "../../lib/flags.ts";
+} from "../flags.ts";
 import { DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT } from "../protocol.ts";
 
 /** Where a console listens: a TCP host and port, or a unix socket. */

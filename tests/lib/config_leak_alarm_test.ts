@@ -4,7 +4,7 @@ import {
   parseServeArgs,
   type ServeConfig,
 } from "../../lib/config.ts";
-import { UsageError } from "../../lib/flags.ts";
+import { UsageError } from "../../console/flags.ts";
 import { runMain } from "../_process.ts";
 
 const MiB = 2 ** 20;

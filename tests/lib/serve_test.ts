@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
 import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
-import { UsageError } from "../../lib/flags.ts";
+import { UsageError } from "../../console/flags.ts";
 import { EXIT_CODES, reportError } from "../../main.ts";
 
 Deno.test("main.ts serve answers HTTP as a real process and exits 0 on SIGTERM", async () => {

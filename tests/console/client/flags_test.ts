@@ -4,7 +4,7 @@ import {
   describeAddress,
   parseConsoleArgs,
 } from "../../../console/client/flags.ts";
-import { UsageError } from "../../../lib/flags.ts";
+import { UsageError } from "../../../console/flags.ts";
 
 const VARIABLES = [
   "CONSOLE_HOST",
