@@ -7,11 +7,8 @@
 
 import type { ConsoleServer, SessionIO } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
-import {
-  checkServeConfig,
-  type ConsoleConfig,
-  type ServeConfig,
-} from "./config.ts";
+import type { ConsoleConfig } from "../console/config.ts";
+import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { UsageError } from "../console/flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
