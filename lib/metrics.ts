@@ -8,6 +8,7 @@
  * @module
  */
 
+import { addLeakAlarmGauges } from "../console/alarm_gauges.ts";
 import type { CacheStats } from "./users.ts";
 
 /** One route and status's request count. */
@@ -78,55 +79,6 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 type Registry = { metrics(): Promise<string> };
 const registries = new WeakMap<MetricsSource, Registry>();
 
-/** What the leak alarm reports on `/metrics`. */
-export interface LeakAlarmReadings {
-  /** V8 heap used after the latest full GC, bytes (`NaN` before the first). */
-  floorBytes: number;
-  /** Theil–Sen growth of that floor over the alarm's window (`NaN` until judged). */
-  growthBytesPerSecond: number;
-  /** Whether the alarm suspects a leak now. */
-  suspected: boolean;
-  /** Full-GC samples taken since start. */
-  samples: number;
-  /** V8's heap size limit (`--max-old-space-size`), bytes. */
-  heapLimitBytes: number;
-}
-
-let leakAlarm: (() => LeakAlarmReadings) | undefined;
-
-/**
- * Puts the leak alarm's gauges on `/metrics` (process-wide, as the alarm
- * is: one V8 heap), or takes them off with `undefined`.
- *
- * @param readings Reads the alarm's current state at each scrape.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { exposeLeakAlarm, RequestStats, renderMetrics } from "./metrics.ts";
- * exposeLeakAlarm(() => ({
- *   floorBytes: 123,
- *   growthBytesPerSecond: 4.5,
- *   suspected: true,
- *   samples: 6,
- *   heapLimitBytes: 2 ** 31,
- * }));
- * const text = await renderMetrics({
- *   cache: new Map(),
- *   stats: { hits: 0, misses: 0 },
- *   requests: new RequestStats(),
- * });
- * exposeLeakAlarm(undefined);
- * assert.match(text, /^leakwatch_leak_suspected 1$/m);
- * assert.match(text, /^leakwatch_heap_after_gc_bytes 123$/m);
- * ```
- */
-export function exposeLeakAlarm(
-  readings: (() => LeakAlarmReadings) | undefined,
-): void {
-  leakAlarm = readings;
-}
-
 /**
  * prom-client default metrics that do not work under Deno with scoped
  * permissions, left out rather than shown as a false 0: the `/proc` readers
@@ -181,7 +133,7 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
   );
   const registry = new Registry();
   const registers = [registry];
-  addLeakAlarmGauges(Gauge, registers);
+  addLeakAlarmGauges(registry, Gauge);
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults });
   for (const name of UNSUPPORTED_DEFAULT_METRICS) {
@@ -230,26 +182,6 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
   return Registry.merge([registry, defaults]);
 }
 
-function addLeakAlarmGauges(
-  Gauge: typeof import("prom-client").Gauge,
-  registers: import("prom-client").Registry[],
-): void {
-  for (const [name, [reading, help]] of Object.entries(LEAK_ALARM_GAUGES)) {
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        // NaN while the alarm is off or has nothing to say yet: a 0 would
-        // read as an empty heap or a flat trend.
-        this.set(
-          leakAlarm === undefined ? NaN : Number(leakAlarm()[reading]),
-        );
-      },
-    });
-  }
-}
-
 /** Gauges read from `Deno.memoryUsage()` at each scrape: field and help. */
 const MEMORY_GAUGES: Record<string, [keyof Deno.MemoryUsage, string]> = {
   process_resident_memory_bytes: ["rss", "Resident memory size in bytes."],
@@ -267,29 +199,5 @@ const CACHE_COUNTERS: Record<string, [keyof CacheStats, string]> = {
   users_cache_misses_total: [
     "misses",
     "User lookups that went to the database.",
-  ],
-};
-
-/** The leak alarm's gauges: the reading each shows (`suspected` as 1 or 0) and help. */
-const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
-  leakwatch_heap_after_gc_bytes: [
-    "floorBytes",
-    "V8 heap used right after the latest full (mark-sweep) GC, in bytes.",
-  ],
-  leakwatch_heap_growth_bytes_per_second: [
-    "growthBytesPerSecond",
-    "Growth of the heap after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
-  ],
-  leakwatch_leak_suspected: [
-    "suspected",
-    "1 while the leak alarm suspects a leak, else 0.",
-  ],
-  leakwatch_heap_after_gc_samples: [
-    "samples",
-    "Full-GC samples the leak alarm has taken since start.",
-  ],
-  leakwatch_heap_limit_bytes: [
-    "heapLimitBytes",
-    "V8's heap size limit (--max-old-space-size), in bytes.",
   ],
 };

@@ -11,7 +11,7 @@ import type { ConsoleConfig } from "../console/config.ts";
 import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { UsageError } from "../console/flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
-import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
+import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
 import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
@@ -147,8 +147,8 @@ async function startConsole(
 }
 
 /**
- * Starts the leak alarm unless `--leak-alarm off`, and exposes it on
- * `/metrics`. Loaded after HTTP listens (a literal specifier, so
+ * Starts the leak alarm unless `--leak-alarm off` (its gauges on `/metrics`
+ * read it). Loaded after HTTP listens (a literal specifier, so
  * `deno compile` embeds it).
  *
  * @param config The parsed configuration.
@@ -162,19 +162,7 @@ async function startLeakAlarmFor(
     "../console/toolkit/leak_alarm.ts"
   );
   const alarm = startLeakAlarm(config.leakAlarm);
-  const heapLimit = (await import("node:v8")).default.getHeapStatistics()
-    .heap_size_limit;
-  exposeLeakAlarm(() => ({
-    floorBytes: alarm.latest?.bytes ?? NaN,
-    growthBytesPerSecond: alarm.detector.assessment.bytesPerSecond,
-    suspected: alarm.detector.suspected,
-    samples: alarm.samplesTotal,
-    heapLimitBytes: heapLimit,
-  }));
-  return async () => {
-    exposeLeakAlarm(undefined);
-    await alarm.stop();
-  };
+  return () => alarm.stop();
 }
 
 function listen(

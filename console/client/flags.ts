@@ -5,12 +5,7 @@
  * @module
  */
 
-import {
-  flagOrEnv,
-  parseFlags,
-  parseInteger,
-  UsageError,
-} from "../flags.ts";
+import { flagOrEnv, parseFlags, parseInteger, UsageError } from "../flags.ts";
 import { DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT } from "../protocol.ts";
 
 /** Where a console listens: a TCP host and port, or a unix socket. */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import {
-  exposeLeakAlarm,
   type MetricsSource,
   renderMetrics,
   RequestStats,
   UNSUPPORTED_DEFAULT_METRICS,
 } from "../../lib/metrics.ts";
+import { startLeakAlarm } from "../../console/toolkit/leak_alarm.ts";
 import { hasTool, promtool } from "../_tools.ts";
 
 function source(): MetricsSource {
@@ -19,36 +19,6 @@ function source(): MetricsSource {
 function value(text: string, name: string): string | undefined {
   return text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1];
 }
-
-Deno.test("`renderMetrics()` reports the leak alarm's gauges as it changes", async () => {
-  const metrics = source();
-  let suspected = false;
-  exposeLeakAlarm(() => ({
-    floorBytes: 50e6,
-    growthBytesPerSecond: suspected ? 250e3 : 12.5,
-    suspected,
-    samples: 7,
-    heapLimitBytes: 4e9,
-  }));
-  try {
-    let text = await renderMetrics(metrics);
-    assert.equal(value(text, "leakwatch_heap_after_gc_bytes"), "50000000");
-    assert.equal(value(text, "leakwatch_heap_growth_bytes_per_second"), "12.5");
-    assert.equal(value(text, "leakwatch_leak_suspected"), "0");
-    assert.equal(value(text, "leakwatch_heap_after_gc_samples"), "7");
-    assert.equal(value(text, "leakwatch_heap_limit_bytes"), "4000000000");
-    assert.match(text, /^# TYPE leakwatch_leak_suspected gauge$/m);
-    suspected = true;
-    text = await renderMetrics(metrics);
-    assert.equal(value(text, "leakwatch_leak_suspected"), "1");
-    assert.equal(
-      value(text, "leakwatch_heap_growth_bytes_per_second"),
-      "250000",
-    );
-  } finally {
-    exposeLeakAlarm(undefined);
-  }
-});
 
 Deno.test("`renderMetrics()` shows NaN, not 0, for the floor while the alarm is off", async () => {
   const text = await renderMetrics(source());
@@ -90,18 +60,19 @@ Deno.test({
   name: "`renderMetrics()` output passes `promtool check metrics`",
   ignore: !hasTool("promtool"),
   async fn() {
-    exposeLeakAlarm(() => ({
-      floorBytes: NaN,
-      growthBytesPerSecond: NaN,
-      suspected: false,
-      samples: 0,
-      heapLimitBytes: 4e9,
-    }));
+    // A real alarm, just started: NaN floor and growth beside numbers.
+    const alarm = startLeakAlarm({
+      windowSeconds: 60,
+      minGrowthBytes: 8 * 2 ** 20,
+      minGrowthPercent: 10,
+      gcIntervalSeconds: 10,
+      profileSeconds: 30,
+    });
     let text;
     try {
       text = await renderMetrics(source());
     } finally {
-      exposeLeakAlarm(undefined);
+      await alarm.stop();
     }
     const { text: report } = await promtool(["check", "metrics"], {
       input: text,
