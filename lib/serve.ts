@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConsoleServer, SessionIO } from "../console/server/listener.ts";
+import type { ConsoleServer } from "../console/server/listener.ts";
 import { createApp, serveHandler } from "./app.ts";
 import type { ConsoleConfig } from "../console/config.ts";
 import { checkServeConfig, type ServeConfig } from "./config.ts";
@@ -102,25 +102,6 @@ export async function startService(config: ServeConfig): Promise<Service> {
 }
 
 /**
- * The leak toolkit, injected into the console: loaded with the first
- * session (a literal specifier, so `deno compile` embeds it), released when
- * the console closes.
- */
-function toolkitHooks() {
-  let toolkit: Promise<typeof import("../console/toolkit/mod.ts")> | undefined;
-  return {
-    async scope(io: SessionIO) {
-      toolkit ??= import("../console/toolkit/mod.ts");
-      const { createToolkit } = await toolkit;
-      return createToolkit(io) as unknown as Record<string, unknown>;
-    },
-    async onClose() {
-      if (toolkit !== undefined) await (await toolkit).closeToolkit();
-    },
-  };
-}
-
-/**
  * Starts the console server. Its modules load here, once the configuration
  * is known good: a literal specifier, so `deno compile` still embeds them.
  */
@@ -136,7 +117,7 @@ async function startConsole(
       socket: config.socket,
       token: config.token,
       maxSessions: config.maxSessions,
-      ...toolkitHooks(),
+      ...(await import("../console/toolkit_hooks.ts")).toolkitHooks(),
     });
   } catch (error) {
     if (error instanceof consoleModule.ConsoleConfigError) {
