@@ -6,7 +6,7 @@
  * @module
  */
 
-import { tokenizer } from "acorn";
+import { tokenizer } from "../npm/acorn.ts";
 import type { BindingLookup } from "./scope.ts";
 
 /** The part of a session scope completion needs. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Node, Program } from "acorn";
+import type { Node, Program } from "../npm/acorn.ts";
 
 /** The local variable of the generated function that holds the snippet's value. */
 export const RESULT_VARIABLE = "__ce$r";
@@ -58,7 +58,7 @@ type AnyNode = Node & Record<string, unknown>;
  *
  * @example
  * ```ts
- * import { parse } from "acorn";
+ * import { parse } from "../npm/acorn.ts";
  * import { rewriteSnippet } from "./rewrite.ts";
  * import assert from "node:assert/strict";
  *

@@ -25,7 +25,7 @@ export type StripOutcome =
   | IncompleteSnippet
   | SnippetSyntaxError;
 
-type Sucrase = typeof import("sucrase");
+type Sucrase = typeof import("../npm/sucrase.ts");
 
 let sucrase: Promise<Sucrase> | undefined;
 let loaded = false;
@@ -103,7 +103,7 @@ export async function stripTypes(code: string): Promise<StripOutcome> {
 }
 
 function loadSucrase(): Promise<Sucrase> {
-  sucrase ??= import("sucrase").then(
+  sucrase ??= import("../npm/sucrase.ts").then(
     (module) => {
       loaded = true;
       return module;

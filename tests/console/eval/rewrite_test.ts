@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parse } from "acorn";
+import { parse } from "../../../console/npm/acorn.ts";
 import { rewriteSnippet } from "../../../console/eval/rewrite.ts";
 
 function rewrite(code: string) {
