@@ -59,6 +59,17 @@ export interface ConsoleServerOptions {
   onClose?: () => Promise<void>;
   /** Where connection and evaluation logs go; stderr by default. */
   log?: (line: string) => void;
+  /**
+   * The program the console is in, first in its banner (`app.ts console
+   * (protocol 2), pid 1234`); `leakwatch` by default.
+   */
+  program?: string;
+  /**
+   * Whether the listener keeps the process alive; `true` by default. An
+   * embedded console passes `false`: the host ends when its own work does
+   * (an open session still holds it until the client leaves).
+   */
+  keepAlive?: boolean;
   /** The pause before a wrong token's connection is closed; 1000 ms. */
   authFailureDelayMs?: number;
   /** How long a connection may take to authenticate; 5 000 ms. */
@@ -174,6 +185,7 @@ export async function startConsoleServer(
   const listener = settings.socket !== undefined
     ? await listenUnix(settings.socket)
     : listenTcp(settings.host, settings.port);
+  if (options.keepAlive === false) listener.unref();
   let token = options.token;
   let tokenFile: string | undefined;
   if (token === undefined) {
@@ -196,7 +208,7 @@ export async function startConsoleServer(
     namespace,
     token,
     names,
-    banner: banner(names),
+    banner: banner(options.program ?? "leakwatch", names),
     connections: new Set(),
     unauthenticated: new Map(),
     refusals: new RefusalLog(settings.log),
@@ -390,8 +402,8 @@ async function publishToken(
   return file;
 }
 
-function banner(names: string[]): string {
-  return `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
+function banner(program: string, names: string[]): string {
+  return `${program} console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
     `In scope: ${names.join(", ")}\n` +
     `help() lists what is in scope; .exit or Ctrl-D leaves.\n` +
     `Code runs inside the service: a synchronous endless loop stalls it and cannot be interrupted.`;
@@ -604,6 +616,9 @@ async function closeServer(
   },
 ): Promise<void> {
   state.closing = true;
+  // An unreferenced listener (keepAlive: false) would let the process end
+  // while close() waits for its accept to settle.
+  listener.ref();
   listener.close();
   await accepting;
   state.refusals.close();
