@@ -305,6 +305,130 @@ function insideStateDirectory(directory: string): boolean {
   return directory === state || directory.startsWith(`${state}/`);
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Each leak alarm setting: its flag, its environment variable, and its
+ * default and bounds in the flag's unit (`unit` converts to the setting's:
+ * the flag takes MiB, the setting is in bytes).
+ */
+const LEAK_ALARM_SETTINGS: Record<
+  keyof LeakAlarmConfig,
+  {
+    flag: keyof typeof LEAK_ALARM_FLAGS;
+    env: string;
+    fallback: number;
+    min: number;
+    max: number;
+    unit: number;
+  }
+> = {
+  windowSeconds: {
+    flag: "leak-alarm-window",
+    env: "LEAK_ALARM_WINDOW",
+    fallback: 60,
+    min: 5,
+    max: 86_400,
+    unit: 1,
+  },
+  minGrowthBytes: {
+    flag: "leak-alarm-min-growth",
+    env: "LEAK_ALARM_MIN_GROWTH",
+    fallback: 8,
+    min: 0,
+    max: 1_048_576,
+    unit: MiB,
+  },
+  minGrowthPercent: {
+    flag: "leak-alarm-min-growth-percent",
+    env: "LEAK_ALARM_MIN_GROWTH_PERCENT",
+    fallback: 10,
+    min: 0,
+    max: 10_000,
+    unit: 1,
+  },
+  gcIntervalSeconds: {
+    flag: "leak-alarm-gc-interval",
+    env: "LEAK_ALARM_GC_INTERVAL",
+    fallback: 10,
+    min: 1,
+    max: 86_400,
+    unit: 1,
+  },
+  profileSeconds: {
+    flag: "leak-alarm-profile",
+    env: "LEAK_ALARM_PROFILE",
+    fallback: 30,
+    min: 1,
+    max: 3_600,
+    unit: 1,
+  },
+};
+
+const LEAK_ALARM_KEYS = [
+  "windowSeconds",
+  "minGrowthBytes",
+  "minGrowthPercent",
+  "gcIntervalSeconds",
+  "profileSeconds",
+] as const;
+
+/**
+ * The leak alarm's defaults: a 60 s window, growth of at least 8 MiB and
+ * 10% of the floor per window, a full GC asked for after 10 s without one,
+ * 30 s of allocation sampling after a trip.
+ */
+export const LEAK_ALARM_DEFAULTS: Readonly<LeakAlarmConfig> = Object.freeze({
+  windowSeconds: LEAK_ALARM_SETTINGS.windowSeconds.fallback,
+  minGrowthBytes: LEAK_ALARM_SETTINGS.minGrowthBytes.fallback * MiB,
+  minGrowthPercent: LEAK_ALARM_SETTINGS.minGrowthPercent.fallback,
+  gcIntervalSeconds: LEAK_ALARM_SETTINGS.gcIntervalSeconds.fallback,
+  profileSeconds: LEAK_ALARM_SETTINGS.profileSeconds.fallback,
+});
+
+/**
+ * Fills in a program's leak alarm settings from
+ * {@linkcode LEAK_ALARM_DEFAULTS} and checks them against the bounds the
+ * flags have.
+ *
+ * @param settings The settings given; any may be left out.
+ * @returns The complete settings.
+ * @throws {RangeError} When one is not a number within its bounds, or both
+ * growth thresholds are 0 (the alarm could never trip).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leakAlarmConfig } from "./config.ts";
+ * assert.equal(leakAlarmConfig({ windowSeconds: 120 }).profileSeconds, 30);
+ * assert.throws(() => leakAlarmConfig({ windowSeconds: 1 }), RangeError);
+ * ```
+ */
+export function leakAlarmConfig(
+  settings: Partial<LeakAlarmConfig> = {},
+): LeakAlarmConfig {
+  const config = { ...LEAK_ALARM_DEFAULTS };
+  for (const name of LEAK_ALARM_KEYS) {
+    const rule = LEAK_ALARM_SETTINGS[name];
+    const value: unknown = settings[name];
+    if (value === undefined) continue;
+    const min = rule.min * rule.unit;
+    const max = rule.max * rule.unit;
+    if (typeof value !== "number" || !(value >= min && value <= max)) {
+      throw new RangeError(
+        `The leak alarm's ${name} must be a number from ${min} to ${max}: received ${
+          typeof value === "number"
+            ? String(value)
+            : JSON.stringify(value) ?? String(value)
+        }`,
+      );
+    }
+    config[name] = value;
+  }
+  checkCanTrip(config, RangeError, "minGrowthBytes and minGrowthPercent");
+  return config;
+}
+
 /**
  * Reads the leak alarm's flags, with environment fallbacks.
  *
@@ -338,44 +462,34 @@ export function parseLeakAlarmFlags(
       `${source} must be "on" or "off": received "${switchValue}"`,
     );
   }
-  const integer = (
-    flag: keyof typeof LEAK_ALARM_FLAGS,
-    envName: string,
-    fallback: number,
-    range: { min: number; max: number },
-  ) => integerFlag(flags[flag], `--${flag}`, envName, fallback, range);
-  const config = {
-    windowSeconds: integer("leak-alarm-window", "LEAK_ALARM_WINDOW", 60, {
-      min: 5,
-      max: 86_400,
-    }),
-    minGrowthBytes: integer(
-      "leak-alarm-min-growth",
-      "LEAK_ALARM_MIN_GROWTH",
-      8,
-      { min: 0, max: 1_048_576 },
-    ) * 1024 * 1024,
-    minGrowthPercent: integer(
-      "leak-alarm-min-growth-percent",
-      "LEAK_ALARM_MIN_GROWTH_PERCENT",
-      10,
-      { min: 0, max: 10_000 },
-    ),
-    gcIntervalSeconds: integer(
-      "leak-alarm-gc-interval",
-      "LEAK_ALARM_GC_INTERVAL",
-      10,
-      { min: 1, max: 86_400 },
-    ),
-    profileSeconds: integer("leak-alarm-profile", "LEAK_ALARM_PROFILE", 30, {
-      min: 1,
-      max: 3_600,
-    }),
-  };
+  const config = { ...LEAK_ALARM_DEFAULTS };
+  for (const name of LEAK_ALARM_KEYS) {
+    const rule = LEAK_ALARM_SETTINGS[name];
+    config[name] = integerFlag(
+      flags[rule.flag],
+      `--${rule.flag}`,
+      rule.env,
+      rule.fallback,
+      rule,
+    ) * rule.unit;
+  }
+  checkCanTrip(
+    config,
+    UsageError,
+    "--leak-alarm-min-growth and --leak-alarm-min-growth-percent",
+  );
+  return config;
+}
+
+/** Refuses both growth thresholds at 0. */
+function checkCanTrip(
+  config: LeakAlarmConfig,
+  ErrorClass: new (message: string) => Error,
+  names: string,
+): void {
   if (config.minGrowthBytes === 0 && config.minGrowthPercent === 0) {
-    throw new UsageError(
-      "--leak-alarm-min-growth and --leak-alarm-min-growth-percent must not both be 0 (it could never trip); use --leak-alarm off",
+    throw new ErrorClass(
+      `${names} must not both be 0 (it could never trip); use --leak-alarm off`,
     );
   }
-  return config;
 }

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { addLeakAlarmGauges } from "../console/alarm_gauges.ts";
 import type { CacheStats } from "./users.ts";
 
 /** One route and status's request count. */
@@ -131,6 +130,7 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
   const { Counter, Gauge, Registry, collectDefaultMetrics } = await import(
     "prom-client"
   );
+  const { addLeakAlarmGauges } = await import("../console/mod.ts");
   const registry = new Registry();
   const registers = [registry];
   addLeakAlarmGauges(registry, Gauge);

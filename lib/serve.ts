@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { ConsoleServer } from "../console/server/listener.ts";
-import { createApp, serveHandler } from "./app.ts";
 import type { ConsoleConfig } from "../console/config.ts";
-import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { UsageError } from "../console/flags.ts";
+import type { ConsoleHandle } from "../console/mod.ts";
+import { createApp, serveHandler } from "./app.ts";
+import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
@@ -26,7 +26,7 @@ export interface Service {
   /** The console's namespace. */
   namespace: Namespace;
   /** The live console, unless disabled. */
-  console: ConsoleServer | null;
+  console: ConsoleHandle | null;
   /** Stops accepting, lets in-flight requests finish, closes everything. */
   shutdown(): Promise<void>;
   /** Settles when the HTTP server has stopped. */
@@ -59,7 +59,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
-  let consoleServer: ConsoleServer | null = null;
+  let consoleServer: ConsoleHandle | null = null;
   if (config.console !== null) {
     try {
       consoleServer = await startConsole(namespace, config.console);
@@ -74,10 +74,10 @@ export async function startService(config: ServeConfig): Promise<Service> {
     }:${server.addr.port}/`,
   );
   if (consoleServer !== null) {
-    const where = "path" in consoleServer.addr
-      ? consoleServer.addr.path
-      : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
-    console.log(`console listening on ${where}`);
+    const { describeEndpoint } = await import("../console/mod.ts");
+    console.log(
+      `console listening on ${describeEndpoint(consoleServer.endpoint)}`,
+    );
     if (consoleServer.tokenFile !== undefined) {
       console.log(`console token in ${consoleServer.tokenFile}`);
     }
@@ -102,22 +102,27 @@ export async function startService(config: ServeConfig): Promise<Service> {
 }
 
 /**
- * Starts the console server. Its modules load here, once the configuration
- * is known good: a literal specifier, so `deno compile` still embeds them.
+ * Starts the console through the public module, as any host would, with
+ * the `serve` command's settings: its own stop-signal handling
+ * (`signals: "host"`) and its own start-up lines. The console's modules load
+ * here, once the configuration is known good: a literal specifier, so
+ * `deno compile` still embeds them.
  */
 async function startConsole(
   namespace: Namespace,
   config: ConsoleConfig,
-): Promise<ConsoleServer> {
-  const consoleModule = await import("../console/server/listener.ts");
+): Promise<ConsoleHandle> {
+  const consoleModule = await import("../console/mod.ts");
   try {
-    return await consoleModule.startConsoleServer(namespace, {
+    return await consoleModule.startConsole(namespace, {
+      program: "leakwatch",
       host: config.host,
       port: config.port,
       socket: config.socket,
       token: config.token,
       maxSessions: config.maxSessions,
-      ...(await import("../console/toolkit_hooks.ts")).toolkitHooks(),
+      signals: "host",
+      announce: false,
     });
   } catch (error) {
     if (error instanceof consoleModule.ConsoleConfigError) {
@@ -139,10 +144,8 @@ async function startLeakAlarmFor(
   config: ServeConfig,
 ): Promise<() => Promise<void>> {
   if (config.leakAlarm === null) return () => Promise.resolve();
-  const { startLeakAlarm } = await import(
-    "../console/toolkit/leak_alarm.ts"
-  );
-  const alarm = startLeakAlarm(config.leakAlarm);
+  const { startLeakAlarm } = await import("../console/mod.ts");
+  const alarm = await startLeakAlarm(config.leakAlarm);
   return () => alarm.stop();
 }
 

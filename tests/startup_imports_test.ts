@@ -1,7 +1,8 @@
 /**
  * What `serve` loads before it answers: the static imports of `main.ts`,
- * of the console server's listener and of the leak alarm (the modules
- * `serve` loads while it starts), read from `deno info --json`. The
+ * of the public console module (which any host imports), of the console
+ * server's listener and of the leak alarm (the modules `serve` loads while
+ * it starts), read from `deno info --json`. The
  * console's evaluator, the toolkit, the heap analysis, source maps and
  * `prom-client` must stay behind dynamic imports, loaded with the first
  * session, trip or scrape.
@@ -59,6 +60,7 @@ Deno.test("`serve` start-up statically imports none of the console's heavy piece
   for (
     const root of [
       "main.ts",
+      "console/mod.ts",
       "console/server/listener.ts",
       "console/toolkit/leak_alarm.ts",
     ]
@@ -67,7 +69,14 @@ Deno.test("`serve` start-up statically imports none of the console's heavy piece
   }
   const names = relative(loaded);
   // The start-up set itself: if one of these goes, the test reads nothing.
-  for (const expected of ["main.ts", "lib/serve.ts", "console/token.ts"]) {
+  for (
+    const expected of [
+      "main.ts",
+      "lib/serve.ts",
+      "console/mod.ts",
+      "console/token.ts",
+    ]
+  ) {
     assert.ok(names.includes(expected), `${expected} in ${names.join(", ")}`);
   }
   const heavy = names.filter((name) =>
