@@ -22,6 +22,12 @@ import {
   SessionRefusedError,
 } from "./connection.ts";
 import { findToken } from "./credentials.ts";
+import { listConsoles, type ListedConsole } from "../discovery.ts";
+import {
+  consoleListLine,
+  endpointOfPid,
+  renderConsoleList,
+} from "./local_consoles.ts";
 import { TIMED_OUT, withinDeadline } from "./deadline.ts";
 import {
   evaluateOnTargets,
@@ -57,10 +63,19 @@ const encoder = new TextEncoder();
  * ```
  */
 export async function runConsoleClient(args: string[]): Promise<number> {
-  const config = parseConsoleArgs(args);
-  if (config === "help") {
+  const parsed = parseConsoleArgs(args);
+  if (parsed === "help") {
     write(Deno.stdout, CONSOLE_HELP);
     return 0;
+  }
+  if (parsed.list) return await runList(parsed.json);
+  let config = parsed;
+  if (config.pid !== undefined) {
+    try {
+      config = { ...config, address: await endpointOfPid(config.pid) };
+    } catch (error) {
+      return failed(error, config.json);
+    }
   }
   const colors = Deno.stdout.isTerminal() && !Deno.noColor &&
     config.json === undefined;
@@ -191,6 +206,35 @@ async function runEvalOnceWithin(
   } finally {
     await connection?.close();
   }
+}
+
+/**
+ * `--list`: the consoles this user runs, as a table (or JSON lines); stale
+ * entries are removed on the way.
+ *
+ * @returns 0, or 2 when the entries cannot be read.
+ */
+async function runList(json?: true): Promise<number> {
+  let listed: ListedConsole[];
+  try {
+    listed = await listConsoles({ removeStale: true });
+  } catch (error) {
+    return failed(
+      new ConsoleClientError(
+        `cannot list the consoles: ${
+          error instanceof Error ? error.message : error
+        }`,
+      ),
+      json,
+    );
+  }
+  write(
+    Deno.stdout,
+    json
+      ? listed.map((entry) => consoleListLine(entry) + "\n").join("")
+      : renderConsoleList(listed),
+  );
+  return 0;
 }
 
 /** Where `-e` and piped modes print, with a progress bar on a terminal. */
