@@ -644,7 +644,9 @@ function listenTcp(host: string, port: number): Deno.Listener {
     return Deno.listen({ hostname: host, port, transport: "tcp" });
   } catch (error) {
     throw new ConsoleConfigError(
-      `Cannot listen on ${host}:${port}: ${describeListenError(error)}`,
+      `Cannot listen on ${host}:${port}: ${
+        describeListenError(error, `--allow-net=${host}`)
+      }`,
     );
   }
 }
@@ -656,7 +658,12 @@ async function listenUnix(path: string): Promise<Deno.Listener> {
     listener = Deno.listen({ path, transport: "unix" });
   } catch (error) {
     throw new ConsoleConfigError(
-      `Cannot listen on ${path}: ${describeListenError(error)}`,
+      `Cannot listen on ${path}: ${
+        describeListenError(
+          error,
+          `--allow-net=unix:${path} and read and write on it`,
+        )
+      }`,
     );
   }
   try {
@@ -695,10 +702,14 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
 }
 
-function describeListenError(error: unknown): string {
+/** The error's reason; `grant` names the permission a refusal needs. */
+function describeListenError(
+  error: unknown,
+  grant = "--allow-read and --allow-write on it",
+): string {
   if (error instanceof Deno.errors.AddrInUse) return "address in use";
   if (error instanceof Deno.errors.NotCapable) {
-    return "not permitted (grant --allow-net for the address, or read/write on the socket's directory)";
+    return `not permitted (grant ${grant})`;
   }
   return error instanceof Error ? error.message : String(error);
 }

@@ -126,6 +126,15 @@ Deno.test("`startConsole()` refuses bad options with one clear error and leaves 
       /^Refusing to listen on "0\.0\.0\.0" without an explicit console token/,
     ],
     [{ port: 70000 }, /Cannot listen on 127\.0\.0\.1:70000/],
+    // The test task grants --allow-net=127.0.0.1 and two socket paths only.
+    [
+      { host: "127.0.0.2" },
+      /^Cannot listen on 127\.0\.0\.2:0: not permitted \(grant --allow-net=127\.0\.0\.2\)$/,
+    ],
+    [
+      { socket: `${Deno.makeTempDirSync()}/c.sock` },
+      /^Cannot listen on \/\S+\/c\.sock: not permitted \(grant --allow-net=unix:\/\S+\/c\.sock and read and write on it\)$/,
+    ],
     [
       { socket: "/nonexistent-dir/c.sock" },
       /the directory \/nonexistent-dir does not exist/,
