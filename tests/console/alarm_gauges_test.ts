@@ -5,7 +5,7 @@ import {
   currentLeakAlarmReadings,
   type LeakAlarmReadings,
 } from "../../console/alarm_gauges.ts";
-import { startLeakAlarm } from "../../console/toolkit/leak_alarm.ts";
+import { startLeakAlarm } from "../../console/mod.ts";
 
 function value(text: string, name: string): string | undefined {
   return text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1];
@@ -51,13 +51,7 @@ Deno.test("`addLeakAlarmGauges()` reads this process's alarm: NaN while none run
     value(await registry.metrics(), "leakwatch_heap_limit_bytes")!,
     /^nan$/i,
   );
-  const alarm = startLeakAlarm({
-    windowSeconds: 60,
-    minGrowthBytes: 8 * 2 ** 20,
-    minGrowthPercent: 10,
-    gcIntervalSeconds: 10,
-    profileSeconds: 30,
-  });
+  const alarm = await startLeakAlarm();
   try {
     const text = await registry.metrics();
     assert.ok(Number(value(text, "leakwatch_heap_limit_bytes")) > 1e6);

@@ -7,46 +7,30 @@ import {
   parseEntry,
   publishEntry,
 } from "../../console/discovery.ts";
-import { OutputLines } from "../_process.ts";
+import { exists } from "../_files.ts";
+import { spawnDeno } from "../_process.ts";
 
 const HOLDER = new URL("./_entry_holder.ts", import.meta.url).pathname;
 
 /** A child process holding an entry (see _entry_holder.ts), once ready. */
 async function holdEntry(mode: "entry" | "garbage", tokenFile?: string) {
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-env=HOME",
-      "--allow-read",
-      "--allow-write",
-      HOLDER,
-      mode,
-      ...(tokenFile === undefined ? [] : [tokenFile]),
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  await stdout.waitFor(/^ready$/, 30_000);
+  const process = spawnDeno([
+    "run",
+    "--allow-env=HOME",
+    "--allow-read",
+    "--allow-write",
+    HOLDER,
+    mode,
+    ...(tokenFile === undefined ? [] : [tokenFile]),
+  ]);
+  await process.stdout.waitFor(/^ready$/, 30_000);
   return {
-    pid: child.pid,
+    pid: process.child.pid,
     async kill() {
-      child.kill("SIGKILL");
-      await child.status;
-      await stdout.rest();
+      process.child.kill("SIGKILL");
+      await process.finish();
     },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("`publishEntry()` writes an owner-only entry that lists as alive until removed", async () => {

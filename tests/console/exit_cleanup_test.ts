@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CLEANUP_SIGNALS } from "../../console/exit_cleanup.ts";
-import { OutputLines } from "../_process.ts";
+import { exists } from "../_files.ts";
+import { spawnDeno } from "../_process.ts";
 
 const CHILD = new URL("./_exit_child.ts", import.meta.url).pathname;
 
@@ -9,42 +10,24 @@ async function startChild(mode: string) {
   const dir = await Deno.makeTempDir({ prefix: "exit-cleanup-" });
   const marker = `${dir}/marker`;
   await Deno.writeTextFile(marker, "");
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      `--allow-read=${dir}`,
-      `--allow-write=${dir}`,
-      CHILD,
-      mode,
-      marker,
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
-  await stdout.waitFor(/^ready$/, 30_000);
+  const process = spawnDeno([
+    "run",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    CHILD,
+    mode,
+    marker,
+  ]);
+  await process.stdout.waitFor(/^ready$/, 30_000);
   return {
-    child,
+    child: process.child,
     async finish() {
-      // A child that ignores the signal would hang the test: it fails
-      // instead, after a deadline that only bounds a hang.
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout.rest(),
-        stderr.rest(),
-      ]).finally(() => clearTimeout(timer));
-      let markerLeft = true;
-      try {
-        await Deno.stat(marker);
-      } catch {
-        markerLeft = false;
-      }
+      // A child that ignores the signal is killed at the deadline: the
+      // test fails instead of hanging.
+      const result = await process.finish();
+      const markerLeft = await exists(marker);
       await Deno.remove(dir, { recursive: true });
-      return { status, stdout: out, stderr: err, markerLeft };
+      return { ...result, markerLeft };
     },
   };
 }

@@ -2,29 +2,12 @@ import assert from "node:assert/strict";
 import { findConsole } from "../../console/discovery.ts";
 import { ConsoleConfigError, startConsole } from "../../console/mod.ts";
 import { readTokenFile } from "../../console/token.ts";
-import { OutputLines } from "../_process.ts";
+import { exists, listDir } from "../_files.ts";
+import { spawnDeno } from "../_process.ts";
 import { TestConnection, valueOf } from "./_console_client.ts";
 
 const HOST = new URL("./_host_child.ts", import.meta.url).pathname;
 const HOME = Deno.env.get("HOME")!;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name)
-      .sort();
-  } catch {
-    return [];
-  }
-}
 
 Deno.test("`startConsole()` listens on a free loopback port, lists itself, names the program, and cleans up on close()", async () => {
   const seen: string[] = ["a", "b"];
@@ -182,41 +165,22 @@ Deno.test("`startConsole()` on a unix socket in the state directory: directory 0
 
 /** Runs _host_child.ts in `mode` with the permissions a host needs. */
 async function startHost(mode: string) {
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-env=HOME",
-      `--allow-read=${HOME}/.leakwatch`,
-      `--allow-write=${HOME}/.leakwatch`,
-      HOST,
-      mode,
-    ],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
-  const ready = await stdout.waitFor(/^ready /, 30_000);
-  const endpoint = JSON.parse(ready.slice("ready ".length));
-  const announced = await stderr.waitFor(/console listening on/, 30_000);
+  const process = spawnDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-env=HOME",
+    `--allow-read=${HOME}/.leakwatch`,
+    `--allow-write=${HOME}/.leakwatch`,
+    HOST,
+    mode,
+  ]);
+  await process.stdout.waitFor(/^ready /, 30_000);
+  const announced = await process.stderr.waitFor(
+    /console listening on/,
+    30_000,
+  );
   const tokenFile = announced.match(/token in (\S+)$/)![1]!;
-  return {
-    child,
-    endpoint,
-    tokenFile,
-    async finish() {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout.rest(),
-        stderr.rest(),
-      ]).finally(() => clearTimeout(timer));
-      return { status, stdout: out, stderr: err };
-    },
-  };
+  return { ...process, tokenFile };
 }
 
 Deno.test("a host whose work is done exits by itself: the console keeps nothing alive, and unload removes its files", async () => {

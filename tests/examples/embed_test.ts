@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { sendLoad } from "../../bench/load.ts";
-import { OutputLines } from "../_process.ts";
+import { listDir } from "../_files.ts";
+import { spawnDeno } from "../_process.ts";
 
 const EXAMPLE = new URL("../../examples/embed/", import.meta.url);
 const HOME = Deno.env.get("HOME")!;
@@ -32,39 +33,16 @@ async function spawnTask(
   args: string[],
   options: { env?: Record<string, string>; stdin?: boolean } = {},
 ) {
-  const child = new Deno.Command("deno", {
-    args: [...await taskWords(task), ...args],
+  return spawnDeno([...await taskWords(task), ...args], {
     cwd: EXAMPLE,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return {
-    child,
-    stdout: new OutputLines(child.stdout),
-    stderr: new OutputLines(child.stderr),
-  };
+    ...options,
+  });
 }
 
 async function runTask(task: string, args: string[]) {
-  const { child, stdout, stderr } = await spawnTask(task, args);
-  const [status, out, err] = await Promise.all([
-    child.status,
-    stdout.rest(),
-    stderr.rest(),
-  ]);
-  return { code: status.code, stdout: out, stderr: err };
-}
-
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name)
-      .sort();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
+  const { status, stdout, stderr } = await (await spawnTask(task, args))
+    .finish();
+  return { code: status.code, stdout, stderr };
 }
 
 Deno.test("the example host embeds the console in at most 10 lines, without casts, and type-checks in its own folder", async () => {
@@ -151,23 +129,18 @@ Deno.test("the example host, found by --pid, names its leak and its line, and le
         } finally {
           await writer.close();
         }
-        const [status, , stderr] = await Promise.all([
-          client.child.status,
-          client.stdout.rest(),
-          client.stderr.rest(),
-        ]);
+        const { status, stderr } = await client.finish();
         assert.equal(status.code, 0, stderr);
       },
     );
 
     await t.step("SIGTERM ends it by the signal, its files gone", async () => {
       host.child.kill("SIGTERM");
-      // A host kept alive by the console's signal listener would hang here:
-      // the deadline only bounds that hang.
-      const timer = setTimeout(() => host.child.kill("SIGKILL"), 30_000);
-      const status = await host.child.status.finally(() => clearTimeout(timer));
+      // A host kept alive by the console's signal listener would be killed
+      // at finish()'s deadline, and fail here.
+      const { status, stderr } = await host.finish();
       exited = true;
-      assert.equal(status.signal, "SIGTERM");
+      assert.equal(status.signal, "SIGTERM", stderr);
       assert.deepEqual(await listDir(`${STATE}/consoles`), before.consoles);
       assert.deepEqual(await listDir(`${STATE}/console`), before.tokens);
       const { stdout } = await runTask("console", ["--list"]);
@@ -176,8 +149,7 @@ Deno.test("the example host, found by --pid, names its leak and its line, and le
   } finally {
     if (!exited) {
       host.child.kill("SIGKILL");
-      await host.child.status;
+      await host.finish();
     }
-    await Promise.all([host.stdout.rest(), host.stderr.rest()]);
   }
 });

@@ -5,7 +5,7 @@ import {
   RequestStats,
   UNSUPPORTED_DEFAULT_METRICS,
 } from "../../lib/metrics.ts";
-import { startLeakAlarm } from "../../console/toolkit/leak_alarm.ts";
+import { startLeakAlarm } from "../../console/mod.ts";
 import { hasTool, promtool } from "../_tools.ts";
 
 function source(): MetricsSource {
@@ -61,13 +61,7 @@ Deno.test({
   ignore: !hasTool("promtool"),
   async fn() {
     // A real alarm, just started: NaN floor and growth beside numbers.
-    const alarm = startLeakAlarm({
-      windowSeconds: 60,
-      minGrowthBytes: 8 * 2 ** 20,
-      minGrowthPercent: 10,
-      gcIntervalSeconds: 10,
-      profileSeconds: 30,
-    });
+    const alarm = await startLeakAlarm();
     let text;
     try {
       text = await renderMetrics(source());

@@ -28,6 +28,22 @@ function withEnv<T>(env: Record<string, string>, fn: () => T): T {
   }
 }
 
+/**
+ * Asserts each command line fails with a UsageError of one short line
+ * matching its pattern.
+ */
+function assertUsageErrors(cases: [string[], RegExp][]): void {
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseConsoleArgs(args),
+      (error: Error) =>
+        error instanceof UsageError && message.test(error.message) &&
+        !error.message.includes("\n") && error.message.length < 300,
+      `${args.slice(0, 6).join(" ")}: ${message}`,
+    );
+  }
+}
+
 Deno.test("parseConsoleArgs() defaults to 127.0.0.1:44444 and the token file", () => {
   withEnv({}, () => {
     assert.deepEqual(parseConsoleArgs([]), {
@@ -85,15 +101,7 @@ Deno.test("parseConsoleArgs() turns every mistake into a one-line UsageError", (
       ],
       [["-e"], /argument missing/],
     ];
-    for (const [args, message] of cases) {
-      assert.throws(
-        () => parseConsoleArgs(args),
-        (error: Error) =>
-          error instanceof UsageError && message.test(error.message) &&
-          !error.message.includes("\n"),
-        args.join(" "),
-      );
-    }
+    assertUsageErrors(cases);
   });
   withEnv({ CONSOLE_PORT: "70000" }, () => {
     assert.throws(() => parseConsoleArgs([]), {
@@ -209,15 +217,7 @@ Deno.test("parseConsoleArgs() refuses bad --target, --json and --timeout use in 
       [["--target", "1", "--timeout", "1e9", "-e", "1"], /at most 3600/],
       [["--target", "1", "--timeout", "4000", "-e", "1"], /at most 3600/],
     ];
-    for (const [args, message] of cases) {
-      assert.throws(
-        () => parseConsoleArgs(args),
-        (error: Error) =>
-          error instanceof UsageError && message.test(error.message) &&
-          !error.message.includes("\n") && error.message.length < 300,
-        `${args.slice(0, 6).join(" ")}: ${message}`,
-      );
-    }
+    assertUsageErrors(cases);
   });
 });
 
@@ -270,14 +270,6 @@ Deno.test("parseConsoleArgs() refuses bad --pid and --list use in one line", () 
       [["--list", "extra"], /^Unexpected argument 'extra'$/],
       [["--list=yes"], /^Option '--list' does not take an argument$/],
     ];
-    for (const [args, message] of cases) {
-      assert.throws(
-        () => parseConsoleArgs(args),
-        (error: Error) =>
-          error instanceof UsageError && message.test(error.message) &&
-          !error.message.includes("\n"),
-        `${args.join(" ")}: ${message}`,
-      );
-    }
+    assertUsageErrors(cases);
   });
 });

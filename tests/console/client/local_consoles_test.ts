@@ -5,21 +5,13 @@
  */
 
 import assert from "node:assert/strict";
+import { exists } from "../../_files.ts";
 import { runMain, startServe } from "../../_process.ts";
 
 const HOME = Deno.env.get("HOME")!;
 
 function client(args: string[]) {
   return runMain(["console", ...args], { task: "console" });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The `--list` row of `pid`, split into its columns. */
