@@ -12,6 +12,7 @@
  */
 
 import { ensurePrivateDirectory, stateDirectory } from "./state_dir.ts";
+import { isTokenFilePath } from "./token.ts";
 
 /** Where a console listens: a TCP host and port, or a unix socket. */
 export type ConsoleEndpoint = { host: string; port: number } | {
@@ -446,7 +447,11 @@ async function removeStale(
     if (!(error instanceof Deno.errors.NotFound)) return false;
   }
   const tokenFile = entry?.tokenFile;
-  if (tokenFile === undefined || written === null) return true;
+  if (
+    tokenFile === undefined || written === null || !isTokenFilePath(tokenFile)
+  ) {
+    return true; // only ever one of our token files, whatever an entry says
+  }
   try {
     const { mtime } = await Deno.lstat(tokenFile);
     if (mtime !== null && mtime <= written) await Deno.remove(tokenFile);

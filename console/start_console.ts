@@ -199,7 +199,8 @@ async function start(
   }
   const removeFiles = () => {
     entry?.remove();
-    for (const file of [server.tokenFile, options.socket]) {
+    const socket = "socket" in endpoint ? endpoint.socket : undefined;
+    for (const file of [server.tokenFile, socket]) {
       if (file === undefined) continue;
       try {
         Deno.removeSync(file);

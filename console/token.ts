@@ -58,6 +58,31 @@ export async function tokenFilePath(target: ConsoleTarget): Promise<string> {
   return `${stateDirectory()}/console/${name}.token`;
 }
 
+/**
+ * Whether `path` is one of the token files {@linkcode tokenFilePath}
+ * names, in this user's state directory: the only files a sweep of dead
+ * consoles may remove on an entry's word.
+ *
+ * @param path A path.
+ * @returns `true` for `$HOME/.leakwatch/console/tcp-PORT.token` and
+ * `unix-HASH.token`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isTokenFilePath, tokenFilePath } from "./token.ts";
+ * assert.ok(isTokenFilePath(await tokenFilePath({ port: 44444 })));
+ * assert.ok(!isTokenFilePath("/etc/passwd"));
+ * ```
+ */
+export function isTokenFilePath(path: string): boolean {
+  const directory = `${stateDirectory()}/console/`;
+  return path.startsWith(directory) &&
+    /^(tcp-\d{1,5}|unix-[0-9a-f]{16})\.token$/.test(
+      path.slice(directory.length),
+    );
+}
+
 /** The first 8 bytes of the path's SHA-256, as 16 hex digits. */
 async function pathHash(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(path));

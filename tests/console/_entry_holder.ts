@@ -6,7 +6,8 @@
  * deno run --allow-env=HOME --allow-read --allow-write tests/console/_entry_holder.ts MODE [TOKEN_FILE]
  * ```
  *
- * MODE `entry`: a real entry (naming TOKEN_FILE, which it writes first);
+ * MODE `entry`: a real entry (naming TOKEN_FILE, which it writes first
+ * unless it exists);
  * MODE `garbage`: an entry file that is not JSON, locked all the same.
  *
  * @module
@@ -14,10 +15,16 @@
 
 import { entryPath, publishEntry } from "../../console/discovery.ts";
 import { ensurePrivateDirectory } from "../../console/state_dir.ts";
+import { exists } from "../_files.ts";
 
 const [mode, tokenFile] = Deno.args;
 if (mode === "entry") {
-  if (tokenFile !== undefined) await Deno.writeTextFile(tokenFile, "token\n");
+  if (tokenFile !== undefined && !await exists(tokenFile)) {
+    await ensurePrivateDirectory(
+      tokenFile.slice(0, tokenFile.lastIndexOf("/")),
+    );
+    await Deno.writeTextFile(tokenFile, "token\n");
+  }
   await publishEntry({
     pid: Deno.pid,
     program: "holder.ts",

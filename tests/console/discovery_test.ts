@@ -7,10 +7,16 @@ import {
   parseEntry,
   publishEntry,
 } from "../../console/discovery.ts";
+import { stateDirectory } from "../../console/state_dir.ts";
 import { exists } from "../_files.ts";
 import { spawnDeno } from "../_process.ts";
 
 const HOLDER = new URL("./_entry_holder.ts", import.meta.url).pathname;
+
+/** A token file path as a console on `port` writes it. */
+function tokenFile(port: number): string {
+  return `${stateDirectory()}/console/tcp-${port}.token`;
+}
 
 /** A child process holding an entry (see _entry_holder.ts), once ready. */
 async function holdEntry(mode: "entry" | "garbage", tokenFile?: string) {
@@ -63,9 +69,8 @@ Deno.test("`publishEntry()` writes an owner-only entry that lists as alive until
 });
 
 Deno.test("`listConsoles()` tells a killed process's entry from a live one and removes it with its token file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "discovery-" });
-  const live = await holdEntry("entry", `${dir}/live.token`);
-  const dead = await holdEntry("entry", `${dir}/dead.token`);
+  const live = await holdEntry("entry", tokenFile(40997));
+  const dead = await holdEntry("entry", tokenFile(40998));
   try {
     await dead.kill(); // SIGKILL: no cleanup ran, the kernel dropped its lock
     const seen = await listConsoles();
@@ -81,33 +86,57 @@ Deno.test("`listConsoles()` tells a killed process's entry from a live one and r
     const swept = await listConsoles({ removeStale: true });
     assert.equal(swept.find((c) => c.pid === dead.pid)?.removed, true);
     assert.equal(await exists(entryPath(dead.pid)), false);
-    assert.equal(await exists(`${dir}/dead.token`), false);
+    assert.equal(await exists(tokenFile(40998)), false);
     assert.equal(await exists(entryPath(live.pid)), true);
-    assert.equal(await exists(`${dir}/live.token`), true);
+    assert.equal(await exists(tokenFile(40997)), true);
   } finally {
     await live.kill();
     await listConsoles({ removeStale: true });
-    await Deno.remove(dir, { recursive: true });
   }
+  assert.equal(await exists(tokenFile(40997)), false);
 });
 
 Deno.test("`listConsoles()` keeps a token file rewritten since the dead entry (a new console on the same port)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "discovery-" });
-  const dead = await holdEntry("entry", `${dir}/tcp-40999.token`);
+  const dead = await holdEntry("entry", tokenFile(40999));
   try {
     await dead.kill();
     // The dead console started a minute ago; a new one took its port now.
     const minuteAgo = new Date(Date.now() - 60_000);
     await Deno.utime(entryPath(dead.pid), minuteAgo, minuteAgo);
-    await Deno.utime(`${dir}/tcp-40999.token`, minuteAgo, minuteAgo);
-    await Deno.writeTextFile(`${dir}/tcp-40999.token`, "the new console's\n");
+    await Deno.utime(tokenFile(40999), minuteAgo, minuteAgo);
+    await Deno.writeTextFile(tokenFile(40999), "the new console's\n");
     const found = await findConsole(dead.pid, { removeStale: true });
     assert.equal(found?.removed, true);
     assert.equal(
-      await Deno.readTextFile(`${dir}/tcp-40999.token`),
+      await Deno.readTextFile(tokenFile(40999)),
       "the new console's\n",
     );
   } finally {
+    await Deno.remove(tokenFile(40999));
+  }
+});
+
+Deno.test("`listConsoles()` removes only leakwatch token files, whatever a stale entry names", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "discovery-" });
+  const victims = [
+    `${dir}/precious.txt`,
+    `${stateDirectory()}/console_history`,
+    `${stateDirectory()}/console/tcp-1.token.bak`,
+  ];
+  await Deno.mkdir(`${stateDirectory()}/console`, { recursive: true });
+  for (const victim of victims) await Deno.writeTextFile(victim, "keep\n");
+  try {
+    for (const victim of victims) {
+      const dead = await holdEntry("entry", victim);
+      await dead.kill();
+      assert.equal(
+        (await findConsole(dead.pid, { removeStale: true }))?.removed,
+        true,
+      );
+      assert.equal(await Deno.readTextFile(victim), "keep\n", victim);
+    }
+  } finally {
+    for (const victim of victims) await Deno.remove(victim);
     await Deno.remove(dir, { recursive: true });
   }
 });
