@@ -11,7 +11,7 @@
  */
 
 import { parseServeArgs, SERVE_HELP } from "./lib/config.ts";
-import { UsageError } from "./console/flags.ts";
+import { UsageError } from "./console/config.ts";
 import { serve } from "./lib/serve.ts";
 
 /** The top-level help text. */
@@ -53,8 +53,8 @@ export async function run(
       // Loaded here, not at the top: the client's modules (node:readline,
       // the line editor, history) cost `serve` start-up time and memory it
       // never uses. A literal specifier, so `deno compile` still embeds it.
-      const { runConsoleClient } = await import("./console/client/run.ts");
-      return await runConsoleClient(rest);
+      const client = await import("./console/client/main.ts");
+      return await client.main(rest);
     }
     case "help":
     case "--help":

@@ -2,8 +2,9 @@
  * The console's and the leak alarm's settings read from flags and the
  * environment (`--console-*`, `--leak-alarm-*`, `CONSOLE_*`, `LEAK_ALARM*`):
  * their parsing, the checks that can run before anything listens, and
- * their `--help` lines. `main.ts serve` composes them with its own HTTP
- * flags; any host that wants the same flags can do the same.
+ * their `--help` lines, and the strict flag helpers they are built with
+ * (`parseFlags`, `UsageError`, ...). `main.ts serve` composes them with its
+ * own HTTP flags; any host that wants the same flags can do the same.
  *
  * ```ts
  * import assert from "node:assert/strict";
@@ -20,6 +21,17 @@
 import {
   flagOrEnv,
   integerFlag,
+  readEnv,
+  textFlag,
+  UsageError,
+  valueFlags,
+} from "./flags.ts";
+
+// The strict flag helpers these flags are parsed with, for a program that
+// adds flags of its own beside them (`main.ts serve` does).
+export {
+  integerFlag,
+  parseFlags,
   readEnv,
   textFlag,
   UsageError,

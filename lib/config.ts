@@ -10,18 +10,16 @@ import {
   CONSOLE_FLAGS,
   CONSOLE_FLAGS_HELP,
   type ConsoleConfig,
+  integerFlag,
   LEAK_ALARM_FLAGS,
   LEAK_ALARM_FLAGS_HELP,
   type LeakAlarmConfig,
   parseConsoleFlags,
-  parseLeakAlarmFlags,
-} from "../console/config.ts";
-import {
-  integerFlag,
   parseFlags,
+  parseLeakAlarmFlags,
   textFlag,
   valueFlags,
-} from "../console/flags.ts";
+} from "../console/config.ts";
 import {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { ConsoleConfig } from "../console/config.ts";
-import { UsageError } from "../console/flags.ts";
+import { type ConsoleConfig, UsageError } from "../console/config.ts";
 import type { ConsoleHandle } from "../console/mod.ts";
 import { createApp, serveHandler } from "./app.ts";
 import { checkServeConfig, type ServeConfig } from "./config.ts";
