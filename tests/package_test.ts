@@ -1,0 +1,85 @@
+/**
+ * The package's boundaries, read from `deno info --json` (static and
+ * literal dynamic imports alike): what a program importing leakwatch by
+ * path or as a package loads resolves without its own import map and
+ * never reaches the users service; the users service reaches the console
+ * only through the package's documented exports (deno.json `exports`).
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** One module of `deno info --json`. */
+interface InfoModule {
+  specifier: string;
+  dependencies?: { specifier: string; code?: { specifier: string } }[];
+}
+
+async function info(root: string): Promise<InfoModule[]> {
+  const { stdout, success } = await new Deno.Command("deno", {
+    args: ["info", "--json", root],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.ok(success, `deno info ${root} failed`);
+  return JSON.parse(new TextDecoder().decode(stdout)).modules;
+}
+
+function relative(specifier: string): string {
+  return specifier.replace(ROOT.href, "");
+}
+
+async function packageExports(): Promise<Record<string, string>> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  return config.exports;
+}
+
+Deno.test("the package's modules import only relative paths, node: and pinned npm: specifiers, and nothing of lib/", async () => {
+  const exports = await packageExports();
+  const problems: string[] = [];
+  let local = 0;
+  for (const entry of Object.values(exports)) {
+    for (const module of await info(entry)) {
+      if (!module.specifier.startsWith(ROOT.href)) continue;
+      local++;
+      const name = relative(module.specifier);
+      if (!name.startsWith("console/")) problems.push(`${name} is reached`);
+      for (const dependency of module.dependencies ?? []) {
+        const written = dependency.specifier;
+        // A bare name resolves only through leakwatch's own deno.json.
+        if (!/^(\.\.?\/|node:|npm:(@[^/]+\/)?[^@/]+@\d)/.test(written)) {
+          problems.push(`${name} imports "${written}"`);
+        }
+      }
+    }
+  }
+  assert.ok(local > 50, `only ${local} modules read`);
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("lib/ and main.ts reach the console only through the package's exports", async () => {
+  const exported = new Set(
+    Object.values(await packageExports()).map((path) =>
+      new URL(path, ROOT).href
+    ),
+  );
+  const problems: string[] = [];
+  for (const module of await info("main.ts")) {
+    const name = relative(module.specifier);
+    if (!/^(lib\/|main\.ts$)/.test(name)) continue;
+    for (const dependency of module.dependencies ?? []) {
+      const target = dependency.code?.specifier;
+      if (target === undefined || !relative(target).startsWith("console/")) {
+        continue;
+      }
+      if (!exported.has(target)) {
+        problems.push(`${name} imports ${relative(target)}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
