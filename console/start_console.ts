@@ -155,14 +155,8 @@ async function start(
   namespace: Record<string, unknown>,
   options: ConsoleOptions,
 ): Promise<ConsoleHandle> {
+  checkOptions(namespace, options);
   const program = checkProgram(options.program ?? mainModuleName());
-  if (options.signals !== undefined && !isSignalsOption(options.signals)) {
-    throw new ConsoleConfigError(
-      `The signals option must be "default" or "host": received ${
-        JSON.stringify(options.signals)
-      }`,
-    );
-  }
   const log = options.log ?? ((line: string) => console.error(line));
   if (options.socket !== undefined) {
     await createSocketDirectory(options.socket);
@@ -256,8 +250,56 @@ function endpointOf(server: ConsoleServer): ConsoleEndpoint {
     : { host: addr.hostname, port: addr.port };
 }
 
-function isSignalsOption(value: unknown): value is "default" | "host" {
-  return value === "default" || value === "host";
+/**
+ * What TypeScript would have caught, checked for JavaScript callers: one
+ * sentence naming the option, before anything listens.
+ */
+function checkOptions(namespace: unknown, options: ConsoleOptions): void {
+  const refuse = (what: string, value: unknown) => {
+    let shown: string;
+    try {
+      shown = typeof value === "function"
+        ? "a function"
+        : JSON.stringify(value) ?? String(value);
+    } catch {
+      shown = String(value);
+    }
+    throw new ConsoleConfigError(`${what}: received ${shown.slice(0, 120)}`);
+  };
+  if (typeof namespace !== "object" || namespace === null) {
+    refuse(
+      "The namespace must be an object of what sessions can reach",
+      namespace,
+    );
+  }
+  if (typeof options !== "object" || options === null) {
+    refuse("The options must be an object", options);
+  }
+  const { port, maxSessions, signals, log } = options;
+  if (
+    port !== undefined &&
+    !(Number.isInteger(port) && port >= 0 && port <= 65535)
+  ) {
+    refuse("The port must be an integer from 0 to 65535", port);
+  }
+  if (
+    maxSessions !== undefined &&
+    !(Number.isInteger(maxSessions) && maxSessions >= 1 && maxSessions <= 1024)
+  ) {
+    refuse("maxSessions must be an integer from 1 to 1024", maxSessions);
+  }
+  if (signals !== undefined && signals !== "default" && signals !== "host") {
+    refuse('The signals option must be "default" or "host"', signals);
+  }
+  if (log !== undefined && typeof log !== "function") {
+    refuse("The log option must be a function", log);
+  }
+  for (const name of ["host", "socket", "token", "program"] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== "string") {
+      refuse(`The ${name} option must be a string`, value);
+    }
+  }
 }
 
 /** The main module's file name, made safe to print. */

@@ -108,7 +108,30 @@ Deno.test("`startConsole()` refuses bad options with one clear error and leaves 
       { host: "0.0.0.0" },
       /^Refusing to listen on "0\.0\.0\.0" without an explicit console token/,
     ],
-    [{ port: 70000 }, /Cannot listen on 127\.0\.0\.1:70000/],
+    [
+      JSON.parse('{"port": "8080"}'),
+      /^The port must be an integer from 0 to 65535: received "8080"$/,
+    ],
+    [
+      { port: 70000 },
+      /^The port must be an integer from 0 to 65535: received 70000$/,
+    ],
+    [
+      { port: -1 },
+      /^The port must be an integer from 0 to 65535: received -1$/,
+    ],
+    [
+      { maxSessions: 0 },
+      /^maxSessions must be an integer from 1 to 1024: received 0$/,
+    ],
+    [
+      JSON.parse('{"log": "stderr"}'),
+      /^The log option must be a function: received "stderr"$/,
+    ],
+    [
+      JSON.parse('{"token": 12345678901234567}'),
+      /^The token option must be a string/,
+    ],
     // The test task grants --allow-net=127.0.0.1 and two socket paths only.
     [
       { host: "127.0.0.2" },
@@ -209,4 +232,28 @@ Deno.test('a host with signals: "host" handles SIGTERM itself and closes the con
   assert.match(stdout, /^closed by the host$/m);
   assert.equal(await exists(host.tokenFile), false);
   assert.equal(await findConsole(host.child.pid), undefined);
+});
+
+Deno.test("`startConsole()` refuses a namespace or options that are not objects", async () => {
+  for (
+    const [namespace, options, message] of [
+      [
+        null,
+        {},
+        /^The namespace must be an object of what sessions can reach: received null$/,
+      ],
+      ["cache", {}, /^The namespace must be an object .* received "cache"$/],
+      [
+        {},
+        JSON.parse("null"),
+        /^The options must be an object: received null$/,
+      ],
+    ] as const
+  ) {
+    await assert.rejects(
+      startConsole(JSON.parse(JSON.stringify(namespace)), options),
+      (error: Error) =>
+        error instanceof ConsoleConfigError && message.test(error.message),
+    );
+  }
 });
