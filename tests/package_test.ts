@@ -7,28 +7,14 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  moduleGraph,
+  relativeName as relative,
+  ROOT,
+} from "./_module_graph.ts";
 
-const ROOT = new URL("../", import.meta.url);
-
-/** One module of `deno info --json`. */
-interface InfoModule {
-  specifier: string;
-  dependencies?: { specifier: string; code?: { specifier: string } }[];
-}
-
-async function info(root: string): Promise<InfoModule[]> {
-  const { stdout, success } = await new Deno.Command("deno", {
-    args: ["info", "--json", root],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  assert.ok(success, `deno info ${root} failed`);
-  return JSON.parse(new TextDecoder().decode(stdout)).modules;
-}
-
-function relative(specifier: string): string {
-  return specifier.replace(ROOT.href, "");
+async function info(root: string) {
+  return (await moduleGraph(root)).modules;
 }
 
 async function packageExports(): Promise<Record<string, string>> {

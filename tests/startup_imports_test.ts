@@ -9,31 +9,11 @@
  */
 
 import assert from "node:assert/strict";
-
-const ROOT = new URL("../", import.meta.url);
-
-/** One module of `deno info --json`. */
-interface InfoModule {
-  specifier: string;
-  dependencies?: {
-    isDynamic?: boolean;
-    code?: { specifier: string };
-  }[];
-}
+import { moduleGraph, relativeName } from "./_module_graph.ts";
 
 /** The modules `root` reaches through static imports, itself included. */
 async function staticClosure(root: string): Promise<Set<string>> {
-  const { stdout, success } = await new Deno.Command("deno", {
-    args: ["info", "--json", root],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  assert.ok(success, `deno info ${root} failed`);
-  const info = JSON.parse(new TextDecoder().decode(stdout)) as {
-    roots: string[];
-    modules: InfoModule[];
-  };
+  const info = await moduleGraph(root);
   const modules = new Map(info.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
   const pending = [...info.roots];
@@ -52,7 +32,7 @@ async function staticClosure(root: string): Promise<Set<string>> {
 
 /** Module paths relative to the project, `node:`/`npm:` names as they are. */
 function relative(specifiers: Set<string>): string[] {
-  return [...specifiers].map((s) => s.replace(ROOT.href, "")).sort();
+  return [...specifiers].map(relativeName).sort();
 }
 
 Deno.test("`serve` start-up statically imports none of the console's heavy pieces", async () => {
