@@ -11,7 +11,13 @@
  */
 
 import { normalize, resolve } from "node:path";
-import { ensurePrivateDirectory, stateDirectory } from "./state_dir.ts";
+import { writePrivateFile } from "./private_file.ts";
+import {
+  checkOwner,
+  ensurePrivateDirectory,
+  NotPrivateError,
+  stateDirectory,
+} from "./state_dir.ts";
 
 /** Where a console listens, which names its token file. */
 export type ConsoleTarget = { port: number } | { socket: string };
@@ -76,43 +82,80 @@ function absolute(path: string): string {
 
 /**
  * Writes a token file readable by the owner only (0600) in a 0700
- * directory, replacing any old one atomically.
+ * directory of this user's own, replacing any old one atomically.
  *
  * @param path The file, from {@linkcode tokenFilePath}.
  * @param token The token.
+ * @throws {NotPrivateError} When the directory (or the state directory
+ * above it) belongs to another user.
  */
 export async function writeTokenFile(
   path: string,
   token: string,
 ): Promise<void> {
-  const directory = path.slice(0, path.lastIndexOf("/"));
-  await ensurePrivateDirectory(directory);
-  const temporary = `${path}.${generateToken().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, token + "\n", {
-      mode: 0o600,
-      createNew: true,
-    });
-    await Deno.chmod(temporary, 0o600);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
+  await ensurePrivateDirectory(path.slice(0, path.lastIndexOf("/")) || "/");
+  await writePrivateFile(path, token + "\n");
 }
 
+const MAX_TOKEN_FILE_BYTES = 4096;
+
 /**
- * Reads a token file.
+ * Reads a token file, which must be this user's own and private to it: a
+ * token file another user could have written (or can read) is refused.
  *
  * @param path The file.
  * @returns The token, or `undefined` when the file does not exist.
+ * @throws {NotPrivateError} When another user owns the file, or others may
+ * read or write it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTokenFile, writeTokenFile } from "./token.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeTokenFile(`${dir}/t.token`, "a-console-token-0123");
+ * assert.equal(await readTokenFile(`${dir}/t.token`), "a-console-token-0123");
+ * await Deno.chmod(`${dir}/t.token`, 0o644);
+ * await assert.rejects(readTokenFile(`${dir}/t.token`), /readable by others/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function readTokenFile(path: string): Promise<string | undefined> {
+  let file: Deno.FsFile;
   try {
-    return (await Deno.readTextFile(path)).trim();
+    file = await Deno.open(path, { read: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
+  }
+  try {
+    // The open file's own status: what is checked is what is read.
+    const info = await file.stat();
+    checkOwner(path, info, "console token file");
+    const mode = (info.mode ?? 0) & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new NotPrivateError(
+        `Refusing the console token file "${path}": it is readable by others (mode ${
+          mode.toString(8).padStart(4, "0")
+        }), so its token may be known to them; restart the service for a new one`,
+      );
+    }
+    // A token is a line; anything much longer is not a token file.
+    const bytes = new Uint8Array(MAX_TOKEN_FILE_BYTES + 1);
+    let length = 0;
+    while (length < bytes.length) {
+      const n = await file.read(bytes.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+    if (length > MAX_TOKEN_FILE_BYTES) {
+      throw new RangeError(
+        `The console token file "${path}" is over ${MAX_TOKEN_FILE_BYTES} bytes: not a token file`,
+      );
+    }
+    return new TextDecoder().decode(bytes.subarray(0, length)).trim();
+  } finally {
+    file.close();
   }
 }
 

@@ -25,6 +25,11 @@ import {
   tokenFilePath,
   writeTokenFile,
 } from "../token.ts";
+import {
+  checkOwner,
+  ensurePrivateDirectory,
+  NotPrivateError,
+} from "../state_dir.ts";
 import type { Admission, HandshakeSettings } from "./handshake.ts";
 import { escapeLogField, logToStderr, RefusalLog } from "./log.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
@@ -345,9 +350,11 @@ async function checkSocketPath(
       );
     }
     try {
-      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
-      await Deno.chmod(directory, 0o700); // mkdir's mode passes the umask
+      await ensurePrivateDirectory(directory);
     } catch (error) {
+      if (error instanceof NotPrivateError) {
+        throw new ConsoleConfigError(error.message);
+      }
       throw new ConsoleConfigError(
         `Cannot create the socket directory ${directory}: ${
           describeListenError(error)
@@ -358,6 +365,16 @@ async function checkSocketPath(
     throw new ConsoleConfigError(
       `Cannot listen on ${path}: ${directory} is not a directory`,
     );
+  } else if (createDirectory) {
+    // Ours to create, so ours to own: another user's could swap the socket.
+    try {
+      checkOwner(directory, info, "socket directory");
+    } catch (error) {
+      if (error instanceof NotPrivateError) {
+        throw new ConsoleConfigError(error.message);
+      }
+      throw error;
+    }
   }
   try {
     const existing = await Deno.lstat(path);
@@ -381,6 +398,9 @@ async function publishToken(
   try {
     await writeTokenFile(file, token);
   } catch (error) {
+    if (error instanceof NotPrivateError) {
+      throw new ConsoleConfigError(error.message);
+    }
     throw new ConsoleConfigError(
       `Cannot write the console token file "${file}": ${
         error instanceof Error ? error.message : error
