@@ -1,7 +1,8 @@
 /**
  * Console tokens: generation, the owner-only token file the client finds by
  * itself, comparison in constant time, and the challenge–response that
- * proves a client knows the token without sending it.
+ * proves a client knows the token without sending it (bound to both nonces
+ * and the endpoint dialled), and the console's proof that it knows it too.
  *
  * Nothing here loads `node:crypto` (~15 ms and ~10 MiB at start-up): the
  * socket file name's SHA-256 and the HMACs are Web Crypto's, built into
@@ -214,34 +215,55 @@ export function createNonce(): string {
 }
 
 /**
- * Answers a challenge: HMAC-SHA256 keyed with the token over the nonce, as
- * 64 hex digits. Only someone who knows the token can compute it, and it
- * tells nothing about the token.
+ * What a challenge's answer (and the console's proof) is bound to: both
+ * nonces, so neither side can replay an old exchange, and the endpoint the
+ * client dialled, so a relay on another address cannot pass the answer on.
+ */
+export interface ChallengeBinding {
+  /** The console's nonce (its `challenge`). */
+  serverNonce: string;
+  /** The client's nonce (its `hello`). */
+  clientNonce: string;
+  /** The endpoint the client dialled (`endpoint.ts`). */
+  endpoint: string;
+}
+
+/**
+ * Answers a challenge: HMAC-SHA256 keyed with the token over
+ * `leakwatch-console-3 client`, the console's nonce, the client's nonce and
+ * the endpoint, one per line, as 64 hex digits. Only someone who knows the
+ * token can compute it, it tells nothing about the token, and it is good
+ * for this exchange on this endpoint only.
  *
  * @param token The console token.
- * @param nonce The server's nonce.
+ * @param binding The nonces and the endpoint dialled.
  * @returns The answer.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { answerChallenge, createNonce, verifyAnswer } from "./token.ts";
- * const nonce = createNonce();
- * const answer = await answerChallenge("a-console-token-0123", nonce);
- * assert.ok(await verifyAnswer("a-console-token-0123", nonce, answer));
- * assert.ok(!await verifyAnswer("another-token-0123456", nonce, answer));
+ * const binding = {
+ *   serverNonce: createNonce(),
+ *   clientNonce: createNonce(),
+ *   endpoint: "tcp:127.0.0.1:44444",
+ * };
+ * const answer = await answerChallenge("a-console-token-0123", binding);
+ * assert.ok(await verifyAnswer("a-console-token-0123", binding, answer));
+ * assert.ok(!await verifyAnswer("another-token-0123456", binding, answer));
+ * assert.ok(
+ *   !await verifyAnswer("a-console-token-0123", {
+ *     ...binding,
+ *     endpoint: "tcp:127.0.0.1:44445",
+ *   }, answer),
+ * );
  * ```
  */
-export async function answerChallenge(
+export function answerChallenge(
   token: string,
-  nonce: string,
+  binding: ChallengeBinding,
 ): Promise<string> {
-  const key = await hmacKey(token, "sign");
-  return hex(
-    new Uint8Array(
-      await crypto.subtle.sign("HMAC", key, encoder.encode(nonce)),
-    ),
-  );
+  return signBinding(token, "client", binding);
 }
 
 /**
@@ -249,22 +271,102 @@ export async function answerChallenge(
  * HMAC verification).
  *
  * @param token The console token.
- * @param nonce The nonce sent to the client.
+ * @param binding The nonces and the endpoint the answer claims.
  * @param answer The client's answer (hex).
- * @returns Whether it proves knowledge of the token.
+ * @returns Whether it proves knowledge of the token for this binding.
  */
-export async function verifyAnswer(
+export function verifyAnswer(
   token: string,
-  nonce: string,
+  binding: ChallengeBinding,
   answer: string,
 ): Promise<boolean> {
-  if (!/^[0-9a-f]{64}$/.test(answer)) return false;
-  const mac = new Uint8Array(32);
+  return verifyBinding(token, "client", binding, answer);
+}
+
+/**
+ * The console's proof that it knows the token too, sent with its `hello`:
+ * HMAC-SHA256 keyed with the token over `leakwatch-console-3 server` and
+ * the same nonces and endpoint. A process in the console's place cannot
+ * make it, so the client never takes it for the console.
+ *
+ * @param token The console token.
+ * @param binding The nonces and the endpoint.
+ * @returns The proof, as 64 hex digits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createNonce, proveConsole, verifyConsoleProof } from "./token.ts";
+ * const binding = {
+ *   serverNonce: createNonce(),
+ *   clientNonce: createNonce(),
+ *   endpoint: "unix:/run/c.sock",
+ * };
+ * const proof = await proveConsole("a-console-token-0123", binding);
+ * assert.ok(await verifyConsoleProof("a-console-token-0123", binding, proof));
+ * ```
+ */
+export function proveConsole(
+  token: string,
+  binding: ChallengeBinding,
+): Promise<string> {
+  return signBinding(token, "server", binding);
+}
+
+/**
+ * Checks the console's proof, in constant time.
+ *
+ * @param token The console token.
+ * @param binding The nonces and the endpoint dialled.
+ * @param proof The console's proof (hex).
+ * @returns Whether the console knows the token.
+ */
+export function verifyConsoleProof(
+  token: string,
+  binding: ChallengeBinding,
+  proof: string,
+): Promise<boolean> {
+  return verifyBinding(token, "server", binding, proof);
+}
+
+/** The text signed: a label per side, so one side's MAC is never the other's. */
+function bindingText(role: "client" | "server", binding: ChallengeBinding) {
+  return encoder.encode(
+    `leakwatch-console-3 ${role}\n${binding.serverNonce}\n${binding.clientNonce}\n${binding.endpoint}`,
+  );
+}
+
+async function signBinding(
+  token: string,
+  role: "client" | "server",
+  binding: ChallengeBinding,
+): Promise<string> {
+  const key = await hmacKey(token, "sign");
+  return hex(
+    new Uint8Array(
+      await crypto.subtle.sign("HMAC", key, bindingText(role, binding)),
+    ),
+  );
+}
+
+async function verifyBinding(
+  token: string,
+  role: "client" | "server",
+  binding: ChallengeBinding,
+  mac: string,
+): Promise<boolean> {
+  if (typeof mac !== "string" || !/^[0-9a-f]{64}$/.test(mac)) return false;
+  const bytes = new Uint8Array(32);
   for (let i = 0; i < 32; i++) {
-    mac[i] = parseInt(answer.slice(i * 2, i * 2 + 2), 16);
+    bytes[i] = parseInt(mac.slice(i * 2, i * 2 + 2), 16);
   }
   const key = await hmacKey(token, "verify");
-  return await crypto.subtle.verify("HMAC", key, mac, encoder.encode(nonce));
+  return await crypto.subtle.verify(
+    "HMAC",
+    key,
+    bytes,
+    bindingText(role, binding),
+  );
 }
 
 function hmacKey(token: string, use: "sign" | "verify"): Promise<CryptoKey> {
