@@ -287,9 +287,7 @@ export class ConsoleConnection {
       );
     }
     if (reply.version !== PROTOCOL_VERSION) {
-      throw new ConsoleClientError(
-        `protocol version mismatch: the console at ${where} speaks version ${reply.version}, this client speaks ${PROTOCOL_VERSION}`,
-      );
+      throw new ConsoleClientError(versionMismatch(where, reply.version));
     }
     if (!await verifyConsoleProof(token, binding, reply.proof as string)) {
       throw new ConsoleAuthenticationError(
@@ -667,9 +665,7 @@ function describeRefusal(
         /^Unsupported protocol version \d+: this (?:server|console) speaks (\d+)/,
       );
       if (other) {
-        return `protocol version mismatch: the console at ${where} speaks version ${
-          other[1]
-        }, this client speaks ${PROTOCOL_VERSION}`;
+        return versionMismatch(where, Number(other[1]));
       }
       return `the console at ${where} refused the session: ${error.name}: ${error.message}`;
     }
@@ -678,6 +674,16 @@ function describeRefusal(
     default:
       return `the console at ${where} refused the session: ${error.name}: ${error.message}`;
   }
+}
+
+/** The one line for a console of another protocol version, saying which side to update. */
+function versionMismatch(where: string, theirs: unknown): string {
+  const advice = typeof theirs !== "number"
+    ? ""
+    : theirs < PROTOCOL_VERSION
+    ? " (the service is older than this client: update it, or use its own client)"
+    : " (this client is older than the service: update it)";
+  return `protocol version mismatch: the console at ${where} speaks version ${theirs}, this client speaks ${PROTOCOL_VERSION}${advice}`;
 }
 
 function describeConnectError(error: unknown, address: ConsoleAddress): string {

@@ -246,7 +246,7 @@ Deno.test("connectConsole() refuses a console of another protocol version", asyn
     (error: Error) =>
       error instanceof ConsoleClientError &&
       error.message ===
-        `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 4, this client speaks 3`,
+        `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 4, this client speaks 3 (this client is older than the service: update it)`,
   );
   // A version 2 console refuses the hello, naming the version it speaks.
   await using older = fakeConsole(() =>
@@ -264,7 +264,7 @@ Deno.test("connectConsole() refuses a console of another protocol version", asyn
     (error: Error) =>
       error instanceof ConsoleClientError &&
       error.message ===
-        `protocol version mismatch: the console at 127.0.0.1:${older.port} speaks version 2, this client speaks 3`,
+        `protocol version mismatch: the console at 127.0.0.1:${older.port} speaks version 2, this client speaks 3 (the service is older than this client: update it, or use its own client)`,
   );
 });
 
