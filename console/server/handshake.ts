@@ -76,7 +76,7 @@ export interface HandshakeSettings {
   refused(reason: string, detail?: string): void;
   /**
    * Records a failed authentication (a wrong token, a throttled attempt, an
-   * answer for another endpoint): logged apart from the other refusals, so
+   * answer for another address): logged apart from the other refusals, so
    * a connection flood cannot hide them.
    *
    * @param reason Why, for the log (no client text).
@@ -236,8 +236,10 @@ export async function admit(
         const dialled = describeEndpoint(verdict.dialled);
         const here = describeEndpoint(settings.endpoint);
         settings.authRefused(
-          "answer for another endpoint (a relay?)",
-          escapeLogField(`the client dialled ${dialled}, this is ${here}`),
+          "answer for another address",
+          escapeLogField(
+            `dialled ${dialled}, this console is ${here}: a relay in between`,
+          ),
         );
         return await refuseAfterPause(
           failure(

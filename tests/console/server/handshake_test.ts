@@ -252,7 +252,7 @@ Deno.test("admit() refuses a wrong, replayed, rebound or malformed answer to the
   assert.ok(
     t.logs.some((line) =>
       line.endsWith(
-        `refused: answer for another endpoint (a relay?) (the client dialled 127.0.0.1:1, this is 127.0.0.1:${t.port})`,
+        `refused: answer for another address (dialled 127.0.0.1:1, this console is 127.0.0.1:${t.port}: a relay in between)`,
       )
     ),
     t.logs.join("\n"),
@@ -450,7 +450,7 @@ Deno.test("a relay on another address gets no session: TCP to TCP, TCP to a unix
     }
     assert.equal(namespace.state.touched, 0);
     assert.equal(
-      logs.filter((line) => /refused: answer for another endpoint/.test(line))
+      logs.filter((line) => /refused: answer for another address/.test(line))
         .length,
       3,
       logs.join("\n"),
