@@ -521,11 +521,12 @@ async function serveConnection(
 ): Promise<void> {
   const { log } = state.settings;
   const peer = formatPeer(conn.remoteAddr);
+  const budget = peerOf(conn.remoteAddr);
   state.connections.add(conn);
   let evicted = false;
   // Unauthenticated connections are cheap to open: the waiting room bounds
   // them, pushing out the least advanced to make room for a newcomer.
-  state.waiting.enter(conn, peerOf(conn.remoteAddr), (stage: Stage) => {
+  state.waiting.enter(conn, budget, (stage: Stage) => {
     evicted = true;
     // One told its token was wrong is logged as that already.
     if (stage !== "failed") {
@@ -542,7 +543,7 @@ async function serveConnection(
     const { admit } = await loadHandshake();
     const admission = await admit(
       { reader, writer },
-      handshakeSettings(state, conn, number, peer, () => evicted),
+      handshakeSettings(state, conn, { number, peer, budget }, () => evicted),
     );
     state.waiting.leave(conn);
     if (admission === undefined || state.closing || evicted) {
@@ -609,8 +610,7 @@ function closeQuietly(conn: Deno.Conn): void {
 function handshakeSettings(
   state: ServerState,
   conn: Deno.Conn,
-  number: number,
-  peer: string,
+  { number, peer, budget }: { number: number; peer: string; budget: string },
   evicted: () => boolean,
 ): HandshakeSettings {
   const { settings } = state;
@@ -627,7 +627,7 @@ function handshakeSettings(
     token: state.token,
     endpoint: state.unixEndpoint ??
       tcpEndpoint(conn.localAddr as Deno.NetAddr),
-    peer: peerOf(conn.remoteAddr),
+    peer: budget,
     throttle: state.throttle,
     maxSessions: settings.maxSessions,
     claimSession() {

@@ -79,7 +79,12 @@ export class WaitingRoom<K> {
   #stages = new Map<Stage, Map<K, Guest>>(
     EVICTION_ORDER.map((stage) => [stage, new Map()]),
   );
-  #size = 0;
+  /** How many guests each peer has in each stage, kept as they move. */
+  #peerCounts = new Map<Stage, Map<string, number>>(
+    EVICTION_ORDER.map((stage) => [stage, new Map()]),
+  );
+  /** Where each guest is, so finding one costs no search. */
+  #guests = new Map<K, Guest>();
 
   /** @param options The capacity and the least stay. */
   constructor(options: WaitingRoomOptions) {
@@ -101,7 +106,7 @@ export class WaitingRoom<K> {
 
   /** Connections waiting now. */
   get size(): number {
-    return this.#size;
+    return this.#guests.size;
   }
 
   /**
@@ -111,7 +116,7 @@ export class WaitingRoom<K> {
    * @returns Milliseconds.
    */
   waitMs(): number {
-    if (this.#size < this.#capacity) return 0;
+    if (this.#guests.size < this.#capacity) return 0;
     const candidate = this.#candidate(this.#now());
     return candidate === undefined ? 0 : Math.ceil(candidate.waitMs);
   }
@@ -129,22 +134,15 @@ export class WaitingRoom<K> {
    */
   enter(key: K, peer: string, evict: (stage: Stage) => void): void {
     const now = this.#now();
-    if (this.#size >= this.#capacity) {
+    if (this.#guests.size >= this.#capacity) {
       const victim = this.#candidate(now);
       if (victim !== undefined && victim.waitMs === 0) {
-        const guest = this.#stages.get(victim.stage)!.get(victim.key)!;
-        this.#stages.get(victim.stage)!.delete(victim.key);
-        this.#size--;
+        const guest = this.#guests.get(victim.key)!;
+        this.#remove(victim.key, guest);
         guest.evict(victim.stage);
       }
     }
-    this.#stages.get("silent")!.set(key, {
-      peer,
-      stage: "silent",
-      since: now,
-      evict,
-    });
-    this.#size++;
+    this.#add(key, { peer, stage: "silent", since: now, evict });
   }
 
   /**
@@ -155,12 +153,12 @@ export class WaitingRoom<K> {
    * @param stage Where it is now.
    */
   advance(key: K, stage: Stage): void {
-    const guest = this.#find(key);
+    const guest = this.#guests.get(key);
     if (guest === undefined || guest.stage === stage) return;
-    this.#stages.get(guest.stage)!.delete(key);
+    this.#remove(key, guest);
     guest.stage = stage;
     guest.since = this.#now();
-    this.#stages.get(stage)!.set(key, guest);
+    this.#add(key, guest);
   }
 
   /**
@@ -170,18 +168,24 @@ export class WaitingRoom<K> {
    * @param key The connection.
    */
   leave(key: K): void {
-    const guest = this.#find(key);
-    if (guest === undefined) return;
-    this.#stages.get(guest.stage)!.delete(key);
-    this.#size--;
+    const guest = this.#guests.get(key);
+    if (guest !== undefined) this.#remove(key, guest);
   }
 
-  #find(key: K): Guest | undefined {
-    for (const guests of this.#stages.values()) {
-      const guest = guests.get(key);
-      if (guest !== undefined) return guest;
-    }
-    return undefined;
+  #add(key: K, guest: Guest): void {
+    this.#guests.set(key, guest);
+    this.#stages.get(guest.stage)!.set(key, guest);
+    const counts = this.#peerCounts.get(guest.stage)!;
+    counts.set(guest.peer, (counts.get(guest.peer) ?? 0) + 1);
+  }
+
+  #remove(key: K, guest: Guest): void {
+    this.#guests.delete(key);
+    this.#stages.get(guest.stage)!.delete(key);
+    const counts = this.#peerCounts.get(guest.stage)!;
+    const count = counts.get(guest.peer)! - 1;
+    if (count === 0) counts.delete(guest.peer);
+    else counts.set(guest.peer, count);
   }
 
   /**
@@ -195,14 +199,12 @@ export class WaitingRoom<K> {
     for (const stage of EVICTION_ORDER) {
       const guests = this.#stages.get(stage)!;
       if (guests.size === 0) continue;
-      const counts = new Map<string, number>();
       let busiest = "";
       let most = 0;
-      for (const { peer } of guests.values()) {
-        const count = (counts.get(peer) ?? 0) + 1;
-        counts.set(peer, count);
+      for (const [peer, count] of this.#peerCounts.get(stage)!) {
         if (count > most) [busiest, most] = [peer, count];
       }
+      // Usually the first guest (one peer floods); else a walk to its oldest.
       for (const [key, guest] of guests) {
         if (guest.peer !== busiest) continue;
         const waitMs = stage === "failed"
