@@ -27,7 +27,7 @@
  * assert.equal(peerOf({ transport: "tcp", hostname: "10.0.0.5", port: 5 }), "10.0.0.5");
  * assert.equal(peerOf({ transport: "tcp", hostname: "127.0.0.1", port: 5 }), "loopback");
  * assert.equal(peerOf({ transport: "tcp", hostname: "2001:db8:1:2:3:4:5:6", port: 5 }), "2001:db8:1:2::/64");
- * assert.equal(peerOf({ transport: "unix", path: null }), "unix socket");
+ * assert.equal(peerOf({ transport: "unix", path: "/run/c.sock" }), "unix socket");
  * ```
  */
 export function peerOf(addr: Deno.Addr): string {
