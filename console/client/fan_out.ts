@@ -9,6 +9,7 @@
 
 import {
   connectConsole,
+  ConsoleAuthenticationError,
   ConsoleClientError,
   type ConsoleConnection,
   type EvalOutcome,
@@ -31,7 +32,9 @@ export interface TargetResult {
   /**
    * Why it failed, when not `ok`: the snippet's error (`Error`,
    * `TypeError`, …) or the client's (`ConnectionError`, `TimeoutError`,
-   * `AuthenticationError`, `SessionLimitError`, `ProtocolError`,
+   * `AuthenticationError` (a wrong token, an answer relayed from another
+   * address, an instance that cannot prove it knows the token),
+   * `AuthenticationThrottledError`, `SessionLimitError`, `ProtocolError`,
    * `IncompleteInputError`).
    */
   error?: { name: string; message: string };
@@ -183,6 +186,11 @@ function fromOutcome(
 function describeFailure(error: unknown): { name: string; message: string } {
   if (error instanceof SessionRefusedError) {
     return { name: error.error.name, message: error.message };
+  }
+  // The instance could not prove it knows the token: as much an
+  // authentication failure as a refused token.
+  if (error instanceof ConsoleAuthenticationError) {
+    return { name: "AuthenticationError", message: error.message };
   }
   if (error instanceof ConsoleClientError) {
     return { name: "ConnectionError", message: error.message };

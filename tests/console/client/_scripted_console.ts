@@ -1,14 +1,18 @@
 /**
- * A scripted console for the client's tests: it opens a session in either
- * protocol version (1: the hello carries the token; 2: challenge, then the
- * client's answer, taken unchecked) and answers each `eval` with a reply
- * the test writes, so the client can be shown replies a real console never
- * sends.
+ * A scripted console for the client's tests: it opens a session (the
+ * hello carries the token; or a challenge, the client's answer taken
+ * unchecked, and a hello with the proof of a console that knows the test
+ * token) and answers each `eval` with a reply the test writes, so the
+ * client can be shown replies a real console never sends.
  *
  * @module
  */
 
 import { LineReader } from "../../../console/line_reader.ts";
+import { proveConsole } from "../../../console/token.ts";
+
+/** The token the scripted console proves it knows. */
+export const SCRIPTED_TOKEN = "scripted-token-0123456789";
 
 /** A running scripted console. */
 export interface ScriptedConsole extends AsyncDisposable {
@@ -36,11 +40,17 @@ export function startScriptedConsole(
       if (first.kind !== "line") return;
       const hello = JSON.parse(first.line);
       const version = typeof hello.version === "number" ? hello.version : 1;
-      if (version >= 2) {
-        await send(
-          JSON.stringify({ type: "challenge", nonce: "ab".repeat(32) }),
-        );
-        await reader.next(); // the answer: not checked here
+      let proof: string | undefined;
+      if (hello.token === undefined) {
+        const serverNonce = "ab".repeat(32);
+        await send(JSON.stringify({ type: "challenge", nonce: serverNonce }));
+        const answer = await reader.next(); // not checked here
+        if (answer.kind !== "line") return;
+        proof = await proveConsole(SCRIPTED_TOKEN, {
+          serverNonce,
+          clientNonce: hello.nonce,
+          endpoint: JSON.parse(answer.line).endpoint,
+        });
       }
       await send(JSON.stringify({
         type: "hello",
@@ -49,6 +59,7 @@ export function startScriptedConsole(
         pid: 4242,
         names: ["main"],
         banner: "scripted",
+        proof,
       }));
       while (true) {
         const event = await reader.next();

@@ -381,7 +381,7 @@ Deno.test({
     try {
       const terminal = await startTerminalClient(service.port, home);
       const { type, waitFor } = terminal;
-      await waitFor(/leakwatch console \(protocol 2\)[\s\S]*>>> $/);
+      await waitFor(/leakwatch console \(protocol 3\)[\s\S]*>>> $/);
       await type("cache.si");
       await type("\t");
       await waitFor(/cache\.size$/);

@@ -9,7 +9,7 @@ Deno.test("runJsonSession() is greeted with the protocol version, pid and names"
   const connection = await t.connect();
   const hello = await connection.hello(TOKEN);
   assert.ok(hello?.type === "hello");
-  assert.equal(hello.version, 2);
+  assert.equal(hello.version, 3);
   assert.equal(hello.pid, Deno.pid);
   assert.deepEqual(hello.names, ["main", "cache", "state", "slow"]);
   assert.match(hello.banner, /help\(\)/);

@@ -12,7 +12,7 @@ Deno.test("runTextSession() asks for the token, shows a banner and prompts, acce
   assert.equal(await c.line(), "");
   assert.match(
     (await c.line())!,
-    /^leakwatch console \(protocol 2\), pid \d+$/,
+    /^leakwatch console \(protocol 3\), pid \d+$/,
   );
   assert.equal(await c.line(), "In scope: main, cache, state, slow");
   assert.match((await c.line())!, /help\(\)/);
