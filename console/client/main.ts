@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-env=HOME \
- *   --allow-read=$HOME/.leakwatch --allow-write=$HOME/.leakwatch \
+ *   --allow-read=$HOME/.leakwatch --allow-write=$HOME/.leakwatch --allow-sys=uid \
  *   console/client/main.ts --pid 1234
  * ```
  *

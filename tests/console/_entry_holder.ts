@@ -3,7 +3,7 @@
  * the way a running console does, prints "ready", then waits to be killed.
  *
  * ```sh
- * deno run --allow-env=HOME --allow-read --allow-write tests/console/_entry_holder.ts MODE [TOKEN_FILE]
+ * deno run --allow-env=HOME --allow-sys=uid --allow-read --allow-write tests/console/_entry_holder.ts MODE [TOKEN_FILE]
  * ```
  *
  * MODE `entry`: a real entry (naming TOKEN_FILE, which it writes first

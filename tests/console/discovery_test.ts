@@ -23,6 +23,7 @@ async function holdEntry(mode: "entry" | "garbage", tokenFile?: string) {
   const process = spawnDeno([
     "run",
     "--allow-env=HOME",
+    "--allow-sys=uid",
     "--allow-read",
     "--allow-write",
     HOLDER,

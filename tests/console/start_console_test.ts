@@ -192,6 +192,7 @@ async function startHost(mode: string) {
     "run",
     "--allow-net=127.0.0.1",
     "--allow-env=HOME",
+    "--allow-sys=uid",
     `--allow-read=${HOME}/.leakwatch`,
     `--allow-write=${HOME}/.leakwatch`,
     HOST,
