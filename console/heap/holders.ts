@@ -281,8 +281,11 @@ export class HolderIndex {
           if (at < 0) break;
           at = this.#childNamed(at, step);
         }
-        if (at >= 0 && this.#isScript(at)) {
-          url = scriptUrl(graph.nodeName(at));
+        // The last hop is a script edge: its target is the script, named
+        // bare in V8 11 (Node 20).
+        const found = at >= 0 ? scriptUrl(graph.nodeName(at), true) : "";
+        if (found !== "") {
+          url = found;
           break;
         }
       }
