@@ -5,6 +5,7 @@
  * ```sh
  * deno run ... main.ts serve [flags]     # the service and its console
  * deno run ... main.ts console [flags]   # the console's client
+ * deno run ... main.ts analyze FILE...   # heap snapshot files, offline
  * ```
  *
  * @module
@@ -23,6 +24,8 @@ Usage: main.ts <command> [flags]
 Commands:
   serve     run the users service and its console (default)
   console   connect to a running service's console
+  analyze   read .heapsnapshot files (Chrome, Node, Deno): a summary of one,
+            the leaks between a baseline, a target and a final one
   help      show this help
 
 Run "main.ts <command> --help" for a command's flags.
@@ -56,6 +59,10 @@ export async function run(
       const { runConsoleClient } = await import("./console/client/run.ts");
       return await runConsoleClient(rest);
     }
+    case "analyze": {
+      const { runAnalyze } = await import("./console/analyze/run.ts");
+      return await runAnalyze(rest);
+    }
     case "help":
     case "--help":
     case "-h":
@@ -63,7 +70,7 @@ export async function run(
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (expected serve, console or help)`,
+        `unknown command "${command}" (expected serve, console, analyze or help)`,
       );
   }
 }
