@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { sendLoad } from "../../../bench/load.ts";
-import { startServe } from "../../_process.ts";
+import { startServe, taskFlags } from "../../_process.ts";
 import { TestConnection, valueOf } from "../_console_client.ts";
 import { chromeSnapshots, hasChromium } from "./_chrome.ts";
 import {
@@ -311,4 +311,56 @@ Deno.test("`analyze` finds the users service's cache in three heap.snapshot() fi
     service.child.kill("SIGTERM");
     await service.finish();
   }
+});
+
+/** Whether `script` (util-linux) may run here, for a real pseudo-terminal. */
+function canUseScript(): boolean {
+  const { state } = Deno.permissions.querySync({
+    name: "run",
+    command: "script",
+  });
+  if (state !== "granted") return false;
+  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
+    try {
+      return Deno.statSync(`${dir}/script`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+Deno.test({
+  name:
+    "`analyze` draws progress on a terminal and clears it before the report",
+  ignore: !canUseScript(),
+  async fn() {
+    const flags = await taskFlags("analyze");
+    const command = [
+      "deno",
+      "run",
+      ...flags,
+      "main.ts",
+      "analyze",
+      CHROME_FIXTURE.pathname,
+      "-n",
+      "1",
+    ].join(" ");
+    const { code, stdout } = await new Deno.Command("script", {
+      args: ["-qfec", command, "/dev/null"],
+      cwd: new URL("../../../", import.meta.url),
+      env: { NO_COLOR: "1", TERM: "xterm-256color" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const screen = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, screen);
+    assert.match(
+      screen,
+      /\r\[[#.]{20}\] +\d+% parse chrome_page\.heapsnapshot\.gz/,
+    );
+    assert.match(screen, /\r\[[#.]{20}\] +\d+% analyse: dominators/);
+    // Cleared (carriage return, erase line) before the report starts.
+    assert.match(screen, /\r\x1b\[K[^\r]*chrome_page\.heapsnapshot\.gz: /);
+  },
 });
