@@ -186,7 +186,9 @@ function fileError(path: string, error: unknown): UsageError {
   }
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof TypeError && /gzip|deflate|compress/i.test(message)) {
-    return new UsageError(`${path}: broken or truncated gzip data (${oneLine(message)})`);
+    return new UsageError(
+      `${path}: broken or truncated gzip data (${oneLine(message)})`,
+    );
   }
   if (error instanceof RangeError) {
     return new UsageError(
