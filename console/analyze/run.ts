@@ -8,7 +8,9 @@
 
 import { readEnv, UsageError } from "../../lib/flags.ts";
 import { HeapAnalysis } from "../heap/analysis.ts";
+import type { RawSnapshot } from "../heap/parser.ts";
 import type { ProgressFn } from "../heap/progress.ts";
+import { free } from "../heap/scratch.ts";
 import {
   compareIds,
   type SnapshotIds,
@@ -147,6 +149,7 @@ async function leaksReport(
   if (files.target !== undefined) {
     const target = await readSnapshotFile(files.target, progress);
     previous = comparable(previous, target);
+    release(target.raw);
     until = previous.ids.last;
   }
   const final = await readSnapshotFile(files.final, progress);
@@ -206,10 +209,21 @@ interface ReadIds {
   ids: SnapshotIds;
 }
 
-/** Reads a snapshot only for its ids (the rest is dropped at once). */
+/** Reads a snapshot only for its ids (the rest is freed at once). */
 async function readIds(path: string, progress: ProgressFn): Promise<ReadIds> {
   const file = await readSnapshotFile(path, progress);
-  return { path, ids: snapshotIds(file.raw) };
+  const ids = snapshotIds(file.raw);
+  release(file.raw);
+  return { path, ids };
+}
+
+/**
+ * Frees a snapshot's arrays now rather than at the garbage collector's
+ * leisure: the next snapshot must not parse on top of this one, or the
+ * peak would be two snapshots.
+ */
+function release(raw: RawSnapshot): void {
+  for (const array of [raw.nodes, raw.edges, raw.locations]) free(array);
 }
 
 /**
