@@ -44,23 +44,6 @@ const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>loading</title>
 <script src="/app.js"></script></head><body>users</body></html>`;
 
-/**
- * Whether Chromium is installed (`apt-get install chromium`).
- *
- * @returns True when `chromium --version` runs.
- */
-export function hasChromium(): boolean {
-  try {
-    return new Deno.Command(CHROMIUM, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 /** One step of {@linkcode chromeSnapshots}: visits to make, then a snapshot. */
 export interface SnapshotStep {
   /** Visits the page makes first (none: snapshot at once). */

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import { sendLoad } from "../../../bench/load.ts";
 import { startServe, taskFlags } from "../../_process.ts";
 import { TestConnection, valueOf } from "../_console_client.ts";
-import { chromeSnapshots, hasChromium } from "./_chrome.ts";
+import { hasTool } from "../../_tools.ts";
+import { chromeSnapshots, CHROMIUM } from "./_chrome.ts";
 import {
   analyze,
-  hasNode,
   jsonLeaks,
   LATE,
   makeTrio,
@@ -22,7 +22,7 @@ import {
 } from "./_snapshots.ts";
 import { CHROME_FIXTURE, FIXTURE_VISITS } from "./make_chrome_fixture.ts";
 
-const node = hasNode();
+const node = hasTool("node");
 
 /**
  * The leak as `analyze` reports it from three snapshots of one runtime:
@@ -236,7 +236,7 @@ Deno.test("`analyze` names seen and globalThis.visitsByPath in a checked-in Chro
 Deno.test({
   name:
     "`analyze BASELINE TARGET FINAL` names seen (…/app.js) in snapshots headless Chromium takes over the DevTools protocol",
-  ignore: !hasChromium(),
+  ignore: !hasTool(CHROMIUM),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "analyze-chrome-" });
     try {
@@ -313,26 +313,10 @@ Deno.test("`analyze` finds the users service's cache in three heap.snapshot() fi
   }
 });
 
-/** Whether `script` (util-linux) may run here, for a real pseudo-terminal. */
-function canUseScript(): boolean {
-  const { state } = Deno.permissions.querySync({
-    name: "run",
-    command: "script",
-  });
-  if (state !== "granted") return false;
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/script`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 Deno.test({
   name:
     "`analyze` draws progress on a terminal and clears it before the report",
-  ignore: !canUseScript(),
+  ignore: !hasTool("script"),
   async fn() {
     const flags = await taskFlags("analyze");
     const command = [

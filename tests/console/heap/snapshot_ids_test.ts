@@ -6,7 +6,8 @@ import {
   isHeapObjectId,
   snapshotIds,
 } from "../../../console/heap/snapshot_ids.ts";
-import { hasNode, makeTrio, type Trio } from "../analyze/_snapshots.ts";
+import { hasTool } from "../../_tools.ts";
+import { makeTrio, type Trio } from "../analyze/_snapshots.ts";
 
 async function parse(path: string) {
   const parser = new SnapshotParser();
@@ -28,7 +29,7 @@ function idsOf(raw: Awaited<ReturnType<typeof parse>>): number[] {
 Deno.test({
   name:
     "`snapshotIds()` and `summary().maxNodeId` skip Node's embedder ids, which follow no order",
-  ignore: !hasNode(),
+  ignore: !hasTool("node"),
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
@@ -55,7 +56,7 @@ Deno.test({
 Deno.test({
   name:
     "`compareIds()` accepts a process's later snapshot and refuses another process's",
-  ignore: !hasNode(),
+  ignore: !hasTool("node"),
   async fn() {
     const root = await Deno.makeTempDir();
     try {
