@@ -224,6 +224,7 @@ async function readIds(path: string, progress: ProgressFn): Promise<ReadIds> {
  */
 function release(raw: RawSnapshot): void {
   for (const array of [raw.nodes, raw.edges, raw.locations]) free(array);
+  raw.strings.dispose();
 }
 
 /**
