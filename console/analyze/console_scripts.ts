@@ -39,12 +39,17 @@ export function consoleOwnershipIn(raw: RawSnapshot): Ownership | undefined {
   const { nodes, meta, strings } = raw;
   const nf = meta.node_fields.length;
   const nameAt = meta.node_fields.indexOf("name");
-  if (nameAt < 0) return undefined;
+  const typeAt = meta.node_fields.indexOf("type");
+  const types = meta.node_types[typeAt];
+  // Scripts are `code` nodes: only their names are read.
+  const code = Array.isArray(types) ? types.indexOf("code") : -1;
+  if (nameAt < 0 || code < 0) return undefined;
   // Per name string: tested once.
   const tested = new Uint8Array(strings.length);
   const suffix = `/console/${CONSOLE_MARKER}`;
-  for (let i = nameAt; i < nodes.length; i += nf) {
-    const name = nodes[i]!;
+  for (let n = 0; n < nodes.length; n += nf) {
+    if (nodes[n + typeAt] !== code) continue;
+    const name = nodes[n + nameAt]!;
     if (name >= tested.length || tested[name] === 1) continue;
     tested[name] = 1;
     const text = strings.get(name);
