@@ -80,12 +80,12 @@ export async function run(
  * ended to its code. A run that returns gives its own code (the console
  * client documents its 0/1/2/130); a thrown error is mapped here.
  *
- * | code    | meaning                                                          |
- * | ------- | ---------------------------------------------------------------- |
- * | 0       | success; `serve` stopped gracefully                              |
- * | 1       | an unexpected error; requests still running after the grace      |
- * | 2       | a usage error: bad flag or value, bad configuration, cannot bind |
- * | 128 + n | `serve` ended at once by a second stop signal n (130 SIGINT)     |
+ * | code    | meaning                                                                                           |
+ * | ------- | ------------------------------------------------------------------------------------------------- |
+ * | 0       | success; `serve` stopped gracefully                                                               |
+ * | 1       | an unexpected error; requests still running after the grace                                       |
+ * | 2       | a usage error: bad flag or value, bad configuration, cannot bind, a bad snapshot file (`analyze`) |
+ * | 128 + n | `serve` ended at once by a second stop signal n (130 SIGINT)                                      |
  */
 export const EXIT_CODES = { ok: 0, failure: 1, usage: 2 } as const;
 

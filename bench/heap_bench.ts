@@ -396,7 +396,7 @@ interface TimedRun {
 async function timeCommand(
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: RunOptions = {},
 ): Promise<TimedRun> {
   if (!(await hasTime())) {
     const started = performance.now();
@@ -438,10 +438,17 @@ function runChild<T extends { maxRss: number }>(
   ]);
 }
 
+/** Where a command runs; `stderr: true` appends its stderr to the output. */
+interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  stderr?: boolean;
+}
+
 async function run(
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: RunOptions = {},
 ): Promise<string> {
   const out = await new Deno.Command(cmd, {
     args,
@@ -451,14 +458,13 @@ async function run(
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) {
     throw new Error(
-      `${cmd} ${args.join(" ")} failed (${out.code}):\n${
-        new TextDecoder().decode(out.stderr)
-      }\n${stdout}`,
+      `${cmd} ${args.join(" ")} failed (${out.code}):\n${stderr}\n${stdout}`,
     );
   }
-  return stdout;
+  return options.stderr ? `${stdout}\n${stderr}` : stdout;
 }
 
 function resultOf<T>(stdout: string): T {
@@ -510,11 +516,11 @@ function verdict(ok: boolean): string {
 
 /**
  * The trios of the command-line comparison: each final snapshot ≥ 100 MB
- * (Deno writes about twice Node's bytes per visit).
+ * (Deno writes about half of Node's bytes per visit).
  */
 const CLI_TRIOS: { runtime: Runtime; label: string; visits: number }[] = [
   { runtime: "node-cjs", label: "Node CommonJS", visits: 220_000 },
-  { runtime: "deno", label: "Deno", visits: 110_000 },
+  { runtime: "deno", label: "Deno", visits: 200_000 },
 ];
 
 /** The `analyze` task's `deno run` flags, as deno.json has them. */
@@ -581,7 +587,9 @@ function memlabLargest(stdout: string): string {
 async function compareClis(work: string, memlabDir: string): Promise<string[]> {
   const flags = await analyzeTaskFlags();
   const memlab = `${memlabDir}/node_modules/@memlab/cli/bin/memlab.js`;
-  const analyze = (args: string[]) =>
+  // As `deno task analyze` started in the program's folder: files print
+  // relative to it.
+  const analyze = (args: string[], from: string) =>
     timeCommand(Deno.execPath(), [
       "run",
       ...flags,
@@ -590,6 +598,7 @@ async function compareClis(work: string, memlabDir: string): Promise<string[]> {
       ...args,
     ], {
       cwd: ROOT.pathname,
+      env: { INIT_CWD: from },
     });
   const memlabRun = (args: string[], dir: string) =>
     timeCommand("node", [
@@ -600,6 +609,8 @@ async function compareClis(work: string, memlabDir: string): Promise<string[]> {
       dir,
     ], {
       cwd: memlabDir,
+      // memlab prints its progress and its findings on both streams.
+      stderr: true,
     });
   const rows: string[] = [];
   for (const { runtime, label, visits } of CLI_TRIOS) {
@@ -622,7 +633,7 @@ async function compareClis(work: string, memlabDir: string): Promise<string[]> {
         (r.maxRss / size).toFixed(2)
       }×) | ${named} |`;
     console.error(`${label}: analyze BASELINE TARGET FINAL ...`);
-    const ours = await analyze([...files, "--json"]);
+    const ours = await analyze([...files, "--json"], dir);
     rows.push(
       row("`analyze BASELINE TARGET FINAL`", ours, ourLeak(ours.stdout)),
     );
@@ -651,7 +662,7 @@ async function compareClis(work: string, memlabDir: string): Promise<string[]> {
       ),
     );
     console.error(`${label}: analyze FINAL ...`);
-    const summary = await analyze([trio.final, "--json"]);
+    const summary = await analyze([trio.final, "--json"], dir);
     rows.push(row("`analyze FINAL`", summary, ourLargest(summary.stdout)));
     console.error(`${label}: memlab analyze object-size ...`);
     const sizes = await memlabRun([
@@ -670,8 +681,7 @@ async function compareClis(work: string, memlabDir: string): Promise<string[]> {
 
 /** The CLI comparison's report. */
 async function cliReport(rows: string[]): Promise<string> {
-  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?"))
-    .split(" ").slice(0, 3).join(" ");
+  const load = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
   return [
     `## \`analyze\` vs memlab's CLI on the same snapshot files`,
     ``,
