@@ -175,7 +175,9 @@ function fileError(path: string, error: unknown): UsageError {
   }
   if (error instanceof Deno.errors.NotCapable) {
     return new UsageError(
-      `${path}: not readable under this run's permissions (deno run --allow-read=${path} ...)`,
+      compiled()
+        ? `${path}: this executable may read only what it was compiled to read ($HOME/.leakwatch): move the file there, or run deno task analyze`
+        : `${path}: not readable under this run's permissions (deno run --allow-read=${path} ...)`,
     );
   }
   if (error instanceof Deno.errors.PermissionDenied) {
@@ -196,6 +198,11 @@ function fileError(path: string, error: unknown): UsageError {
     );
   }
   return new UsageError(`${path}: ${oneLine(message)}`);
+}
+
+/** Whether this is a `deno compile` executable (its code sits in a virtual folder). */
+function compiled(): boolean {
+  return new URL(import.meta.url).pathname.includes("/deno-compile-");
 }
 
 function oneLine(text: string): string {

@@ -139,6 +139,20 @@ Deno.test("`analyze` gives one error line and exit 2 for each broken file", asyn
         /Heap snapshot meta has no node type names/,
       ],
       [
+        "a node count no memory holds",
+        () =>
+          write(
+            "count.heapsnapshot",
+            text.replace(/"node_count":\d+/, '"node_count":1000000000000'),
+          ),
+        /count\.heapsnapshot: too large to hold in memory/,
+      ],
+      [
+        "a device that never ends",
+        () => Promise.resolve("/dev/zero"),
+        /\/dev\/zero is not a V8 heap snapshot/,
+      ],
+      [
         "an edge into nowhere",
         () =>
           write(
