@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseInteger, UsageError } from "../../lib/flags.ts";
+import { parseInteger, UsageError } from "../flags.ts";
 
 /** What `main.ts analyze` reports. */
 export type AnalyzeReport =

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readEnv, UsageError } from "../../lib/flags.ts";
+import { readEnv, UsageError } from "../flags.ts";
 import { HeapAnalysis } from "../heap/analysis.ts";
 import type { RawSnapshot } from "../heap/parser.ts";
 import type { ProgressFn } from "../heap/progress.ts";

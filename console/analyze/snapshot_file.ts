@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../../lib/flags.ts";
+import { UsageError } from "../flags.ts";
 import { type RawSnapshot, SnapshotParser } from "../heap/parser.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 

@@ -345,6 +345,7 @@ Deno.test({
     );
     assert.match(screen, /\r\[[#.]{20}\] +\d+% analyse: dominators/);
     // Cleared (carriage return, erase line) before the report starts.
+    // deno-lint-ignore no-control-regex
     assert.match(screen, /\r\x1b\[K[^\r]*chrome_page\.heapsnapshot\.gz: /);
   },
 });

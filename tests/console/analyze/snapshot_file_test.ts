@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { readSnapshotFile } from "../../../console/analyze/snapshot_file.ts";
-import { UsageError } from "../../../lib/flags.ts";
+import { UsageError } from "../../../console/flags.ts";
 import { analyze } from "./_snapshots.ts";
 import { CHROME_FIXTURE } from "./make_chrome_fixture.ts";
 
