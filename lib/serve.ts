@@ -1,6 +1,7 @@
 /**
  * The `serve` subcommand: the users service over `Deno.serve`, its live
- * console, and a graceful shutdown on SIGINT/SIGTERM/SIGHUP.
+ * console, and a graceful shutdown on every terminating signal it can
+ * catch (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...).
  *
  * @module
  */
@@ -16,7 +17,9 @@ import { UsageError } from "./flags.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
-import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
+import { signalExitCode } from "../console/exit_signals.ts";
+import { logToStderr, printToStdout } from "../console/server/log.ts";
+import { STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
 
 /** How long in-flight requests get to finish after the first signal. */
@@ -71,7 +74,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
       throw error;
     }
   }
-  console.log(
+  printToStdout(
     `users service listening on http://${
       formatHost(server.addr.hostname)
     }:${server.addr.port}/`,
@@ -80,9 +83,9 @@ export async function startService(config: ServeConfig): Promise<Service> {
     const where = "path" in consoleServer.addr
       ? consoleServer.addr.path
       : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
-    console.log(`console listening on ${where}`);
+    printToStdout(`console listening on ${where}`);
     if (consoleServer.tokenFile !== undefined) {
-      console.log(`console token in ${consoleServer.tokenFile}`);
+      printToStdout(`console token in ${consoleServer.tokenFile}`);
     }
   }
   const addr = server.addr;
@@ -220,8 +223,8 @@ export function formatHost(hostname: string): string {
 }
 
 /**
- * Runs the service until SIGINT, SIGTERM or SIGHUP, then shuts down
- * gracefully. A second stop request (any stop signal except a copy of the
+ * Runs the service until a stop signal ({@linkcode STOP_SIGNALS}: SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...), then shuts down gracefully. A second stop request (any stop signal except a copy of the
  * first within `REPEAT_WINDOW_MS` of stop_signals.ts, which `deno task` forwards), or
  * in-flight requests still running after {@linkcode SHUTDOWN_GRACE_MS}, ends
  * the process at once through `exit`.
@@ -253,7 +256,7 @@ export async function serve(
   await service.finished;
   await service.shutdown();
   removeListeners();
-  console.error("users service stopped");
+  logToStderr("users service stopped");
   return 0;
 }
 
@@ -268,13 +271,13 @@ function listenForStop(
       case "repeat":
         return;
       case "exit":
-        console.error(`received ${signal} again: exiting now`);
+        logToStderr(`received ${signal} again: exiting now`);
         exit(signalExitCode(signal));
         return;
       case "stop":
-        console.error(`received ${signal}: finishing in-flight requests`);
+        logToStderr(`received ${signal}: finishing in-flight requests`);
         Deno.unrefTimer(setTimeout(() => {
-          console.error(
+          logToStderr(
             `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
           );
           exit(1);
