@@ -25,6 +25,8 @@
  * @module
  */
 
+import { logToStderr } from "../console/server/log.ts";
+
 /** Options for {@linkcode serveGuarded}. */
 export interface GuardedServeOptions {
   /** Host to bind. */
@@ -265,7 +267,7 @@ class Guard {
         return response;
       },
       (error) => {
-        console.error(error);
+        logToStderr(`http handler failed: ${Deno.inspect(error)}`);
         return Response.json({ error: "Internal server error" }, {
           status: 500,
         });
@@ -401,8 +403,4 @@ class ThrottledLog {
     this.#kinds.set(kind, { at: now, held: 0 });
     this.#write(held > 0 ? `${text} (and ${held} more like it)` : text);
   }
-}
-
-function logToStderr(line: string): void {
-  console.error(line);
 }

@@ -61,7 +61,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
     fetchOptions: { delayMs: config.dbDelayMs },
   });
   const requests = new RequestStats();
-  const app = createApp({ users, requests });
+  const app = createApp({ users, requests, logError: logErrorToStderr });
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
@@ -105,6 +105,11 @@ export async function startService(config: ServeConfig): Promise<Service> {
       return stopping;
     },
   };
+}
+
+/** An unexpected error in a request handler, as one never-throwing log entry. */
+function logErrorToStderr(error: unknown): void {
+  logToStderr(`error: ${Deno.inspect(error)}`);
 }
 
 /**
@@ -167,7 +172,7 @@ async function startLeakAlarmFor(
   const { startLeakAlarm } = await import(
     "../console/toolkit/leak_alarm.ts"
   );
-  const alarm = startLeakAlarm(config.leakAlarm);
+  const alarm = startLeakAlarm({ ...config.leakAlarm, log: logToStderr });
   const heapLimit = (await import("node:v8")).default.getHeapStatistics()
     .heap_size_limit;
   exposeLeakAlarm(() => ({
