@@ -58,6 +58,11 @@ export interface ServeConfig {
   console: ConsoleConfig | null;
   /** The leak alarm, or `null` with `--leak-alarm off`. */
   leakAlarm: LeakAlarmConfig | null;
+  /**
+   * Let SIGUSR1 open Deno's unauthenticated V8 inspector on 127.0.0.1:9229
+   * (`--allow-inspector-signal`); refused by default.
+   */
+  allowInspectorSignal: boolean;
 }
 
 /** The leak alarm's settings (see `console/toolkit/leak_alarm.ts`). */
@@ -118,6 +123,10 @@ Flags (environment variable in brackets):
                            budget (LEAK_ALARM_GC_INTERVAL) [default: 10]
   --leak-alarm-profile S   seconds of allocation sampling after a trip
                            (LEAK_ALARM_PROFILE) [default: 30]
+  --allow-inspector-signal let SIGUSR1 open Deno's V8 inspector on
+                           127.0.0.1:9229, where anyone on this machine can
+                           run code in the service; without it the inspector
+                           is closed as soon as it opens [default: off]
   -h, --help               show this help
 `;
 
@@ -142,6 +151,9 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
   const flags = parseFlags(args, {
     help: { type: "boolean", short: "h" },
     console: { type: "boolean" },
+    // No environment fallback: a switch that opens a door is given on the
+    // command line, never inherited unseen from an environment.
+    "allow-inspector-signal": { type: "boolean" },
     ...valueFlags(
       "host",
       "port",
@@ -219,6 +231,7 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     ),
     console: null,
     leakAlarm: parseLeakAlarmFlags(flags),
+    allowInspectorSignal: flags["allow-inspector-signal"] === true,
   };
   if (flags.console !== false) {
     const token = text(

@@ -18,6 +18,7 @@ import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
 import { signalExitCode } from "../console/exit_signals.ts";
+import { guardInspectorSignal } from "../console/inspector_guard.ts";
 import { logToStderr, printToStdout } from "../console/server/log.ts";
 import { STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
@@ -247,6 +248,9 @@ export async function serve(
   // killing it by the signal's default action.
   let service: Service | undefined;
   let stopRequested = false;
+  // Kept until the process exits: removing it would let the next SIGUSR1
+  // open the inspector during the last moments.
+  guardInspector(config);
   const removeListeners = listenForStop(() => {
     stopRequested = true;
     service?.shutdown();
@@ -263,6 +267,18 @@ export async function serve(
   removeListeners();
   logToStderr("users service stopped");
   return 0;
+}
+
+/**
+ * Closes the V8 inspector Deno opens on SIGUSR1 unless the operator passed
+ * `--allow-inspector-signal` (console/inspector_guard.ts).
+ */
+function guardInspector(config: ServeConfig): () => void {
+  return guardInspectorSignal({
+    allow: config.allowInspectorSignal,
+    howToAllow: "start with --allow-inspector-signal",
+    log: logToStderr,
+  });
 }
 
 /** Turns stop signals into one graceful shutdown, or an exit on a second request. */

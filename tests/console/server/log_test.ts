@@ -78,7 +78,10 @@ Deno.test("main.ts serve keeps serving when its stdout and stderr readers are go
     const intruder = await TestConnection.open(consolePort);
     await intruder.hello("not-the-token-at-all-0123456789");
     intruder.close();
-    const after = await untilDropped(url, before);
+    let after = await untilDropped(url, before);
+    // SIGUSR1: Deno's own inspector lines and the guard's refusal.
+    child.kill("SIGUSR1");
+    after = await untilDropped(url, after);
 
     // It still serves HTTP and the console.
     for (let i = 0; i < 20; i++) {
