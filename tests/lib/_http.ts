@@ -32,12 +32,14 @@ export function pipelinedGets(path: string, count: number): Uint8Array {
  *
  * @param conn A connection the requests were written to.
  * @param count How many responses to read.
+ * @param onResponse Called as each response arrives.
  * @returns The responses, in order.
  * @throws {Error} When the connection ends first.
  */
 export async function readResponses(
   conn: Deno.Conn,
   count: number,
+  onResponse?: (response: RawResponse) => void,
 ): Promise<RawResponse[]> {
   const responses: RawResponse[] = [];
   let pending = new Uint8Array(0);
@@ -51,10 +53,12 @@ export async function readResponses(
         throw new Error(`No content-length in:\n${head}`);
       }
       if (pending.length >= end + 4 + length) {
-        responses.push({
+        const response = {
           status: Number(head.slice(9, 12)),
           body: decoder.decode(pending.subarray(end + 4, end + 4 + length)),
-        });
+        };
+        responses.push(response);
+        onResponse?.(response);
         pending = pending.slice(end + 4 + length);
         continue;
       }
