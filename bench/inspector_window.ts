@@ -42,6 +42,8 @@ interface Trial {
   upgraded: boolean;
   /** `Runtime.evaluate` answered with the service's pid. */
   evaluated: boolean;
+  /** 9229 listed another process's target: not this trial's window. */
+  foreign: boolean;
 }
 
 /** The service, started with the start task's permissions. */
@@ -142,6 +144,10 @@ async function attack(conn: Deno.Conn, pid: number, trial: Trial) {
       const targets = await listTargets(conn);
       url = targets.find((t) => t.title.includes(`pid: ${pid}`))
         ?.webSocketDebuggerUrl;
+      if (url === undefined && targets.length > 0) {
+        trial.foreign = true;
+        return;
+      }
       if (url === undefined) {
         conn = await Deno.connect({ hostname: "127.0.0.1", port: 9229 });
       }
@@ -177,7 +183,12 @@ async function attack(conn: Deno.Conn, pid: number, trial: Trial) {
 
 /** One SIGUSR1 with the attacker polling 9229 until 3 s after it. */
 async function runTrial(child: Deno.ChildProcess): Promise<Trial> {
-  const trial: Trial = { listed: false, upgraded: false, evaluated: false };
+  const trial: Trial = {
+    listed: false,
+    upgraded: false,
+    evaluated: false,
+    foreign: false,
+  };
   const signalled = performance.now();
   child.kill("SIGUSR1");
   let attacking: Promise<void> | undefined;
@@ -244,15 +255,19 @@ trials.forEach((t, i) => {
       String(t.listed).padStart(6),
       String(t.upgraded).padStart(8),
       String(t.evaluated).padStart(9),
+      ...t.foreign ? ["another process held 9229"] : [],
     ].join("  "),
   );
 });
-const windows = trials.flatMap((t) =>
+const ours = trials.filter((t) => !t.foreign);
+const windows = ours.flatMap((t) =>
   t.opened !== undefined && t.closed !== undefined ? [t.closed - t.opened] : []
 ).sort((a, b) => a - b);
-const opened = trials.filter((t) => t.opened !== undefined).length;
+const opened = ours.filter((t) => t.opened !== undefined).length;
 console.log(
-  `${trials.length} trials: port accepted connections in ${opened}; window median ${
+  `${ours.length} trials (${
+    trials.length - ours.length
+  } left out: another process held 9229): port accepted connections in ${opened}; window median ${
     format(windows[Math.floor(windows.length / 2)])
   } ms, max ${format(windows.at(-1))} ms; listed ${
     trials.filter((t) => t.listed).length
