@@ -17,7 +17,7 @@
  */
 
 import { benchFlags } from "./_flags.ts";
-import { mainArgs } from "../tests/_process.ts";
+import { startServe } from "../tests/_process.ts";
 
 const flags = benchFlags(Deno.args, {
   connections: 45,
@@ -30,29 +30,12 @@ const flags = benchFlags(Deno.args, {
 
 const encoder = new TextEncoder();
 
-const child = new Deno.Command("deno", {
-  args: await mainArgs([
-    "serve",
-    "--port",
-    "0",
-    "--no-console",
-    "--max-connections",
-    String(flags.cap),
-  ]),
-  stdin: "null",
-  stdout: "piped",
-  stderr: "null",
-  env: { NO_COLOR: "1" },
-}).spawn();
-const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let text = "";
-while (!/listening on http:\/\/\S+:(\d+)/.test(text)) {
-  const { done, value } = await stdout.read();
-  if (done) throw new Error("the service ended before listening");
-  text += value;
-}
-await stdout.cancel();
-const port = Number(text.match(/listening on http:\/\/\S+:(\d+)/)![1]);
+const service = await startServe([
+  "--no-console",
+  "--max-connections",
+  String(flags.cap),
+]);
+const port = Number(new URL(service.url).port);
 
 /** One `GET /healthz` on a fresh connection: answered 200 within 10 s? */
 async function newcomer(): Promise<boolean> {
@@ -121,8 +104,8 @@ for (const conn of nonReaders) {
     // Cut off by the service already.
   }
 }
-child.kill("SIGKILL");
-await child.status;
+service.child.kill("SIGKILL");
+await service.finish();
 latencies.sort((a, b) => a - b);
 const ms = (value: number | undefined) =>
   value === undefined ? "-" : `${value.toFixed(0)} ms`;

@@ -20,7 +20,7 @@
  */
 
 import { benchFlags } from "./_flags.ts";
-import { mainArgs } from "../tests/_process.ts";
+import { startServe } from "../tests/_process.ts";
 
 const flags = benchFlags(Deno.args, {
   trials: 20,
@@ -44,55 +44,6 @@ interface Trial {
   evaluated: boolean;
   /** 9229 listed another process's target: not this trial's window. */
   foreign: boolean;
-}
-
-/** The service, started with the start task's permissions. */
-async function startService() {
-  const extra = flags["allow-inspector-signal"]
-    ? ["--allow-inspector-signal"]
-    : [];
-  const child = new Deno.Command("deno", {
-    args: await mainArgs(["serve", "--port", "0", "--no-console", ...extra]),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const lines: string[] = [];
-  let notify = () => {};
-  (async () => {
-    let buffer = "";
-    for await (
-      const chunk of child.stderr.pipeThrough(new TextDecoderStream())
-    ) {
-      buffer += chunk;
-      const parts = buffer.split("\n");
-      buffer = parts.pop()!;
-      lines.push(...parts);
-      notify();
-    }
-  })();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let text = "";
-  while (!text.includes("listening on http")) {
-    const { done, value } = await stdout.read();
-    if (done) throw new Error("the service ended before listening");
-    text += value;
-  }
-  await stdout.cancel();
-  return {
-    child,
-    lines,
-    /** Waits for a stderr line after index `from` that matches. */
-    async waitFor(pattern: RegExp, from: number): Promise<string> {
-      while (true) {
-        const line = lines.slice(from).find((l) => pattern.test(l));
-        if (line !== undefined) return line;
-        await new Promise<void>((resolve) => notify = resolve);
-      }
-    },
-  };
 }
 
 /** Whether something listens on 127.0.0.1:9229 now. */
@@ -213,7 +164,10 @@ async function runTrial(child: Deno.ChildProcess): Promise<Trial> {
   return trial;
 }
 
-const service = await startService();
+const service = await startServe([
+  "--no-console",
+  ...flags["allow-inspector-signal"] ? ["--allow-inspector-signal"] : [],
+]);
 // Deno installs its SIGUSR1 handler 500 ms after start.
 await new Promise((resolve) => setTimeout(resolve, 1_000));
 const trials: Trial[] = [];
@@ -222,12 +176,11 @@ try {
     while (await portTaken()) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const from = service.lines.length;
     const trial = await runTrial(service.child);
     trials.push(trial);
     if (!flags["allow-inspector-signal"]) {
       // The guard's line ends its watch: the next signal is a new one.
-      console.log(`  ${await service.waitFor(/^SIGUSR1/, from)}`);
+      console.log(`  ${await service.stderr.waitFor(/^SIGUSR1/, 30_000)}`);
     } else {
       break; // Open until exit: one trial says it all.
     }

@@ -15,33 +15,21 @@
  */
 
 import { benchFlags } from "./_flags.ts";
-import { mainArgs } from "../tests/_process.ts";
+import { mainArgs, startServe } from "../tests/_process.ts";
 
 const flags = benchFlags(Deno.args, { rounds: 4, requests: 1000 });
 
 // A HOME of its own: the console's token file and socket stay out of yours.
 const home = await Deno.makeTempDir({ prefix: "route-growth-" });
 const env = { HOME: home, NO_COLOR: "1" };
-const child = new Deno.Command("deno", {
-  args: await mainArgs(
-    ["serve", "--port", "0", "--console-port", "0", "--cache-limit", "100"],
-    { home },
-  ),
-  env,
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let text = "";
-while (!/console listening on .*:(\d+)\n/.test(text)) {
-  const { done, value } = await stdout.read();
-  if (done) throw new Error(`the service ended:\n${text}`);
-  text += value;
-}
-await stdout.cancel();
-const url = text.match(/(http:\/\/\S+)/)![1]!;
+const service = await startServe(
+  ["--console-port", "0", "--cache-limit", "100"],
+  { home },
+);
+const url = service.url;
 const port = Number(new URL(url).port);
-const consolePort = text.match(/console listening on .*:(\d+)/)![1]!;
+const consolePort = (await service.stdout.waitFor(/^console listening on /))
+  .match(/:(\d+)$/)![1]!;
 
 const encoder = new TextEncoder();
 
@@ -116,7 +104,7 @@ try {
     }
   }
 } finally {
-  child.kill("SIGTERM");
-  await child.status;
+  service.child.kill("SIGTERM");
+  await service.finish();
   await Deno.remove(home, { recursive: true });
 }

@@ -337,6 +337,33 @@ async function serveUnderFileLimit(
   }
 }
 
+/**
+ * Opens a console session whose snippet takes every descriptor left (the
+ * process's next accept fails with EMFILE); `release()` closes them again.
+ */
+async function holdEveryDescriptor(
+  { service, consolePort, conns }: LimitedServe,
+): Promise<{ release(): Promise<void> }> {
+  const tokenFile = (await service.stdout.waitFor(/^console token in /))
+    .slice("console token in ".length);
+  const token = (await Deno.readTextFile(tokenFile)).trim();
+  const session = await TestConnection.open(consolePort);
+  conns.push(session.conn);
+  assert.equal((await session.hello(token))?.type, "hello");
+  const taken = await session.eval(
+    1,
+    `globalThis.held = []; try { for (;;) held.push(Deno.openSync(${
+      JSON.stringify(tokenFile)
+    })) } catch { held.length }`,
+  );
+  assert.ok(Number(valueOf(taken.final)) > 0, JSON.stringify(taken.final));
+  return {
+    async release() {
+      await session.eval(2, "for (const f of held) f.close(); held.length");
+    },
+  };
+}
+
 /** `console -e "cache.size + 1"` on the port: it connects, authenticates and evaluates. */
 async function askConsole(consolePort: number) {
   const client = await runMain(
@@ -374,21 +401,10 @@ Deno.test("main.ts serve survives running out of file descriptors and recovers o
 });
 
 Deno.test("main.ts serve's console backs off when accept runs out of file descriptors: a line, not a flood", async () => {
-  await serveUnderFileLimit(128, async ({ service, consolePort, conns }) => {
-    const tokenFile = (await service.stdout.waitFor(/^console token in /))
-      .slice("console token in ".length);
-    const token = (await Deno.readTextFile(tokenFile)).trim();
-    const session = await TestConnection.open(consolePort);
-    conns.push(session.conn);
-    assert.equal((await session.hello(token))?.type, "hello");
+  await serveUnderFileLimit(128, async (serve) => {
+    const { service, consolePort, conns } = serve;
     // A snippet takes every descriptor left, so the next accept fails.
-    const taken = await session.eval(
-      1,
-      `globalThis.held = []; try { for (;;) held.push(Deno.openSync(${
-        JSON.stringify(tokenFile)
-      })) } catch { held.length }`,
-    );
-    assert.ok(Number(valueOf(taken.final)) > 0, JSON.stringify(taken.final));
+    const held = await holdEveryDescriptor(serve);
     for (let i = 0; i < 3; i++) {
       conns.push(
         await Deno.connect({ hostname: "127.0.0.1", port: consolePort }),
@@ -400,7 +416,7 @@ Deno.test("main.ts serve's console backs off when accept runs out of file descri
       .filter((line) => line.includes("console accept failed"));
     assert.ok(lines.length <= 2, `${lines.length} lines:\n${lines[0]}`);
     // Once descriptors are free again the console accepts as before.
-    await session.eval(2, "for (const f of held) f.close(); held.length");
+    await held.release();
     for (const conn of conns.splice(1)) conn.close();
     await askConsole(consolePort);
   });
@@ -409,23 +425,12 @@ Deno.test("main.ts serve's console backs off when accept runs out of file descri
 Deno.test("main.ts serve's HTTP connection cap, lowered by EMFILE, rises back once descriptors are free", async () => {
   await serveUnderFileLimit(
     128,
-    async ({ service, url, consolePort, conns }) => {
+    async (serve) => {
+      const { service, url, conns } = serve;
       const port = Number(new URL(url).port);
-      const tokenFile = (await service.stdout.waitFor(/^console token in /))
-        .slice("console token in ".length);
-      const token = (await Deno.readTextFile(tokenFile)).trim();
-      const session = await TestConnection.open(consolePort);
-      conns.push(session.conn);
-      assert.equal((await session.hello(token))?.type, "hello");
       // A snippet takes every descriptor left: HTTP's next accept fails and
       // the cap drops to what was open then, less the reserve (here: 1).
-      const taken = await session.eval(
-        1,
-        `globalThis.held = []; try { for (;;) held.push(Deno.openSync(${
-          JSON.stringify(tokenFile)
-        })) } catch { held.length }`,
-      );
-      assert.ok(Number(valueOf(taken.final)) > 0, JSON.stringify(taken.final));
+      const held = await holdEveryDescriptor(serve);
       const early = [];
       for (let i = 0; i < 3; i++) {
         early.push(await Deno.connect({ hostname: "127.0.0.1", port }));
@@ -434,7 +439,7 @@ Deno.test("main.ts serve's HTTP connection cap, lowered by EMFILE, rises back on
         /http accept failed: Too many open files.*cap now 1,/,
       );
       // Descriptors come back.
-      await session.eval(2, "for (const f of held) f.close(); held.length");
+      await held.release();
       for (const conn of early) conn.close();
       await service.stderr.waitFor(/http connection cap back to 900/, 30_000);
       // Twenty clients keep their connections between two requests each:
