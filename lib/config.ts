@@ -91,8 +91,8 @@ Flags (environment variable in brackets):
                            0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
   --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
   --max-connections N      most HTTP connections at once; at the cap the
-                           longest-idle one is closed (MAX_CONNECTIONS)
-                           [default: 900]
+                           quietest one, else the busiest, is cut off for a
+                           newcomer (MAX_CONNECTIONS) [default: 900]
   --headers-timeout MS     a new connection's time to send its first request
                            (HEADERS_TIMEOUT_MS) [default: 10000]
   --idle-timeout MS        a kept-alive connection's idle time between

@@ -93,7 +93,7 @@ Deno.test("serveGuarded() closes an idle kept-alive connection but not one waiti
   }
 });
 
-Deno.test("serveGuarded() at its cap closes the longest-idle connection for a new one", async () => {
+Deno.test("serveGuarded() at its cap cuts off the longest-quiet connection for a new one", async () => {
   const lines: string[] = [];
   const server = serveLocally(
     { maxConnections: 2, log: (line) => lines.push(line) },
