@@ -15,15 +15,13 @@
  * @module
  */
 
+import { EXIT_SIGNALS } from "./exit_signals.ts";
+
 /**
  * The stop signals whose default action ends the process and that a
- * process can catch.
+ * process can catch: this platform's {@linkcode EXIT_SIGNALS}.
  */
-export const CLEANUP_SIGNALS: readonly Deno.Signal[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-];
+export const CLEANUP_SIGNALS: readonly Deno.Signal[] = EXIT_SIGNALS;
 
 /** One registered cleanup. */
 interface Registration {

@@ -16,6 +16,8 @@ import {
   publishEntry,
 } from "./discovery.ts";
 import { onExit } from "./exit_cleanup.ts";
+import { guardInspectorSignal } from "./inspector_guard.ts";
+import { logToStderr } from "./server/log.ts";
 import {
   ConsoleConfigError,
   type ConsoleServer,
@@ -55,7 +57,8 @@ export interface ConsoleOptions {
   /** Most sessions at once; 8 by default. */
   maxSessions?: number;
   /**
-   * Who acts on the stop signals (SIGINT, SIGTERM, SIGHUP):
+   * Who acts on the stop signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2
+   * and the other catchable terminating signals of `exit_signals.ts`):
    *
    * - `"default"` (the default): the console removes its files, then the
    *   signal goes on to what it would have done without the console (its
@@ -73,6 +76,17 @@ export interface ConsoleOptions {
   announce?: boolean;
   /** Where the console's lines go (start, sessions, refusals); stderr by default. */
   log?: (line: string) => void;
+  /**
+   * What to do when SIGUSR1 opens Deno's V8 inspector on 127.0.0.1:9229,
+   * where anyone on the machine could run code in the process and read the
+   * console's token (docs/security.md):
+   *
+   * - `"refuse"` (the default): close it as soon as it opens, with one line.
+   * - `"allow"`: leave it open, with one line saying who can reach it.
+   * - `"host"`: the host guards it itself (the users service does, from
+   *   start-up, console or not); the console installs nothing.
+   */
+  inspectorSignal?: "refuse" | "allow" | "host";
 }
 
 /** A running console. */
@@ -157,7 +171,7 @@ async function start(
 ): Promise<ConsoleHandle> {
   checkOptions(namespace, options);
   const program = checkProgram(options.program ?? mainModuleName());
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? logToStderr;
   if (options.socket !== undefined) {
     await createSocketDirectory(options.socket);
   }
@@ -203,10 +217,18 @@ async function start(
       }
     }
   };
+  const unguard = options.inspectorSignal === "host"
+    ? () => {}
+    : guardInspectorSignal({
+      allow: options.inspectorSignal === "allow",
+      howToAllow: 'start the console with inspectorSignal: "allow"',
+      log,
+    });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       unregister();
+      unguard();
       try {
         await server.close();
       } finally {
@@ -275,7 +297,7 @@ function checkOptions(namespace: unknown, options: ConsoleOptions): void {
   if (typeof options !== "object" || options === null) {
     refuse("The options must be an object", options);
   }
-  const { port, maxSessions, signals, log } = options;
+  const { port, maxSessions, signals, log, inspectorSignal } = options;
   if (
     port !== undefined &&
     !(Number.isInteger(port) && port >= 0 && port <= 65535)
@@ -293,6 +315,15 @@ function checkOptions(namespace: unknown, options: ConsoleOptions): void {
   }
   if (log !== undefined && typeof log !== "function") {
     refuse("The log option must be a function", log);
+  }
+  if (
+    inspectorSignal !== undefined && inspectorSignal !== "refuse" &&
+    inspectorSignal !== "allow" && inspectorSignal !== "host"
+  ) {
+    refuse(
+      'The inspectorSignal option must be "refuse", "allow" or "host"',
+      inspectorSignal,
+    );
   }
   for (const name of ["host", "socket", "token", "program"] as const) {
     const value = options[name];

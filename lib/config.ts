@@ -46,6 +46,11 @@ export interface ServeConfig {
   console: ConsoleConfig | null;
   /** The leak alarm, or `null` with `--leak-alarm off`. */
   leakAlarm: LeakAlarmConfig | null;
+  /**
+   * Let SIGUSR1 open Deno's unauthenticated V8 inspector on 127.0.0.1:9229
+   * (`--allow-inspector-signal`); refused by default.
+   */
+  allowInspectorSignal: boolean;
 }
 
 /** The `serve` subcommand's help text. */
@@ -60,13 +65,17 @@ Flags (environment variable in brackets):
                            0 keeps every user: the leak (CACHE_LIMIT) [default: 0]
   --db-delay MS            simulated database latency (DB_DELAY_MS) [default: 0]
   --max-connections N      most HTTP connections at once; at the cap the
-                           longest-idle one is closed (MAX_CONNECTIONS)
-                           [default: 900]
+                           quietest one, else the busiest, is cut off for a
+                           newcomer (MAX_CONNECTIONS) [default: 900]
   --headers-timeout MS     a new connection's time to send its first request
                            (HEADERS_TIMEOUT_MS) [default: 10000]
   --idle-timeout MS        a kept-alive connection's idle time between
                            requests (IDLE_TIMEOUT_MS) [default: 5000]
-${CONSOLE_FLAGS_HELP}${LEAK_ALARM_FLAGS_HELP}  -h, --help               show this help
+${CONSOLE_FLAGS_HELP}${LEAK_ALARM_FLAGS_HELP}  --allow-inspector-signal let SIGUSR1 open Deno's V8 inspector on
+                           127.0.0.1:9229, where anyone on this machine can
+                           run code in the service; without it the inspector
+                           is closed as soon as it opens [default: off]
+  -h, --help               show this help
 `;
 
 const PORT_RANGE = { min: 0, max: 65535 };
@@ -89,6 +98,9 @@ const PORT_RANGE = { min: 0, max: 65535 };
 export function parseServeArgs(args: string[]): ServeConfig | "help" {
   const flags = parseFlags(args, {
     help: { type: "boolean", short: "h" },
+    // No environment fallback: a switch that opens a door is given on the
+    // command line, never inherited unseen from an environment.
+    "allow-inspector-signal": { type: "boolean" },
     ...valueFlags(
       "host",
       "port",
@@ -140,6 +152,7 @@ export function parseServeArgs(args: string[]): ServeConfig | "help" {
     ),
     leakAlarm: parseLeakAlarmFlags(flags),
     console: parseConsoleFlags(flags),
+    allowInspectorSignal: flags["allow-inspector-signal"] === true,
   };
   return config;
 }

@@ -1,6 +1,7 @@
 /**
  * The `serve` subcommand: the users service over `Deno.serve`, its live
- * console, and a graceful shutdown on SIGINT/SIGTERM/SIGHUP.
+ * console, and a graceful shutdown on every terminating signal it can
+ * catch (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...).
  *
  * @module
  */
@@ -12,7 +13,13 @@ import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
 import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
-import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
+import {
+  guardInspectorSignal,
+  logToStderr,
+  printToStdout,
+  signalExitCode,
+} from "../console/process.ts";
+import { STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
 
 /** How long in-flight requests get to finish after the first signal. */
@@ -54,7 +61,7 @@ export async function startService(config: ServeConfig): Promise<Service> {
     fetchOptions: { delayMs: config.dbDelayMs },
   });
   const requests = new RequestStats();
-  const app = createApp({ users, requests });
+  const app = createApp({ users, requests, logError: logErrorToStderr });
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
@@ -67,18 +74,18 @@ export async function startService(config: ServeConfig): Promise<Service> {
       throw error;
     }
   }
-  console.log(
+  printToStdout(
     `users service listening on http://${
       formatHost(server.addr.hostname)
     }:${server.addr.port}/`,
   );
   if (consoleServer !== null) {
     const { describeEndpoint } = await import("../console/mod.ts");
-    console.log(
+    printToStdout(
       `console listening on ${describeEndpoint(consoleServer.endpoint)}`,
     );
     if (consoleServer.tokenFile !== undefined) {
-      console.log(`console token in ${consoleServer.tokenFile}`);
+      printToStdout(`console token in ${consoleServer.tokenFile}`);
     }
   }
   const addr = server.addr;
@@ -98,6 +105,11 @@ export async function startService(config: ServeConfig): Promise<Service> {
       return stopping;
     },
   };
+}
+
+/** An unexpected error in a request handler, as one never-throwing log entry. */
+function logErrorToStderr(error: unknown): void {
+  logToStderr(`error: ${Deno.inspect(error)}`);
 }
 
 /**
@@ -121,6 +133,8 @@ async function startConsole(
       token: config.token,
       maxSessions: config.maxSessions,
       signals: "host",
+      // serve guards SIGUSR1 itself, from start-up, console or not.
+      inspectorSignal: "host",
       announce: false,
     });
   } catch (error) {
@@ -144,7 +158,7 @@ async function startLeakAlarmFor(
 ): Promise<() => Promise<void>> {
   if (config.leakAlarm === null) return () => Promise.resolve();
   const { startLeakAlarm } = await import("../console/mod.ts");
-  const alarm = await startLeakAlarm(config.leakAlarm);
+  const alarm = await startLeakAlarm({ ...config.leakAlarm, log: logToStderr });
   return () => alarm.stop();
 }
 
@@ -188,8 +202,8 @@ export function formatHost(hostname: string): string {
 }
 
 /**
- * Runs the service until SIGINT, SIGTERM or SIGHUP, then shuts down
- * gracefully. A second stop request (any stop signal except a copy of the
+ * Runs the service until a stop signal ({@linkcode STOP_SIGNALS}: SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...), then shuts down gracefully. A second stop request (any stop signal except a copy of the
  * first within `REPEAT_WINDOW_MS` of stop_signals.ts, which `deno task` forwards), or
  * in-flight requests still running after {@linkcode SHUTDOWN_GRACE_MS}, ends
  * the process at once through `exit`.
@@ -207,6 +221,9 @@ export async function serve(
   // killing it by the signal's default action.
   let service: Service | undefined;
   let stopRequested = false;
+  // Kept until the process exits: removing it would let the next SIGUSR1
+  // open the inspector during the last moments.
+  guardInspector(config);
   const removeListeners = listenForStop(() => {
     stopRequested = true;
     service?.shutdown();
@@ -221,8 +238,20 @@ export async function serve(
   await service.finished;
   await service.shutdown();
   removeListeners();
-  console.error("users service stopped");
+  logToStderr("users service stopped");
   return 0;
+}
+
+/**
+ * Closes the V8 inspector Deno opens on SIGUSR1 unless the operator passed
+ * `--allow-inspector-signal` (console/inspector_guard.ts).
+ */
+function guardInspector(config: ServeConfig): () => void {
+  return guardInspectorSignal({
+    allow: config.allowInspectorSignal,
+    howToAllow: "start with --allow-inspector-signal",
+    log: logToStderr,
+  });
 }
 
 /** Turns stop signals into one graceful shutdown, or an exit on a second request. */
@@ -236,13 +265,13 @@ function listenForStop(
       case "repeat":
         return;
       case "exit":
-        console.error(`received ${signal} again: exiting now`);
+        logToStderr(`received ${signal} again: exiting now`);
         exit(signalExitCode(signal));
         return;
       case "stop":
-        console.error(`received ${signal}: finishing in-flight requests`);
+        logToStderr(`received ${signal}: finishing in-flight requests`);
         Deno.unrefTimer(setTimeout(() => {
-          console.error(
+          logToStderr(
             `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
           );
           exit(1);

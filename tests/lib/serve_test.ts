@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
-import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
+import { signalExitCode } from "../../console/exit_signals.ts";
+import { StopRequests } from "../../lib/stop_signals.ts";
 import { UsageError } from "../../console/flags.ts";
 import { EXIT_CODES, reportError } from "../../main.ts";
 
