@@ -15,7 +15,7 @@
  * @module
  */
 
-import { EXIT_SIGNALS } from "./exit_signals.ts";
+import { EXIT_SIGNALS, signalExitCode } from "./exit_signals.ts";
 
 /**
  * The stop signals whose default action ends the process and that a
@@ -99,18 +99,35 @@ function onSignal(signal: Deno.Signal): void {
   runAll((registration) => registration.signals);
   updateListeners();
   if (signalListeners.has(signal)) return; // someone still wants it here
+  if (!REPLAYABLE_SIGNALS.has(signal)) {
+    // Deno 2.9.6 cannot deliver these to their default action once a
+    // listener was removed (SIGPWR and SIGSTKFLT panic in ext/signals,
+    // SIGIO is then ignored): end the way a shell reports the signal.
+    Deno.exit(signalExitCode(signal));
+  }
   try {
     Deno.kill(Deno.pid, signal);
   } catch {
-    // Cannot re-raise: end the way a shell reports the signal, 128 + its
-    // number (a literal specifier, so `deno compile` embeds it).
-    import("node:os").then(({ constants }) => {
-      const number = Object.entries(constants.signals)
-        .find(([name]) => name === signal)?.[1] ?? 0;
-      Deno.exit(128 + number);
-    });
+    // Cannot re-raise: end the way a shell reports the signal.
+    Deno.exit(signalExitCode(signal));
   }
 }
+
+/**
+ * The exit signals Deno delivers to their default action when a process
+ * re-raises them after removing its listener (measured on Deno 2.9.6).
+ */
+const REPLAYABLE_SIGNALS: ReadonlySet<Deno.Signal> = new Set([
+  "SIGHUP",
+  "SIGINT",
+  "SIGTERM",
+  "SIGQUIT",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGVTALRM",
+  "SIGXCPU",
+  "SIGXFSZ",
+]);
 
 /** Listens for exactly what the registrations need, no more. */
 function updateListeners(): void {
