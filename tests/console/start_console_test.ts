@@ -225,6 +225,17 @@ Deno.test("a host without signal listeners dies of SIGTERM as before, its files 
   assert.equal(await findConsole(host.child.pid), undefined);
 });
 
+Deno.test("a host's console refuses the inspector SIGUSR1 opens by default, and the host lives on", async () => {
+  const host = await startHost("default");
+  host.child.kill("SIGUSR1");
+  // One line whatever became of port 9229 (another process may hold it).
+  await host.stderr.waitFor(/SIGUSR1: refused the V8 inspector/, 30_000);
+  assert.equal((await findConsole(host.child.pid))?.state, "alive");
+  host.child.kill("SIGTERM");
+  const { status, stderr } = await host.finish();
+  assert.equal(status.signal, "SIGTERM", stderr);
+});
+
 Deno.test('a host with signals: "host" handles SIGTERM itself and closes the console', async () => {
   const host = await startHost("own-signals");
   host.child.kill("SIGTERM");
