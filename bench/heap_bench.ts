@@ -451,13 +451,26 @@ function verdict(ok: boolean): string {
   return ok ? "✅" : "❌ not met";
 }
 
-async function main(): Promise<void> {
-  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+/**
+ * Installs memlab (once) into `work` and writes the scripts the benches run
+ * under `node`: `run.js FILE IDS_JSON TARGET_ID` prints a `RESULT` line with
+ * memlab's retained size of each id, `leaks.js` its leak finding.
+ *
+ * @param work The bench's work directory.
+ * @returns memlab's directory (run the scripts with it as cwd).
+ */
+export async function prepareMemlab(work: string): Promise<string> {
   const memlabDir = `${work}/memlab-${MEMLAB_VERSION}`;
   await Deno.mkdir(work, { recursive: true });
   await ensureMemlab(memlabDir);
   await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
   await Deno.writeTextFile(`${memlabDir}/leaks.js`, MEMLAB_LEAKS_SCRIPT);
+  return memlabDir;
+}
+
+async function main(): Promise<void> {
+  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+  const memlabDir = await prepareMemlab(work);
   const heapDir = HEAP_DIR.pathname;
   const idle = await runChild<{ maxRss: number }>([], ["idle"]);
   // The snapshot-making children read the analysis worker's source, ask

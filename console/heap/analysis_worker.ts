@@ -158,8 +158,12 @@ function answer(analysis: HeapAnalysis, q: Query): unknown {
     case "groups":
       return analysis.largestGroups(q.n, q);
     case "leaks":
-      return analysis.leaks(q.since, q.n, q);
+      return analysis.leakReport(q.since, q.n, q);
     case "path": {
+      if (typeof q.target === "string") {
+        const picked = analysis.pick(q.target, q);
+        return picked ? { ...analysis.path(picked.node), picked } : null;
+      }
       const node = analysis.resolve(q.target, q);
       return node < 0 ? null : analysis.path(node);
     }

@@ -1,24 +1,41 @@
 /**
  * Names in the developer's terms for what holds an object: module bindings
- * (`cache` of `lib/users.ts`, exported or not), closures (function name and
- * where it is defined), closure variables and console-session variables,
- * found in the snapshot's module records, contexts and scripts. Also marks
- * what belongs to the console, so the queries can leave it out.
+ * (`cache` of `lib/users.ts`, exported or not), properties of the global
+ * object (`globalThis.registry`), static fields (`Tracer.finished`),
+ * closures (function name and where it is defined), closure variables (with
+ * the function whose scope holds them), timers (by their callback) and
+ * console-session variables, found in the snapshot's module records,
+ * contexts and scripts. Also marks what belongs to the console, so the
+ * queries can leave it out.
  *
  * @module
  */
 
 import type { HeapGraph } from "./graph.ts";
+import { isDeveloperCode } from "./code_kinds.ts";
+import { SEED_DEVELOPER, SEED_SNIPPET } from "./shortest_paths.ts";
 
 /** A name a developer knows for a node. */
 export interface Holder {
   /**
    * `export`: an exported module binding; `module`: a module-level binding
-   * that is not exported (or, with an empty name, the module itself); `closure`: a function; `context`: a variable a
-   * closure captured; `session`: a console session's variable.
+   * that is not exported (or, with an empty name, the module itself);
+   * `global`: a property of the global object; `static`: a property of a
+   * function or class (`owner` is the class); `closure`: a function;
+   * `context`: a variable a closure captured (`owner` is the closure);
+   * `timer`: a pending `setTimeout`/`setInterval` (`name`), `owner` its
+   * callback; `session`: a console session's variable.
    */
-  kind: "export" | "module" | "closure" | "context" | "session";
-  /** Binding, function or variable name (`""` for an anonymous function). */
+  kind:
+    | "export"
+    | "module"
+    | "global"
+    | "static"
+    | "closure"
+    | "context"
+    | "timer"
+    | "session";
+  /** Binding, property, function or variable name (`""` for an anonymous function). */
   name: string;
   /** The module's or the function's script URL, when known. */
   url?: string;
@@ -26,6 +43,8 @@ export interface Holder {
   line?: number;
   /** Closures: 0-based column in the code V8 runs. */
   column?: number;
+  /** The function a `context`, `static` or `timer` holder belongs to. */
+  owner?: Holder;
 }
 
 /** Where a console session keeps its variables: a closure variable of one script. */
@@ -53,11 +72,14 @@ export interface Ownership {
 export const SEED_SESSION = 2;
 /** A console-owned node. */
 export const SEED_CONSOLE = 3;
+export { SEED_DEVELOPER, SEED_SNIPPET };
 
 const SCRIPT_PREFIX = "system / Script / ";
 const MODULE_NAME = "system / SourceTextModule";
 const CELL_NAME = "system / Cell";
 const CONTEXT_PREFIX = "system / Context";
+const NATIVE_CONTEXT_PREFIX = "system / NativeContext";
+const REACTION_NAME = "system / PromiseReaction";
 
 const enum Name {
   Other,
@@ -68,6 +90,8 @@ const enum Name {
   Context,
   Value,
   Callback,
+  Global,
+  Previous,
 }
 
 /** The edge names the index follows; any other is {@link Name.Other}. */
@@ -80,6 +104,19 @@ const NAME_CODES: ReadonlyMap<string, Name> = new Map([
   ["value", Name.Value],
   ["_onTimeout", Name.Callback],
   ["callback", Name.Callback],
+  ["global_object", Name.Global],
+  ["global_proxy_object", Name.Global],
+  ["previous", Name.Previous],
+]);
+
+/** Properties every function has: not static fields a developer wrote. */
+const FUNCTION_PROPERTIES = new Set([
+  "prototype",
+  "__proto__",
+  "name",
+  "length",
+  "arguments",
+  "caller",
 ]);
 
 /**
@@ -101,6 +138,14 @@ export class HolderIndex {
   readonly #moduleUrl = new Map<number, string>();
   readonly #names: Int8Array;
   readonly #isModule = new Set<number>();
+  /** Objects holding console sessions' variables (found by `seeds`). */
+  readonly #sessionScopes = new Set<number>();
+  /** The global objects (and their proxies) of the native contexts. */
+  readonly #globals = new Set<number>();
+  /** Context → a closure whose scope it is (made on first use). */
+  #contextClosure: Map<number, number> | undefined;
+  /** Context → a context whose `previous` it is (made with the above). */
+  #innerContext: Map<number, number> | undefined;
 
   /**
    * Indexes a graph.
@@ -112,7 +157,8 @@ export class HolderIndex {
     this.#names = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
     const contexts: number[] = [];
-    // Per name string: 1 module record, 2 context, 0 other (tested once).
+    // Per name string: 1 module record, 2 context, 3 native context, 0
+    // other (tested once).
     const kindOfName = new Int8Array(graph.strings.length).fill(-1);
     const nodes = graph.nodes;
     const nf = graph.nodeFieldCount;
@@ -126,11 +172,21 @@ export class HolderIndex {
           ? 1
           : text.startsWith(CONTEXT_PREFIX)
           ? 2
+          : text.startsWith(NATIVE_CONTEXT_PREFIX)
+          ? 3
           : 0;
         kindOfName[name] = kind;
       }
       if (kind === 1) modules.push(n);
       else if (kind === 2) contexts.push(n);
+      else if (kind === 3) {
+        const end = graph.firstEdge[n + 1]!;
+        for (let e = graph.firstEdge[n]!; e < end; e++) {
+          if (this.#nameOf(e) === Name.Global) {
+            this.#globals.add(graph.edgeTarget(e));
+          }
+        }
+      }
     }
     if (modules.length === 0) return;
     const isModule = this.#isModule;
@@ -175,11 +231,10 @@ export class HolderIndex {
    * @returns The URL, or `""`.
    */
   closureUrl(node: number): string {
-    const graph = this.#graph;
     const shared = this.#childNamed(node, Name.Shared);
     if (shared < 0) return "";
     const script = this.#childNamed(shared, Name.Script);
-    return script < 0 ? "" : scriptUrl(graph.nodeName(script));
+    return script < 0 ? "" : this.#scriptUrlOf(script);
   }
 
   /**
@@ -200,7 +255,21 @@ export class HolderIndex {
       if (module !== undefined) {
         return { kind: "module", name, url: this.moduleUrl(module) };
       }
-      return { kind: "context", name };
+      const fn = this.contextClosure(from);
+      return {
+        kind: "context",
+        name,
+        ...(fn >= 0 ? { owner: this.closure(fn) } : {}),
+      };
+    }
+    if (type === "property") {
+      const name = String(graph.edgeName(edge));
+      if (this.#globals.has(from)) return { kind: "global", name };
+      if (
+        graph.nodeType(from) === "closure" && !FUNCTION_PROPERTIES.has(name)
+      ) {
+        return { kind: "static", name, owner: this.closure(from) };
+      }
     }
     if (this.#isModule.has(from) && type !== "weak") {
       return { kind: "module", name: "", url: this.moduleUrl(from) };
@@ -216,6 +285,60 @@ export class HolderIndex {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Whether a node is a global object (`globalThis`) or its proxy.
+   *
+   * @param node Ordinal.
+   * @returns True for the global object.
+   */
+  isGlobal(node: number): boolean {
+    return this.#globals.has(node);
+  }
+
+  /**
+   * A closure whose scope a context is: one that points at it, or at a
+   * context nested in it (a developer's function preferred).
+   *
+   * @param context A context's ordinal.
+   * @returns The closure's ordinal, or -1.
+   */
+  contextClosure(context: number): number {
+    if (this.#contextClosure === undefined) this.#indexContexts();
+    for (let at = context, hops = 0; hops < 64; hops++) {
+      const fn = this.#contextClosure!.get(at);
+      if (fn !== undefined) return fn;
+      const inner = this.#innerContext!.get(at);
+      if (inner === undefined) return -1;
+      at = inner;
+    }
+    return -1;
+  }
+
+  #indexContexts(): void {
+    const graph = this.#graph;
+    const closures = new Map<number, number>();
+    const inner = new Map<number, number>();
+    const closureCode = graph.nodeTypes.indexOf("closure");
+    for (let n = 0; n < graph.nodeCount; n++) {
+      const isClosure = graph.nodeTypeCode(n) === closureCode;
+      const end = graph.firstEdge[n + 1]!;
+      for (let e = graph.firstEdge[n]!; e < end; e++) {
+        const name = this.#nameOf(e);
+        const to = graph.edgeTarget(e);
+        if (isClosure && name === Name.Context) {
+          const known = closures.get(to);
+          if (known === undefined || !isAppUrl(this.closureUrl(known))) {
+            closures.set(to, n);
+          }
+        } else if (name === Name.Previous && !inner.has(to)) {
+          inner.set(to, n);
+        }
+      }
+    }
+    this.#contextClosure = closures;
+    this.#innerContext = inner;
   }
 
   /**
@@ -240,7 +363,7 @@ export class HolderIndex {
     for (let e = graph.firstEdge[module]!; e < end && url === ""; e++) {
       const start = graph.edgeTarget(e);
       if (this.#isScript(start)) {
-        url = scriptUrl(graph.nodeName(start));
+        url = this.#scriptUrlOf(start);
         break;
       }
       for (const route of routes) {
@@ -250,7 +373,7 @@ export class HolderIndex {
           at = this.#childNamed(at, step);
         }
         if (at >= 0 && this.#isScript(at)) {
-          url = scriptUrl(graph.nodeName(at));
+          url = this.#scriptUrlOf(at);
           break;
         }
       }
@@ -278,10 +401,16 @@ export class HolderIndex {
       url !== "" && parts.some((p) => url.includes(p));
     const closureCode = graph.nodeTypes.indexOf("closure");
     const consoleClosure = new Uint8Array(graph.nodeCount);
+    const builtins: number[] = [];
     for (let n = 0; n < graph.nodeCount; n++) {
       if (graph.nodeTypeCode(n) === closureCode) {
         const url = this.closureUrl(n);
-        if (!isConsole(url)) continue;
+        if (url === "") builtins.push(n);
+        if (!isConsole(url)) {
+          if (url.startsWith(SNIPPET_PREFIX)) seeds[n] = SEED_SNIPPET;
+          else if (isAppUrl(url)) seeds[n] = SEED_DEVELOPER;
+          continue;
+        }
         seeds[n] = SEED_CONSOLE;
         consoleClosure[n] = 1;
         const context = this.#childNamed(n, Name.Context);
@@ -290,11 +419,14 @@ export class HolderIndex {
           for (const slot of slots) {
             if (!url.endsWith(slot.script)) continue;
             const vars = graph.child(context, slot.variable);
-            if (vars >= 0) seeds[vars] = SEED_SESSION;
+            if (vars >= 0) {
+              seeds[vars] = SEED_SESSION;
+              this.#sessionScopes.add(vars);
+            }
           }
         }
       } else if (this.#isScript(n)) {
-        if (isConsole(scriptUrl(graph.nodeName(n)))) seeds[n] = SEED_CONSOLE;
+        if (isConsole(this.#scriptUrlOf(n))) seeds[n] = SEED_CONSOLE;
       }
     }
     for (const module of new Set(this.#moduleOfContext.values())) {
@@ -327,7 +459,105 @@ export class HolderIndex {
         }
       }
     }
+    this.#consoleAsync(seeds, builtins);
     return seeds;
+  }
+
+  /**
+   * The console's pending async work is the console's too: the runtime's
+   * functions (no script) that resume a console async function or resolve
+   * a promise only the console awaits, the reactions that call them, and
+   * promises whose every reaction is the console's. Found by propagating
+   * from the console's suspended functions a few times over.
+   */
+  #consoleAsync(seeds: Uint8Array, builtins: number[]): void {
+    const graph = this.#graph;
+    const promises: number[] = [];
+    const reactions: number[] = [];
+    // Per name string: 1 Promise, 2 reaction, 0 other (tested once).
+    const kindOfName = new Int8Array(graph.strings.length).fill(-1);
+    const nf = graph.nodeFieldCount;
+    for (let n = 0; n < graph.nodeCount; n++) {
+      const name = graph.nodes[n * nf + graph.nameOffset]!;
+      let kind = kindOfName[name]!;
+      if (kind < 0) {
+        const text = graph.strings.get(name);
+        kind = text === "Promise" ? 1 : text === REACTION_NAME ? 2 : 0;
+        kindOfName[name] = kind;
+      }
+      if (kind === 1 && graph.nodeType(n) === "object") promises.push(n);
+      else if (kind === 2) reactions.push(n);
+    }
+    const isConsole = (n: number) => n >= 0 && seeds[n] === SEED_CONSOLE;
+    for (let round = 0, changed = true; changed && round < 8; round++) {
+      changed = false;
+      for (const fn of builtins) {
+        if (seeds[fn] !== 0) continue;
+        const context = this.#childNamed(fn, Name.Context);
+        if (context < 0 || seeds[context] === SEED_SESSION) continue;
+        let mine = isConsole(context) ||
+          isConsole(this.#childNamed(context, Name.Extension));
+        if (!mine) {
+          const end = graph.firstEdge[context + 1]!;
+          for (let e = graph.firstEdge[context]!; e < end && !mine; e++) {
+            const to = graph.edgeTarget(e);
+            mine = graph.edgeTypeCode(e) === graph.hiddenEdge &&
+              isConsole(to) && graph.nodeName(to) === "Promise";
+          }
+        }
+        if (!mine) continue;
+        seeds[fn] = SEED_CONSOLE;
+        if (seeds[context] === 0) seeds[context] = SEED_CONSOLE;
+        changed = true;
+      }
+      for (const r of reactions) {
+        if (seeds[r] !== 0) continue;
+        const end = graph.firstEdge[r + 1]!;
+        for (let e = graph.firstEdge[r]!; e < end; e++) {
+          const to = graph.edgeTarget(e);
+          if (graph.nodeTypeCode(to) === this.#closureType && isConsole(to)) {
+            seeds[r] = SEED_CONSOLE;
+            changed = true;
+            break;
+          }
+        }
+      }
+      for (const p of promises) {
+        if (seeds[p] !== 0) continue;
+        // Pending: its reactions, linked by `next`; every one the console's.
+        let at = graph.child(p, "reactions_or_result");
+        let any = false;
+        let all = true;
+        for (let hops = 0; at >= 0 && hops < 1_000; hops++) {
+          if (graph.nodeName(at) !== REACTION_NAME) break;
+          any = true;
+          if (!isConsole(at)) {
+            all = false;
+            break;
+          }
+          at = graph.child(at, "next");
+        }
+        if (any && all) {
+          seeds[p] = SEED_CONSOLE;
+          changed = true;
+        }
+      }
+    }
+  }
+
+  get #closureType(): number {
+    return this.#graph.nodeTypes.indexOf("closure");
+  }
+
+  /**
+   * Whether a node is an object in which a console session keeps its
+   * variables (see {@link Ownership.sessionSlots}).
+   *
+   * @param node Ordinal.
+   * @returns True for a session scope.
+   */
+  isSessionScope(node: number): boolean {
+    return this.#sessionScopes.has(node);
   }
 
   #indexExports(module: number): void {
@@ -349,6 +579,26 @@ export class HolderIndex {
         } else name = undefined;
       }
     }
+  }
+
+  /**
+   * A script's URL: its name, or for code compiled by `new Function` (no
+   * name) the `//# sourceURL=` it gave itself (`<console:3>`), which the
+   * snapshot lists as an unnamed string of the script.
+   */
+  #scriptUrlOf(script: number): string {
+    const graph = this.#graph;
+    const named = scriptUrl(graph.nodeName(script));
+    if (named !== "") return named;
+    const end = graph.firstEdge[script + 1]!;
+    for (let e = graph.firstEdge[script]!; e < end; e++) {
+      if (graph.edgeTypeCode(e) !== graph.hiddenEdge) continue;
+      const to = graph.edgeTarget(e);
+      if (!graph.isString(to)) continue;
+      const text = graph.nodeName(to);
+      if (text.length < 2_048 && SOURCE_URL.test(text)) return text;
+    }
+    return "";
   }
 
   #scriptName: Int8Array | undefined;
@@ -390,6 +640,21 @@ export class HolderIndex {
     }
     return code;
   }
+}
+
+/** What a `//# sourceURL=` names: `<console:3>` or a URL. */
+const SOURCE_URL = /^(<[^<>\s]+>|[a-z][a-z0-9+.-]*:[^\s]+)$/;
+
+/** Script URLs of code a console session compiled. */
+const SNIPPET_PREFIX = "<console:";
+
+/**
+ * Whether a script URL is a local module (the service's, or the console's:
+ * the caller tells them apart), not the runtime's (`ext:`, `node:`), an npm
+ * package's or a console snippet's.
+ */
+function isAppUrl(url: string): boolean {
+  return isDeveloperCode(url) && !url.startsWith(SNIPPET_PREFIX);
 }
 
 function scriptUrl(nodeName: string): string {
