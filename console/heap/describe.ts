@@ -204,8 +204,11 @@ function timerHolder(
   timer: number,
 ): { holder: Holder; callback: number } | undefined {
   const { graph, holders } = source;
+  // `_repeat`: the interval in ms (Node's timer record), or `true` (the
+  // Timeout `setInterval` returns); null or false for `setTimeout`.
   const repeat = graph.child(timer, "_repeat");
-  const interval = repeat >= 0 && graph.nodeType(repeat) === "number";
+  const interval = repeat >= 0 &&
+    (graph.nodeType(repeat) === "number" || graph.nodeName(repeat) === "true");
   const start = graph.child(timer, "_onTimeout");
   if (start < 0 || graph.nodeType(start) !== "closure") return undefined;
   const found = developerFunction(source, start);

@@ -76,6 +76,7 @@ export { SEED_DEVELOPER, SEED_SNIPPET };
 
 const SCRIPT_PREFIX = "system / Script / ";
 const MODULE_NAME = "system / SourceTextModule";
+const SYNTHETIC_MODULE_NAME = "system / SyntheticModule";
 const CELL_NAME = "system / Cell";
 const CONTEXT_PREFIX = "system / Context";
 const NATIVE_CONTEXT_PREFIX = "system / NativeContext";
@@ -231,12 +232,33 @@ export class HolderIndex {
    * @returns The URL, or `""`.
    */
   closureUrl(node: number): string {
-    const shared = this.#childNamed(node, Name.Shared);
-    if (shared < 0) return "";
-    const script = this.#childNamed(shared, Name.Script);
+    const script = this.closureScript(node);
     return script < 0 ? "" : this.#scriptUrlOf(script);
   }
 
+  /**
+   * The script a closure's code belongs to (through its shared info).
+   *
+   * @param node A closure's ordinal.
+   * @returns The script's ordinal, or -1.
+   */
+  closureScript(node: number): number {
+    const shared = this.#childNamed(node, Name.Shared);
+    return shared < 0 ? -1 : this.#childNamed(shared, Name.Script);
+  }
+
+  /**
+   * Whether a node is a module record (`SourceTextModule` or a synthetic
+   * module such as `node:process`).
+   *
+   * @param node Ordinal.
+   * @returns True for a module record.
+   */
+  isModuleRecord(node: number): boolean {
+    if (this.#isModule.has(node)) return true;
+    const name = this.#graph.nodeName(node);
+    return name === MODULE_NAME || name === SYNTHETIC_MODULE_NAME;
+  }
   /**
    * The name that the hop `edge` (from `from`) gives the node it reaches,
    * when it is a binding a developer wrote: a module's (exported or not) or

@@ -32,7 +32,7 @@ import {
 } from "./describe.ts";
 import { NO_EDGE } from "./shortest_paths.ts";
 import type { Holder } from "./holders.ts";
-import { isConsoleCode } from "./code_kinds.ts";
+import { isConsoleCode, isDeveloperCode } from "./code_kinds.ts";
 
 /** Node types that can be a leaked object (not V8's internal storage). */
 const CANDIDATE_TYPES = new Set([
@@ -600,15 +600,18 @@ class LeakFinder {
   }
 
   /**
-   * Whether `v` hangs off compiled code (a script's source, a function
-   * reached through its shared info): module loading, not data.
+   * Whether `v` is code, or module loading rather than data: it hangs off
+   * compiled code (a script's source, a function reached through its
+   * shared info), or off a module of the runtime or a package loaded since
+   * the baseline (its record, or a function of its new script). A
+   * developer's module loaded since then is not: what it holds may leak.
    */
   #isCode(v: number): boolean {
     const { graph, paths } = this.#a;
     const walked: number[] = [];
-    let answer = 0;
+    let answer = this.#isLoaded(v) ? 1 : 0;
     let at = v;
-    for (let hops = 0; hops < 100_000; hops++) {
+    for (let hops = 0; answer === 0 && hops < 100_000; hops++) {
       const known = this.#underCode[at]!;
       if (known !== 0) {
         answer = known;
@@ -625,7 +628,7 @@ class LeakFinder {
         answer = 2;
         break;
       }
-      if (graph.nodeTypeCode(from) === this.#codeType) {
+      if (graph.nodeTypeCode(from) === this.#codeType || this.#isLoaded(from)) {
         answer = 1;
         break;
       }
@@ -634,6 +637,44 @@ class LeakFinder {
     for (const w of walked) this.#underCode[w] = answer;
     return answer === 1;
   }
+
+  /**
+   * A module record, or a function, of a runtime or package module
+   * loaded since the baseline.
+   */
+  #isLoaded(n: number): boolean {
+    const { graph, holders } = this.#a;
+    if (!this.#isNew(n)) return false;
+    const type = graph.nodeType(n);
+    if (type === "closure") {
+      const script = holders.closureScript(n);
+      return script >= 0 && this.#isNew(script) &&
+        !isLocalCode(holders.closureUrl(n));
+    }
+    if (type !== "native" && type !== "hidden" && type !== "object") {
+      return false;
+    }
+    return holders.isModuleRecord(n) && !isLocalCode(holders.moduleUrl(n));
+  }
+}
+
+/** A local module's URL (not the runtime's, a package's or a snippet's). */
+function isLocalCode(url: string): boolean {
+  return isDeveloperCode(url) && !url.startsWith("<");
+}
+
+/** Adds a group that reads the same as `into` to it. */
+function merge(into: LeakGroup, row: LeakGroup): void {
+  into.count += row.count;
+  into.retainedSize += row.retainedSize;
+  for (const c of row.classes) {
+    const same = into.classes.find((x) => x.name === c.name);
+    if (same) {
+      same.count += c.count;
+      same.retainedSize += c.retainedSize;
+    } else into.classes.push({ ...c });
+  }
+  into.classes.sort((x, y) => y.retainedSize - x.retainedSize);
 }
 
 /** A representative instance of a class, and the group it stands for. */
@@ -696,8 +737,9 @@ export function representative(
     const key = dominator[v]!;
     size.set(key, (size.get(key) ?? 0) + retained[v]!);
     count.set(key, (count.get(key) ?? 0) + 1);
+    // The largest instance stands for the group; of equals, the newest.
     const b = best.get(key);
-    if (b === undefined || retained[v]! > retained[b]!) best.set(key, v);
+    if (b === undefined || retained[v]! >= retained[b]!) best.set(key, v);
   }
   let pick: number | undefined;
   for (const [key, s] of size) {
@@ -713,18 +755,4 @@ export function representative(
     retainedSize: size.get(pick)!,
     total,
   };
-}
-
-/** Adds a group that reads the same as `into` to it. */
-function merge(into: LeakGroup, row: LeakGroup): void {
-  into.count += row.count;
-  into.retainedSize += row.retainedSize;
-  for (const c of row.classes) {
-    const same = into.classes.find((x) => x.name === c.name);
-    if (same) {
-      same.count += c.count;
-      same.retainedSize += c.retainedSize;
-    } else into.classes.push({ ...c });
-  }
-  into.classes.sort((x, y) => y.retainedSize - x.retainedSize);
 }

@@ -279,7 +279,7 @@ export function renderPath(
 ): string {
   const lines: string[] = [];
   const picked = path.picked;
-  if (picked) {
+  if (picked && picked.total > 1) {
     const kind = path.target.className;
     lines.push(
       `${path.target.label} stands for the largest group of ${

@@ -115,7 +115,8 @@ Deno.test("`HeapAnalysis.heldBy()` names exports, module bindings and closures",
     via: [],
   });
   const user = a.resolve("Object");
-  assert.deepEqual(a.heldBy(user).via, ["{table}", `[${(user - 20) / 2}]`]);
+  // The hops from the holder as a shape: any index reads `*`.
+  assert.deepEqual(a.heldBy(user).via, ["{table}", "[*]"]);
   assert.deepEqual(a.info(10).closure, {
     kind: "closure",
     name: "tick",
