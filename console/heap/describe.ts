@@ -13,7 +13,7 @@
 import type { HeapGraph } from "./graph.ts";
 import type { Holder, HolderIndex } from "./holders.ts";
 import { NO_EDGE, type ShortestPaths } from "./shortest_paths.ts";
-import { isConsoleCode, isDeveloperCode } from "./code_kinds.ts";
+import { isDeveloperCode } from "./code_kinds.ts";
 
 /** The nearest named holder of a node and the hops from it. */
 export interface HeldBy {
@@ -100,7 +100,7 @@ export function describeHolder(
       holder = holders.closure(from);
     }
     if (!holder) continue;
-    if (isDevelopers(holder)) {
+    if (isDevelopers(holders, holder)) {
       return { holder, via: shape(source, up.slice(0, i)) };
     }
     fallback ??= { holder, at: i };
@@ -155,7 +155,9 @@ function sessionHop(
 }
 
 /** Whether a holder is a name the developer wrote (not the runtime's). */
-function isDevelopers(holder: Holder): boolean {
+function isDevelopers(holders: HolderIndex, holder: Holder): boolean {
+  const isServiceCode = (url: string) =>
+    isDeveloperCode(url) && !holders.isConsoleUrl(url);
   switch (holder.kind) {
     case "session":
     case "global":
@@ -169,11 +171,6 @@ function isDevelopers(holder: Holder): boolean {
     case "context":
       return isServiceCode(holder.owner?.url ?? "");
   }
-}
-
-/** Code a developer of the service wrote, or typed into a console session. */
-function isServiceCode(url: string): boolean {
-  return isDeveloperCode(url) && !isConsoleCode(url);
 }
 
 /**
@@ -239,11 +236,8 @@ export function developerFunction(source: PathSource, start: number): number {
   for (let depth = 0; depth < 6 && level.length > 0; depth++) {
     const next: number[] = [];
     for (const n of level) {
-      if (
-        graph.nodeType(n) === "closure" && isServiceCode(holders.closureUrl(n))
-      ) {
-        return n;
-      }
+      const url = graph.nodeType(n) === "closure" ? holders.closureUrl(n) : "";
+      if (isDeveloperCode(url) && !holders.isConsoleUrl(url)) return n;
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
         const type = graph.edgeType(e);
@@ -274,10 +268,12 @@ function shape(source: PathSource, edgesUp: number[]): string[] {
   for (let i = edgesUp.length - 1; i >= 0; i--) {
     const e = edgesUp[i]!;
     const from = graph.edgeSource(e);
+    const dictionary = isDictionary(graph, from) && !holders.isGlobal(from);
     hops.push({
       label: graph.edgeLabel(e),
-      key: graph.edgeType(e) === "property" && isDictionary(graph, from) &&
-        !holders.isGlobal(from),
+      key: dictionary && graph.edgeType(e) === "property",
+      // A dictionary's keys hang off its property store: `.<key>` too.
+      store: dictionary && graph.edgeName(e) === "properties",
     });
   }
   return collapseRepeats(foldStructures(hops));
@@ -287,6 +283,8 @@ function shape(source: PathSource, edgesUp: number[]): string[] {
 interface Hop {
   label: string;
   key: boolean;
+  /** The hop from a dictionary to its property store (then to a key). */
+  store: boolean;
 }
 
 /**
@@ -336,6 +334,11 @@ function foldStructures(hops: Hop[]): string[] {
       // The listener itself: its index and its callback.
       if (/^\[\d+\]$/.test(labels[i + 1] ?? "")) i++;
       if (labels[i + 1] === ".callback" || labels[i + 1] === ".listener") i++;
+      continue;
+    }
+    if (hops[i]!.store && /^\{\d+\}$/.test(next ?? "")) {
+      out.push(".<key>");
+      i++;
       continue;
     }
     if (label === "{reactions_or_result}") {

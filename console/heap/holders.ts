@@ -139,6 +139,8 @@ export class HolderIndex {
   readonly #moduleUrl = new Map<number, string>();
   readonly #names: Int8Array;
   readonly #isModule = new Set<number>();
+  /** Parts of the console's script URLs (given to `seeds`). */
+  #consoleParts: readonly string[] = [];
   /** Objects holding console sessions' variables (found by `seeds`). */
   readonly #sessionScopes = new Set<number>();
   /** The global objects (and their proxies) of the native contexts. */
@@ -310,6 +312,17 @@ export class HolderIndex {
   }
 
   /**
+   * Whether a script URL is the console's, as the ownership given to
+   * {@link HolderIndex.seeds} says (nothing is without one).
+   *
+   * @param url A script URL.
+   * @returns True for the console's code.
+   */
+  isConsoleUrl(url: string): boolean {
+    return url !== "" && this.#consoleParts.some((p) => url.includes(p));
+  }
+
+  /**
    * Whether a node is a global object (`globalThis`) or its proxy.
    *
    * @param node Ordinal.
@@ -418,9 +431,9 @@ export class HolderIndex {
     const seeds = new Uint8Array(graph.nodeCount);
     const parts = ownership.consoleScripts ?? [];
     const slots = ownership.sessionSlots ?? [];
+    this.#consoleParts = parts;
     if (parts.length === 0) return seeds;
-    const isConsole = (url: string) =>
-      url !== "" && parts.some((p) => url.includes(p));
+    const isConsole = (url: string) => this.isConsoleUrl(url);
     const closureCode = graph.nodeTypes.indexOf("closure");
     const consoleClosure = new Uint8Array(graph.nodeCount);
     const builtins: number[] = [];

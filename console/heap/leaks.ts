@@ -32,7 +32,7 @@ import {
 } from "./describe.ts";
 import { NO_EDGE } from "./shortest_paths.ts";
 import type { Holder } from "./holders.ts";
-import { isConsoleCode, isDeveloperCode } from "./code_kinds.ts";
+import { isDeveloperCode } from "./code_kinds.ts";
 
 /** Node types that can be a leaked object (not V8's internal storage). */
 const CANDIDATE_TYPES = new Set([
@@ -97,6 +97,7 @@ class LeakFinder {
   readonly #underCode: Uint8Array;
   readonly #codeType: number;
   readonly #syntheticType: number;
+  readonly #arrayType: number;
   /** The nodes looked at: reachable, and not the console's unless `all`. */
   readonly #mask: Uint8Array;
   /** Climb results of new nodes: the node reached (dominator or anchor). */
@@ -116,6 +117,7 @@ class LeakFinder {
     this.#underCode = new Uint8Array(graph.nodeCount);
     this.#codeType = graph.nodeTypes.indexOf("code");
     this.#syntheticType = graph.nodeTypes.indexOf("synthetic");
+    this.#arrayType = graph.nodeTypes.indexOf("array");
     this.#mask = all ? analysis.paths.reachable : analysis.counted;
   }
 
@@ -165,7 +167,9 @@ class LeakFinder {
         continue;
       }
       const row = this.#describe(group, size);
-      if (!this.#all && isConsoleCode(row.started?.url ?? "")) {
+      if (
+        !this.#all && this.#a.holders.isConsoleUrl(row.started?.url ?? "")
+      ) {
         consoleCount += row.count;
         consoleSize += row.retainedSize;
         total -= size;
@@ -269,8 +273,23 @@ class LeakFinder {
   /** The anchor of a root: its climb's end, or for the root or a GC-root
    * category (held from several roots), the nearest old node on its path. */
   #anchorOf(v: number): number {
-    const { graph, paths } = this.#a;
-    const to = this.#climbTo.get(v)!;
+    const { graph, paths, dominator } = this.#a;
+    let to = this.#climbTo.get(v)!;
+    // V8's storage (a Map's table, an object's property or element store)
+    // stands for the object that owns it: keys and values are one leak.
+    for (
+      let hops = 0;
+      hops < 8 && graph.nodeTypeCode(to) === this.#arrayType;
+      hops++
+    ) {
+      const d = dominator[to]!;
+      if (
+        d === to || d === 0 || graph.nodeTypeCode(d) === this.#syntheticType
+      ) {
+        break;
+      }
+      to = d;
+    }
     if (to !== 0 && graph.nodeTypeCode(to) !== this.#syntheticType) return to;
     let first = -1;
     for (let at = v, hops = 0; at !== 0 && hops < 1_000_000; hops++) {
@@ -310,6 +329,19 @@ class LeakFinder {
     }
     for (const w of walked) memo.set(w, hop);
     return hop;
+  }
+
+  /** The label of the edge by which `v`'s path leaves `anchor`. */
+  #anchorHop(anchor: number, v: number): string | undefined {
+    const { graph, paths } = this.#a;
+    for (let at = v, hops = 0; at !== 0 && hops < 1_000_000; hops++) {
+      const e = paths.parentEdge[at]!;
+      if (e === NO_EDGE) return undefined;
+      const from = graph.edgeSource(e);
+      if (from === anchor) return wildcard(graph.edgeLabel(e));
+      at = from;
+    }
+    return undefined;
   }
 
   /**
@@ -482,6 +514,12 @@ class LeakFinder {
         .reduce((x, y) => retained[y]! > retained[x]! ? y : x);
     }
     const held = describeHolder(a, example);
+    if (group.hop.endsWith("<key>")) {
+      // Names read as keys: the example's own name reads `<key>` too.
+      const concrete = this.#anchorHop(group.anchor, example);
+      const at = concrete === undefined ? -1 : held.via.indexOf(concrete);
+      if (at >= 0) held.via[at] = group.hop;
+    }
     const info = a.info(example);
     const started = main.name === "Promise"
       ? this.#chainStart(group.members[0]!)
@@ -534,7 +572,14 @@ class LeakFinder {
       let links = chain.get(cls);
       if (!links) chain.set(cls, links = []);
       links.push(at);
-      if (big < 0 || retained[big]! < retained[at]! * 0.8) break;
+      // Down the spine: the part holding most of it, or the next link of
+      // a chain (same class) however little is left below.
+      if (big < 0) break;
+      if (retained[big]! < retained[at]! * 0.8) {
+        const link = kids.find((k) => this.#unitClass(k) === cls);
+        if (link === undefined) break;
+        big = link;
+      }
       at = big;
     }
     let longest: number[] = [];
