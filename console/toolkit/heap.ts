@@ -654,17 +654,29 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
   // A plain object of own functions, not the session itself: completing or
   // inspecting `heap` in the console shows exactly these, and the baselines
   // stay out of the operator's reach.
+  // Bad arguments reject like any other failure, so `.catch()` sees them.
   return {
-    top: (...args: unknown[]) => session.top(...args),
-    growth: (...args: unknown[]) => session.growth(...args),
-    path: (target, ...rest: unknown[]) => session.path(target, ...rest),
-    largest: ((...args: unknown[]) => session.largest(...args)) as HeapHelpers[
-      "largest"
-    ],
-    leaks: (...args: unknown[]) => session.leaks(...args),
-    graph: (target, ...rest: unknown[]) => session.graph(target, ...rest),
-    snapshot: (file) => session.snapshot(file),
+    top: (...args: unknown[]) => settle(() => session.top(...args)),
+    growth: (...args: unknown[]) => settle(() => session.growth(...args)),
+    path: (target, ...rest: unknown[]) =>
+      settle(() => session.path(target, ...rest)),
+    largest:
+      ((...args: unknown[]) =>
+        settle(() => session.largest(...args))) as HeapHelpers["largest"],
+    leaks: (...args: unknown[]) => settle(() => session.leaks(...args)),
+    graph: (target, ...rest: unknown[]) =>
+      settle(() => session.graph(target, ...rest)),
+    snapshot: (file) => settle(() => session.snapshot(file)),
   };
+}
+
+/** Runs `fn`, turning a synchronous throw into a rejection. */
+function settle<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /** What the console holds for itself in a snapshot. */

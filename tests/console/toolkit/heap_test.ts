@@ -368,7 +368,7 @@ heapTest(
       assert.match(Deno.inspect(rows), /retained\s+count\s+kind/);
       const objects = await heap.largest(3, { reuse: true });
       assert.ok(objects.every((r) => typeof r.heldBy === "string"));
-      assert.throws(
+      await assert.rejects(
         // deno-lint-ignore no-explicit-any
         () => heap.largest(3, { by: "size" as any }),
         TypeError,
