@@ -141,6 +141,11 @@ function query(id: number, q: Query): void {
     return;
   }
   try {
+    // A long query says what it is doing (a client waiting on a silent
+    // line may give up).
+    if (q.kind === "leaks") {
+      reply({ id, type: "progress", label: "leaks", done: 0, total: 1 });
+    }
     reply({ id, type: "result", value: answer(analysis, q) });
   } catch (error) {
     fail(id, error);

@@ -145,6 +145,8 @@ export class HolderIndex {
   readonly #sessionScopes = new Set<number>();
   /** The global objects (and their proxies) of the native contexts. */
   readonly #globals = new Set<number>();
+  /** Per name string: 1 a context's name, 0 not, -1 not tested yet. */
+  readonly #contextName: Int8Array;
   /** Context → a closure whose scope it is (made on first use). */
   #contextClosure: Map<number, number> | undefined;
   /** Context → a context whose `previous` it is (made with the above). */
@@ -158,6 +160,7 @@ export class HolderIndex {
   constructor(graph: HeapGraph) {
     this.#graph = graph;
     this.#names = new Int8Array(graph.strings.length).fill(-1);
+    this.#contextName = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
     const contexts: number[] = [];
     // Per name string: 1 module record, 2 context, 3 native context, 0
@@ -356,8 +359,20 @@ export class HolderIndex {
     const closures = new Map<number, number>();
     const inner = new Map<number, number>();
     const closureCode = graph.nodeTypes.indexOf("closure");
+    // Only closures (their scope) and contexts (the scope they nest in)
+    // matter: their edges are read, no one else's.
+    const isContext = (n: number) => {
+      const name = graph.nodes[n * graph.nodeFieldCount + graph.nameOffset]!;
+      let known = this.#contextName[name]!;
+      if (known < 0) {
+        known = graph.strings.get(name).startsWith(CONTEXT_PREFIX) ? 1 : 0;
+        this.#contextName[name] = known;
+      }
+      return known === 1;
+    };
     for (let n = 0; n < graph.nodeCount; n++) {
       const isClosure = graph.nodeTypeCode(n) === closureCode;
+      if (!isClosure && !isContext(n)) continue;
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
         const name = this.#nameOf(e);
@@ -367,8 +382,10 @@ export class HolderIndex {
           if (known === undefined || !isAppUrl(this.closureUrl(known))) {
             closures.set(to, n);
           }
+          break;
         } else if (name === Name.Previous && !inner.has(to)) {
           inner.set(to, n);
+          break;
         }
       }
     }

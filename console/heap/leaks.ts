@@ -100,9 +100,10 @@ class LeakFinder {
   readonly #arrayType: number;
   /** The nodes looked at: reachable, and not the console's unless `all`. */
   readonly #mask: Uint8Array;
-  /** Climb results of new nodes: the node reached (dominator or anchor). */
-  readonly #climbTo = new Map<number, number>();
-  readonly #climbKind = new Map<number, Climb>();
+  /** Climb results per node: the node reached (-1: not climbed yet). */
+  readonly #climbTo: Int32Array;
+  /** And whether that node dominates it (see {@link Climb}). */
+  readonly #climbKind: Uint8Array;
 
   constructor(analysis: HeapAnalysis, since: number, all: boolean) {
     this.#a = analysis;
@@ -119,6 +120,8 @@ class LeakFinder {
     this.#syntheticType = graph.nodeTypes.indexOf("synthetic");
     this.#arrayType = graph.nodeTypes.indexOf("array");
     this.#mask = all ? analysis.paths.reachable : analysis.counted;
+    this.#climbTo = new Int32Array(graph.nodeCount).fill(-1);
+    this.#climbKind = new Uint8Array(graph.nodeCount);
   }
 
   report(n: number): LeakReport {
@@ -162,7 +165,7 @@ class LeakFinder {
     let undescribed = 0;
     for (const [i, { group, size }] of sized.entries()) {
       total += size;
-      if (i >= n * 4 + 64) {
+      if (i >= n * 2 + 16) {
         undescribed++;
         continue;
       }
@@ -243,10 +246,10 @@ class LeakFinder {
         to = 0;
         break;
       }
-      const known = this.#climbTo.get(d);
-      if (known !== undefined && !this.#isMember(d)) {
+      const known = this.#climbTo[d]!;
+      if (known >= 0 && !this.#isMember(d)) {
         to = known;
-        kind = this.#climbKind.get(d)!;
+        kind = this.#climbKind[d]!;
         break;
       }
       if (!this.#isNew(d)) {
@@ -261,11 +264,11 @@ class LeakFinder {
       walked.push(d);
       at = d;
     }
-    this.#climbTo.set(v, to);
-    this.#climbKind.set(v, kind);
+    this.#climbTo[v] = to;
+    this.#climbKind[v] = kind;
     for (const w of walked) {
-      this.#climbTo.set(w, to);
-      this.#climbKind.set(w, kind);
+      this.#climbTo[w] = to;
+      this.#climbKind[w] = kind;
     }
     return kind;
   }
@@ -274,7 +277,7 @@ class LeakFinder {
    * category (held from several roots), the nearest old node on its path. */
   #anchorOf(v: number): number {
     const { graph, paths, dominator } = this.#a;
-    let to = this.#climbTo.get(v)!;
+    let to = this.#climbTo[v]!;
     // V8's storage (a Map's table, an object's property or element store)
     // stands for the object that owns it: keys and values are one leak.
     for (
@@ -599,7 +602,7 @@ class LeakFinder {
     for (let v = 1; v < graph.nodeCount; v++) {
       if (!this.#isMember(v)) continue;
       if (this.#climb(v) !== Climb.Dominated) continue;
-      const by = this.#climbTo.get(v)!;
+      const by = this.#climbTo[v]!;
       let list = map.get(by);
       if (!list) map.set(by, list = []);
       list.push(v);

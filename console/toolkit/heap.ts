@@ -522,7 +522,8 @@ class HeapSession {
         since: this.leaksBaseline,
         n,
         all: options.all,
-      });
+      }, this.progress);
+      this.progress("leaks", 1, 1);
       const groups = report.groups;
       const names = await holderNames(groups, (g) => [
         g.holder,
