@@ -782,7 +782,13 @@ export function representative(
       at = d;
     }
     if (nested) continue;
-    const key = dominator[v]!;
+    // Held from several roots (dominated by a GC-root category): grouped
+    // by the object its path comes through instead.
+    let key = dominator[v]!;
+    if (key === 0 || graph.nodeType(key) === "synthetic") {
+      const e = analysis.paths.parentEdge[v]!;
+      key = e === NO_EDGE ? 0 : graph.edgeSource(e);
+    }
     size.set(key, (size.get(key) ?? 0) + retained[v]!);
     count.set(key, (count.get(key) ?? 0) + 1);
     // The largest instance stands for the group; of equals, the newest.

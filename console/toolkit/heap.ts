@@ -233,8 +233,10 @@ export interface HeapHelpers {
    * Shortest chain of strong references from a GC root to the target.
    *
    * @param target An object, or a type name: then a representative of the
-   *   largest group of its instances allocated since this session's last
-   *   `heap.leaks()` or `heap.growth()` baseline (of all, without one).
+   *   largest group of its instances allocated since this session's
+   *   `heap.leaks()` baseline, else within the interval the last
+   *   `heap.growth()` showed (of all of them, without either, or when none
+   *   is that new).
    * @param options Reuse the last snapshot.
    * @returns The path.
    */
@@ -313,8 +315,15 @@ interface GrowthBaseline {
 class HeapSession {
   growthBaseline: GrowthBaseline | undefined;
   leaksBaseline: number | undefined;
-  /** The latest baseline of either kind: what `heap.path("Type")` picks after. */
-  latestBaseline = 0;
+  /**
+   * What `heap.path("Type")` picks after: the leaks baseline, else the
+   * start of the interval the last `heap.growth()` showed (0: none).
+   */
+  get pathBaseline(): number {
+    return this.leaksBaseline ?? this.shownSince;
+  }
+  /** The start of the interval the last `heap.growth()` compared. */
+  shownSince = 0;
 
   constructor(readonly progress: ProgressFn) {}
 
@@ -396,7 +405,7 @@ class HeapSession {
         types.set(r.name, { count: r.count, size: r.size, peak });
       }
       this.growthBaseline = { since: summary.maxNodeId, types };
-      this.latestBaseline = summary.maxNodeId;
+      this.shownSince = previous?.since ?? 0;
       const footer = leftOutLine(consoleOf(summary), options.all);
       if (!previous) {
         let objects = 0;
@@ -437,7 +446,7 @@ class HeapSession {
       const path = await client.query<RetainingPath | null>({
         kind: "path",
         target: key,
-        since: this.latestBaseline,
+        since: this.pathBaseline,
         all: options.all,
       });
       if (!path) throw notFound(handle);
@@ -506,7 +515,6 @@ class HeapSession {
         summary.maxNodeId < this.leaksBaseline;
       if (this.leaksBaseline === undefined || options.reset || restarted) {
         this.leaksBaseline = summary.maxNodeId;
-        this.latestBaseline = summary.maxNodeId;
         return withInspect(
           [] as LeakRow[],
           () =>
@@ -571,7 +579,7 @@ class HeapSession {
       const found = await client.query<RetainerGraph | null>({
         kind: "graph",
         target: key,
-        since: this.latestBaseline,
+        since: this.pathBaseline,
         depth: options.depth,
         maxNodes: options.maxNodes,
         all: options.all,

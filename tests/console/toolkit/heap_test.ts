@@ -86,7 +86,7 @@ heapTest(
     const parse = pathIO.calls.filter(([l]) => l === "parse");
     assert.equal(parse.at(-1)![1], parse.at(-1)![2]);
 
-    // A type name picks the newest instance; reuse skips a new capture.
+    // A type name picks one of its largest group; reuse skips a capture.
     const before = pathIO.calls.length;
     const byName = await heap.path("Leaked", { reuse: true });
     assert.equal(pathIO.calls.length, before, "reuse: no capture");
