@@ -23,6 +23,7 @@ import type {
   LeakClass,
   LeakGroup,
   LeakReport,
+  Tally,
 } from "./analysis.ts";
 import {
   describeHolder,
@@ -128,26 +129,20 @@ class LeakFinder {
     const { graph, paths } = this.#a;
     const mask = this.#mask;
     const roots: number[] = [];
-    let newCount = 0;
-    let newSize = 0;
-    let consoleCount = 0;
-    let consoleSize = 0;
-    let codeCount = 0;
-    let codeSize = 0;
+    const fresh: Tally = { count: 0, size: 0 };
+    const mine: Tally = { count: 0, size: 0 };
+    const code: Tally = { count: 0, size: 0 };
     for (let v = 1; v < graph.nodeCount; v++) {
       if (paths.reachable[v] !== 1 || !this.#isNew(v)) continue;
       const self = graph.selfSize(v);
-      newCount++;
-      newSize += self;
+      add(fresh, 1, self);
       if (mask[v] !== 1) {
-        consoleCount++;
-        consoleSize += self;
+        add(mine, 1, self);
         continue;
       }
       if (!this.#isCandidate(v)) continue;
       if (this.#isCode(v)) {
-        codeCount++;
-        codeSize += self;
+        add(code, 1, self);
         continue;
       }
       if (this.#climb(v) === Climb.Anchored) roots.push(v);
@@ -173,8 +168,7 @@ class LeakFinder {
       if (
         !this.#all && this.#a.holders.isConsoleUrl(row.started?.url ?? "")
       ) {
-        consoleCount += row.count;
-        consoleSize += row.retainedSize;
+        add(mine, row.count, row.retainedSize);
         total -= size;
         continue;
       }
@@ -196,12 +190,9 @@ class LeakFinder {
     return {
       groups: shown.slice(0, n),
       groupCount: shown.length + undescribed,
-      newObjects: { count: newCount, size: newSize },
+      newObjects: fresh,
       retainedSize: total,
-      leftOut: {
-        console: { count: consoleCount, size: consoleSize },
-        code: { count: codeCount, size: codeSize },
-      },
+      leftOut: { console: mine, code },
     };
   }
 
@@ -709,6 +700,12 @@ class LeakFinder {
 /** A local module's URL (not the runtime's, a package's or a snippet's). */
 function isLocalCode(url: string): boolean {
   return isDeveloperCode(url) && !url.startsWith("<");
+}
+
+/** Adds objects to a tally. */
+function add(tally: Tally, count: number, size: number): void {
+  tally.count += count;
+  tally.size += size;
 }
 
 /** Adds a group that reads the same as `into` to it. */

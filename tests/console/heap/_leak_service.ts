@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { sendLoad } from "../../../bench/load.ts";
 import type { Reply } from "../../../console/protocol.ts";
-import { type MainProcess, OutputLines, spawnMain } from "../../_process.ts";
+import { spawnMain } from "../../_process.ts";
 import { TestConnection } from "../_console_client.ts";
 
 /** Where the leak modules live. */
@@ -56,9 +56,11 @@ export async function startLeakService(
   const serveArgs = ["serve", "--port", "0", "--console-port", "0", ...args];
   const env = { CONSOLE_TOKEN: token };
   const readLeaks = `--allow-read=${LEAKS_DIR.pathname}`;
-  const service = options.root === undefined
-    ? await spawnMain(serveArgs, { env, denoFlags: [readLeaks] })
-    : await spawnAt(options.root, serveArgs, env, readLeaks);
+  const service = await spawnMain(serveArgs, {
+    env,
+    denoFlags: [readLeaks],
+    ...(options.root === undefined ? {} : { root: options.root }),
+  });
   const listening = await service.stdout.waitFor(/listening on http/);
   const url = listening.match(/(http:\/\/\S+)/)![1]!;
   const line = await service.stdout.waitFor(/^console listening on /);
@@ -134,50 +136,6 @@ export async function startLeakService(
       session.close();
       service.child.kill("SIGTERM");
       await service.finish();
-    },
-  };
-}
-
-/**
- * Starts `main.ts` of another checkout with its own `start` task's flags
- * (and `extra`), as `spawnMain` does for this one.
- */
-async function spawnAt(
-  root: string,
-  args: string[],
-  env: Record<string, string>,
-  extra: string,
-): Promise<MainProcess> {
-  const config = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
-  const words = String(config.tasks.start.command)
-    .replaceAll("$HOME", Deno.env.get("HOME") ?? "").split(/\s+/);
-  const flags = words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
-  const child = new Deno.Command("deno", {
-    args: ["run", ...flags, extra, "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
-  return {
-    child,
-    stdout,
-    stderr,
-    async finish() {
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout.rest(),
-        stderr.rest(),
-      ]);
-      return {
-        code: status.code,
-        signal: status.signal,
-        stdout: out,
-        stderr: err,
-      };
     },
   };
 }
