@@ -9,9 +9,9 @@
  *
  * Run: deno task bench:leaks [--before] [--only REGEX] [--requests N]
  *
- * `--before` also grades the `main` branch (exported with `git archive`
- * into the work directory), for a before/after table. Writes
- * bench/results/leak_grades.md.
+ * `--before` also grades `main` as it was where this branch began (its
+ * merge base, exported with `git archive` into the work directory), for a
+ * before/after table. Writes bench/results/leak_grades.md.
  *
  * @module
  */
@@ -145,12 +145,24 @@ async function analyseFile(file: string): Promise<HeapAnalysis> {
   return HeapAnalysis.from(parser.finish(), undefined, CONSOLE_OWNERSHIP);
 }
 
-/** Exports the `main` branch into `dir` (a fresh copy each run). */
-async function exportMain(dir: string): Promise<void> {
+/**
+ * Exports the commit this branch grew from on `main` (the "before": `main`
+ * itself may have moved on since) into `dir`, a fresh copy each run.
+ *
+ * @returns The commit.
+ */
+async function exportBase(dir: string): Promise<string> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(dir, { recursive: true });
+  const base = new TextDecoder().decode(
+    (await new Deno.Command("git", {
+      args: ["-C", ROOT.pathname, "merge-base", "HEAD", "main"],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim();
+  if (!/^[0-9a-f]{40}$/.test(base)) throw new Error("No merge base with main");
   const git = new Deno.Command("git", {
-    args: ["-C", ROOT.pathname, "archive", "--format=tar", "main"],
+    args: ["-C", ROOT.pathname, "archive", "--format=tar", base],
     stdout: "piped",
   }).spawn();
   const tar = new Deno.Command("tar", {
@@ -159,7 +171,8 @@ async function exportMain(dir: string): Promise<void> {
   }).spawn();
   await git.stdout.pipeTo(tar.stdin);
   const [a, b] = await Promise.all([git.status, tar.status]);
-  if (!a.success || !b.success) throw new Error("git archive main failed");
+  if (!a.success || !b.success) throw new Error(`git archive ${base} failed`);
+  return base;
 }
 
 function kib(bytes: number | undefined): string {
@@ -195,9 +208,10 @@ async function main(): Promise<void> {
   const memlabDir = await prepareMemlab(work);
   const after = await gradeAll(modules, requests, undefined, memlabDir);
   let before: Map<string, Result> | undefined;
+  let base = "";
   if (values.before) {
     const dir = `${work}/main`;
-    await exportMain(dir);
+    base = await exportBase(dir);
     before = await gradeAll(modules, requests, dir, undefined);
   }
   const lines = [
@@ -207,7 +221,11 @@ async function main(): Promise<void> {
       values.before ? " --before" : ""
     }\`, ${
       new Date().toISOString().slice(0, 10)
-    }, ${navigator.hardwareConcurrency} cores). Rank: the row whose holder reads as a developer would name it; (n): only a row that mentions the holder in other terms; memlab: \`getFullHeapFromFile\` retained size of the object the row hangs off, on a snapshot taken right after (ours: the same object, same file).`,
+    }, ${navigator.hardwareConcurrency} cores${
+      base
+        ? `; before: main at ${base.slice(0, 7)}, where this branch began`
+        : ""
+    }). Rank: the row whose holder reads as a developer would name it; (n): only a row that mentions the holder in other terms; memlab: \`getFullHeapFromFile\` retained size of the object the row hangs off, on a snapshot taken right after (ours: the same object, same file).`,
     ``,
     before
       ? `| module | kind | before: rank | before: holder as printed | before: retained | after: rank | after: holder as printed | after: objects | after: retained | memlab (object) | ours (object) |`
