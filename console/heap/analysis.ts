@@ -267,6 +267,8 @@ export interface RetainerGraph {
   nodes: GraphNode[];
   /** Retaining edges among them. */
   edges: GraphEdge[];
+  /** Retainers left out: the console's (without `all`), and past `maxNodes`. */
+  leftOut: { console: number; overflow: number };
 }
 
 /** Options for {@link HeapAnalysis.retainerGraph}. */
@@ -949,6 +951,8 @@ export class HeapAnalysis {
     const reachable = this.paths.reachable;
     const shown = this.#mask(options.all ?? false);
     const included = new Map<number, number>([[node, 0]]);
+    const consoleLeft = new Set<number>();
+    const overflow = new Set<number>();
     const drawn: Array<[number, number]> = [];
     const seen = new Set<number>();
     // Reverse edges are not kept after the analysis: one scan of all edges
@@ -968,7 +972,14 @@ export class HeapAnalysis {
             continue;
           }
           if (!included.has(from)) {
-            if (included.size >= maxNodes || shown[from] !== 1) continue;
+            if (shown[from] !== 1) {
+              consoleLeft.add(from);
+              continue;
+            }
+            if (included.size >= maxNodes) {
+              overflow.add(from);
+              continue;
+            }
             included.set(from, hop);
             next.push(from);
           }
@@ -1017,7 +1028,12 @@ export class HeapAnalysis {
         onPath: bold.has(e),
       });
     }
-    return { target: this.info(node), nodes, edges };
+    return {
+      target: this.info(node),
+      nodes,
+      edges,
+      leftOut: { console: consoleLeft.size, overflow: overflow.size },
+    };
   }
 }
 

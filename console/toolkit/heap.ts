@@ -609,11 +609,23 @@ class HeapSession {
         note,
         dot,
       };
+      const { console: mine, overflow } = found.leftOut;
+      const left = [
+        mine > 0
+          ? `${formatCount(mine)} the console holds ({ all: true })`
+          : "",
+        overflow > 0
+          ? `${formatCount(overflow)} past maxNodes (${options.maxNodes ?? 40})`
+          : "",
+      ].filter((l) => l !== "");
       return withInspect(report, () =>
         [
           `retainers of ${report.target}`,
           `  DOT:   ${report.dotFile}`,
           imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
+          ...(left.length > 0
+            ? [`  left out: retainers ${left.join(", ")}`]
+            : []),
         ].join("\n"));
     });
   }

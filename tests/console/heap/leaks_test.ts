@@ -169,6 +169,12 @@ Deno.test("`HeapAnalysis` leaves the console's objects out unless asked", () => 
     owned.largest(20, { all: true }).some((r) => r.id === owned.info(16).id),
   );
   assert.equal(owned.resolve("Array"), 13, "a type name picks the service's");
+  assert.deepEqual(
+    owned.retainerGraph(16).leftOut,
+    { console: 1, overflow: 0 },
+    "the graph says what it left out",
+  );
+  assert.equal(owned.retainerGraph(16, { all: true }).leftOut.console, 0);
 });
 
 Deno.test("`HeapAnalysis.largestGroups()` adds closures of one function up", () => {
