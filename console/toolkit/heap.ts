@@ -30,7 +30,12 @@ import { analysisClient, capture } from "./capture.ts";
 import { formatBytes, formatCount, withInspect } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
-import { checkOptions, countAndOptions, isOptions } from "./heap_args.ts";
+import {
+  checkOptions,
+  countAndOptions,
+  isOptions,
+  type OptionSpec,
+} from "./heap_args.ts";
 import { type HolderName, holderNames } from "./heap_names.ts";
 import {
   leakHeldBy,
@@ -97,11 +102,15 @@ export interface LeaksOptions {
   reset?: boolean;
 }
 
-const SNAPSHOT_KEYS = ["reuse", "all"];
-const GROWTH_KEYS = [...SNAPSHOT_KEYS, "peak"];
-const LARGEST_KEYS = [...SNAPSHOT_KEYS, "by"];
-const LEAKS_KEYS = ["all", "reset"];
-const GRAPH_KEYS = [...SNAPSHOT_KEYS, "depth", "maxNodes"];
+const SNAPSHOT_KEYS: OptionSpec = { reuse: "boolean", all: "boolean" };
+const GROWTH_KEYS: OptionSpec = { ...SNAPSHOT_KEYS, peak: "boolean" };
+const LARGEST_KEYS: OptionSpec = { ...SNAPSHOT_KEYS, by: ["object", "kind"] };
+const LEAKS_KEYS: OptionSpec = { all: "boolean", reset: "boolean" };
+const GRAPH_KEYS: OptionSpec = {
+  ...SNAPSHOT_KEYS,
+  depth: { min: 1, max: 64 },
+  maxNodes: { min: 1, max: 10_000 },
+};
 
 /** One row of `heap.growth()`. */
 export interface GrowthRow {
@@ -464,13 +473,6 @@ class HeapSession {
       LARGEST_KEYS,
     );
     const by = options.by ?? "object";
-    if (by !== "object" && by !== "kind") {
-      throw new TypeError(
-        `heap.largest() takes by: "object" or "kind", got "${
-          clip(String(by), 40)
-        }"`,
-      );
-    }
     return this.analysed("heap.largest()", options, async (client, summary) => {
       const footer = leftOutLine(consoleOf(summary), options.all);
       const query = {

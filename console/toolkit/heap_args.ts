@@ -8,38 +8,54 @@
  */
 
 /**
+ * What each option of a helper takes: a boolean, an integer in a range, or
+ * one of a few words.
+ */
+export type OptionSpec = Readonly<
+  Record<
+    string,
+    "boolean" | { min: number; max: number } | readonly string[]
+  >
+>;
+
+/**
  * Reads `(n?, options?)`: an object in the first place is the options.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { countAndOptions } from "./heap_args.ts";
+ * const spec = { all: "boolean" } as const;
  * assert.deepEqual(
- *   countAndOptions("heap.growth()", [{ all: true }], 10, ["all"]),
+ *   countAndOptions("heap.growth()", [{ all: true }], 10, spec),
  *   { n: 10, options: { all: true } },
  * );
  * assert.deepEqual(
- *   countAndOptions("heap.top()", [5, { all: true }], 10, ["all"]),
+ *   countAndOptions("heap.top()", [5, { all: true }], 10, spec),
  *   { n: 5, options: { all: true } },
  * );
- * assert.throws(() => countAndOptions("heap.top()", [0], 10, []), RangeError);
+ * assert.throws(() => countAndOptions("heap.top()", [0], 10, spec), RangeError);
  * assert.throws(
- *   () => countAndOptions("heap.top()", [{ al: true }], 10, ["all"]),
+ *   () => countAndOptions("heap.top()", [{ al: true }], 10, spec),
  *   /heap\.top\(\) has no option "al"/,
+ * );
+ * assert.throws(
+ *   () => countAndOptions("heap.top()", [{ all: "yes" }], 10, spec),
+ *   /heap\.top\(\) takes all: true or false, got "yes"/,
  * );
  * ```
  *
  * @param what The helper, for messages: `heap.top()`.
  * @param args What it was called with.
  * @param defaultN The row count when none is given.
- * @param known The option names it takes.
+ * @param spec The options it takes.
  * @returns The row count and the options.
  */
 export function countAndOptions<T extends object>(
   what: string,
   args: readonly unknown[],
   defaultN: number,
-  known: readonly string[],
+  spec: OptionSpec,
 ): { n: number; options: T } {
   let [n, options] = args;
   if (args.length > 2) {
@@ -57,30 +73,36 @@ export function countAndOptions<T extends object>(
       `${what} takes a positive row count, got ${describe(count)}`,
     );
   }
-  return { n: count, options: checkOptions<T>(what, options, known) };
+  return { n: count, options: checkOptions<T>(what, options, spec) };
 }
 
 /**
- * Checks an options object: undefined is `{}`, anything but a plain object
- * or an unknown option name is an error that lists the known ones.
+ * Checks an options object: undefined is `{}`; anything but a plain object,
+ * an unknown option name (the error lists the known ones) or a value of
+ * the wrong kind is an error.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkOptions } from "./heap_args.ts";
- * assert.deepEqual(checkOptions("heap.path()", undefined, ["all"]), {});
- * assert.throws(() => checkOptions("heap.path()", "all", ["all"]), TypeError);
+ * const spec = { all: "boolean", depth: { min: 1, max: 64 } } as const;
+ * assert.deepEqual(checkOptions("heap.path()", undefined, spec), {});
+ * assert.throws(() => checkOptions("heap.path()", "all", spec), TypeError);
+ * assert.throws(
+ *   () => checkOptions("heap.graph()", { depth: 1e9 }, spec),
+ *   /takes depth: an integer from 1 to 64, got "1000000000"/,
+ * );
  * ```
  *
  * @param what The helper, for messages.
  * @param options What was passed.
- * @param known The option names it takes.
+ * @param spec The options it takes.
  * @returns The options.
  */
 export function checkOptions<T extends object>(
   what: string,
   options: unknown,
-  known: readonly string[],
+  spec: OptionSpec,
 ): T {
   if (options === undefined || options === null) return {} as T;
   if (!isOptions(options)) {
@@ -88,8 +110,10 @@ export function checkOptions<T extends object>(
       `${what} takes an options object, got ${describe(options)}`,
     );
   }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
+  const known = Object.keys(spec);
+  for (const [key, value] of Object.entries(options)) {
+    const kind = spec[key];
+    if (kind === undefined) {
       throw new TypeError(
         `${what} has no option ${JSON.stringify(clip(key))}${
           known.length > 0
@@ -97,6 +121,34 @@ export function checkOptions<T extends object>(
             : ""
         }`,
       );
+    }
+    if (value === undefined) continue;
+    if (kind === "boolean") {
+      if (typeof value !== "boolean") {
+        throw new TypeError(
+          `${what} takes ${key}: true or false, got ${describe(value)}`,
+        );
+      }
+    } else if (Array.isArray(kind)) {
+      if (!kind.includes(value as string)) {
+        throw new TypeError(
+          `${what} takes ${key}: ${
+            kind.map((k) => `"${k}"`).join(" or ")
+          }, got ${describe(value)}`,
+        );
+      }
+    } else {
+      const range = kind as { min: number; max: number };
+      if (
+        typeof value !== "number" || !Number.isInteger(value) ||
+        value < range.min || value > range.max
+      ) {
+        throw new RangeError(
+          `${what} takes ${key}: an integer from ${range.min} to ${range.max}, got ${
+            describe(value)
+          }`,
+        );
+      }
     }
   }
   return options as T;

@@ -425,3 +425,59 @@ heapTest(
     }
   },
 );
+
+heapTest(
+  "`heap.*` take options first or second, and reject bad ones saying what they take",
+  async (heap) => {
+    const rejects = (p: Promise<unknown>, pattern: RegExp) =>
+      assert.rejects(p, (e: Error) => {
+        assert.match(e.message, pattern);
+        assert.ok(e.message.length < 200, e.message);
+        return true;
+      });
+    await rejects(
+      heap.top({ al: true } as never),
+      /^heap\.top\(\) has no option "al"; it takes "reuse", "all"$/,
+    );
+    await rejects(heap.top("5" as never), /positive row count, got "5"/);
+    await rejects(heap.top(0), /positive row count, got "0"/);
+    await rejects(
+      (heap.top as (...args: unknown[]) => Promise<unknown>)(1, {}, {}),
+      /takes a row count and an options object, got 3 arguments/,
+    );
+    await rejects(
+      heap.growth({ peak: "yes" } as never),
+      /heap\.growth\(\) takes peak: true or false, got "yes"/,
+    );
+    await rejects(
+      heap.largest({ by: "size" } as never),
+      /heap\.largest\(\) takes by: "object" or "kind", got "size"/,
+    );
+    await rejects(
+      heap.graph(cache, { depth: 0 }),
+      /takes depth: an integer from 1 to 64, got "0"/,
+    );
+    await rejects(
+      heap.graph(cache, 42 as never),
+      /file name or an options object after the target, got number/,
+    );
+    await rejects(
+      heap.path(cache, "all" as never),
+      /options object, got "all"/,
+    );
+    await rejects(
+      heap.leaks({ reset: 1 } as never),
+      /takes reset: true or false, got "1"/,
+    );
+    await rejects(heap.snapshot(42 as never), /takes a file name, got number/);
+    await rejects(
+      heap.top({ ["x".repeat(10_000)]: 1 } as never),
+      /has no option "x+…"/,
+    );
+    // Options first read like options second.
+    const first = await heap.top({ all: true });
+    assert.equal(first.length, 10);
+    const kinds = await heap.largest({ by: "kind", reuse: true });
+    assert.ok(kinds.every((r) => typeof r.name === "string"));
+  },
+);
