@@ -41,11 +41,16 @@ interface Result {
   printed: string;
   objects: string;
   retained: number;
-  /** memlab's retained size of the row's anchor object, same snapshot. */
+  /**
+   * memlab's retained size of the object the row hangs off, same snapshot;
+   * for a row no one object holds (timers, held from several GC roots):
+   * of its example, times the row's count.
+   */
   memlab?: number;
-  /** Ours for the same object, same snapshot file. */
+  /** Ours for the same object(s), same snapshot file. */
   ours?: number;
-  anchorLabel?: string;
+  /** What was measured: the object, or `N × example`. */
+  measured?: string;
 }
 
 async function gradeAll(
@@ -64,10 +69,31 @@ async function gradeAll(
         requests,
       });
       const result = resultOf(grade);
-      if (memlabDir && grade.row?.anchorId) {
+      const row = grade.row;
+      if (memlabDir && row?.anchorId) {
+        const example = row.example.target.id;
+        const [anchor, one] = await compareWithMemlab(
+          service,
+          [row.anchorId, example],
+          memlabDir,
+        );
+        // The anchor holds the row unless the row's objects are held from
+        // several roots (a timer is held by the runtime's list and its
+        // handle): then the example stands for each of them.
+        const count = row.mainCount ?? row.count;
         Object.assign(
           result,
-          await compareWithMemlab(service, grade.row.anchorId, memlabDir),
+          anchor!.ours >= row.retainedSize * 0.5
+            ? {
+              memlab: anchor!.memlab,
+              ours: anchor!.ours,
+              measured: anchor!.label,
+            }
+            : {
+              memlab: one!.memlab * count,
+              ours: one!.ours * count,
+              measured: `${count} × ${one!.label}`,
+            },
         );
       }
       results.set(module.file, result);
@@ -89,25 +115,24 @@ function resultOf(grade: Grade): Result {
 }
 
 /**
- * Saves a snapshot now and measures one object's retained size in it with
+ * Saves a snapshot now and measures objects' retained sizes in it with
  * memlab and with our analysis.
  */
 async function compareWithMemlab(
   service: LeakService,
-  id: number,
+  ids: number[],
   memlabDir: string,
-): Promise<Pick<Result, "memlab" | "ours" | "anchorLabel">> {
+): Promise<{ memlab: number; ours: number; label: string }[]> {
   const { path } = await service.data<{ path: string }>("heap.snapshot()");
   try {
     const analysis = await analyseFile(path);
-    const node = analysis.graph.findById(id);
     const out = await new Deno.Command("node", {
       args: [
         "--max-old-space-size=8192",
         `${memlabDir}/run.js`,
         path,
-        JSON.stringify([id]),
-        String(id),
+        JSON.stringify(ids),
+        String(ids[0]),
       ],
       cwd: memlabDir,
       stdout: "piped",
@@ -120,12 +145,15 @@ async function compareWithMemlab(
         `memlab failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
       );
     }
-    const memlab = JSON.parse(line.slice(7)).retained[id] as number;
-    return {
-      memlab,
-      ours: node >= 0 ? analysis.retained[node]! : -1,
-      anchorLabel: node >= 0 ? analysis.graph.label(node) : "?",
-    };
+    const theirs = JSON.parse(line.slice(7)).retained as Record<string, number>;
+    return ids.map((id) => {
+      const node = analysis.graph.findById(id);
+      return {
+        memlab: theirs[id] ?? -1,
+        ours: node >= 0 ? analysis.retained[node]! : -1,
+        label: node >= 0 ? analysis.graph.label(node) : "?",
+      };
+    });
   } finally {
     await Deno.remove(path);
   }
@@ -239,7 +267,7 @@ async function main(): Promise<void> {
     const b = before?.get(m.file);
     const kind = `${m.category}${m.unforeseen ? " (unforeseen)" : ""}`;
     const memlab = `${kib(a?.memlab)}${
-      a?.anchorLabel ? ` (${cell(a.anchorLabel)})` : ""
+      a?.measured ? ` (${cell(a.measured)})` : ""
     }`;
     lines.push(
       before

@@ -19,6 +19,7 @@ export interface GradedRow {
   count: number;
   retainedSize: number;
   mainObjects?: string;
+  mainCount?: number;
   anchorId?: number;
   example: { target: { id: number } };
 }
