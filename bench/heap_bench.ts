@@ -102,8 +102,12 @@ function fill(users: number, from = 0): void {
 /**
  * Feeds a snapshot file to a parser in 1 MiB reads, as text pieces the way
  * the analysis worker gets them.
+ *
+ * @param parser A fresh parser.
+ * @param file The `.heapsnapshot` file.
+ * @returns The parsed snapshot.
  */
-async function parseFile(
+export async function parseFile(
   parser: SnapshotParser,
   file: string,
 ): Promise<RawSnapshot> {

@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { prepareMemlab } from "./heap_bench.ts";
+import { parseFile, prepareMemlab } from "./heap_bench.ts";
 import { HeapAnalysis } from "../console/heap/analysis.ts";
 import { SnapshotParser } from "../console/heap/parser.ts";
 import { CONSOLE_OWNERSHIP } from "../console/heap/code_kinds.ts";
@@ -160,17 +160,8 @@ async function compareWithMemlab(
 }
 
 async function analyseFile(file: string): Promise<HeapAnalysis> {
-  const parser = new SnapshotParser();
-  const decoder = new TextDecoder();
-  using handle = await Deno.open(file);
-  const block = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await handle.read(block);
-    if (n === null) break;
-    parser.push(decoder.decode(block.subarray(0, n), { stream: true }));
-  }
-  parser.push(decoder.decode());
-  return HeapAnalysis.from(parser.finish(), undefined, CONSOLE_OWNERSHIP);
+  const raw = await parseFile(new SnapshotParser(), file);
+  return HeapAnalysis.from(raw, undefined, CONSOLE_OWNERSHIP);
 }
 
 /**
