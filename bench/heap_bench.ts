@@ -112,8 +112,12 @@ function fill(users: number, from = 0): void {
 /**
  * Feeds a snapshot file to a parser in 1 MiB reads, as text pieces the way
  * the analysis worker gets them.
+ *
+ * @param parser A fresh parser.
+ * @param file The `.heapsnapshot` file.
+ * @returns The parsed snapshot.
  */
-async function parseFile(
+export async function parseFile(
   parser: SnapshotParser,
   file: string,
 ): Promise<RawSnapshot> {
@@ -346,9 +350,7 @@ const [baseline, target, final] = process.argv.slice(2);
 /** `deno task bench:heap cli`: only the command-line comparison. */
 async function cliOnly(): Promise<void> {
   const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
-  const memlabDir = `${work}/memlab-${MEMLAB_VERSION}`;
-  await Deno.mkdir(work, { recursive: true });
-  await ensureMemlab(memlabDir);
+  const memlabDir = await prepareMemlab(work);
   const md = await cliReport(await compareClis(work, memlabDir));
   console.log(md);
   await Deno.mkdir(new URL("results/", HERE), { recursive: true });
@@ -696,13 +698,26 @@ async function cliReport(rows: string[]): Promise<string> {
   ].join("\n");
 }
 
-async function main(): Promise<void> {
-  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+/**
+ * Installs memlab (once) into `work` and writes the scripts the benches run
+ * under `node`: `run.js FILE IDS_JSON TARGET_ID` prints a `RESULT` line with
+ * memlab's retained size of each id, `leaks.js` its leak finding.
+ *
+ * @param work The bench's work directory.
+ * @returns memlab's directory (run the scripts with it as cwd).
+ */
+export async function prepareMemlab(work: string): Promise<string> {
   const memlabDir = `${work}/memlab-${MEMLAB_VERSION}`;
   await Deno.mkdir(work, { recursive: true });
   await ensureMemlab(memlabDir);
   await Deno.writeTextFile(`${memlabDir}/run.js`, MEMLAB_SCRIPT);
   await Deno.writeTextFile(`${memlabDir}/leaks.js`, MEMLAB_LEAKS_SCRIPT);
+  return memlabDir;
+}
+
+async function main(): Promise<void> {
+  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+  const memlabDir = await prepareMemlab(work);
   const heapDir = HEAP_DIR.pathname;
   const idle = await runChild<{ maxRss: number }>([], ["idle"]);
   // The snapshot-making children read the analysis worker's source, ask

@@ -16,14 +16,16 @@ const ROOT = new URL("../", import.meta.url);
  *
  * @param task The task's name.
  * @param home The `$HOME` to expand; the test's own by default.
+ * @param root The checkout whose `deno.json` to read (this one by default).
  * @returns The flags between `deno run` and `main.ts`.
  */
 export async function taskFlags(
   task: string,
   home = Deno.env.get("HOME") ?? "",
+  root: string | URL = ROOT,
 ): Promise<string[]> {
   const config = JSON.parse(
-    await Deno.readTextFile(new URL("deno.json", ROOT)),
+    await Deno.readTextFile(new URL("deno.json", directoryUrl(root))),
   );
   const command: string = config.tasks[task].command;
   const words = command.replaceAll("$HOME", home)
@@ -38,15 +40,32 @@ export async function taskFlags(
  *
  * @param args The subcommand and its flags.
  * @param options The task (default `start`), the `$HOME` to expand in its
- * flags, extra deno flags such as `--v8-flags=...`.
+ * flags, extra deno flags such as `--v8-flags=...`, another checkout.
  * @returns The arguments for `deno`.
  */
 export async function mainArgs(
   args: string[],
-  options: { task?: string; home?: string; denoFlags?: string[] } = {},
+  options: {
+    task?: string;
+    home?: string;
+    denoFlags?: string[];
+    root?: string;
+  } = {},
 ): Promise<string[]> {
-  const flags = await taskFlags(options.task ?? "start", options.home);
+  const flags = await taskFlags(
+    options.task ?? "start",
+    options.home,
+    options.root,
+  );
   return ["run", ...flags, ...options.denoFlags ?? [], "main.ts", ...args];
+}
+
+/** A directory as a URL that ends with a slash (for resolving in it). */
+function directoryUrl(root: string | URL): URL {
+  const url = root instanceof URL
+    ? root
+    : new URL(`file://${root.replace(/\/?$/, "/")}`);
+  return url.href.endsWith("/") ? url : new URL(`${url.href}/`);
 }
 
 /**
@@ -138,7 +157,8 @@ export interface MainProcess {
  *
  * @param args The subcommand and its flags.
  * @param options The task whose permissions to use, extra environment,
- * extra deno flags.
+ * extra deno flags, another checkout of the project to run (its `main.ts`
+ * with its own task flags; a bench compares with the `main` branch so).
  * @returns The running process.
  */
 export async function spawnMain(
@@ -149,10 +169,11 @@ export async function spawnMain(
     stdin?: boolean;
     home?: string;
     denoFlags?: string[];
+    root?: string;
   } = {},
 ): Promise<MainProcess> {
   const process = spawnDeno(await mainArgs(args, options), {
-    cwd: ROOT,
+    cwd: options.root === undefined ? ROOT : directoryUrl(options.root),
     env: {
       ...options.home === undefined ? {} : { HOME: options.home },
       ...options.env,

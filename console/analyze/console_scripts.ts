@@ -8,7 +8,7 @@
 
 import type { Ownership } from "../heap/holders.ts";
 import type { RawSnapshot } from "../heap/parser.ts";
-import { CONSOLE_MARKER, consoleOwnership } from "../toolkit/heap.ts";
+import { CONSOLE_MARKER, consoleOwnership } from "../heap/code_kinds.ts";
 
 const SCRIPT_PREFIX = "system / Script / ";
 
@@ -27,7 +27,7 @@ const SCRIPT_PREFIX = "system / Script / ";
  *   '"node_types":[["synthetic","code"],"string","number","number","number"],' +
  *   '"edge_fields":["type","name_or_index","to_node"],"edge_types":[["weak"],"string_or_number","node"]},' +
  *   '"node_count":2,"edge_count":0},"nodes":[0,0,1,0,0,1,1,3,0,0],"edges":[],' +
- *   '"strings":["","system / Script / file:///srv/app/console/toolkit/heap.ts"]}');
+ *   '"strings":["","system / Script / file:///srv/app/console/heap/code_kinds.ts"]}');
  * const ownership = consoleOwnershipIn(parser.finish());
  * assert.equal(ownership?.consoleScripts?.[0], "file:///srv/app/console/");
  * ```

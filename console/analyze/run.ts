@@ -18,13 +18,14 @@ import {
 } from "../heap/snapshot_ids.ts";
 import { ProgressLine } from "../client/progress_bar.ts";
 import {
+  type Hints,
   kindReport,
   largestReport,
   leakReport,
   pathReport,
   retainerDot,
   typeReport,
-} from "../toolkit/heap.ts";
+} from "../toolkit/heap_render.ts";
 import { formatBytes, formatCount } from "../toolkit/report.ts";
 import {
   ANALYZE_HELP,
@@ -42,6 +43,12 @@ interface Output {
   text: string;
   json: unknown;
 }
+
+/** How the reports tell a command-line reader to see more: by the flags. */
+const HINTS: Hints = {
+  more: "-n N shows more",
+  all: "--all includes them",
+};
 
 /** The most progress redraws a second. */
 const REDRAW_MS = 100;
@@ -106,9 +113,16 @@ async function summaryReport(
   const analysis = analyse(file, progress);
   const scope = { all: config.all };
   const summary = analysis.summary();
-  const top = typeReport(analysis.top(config.rows, scope));
-  const largest = await largestReport(analysis.largest(config.rows, scope));
-  const kinds = await kindReport(analysis.largestGroups(config.rows, scope));
+  // The first line says what was left out, once for the three tables.
+  const top = typeReport(analysis.top(config.rows, scope), "");
+  const largest = await largestReport(
+    analysis.largest(config.rows, scope),
+    "",
+  );
+  const kinds = await kindReport(
+    analysis.largestGroups(config.rows, scope),
+    "",
+  );
   const console = summary.consoleCount > 0 && !config.all
     ? ` (${
       formatCount(summary.consoleCount)
@@ -155,11 +169,12 @@ async function leaksReport(
   const final = await readSnapshotFile(files.final, progress);
   comparable(previous, final);
   const analysis = analyse(final, progress);
-  const groups = analysis.leaks(baseline.ids.last, config.rows, {
+  const found = analysis.leakReport(baseline.ids.last, config.rows, {
     all: config.all,
     until,
   });
-  const leaks = await leakReport(groups);
+  const leaks = await leakReport(found, { all: config.all, hints: HINTS });
+  const { groups: _, ...totals } = found;
   const method = files.target === undefined
     ? `objects allocated after ${files.baseline} and alive in ${files.final}`
     : `objects allocated between ${files.baseline} and ${files.target} and alive in ${files.final} (memlab's method)`;
@@ -171,6 +186,7 @@ async function leaksReport(
       final: files.final,
       since: baseline.ids.last,
       ...(until !== undefined ? { until } : {}),
+      ...totals,
       leaks,
     },
   };

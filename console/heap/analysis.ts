@@ -23,8 +23,9 @@ import {
   shortestPaths,
 } from "./shortest_paths.ts";
 import { buildRetainers, isEssentialEdge } from "./retainers.ts";
-import { findLeaks } from "./leaks.ts";
-import { isHeapObjectId } from "./snapshot_ids.ts";
+import { findLeaks, type Representative, representative } from "./leaks.ts";
+import { describeHolder, type HeldBy } from "./describe.ts";
+import { isAllocatedIn, isHeapObjectId } from "./snapshot_ids.ts";
 import { Scratch } from "./scratch.ts";
 
 import type { ProgressFn } from "./progress.ts";
@@ -76,6 +77,8 @@ export interface PathStep {
 export interface RetainingPath {
   /** The node the path leads to. */
   target: NodeInfo;
+  /** When the target was named by its class: the group it stands for. */
+  picked?: Picked;
   /** False when only weak references (or garbage) hold the target. */
   reachable: boolean;
   /** The root, then one step per edge, ending at the target. */
@@ -92,13 +95,7 @@ export interface LargeObject extends NodeInfo {
   via: string[];
 }
 
-/** The nearest named holder of a node and the hops from it. */
-export interface HeldBy {
-  /** The holder (undefined: no binding on the way to the root). */
-  holder?: Holder;
-  /** Edge labels from the holder (or the root) to the node. */
-  via: string[];
-}
+export type { HeldBy };
 
 /** Objects of one kind, with their retained size counted once. */
 export interface LargeGroup {
@@ -114,12 +111,20 @@ export interface LargeGroup {
   exampleId: number;
 }
 
+/** A census row with how many a console session holds. */
+export interface TypeStats extends ClassStats {
+  /** Instances held only through a console session's variables. */
+  sessionCount: number;
+}
+
 /** A census row with what is new since a given snapshot id. */
 export interface ClassDelta {
   /** Class name. */
   name: string;
   /** Live instances. */
   count: number;
+  /** Instances held only through a console session's variables. */
+  sessionCount: number;
   /** Their shallow sizes, in bytes. */
   size: number;
   /** Instances with an id above `since`: allocated after that snapshot. */
@@ -128,24 +133,79 @@ export interface ClassDelta {
   newSize: number;
 }
 
-/** Objects allocated after a baseline and alive now, grouped by holder and path. */
+/** One class of objects in a {@link LeakGroup}. */
+export interface LeakClass {
+  /** Class name (`Timeout` for a timer). */
+  name: string;
+  /** Objects of it in the group. */
+  count: number;
+  /** Their retained sizes added up. */
+  retainedSize: number;
+}
+
+/**
+ * One leak: objects allocated after a baseline and alive now that hang off
+ * the same object of the old heap (a Map, an array, a dictionary, a linked
+ * list, a listener table, a timer list...), whatever their keys or indices.
+ */
 export interface LeakGroup {
   /** The nearest named holder (undefined: none on the way to the root). */
   holder?: Holder;
   /** Who holds the group: the service or a console session. */
   owner: OwnerName;
-  /** Edge labels from the holder to each object, indices as `*`. */
+  /**
+   * Hops from the holder to the objects, as a shape: indices `*`,
+   * dictionary keys `<key>`, repeated links once with `…`, listener tables
+   * `"type" listeners`, promise reactions `promise chain`.
+   */
   via: string[];
-  /** Class of the objects. */
+  /** The class with the largest share of the group. */
   className: string;
-  /** Closures: the function of the first one. */
+  /** Every class in the group, largest share first. */
+  classes: LeakClass[];
+  /** Closures: the function of the example. */
   closure?: Holder;
-  /** New objects in the group (each counted with what only it holds). */
+  /** Promise chains: the developer's function found inside the chain. */
+  started?: Holder;
+  /**
+   * Objects in the group: the new objects no other new object holds (each
+   * with what only it holds), a container's entries, a chain's links.
+   */
   count: number;
-  /** Their retained sizes added up. */
+  /** What the whole group retains, each object counted once. */
   retainedSize: number;
-  /** One of them, with its full path from the root. */
+  /** Snapshot id of the old object the group hangs off (0: the root). */
+  anchorId: number;
+  /** One of the objects (of the main class), with its full path from the root. */
   example: RetainingPath;
+}
+
+/** Objects and their total shallow size. */
+export interface Tally {
+  /** Objects. */
+  count: number;
+  /** Bytes. */
+  size: number;
+}
+
+/** {@link HeapAnalysis.leakReport}'s answer: the groups and what is left out. */
+export interface LeakReport {
+  /** The largest groups, largest first. */
+  groups: LeakGroup[];
+  /** Groups found in all. */
+  groupCount: number;
+  /** Every new live object (shallow sizes). */
+  newObjects: Tally;
+  /** What all the groups retain together. */
+  retainedSize: number;
+  /** New objects not grouped: the console's own, compiled code. */
+  leftOut: { console: Tally; code: Tally };
+}
+
+/** A class's representative instance (see {@link HeapAnalysis.pick}). */
+export interface Picked extends Representative {
+  /** The baseline it was picked after (0: among all live instances). */
+  since: number;
 }
 
 /** Which objects the queries look at. */
@@ -182,6 +242,10 @@ export interface SnapshotSummary {
   maxNodeId: number;
   /** Reachable nodes held only by the console. */
   consoleCount: number;
+  /** Their shallow sizes. */
+  consoleSize: number;
+  /** Reachable nodes held only through a console session's variables. */
+  sessionCount: number;
 }
 
 /** A node of a {@link RetainerGraph}. */
@@ -214,6 +278,8 @@ export interface RetainerGraph {
   nodes: GraphNode[];
   /** Retaining edges among them. */
   edges: GraphEdge[];
+  /** Retainers left out: the console's (without `all`), and past `maxNodes`. */
+  leftOut: { console: number; overflow: number };
 }
 
 /** Options for {@link HeapAnalysis.retainerGraph}. */
@@ -376,6 +442,8 @@ export class HeapAnalysis {
     let reachableSize = 0;
     let maxNodeId = 0;
     let consoleCount = 0;
+    let consoleSize = 0;
+    let sessionCount = 0;
     const { reachable, owner } = this.paths;
     for (let n = 0; n < graph.nodeCount; n++) {
       const id = graph.nodeId(n);
@@ -383,8 +451,12 @@ export class HeapAnalysis {
       if (id > maxNodeId && isHeapObjectId(id)) maxNodeId = id;
       if (reachable[n] === 1) {
         reachableCount++;
-        reachableSize += graph.selfSize(n);
-        if (owner[n] === OWNER_CONSOLE) consoleCount++;
+        const self = graph.selfSize(n);
+        reachableSize += self;
+        if (owner[n] === OWNER_CONSOLE) {
+          consoleCount++;
+          consoleSize += self;
+        } else if (owner[n] === OWNER_SESSION) sessionCount++;
       }
     }
     return {
@@ -396,6 +468,8 @@ export class HeapAnalysis {
       textLength: graph.textLength,
       maxNodeId,
       consoleCount,
+      consoleSize,
+      sessionCount,
     };
   }
 
@@ -406,12 +480,27 @@ export class HeapAnalysis {
    * @param options Include the console's objects.
    * @returns Rows, most instances first.
    */
-  top(n = Infinity, options: ScopeOptions = {}): ClassStats[] {
-    return this.censusOf(options.all).classes
+  top(n = Infinity, options: ScopeOptions = {}): TypeStats[] {
+    const census = this.censusOf(options.all);
+    const session = this.#sessionCounts(census);
+    return census.classes
+      .map((c, i) => ({ ...c, sessionCount: session[i]! }))
       .filter((c) => c.count > 0 && !isGrouping(c.name))
       .sort((a, b) => b.count - a.count || b.retainedSize - a.retainedSize)
-      .slice(0, n)
-      .map((c) => ({ ...c }));
+      .slice(0, n);
+  }
+
+  /** Instances per class that a console session holds. */
+  #sessionCounts(census: Census): Float64Array {
+    const counts = new Float64Array(census.classes.length);
+    const { owner } = this.paths;
+    for (let v = 0; v < this.graph.nodeCount; v++) {
+      if (owner[v] === OWNER_SESSION) {
+        const c = census.classOf[v]!;
+        counts[c] = counts[c]! + 1;
+      }
+    }
+    return counts;
   }
 
   /**
@@ -430,18 +519,20 @@ export class HeapAnalysis {
     const newSize = new Float64Array(census.classes.length);
     if (since > 0) {
       for (let n = 0; n < graph.nodeCount; n++) {
-        if (mask[n] !== 1 || graph.nodeId(n) <= since) continue;
+        if (mask[n] !== 1 || !isAllocatedIn(graph.nodeId(n), since)) continue;
         const c = census.classOf[n]!;
         newCount[c] = newCount[c]! + 1;
         newSize[c] = newSize[c]! + graph.selfSize(n);
       }
     }
+    const session = this.#sessionCounts(census);
     const rows: ClassDelta[] = [];
     census.classes.forEach((c, i) => {
       if (c.count > 0 && !isGrouping(c.name)) {
         rows.push({
           name: c.name,
           count: c.count,
+          sessionCount: session[i]!,
           size: c.shallowSize,
           newCount: newCount[i]!,
           newSize: newSize[i]!,
@@ -491,32 +582,44 @@ export class HeapAnalysis {
 
   /**
    * Finds the node to report for a target: a snapshot id, or a class name
-   * (then its most recently allocated reachable instance: highest id).
+   * (then a representative of the largest group of its instances allocated
+   * after `since`, or of all of them when none is: see `representative`).
    *
    * @param target Snapshot id or class name.
-   * @param options Let a type name pick one of the console's objects.
+   * @param options Let a type name pick one of the console's objects; the
+   *   baseline's highest id (0: none).
    * @returns The ordinal, or -1.
    */
-  resolve(target: number | string, options: ScopeOptions = {}): number {
-    const { graph } = this;
-    if (typeof target === "number") return graph.findById(target);
-    const { classes, classOf } = this.census;
-    const cls = classes.findIndex((c) => c.name === target);
-    if (cls < 0) return -1;
-    // The service's reachable instances first, then the newest (highest id).
-    let best = -1;
-    let bestKey = -1;
-    const reachable = this.paths.reachable;
-    const mask = this.#mask(options.all ?? false);
-    for (let n = 0; n < graph.nodeCount; n++) {
-      if (classOf[n] !== cls) continue;
-      const key = (reachable[n]! + mask[n]!) * 2 ** 32 + graph.nodeId(n);
-      if (key > bestKey) {
-        best = n;
-        bestKey = key;
-      }
+  resolve(
+    target: number | string,
+    options: ScopeOptions & { since?: number } = {},
+  ): number {
+    if (typeof target === "number") return this.graph.findById(target);
+    return this.pick(target, options)?.node ?? -1;
+  }
+
+  /**
+   * A representative instance of a class: of the largest group of those
+   * allocated after `since`, else (none is new, or no baseline) of all.
+   *
+   * @param className A class name as the census counts it.
+   * @param options The baseline's highest id (0: none); include the
+   *   console's objects.
+   * @returns The instance, its group and whether it is new, or undefined
+   *   when the class has no live instance.
+   */
+  pick(
+    className: string,
+    options: ScopeOptions & { since?: number } = {},
+  ): Picked | undefined {
+    const all = options.all ?? false;
+    const since = options.since ?? 0;
+    if (since > 0) {
+      const found = representative(this, className, since, all);
+      if (found) return { ...found, since };
     }
-    return best;
+    const found = representative(this, className, 0, all);
+    return found ? { ...found, since: 0 } : undefined;
   }
 
   /**
@@ -561,45 +664,25 @@ export class HeapAnalysis {
     const named = this.holders.hop(edge, from);
     if (named) return named;
     if (
-      this.paths.owner[from] === OWNER_SESSION &&
-      this.paths.owner[graph.edgeTarget(edge)] === OWNER_SESSION &&
-      graph.edgeType(edge) === "property" &&
-      this.ownerOf(this.#parentOf(from)) !== "session"
+      graph.edgeType(edge) === "property" && this.holders.isSessionScope(from)
     ) {
       return { kind: "session", name: String(graph.edgeName(edge)) };
     }
     return undefined;
   }
 
-  #parentOf(node: number): number {
-    const e = this.paths.parentEdge[node]!;
-    return e === NO_EDGE ? 0 : this.graph.edgeSource(e);
-  }
-
   /**
-   * The nearest binding, closure or variable on a node's path from the
-   * root, and the hops from it to the node.
+   * What holds a node in the developer's terms: the timer whose callback
+   * holds it, else the nearest binding, property of `globalThis`, static
+   * field, closure variable or session variable on its path from the root
+   * (the developer's own names before the runtime's), and the shape of the
+   * hops from it (see `describeHolder`).
    *
    * @param node Ordinal.
-   * @returns The holder and the edge labels after it.
+   * @returns The holder and the hops after it.
    */
   heldBy(node: number): HeldBy {
-    const { graph, paths } = this;
-    const via: string[] = [];
-    let at = node;
-    for (let hops = 0; at !== 0 && hops < 100_000; hops++) {
-      const e = paths.parentEdge[at]!;
-      if (e === NO_EDGE) break;
-      const holder = this.#hopHolder(e);
-      if (holder) return { holder, via: via.reverse() };
-      const from = graph.edgeSource(e);
-      via.push(graph.edgeLabel(e));
-      if (graph.nodeType(from) === "closure" && from !== node) {
-        return { holder: this.holders.closure(from), via: via.reverse() };
-      }
-      at = from;
-    }
-    return { via: via.reverse() };
+    return describeHolder(this, node);
   }
 
   /** Edges of the BFS path to a node, root first, and the node it starts at. */
@@ -813,11 +896,10 @@ export class HeapAnalysis {
 
   /**
    * Objects allocated after a baseline snapshot (node id above `since`) and
-   * alive now, grouped by their nearest named holder and the path from it,
-   * largest retained size first. An object counts when no other new object
-   * holds it on its path (a user, not its strings; the promise chain's
-   * head, not each link), so each group's size is what freeing it would
-   * return.
+   * alive now, one group per leak, largest retained size first (see
+   * `findLeaks`). An object counts when no other new object holds it (a
+   * user, not its strings; the promise chain's head, not each link), so
+   * the groups' sizes add up.
    *
    * @param since The baseline snapshot's highest node id.
    * @param n How many groups (default 10).
@@ -825,6 +907,24 @@ export class HeapAnalysis {
    * @returns The groups.
    */
   leaks(since: number, n = 10, options: LeakOptions = {}): LeakGroup[] {
+    return this.leakReport(since, n, options).groups;
+  }
+
+  /**
+   * {@link HeapAnalysis.leaks} with totals: every new live object, how many
+   * groups, and what was left out (the console's own objects, compiled
+   * code).
+   *
+   * @param since The baseline snapshot's highest node id.
+   * @param n How many groups (default 10).
+   * @param options Include the console's objects; an upper id bound.
+   * @returns The groups and the totals.
+   */
+  leakReport(
+    since: number,
+    n = 10,
+    options: LeakOptions = {},
+  ): LeakReport {
     return findLeaks(this, since, n, options.all ?? false, options.until);
   }
 
@@ -863,6 +963,8 @@ export class HeapAnalysis {
     const reachable = this.paths.reachable;
     const shown = this.#mask(options.all ?? false);
     const included = new Map<number, number>([[node, 0]]);
+    const consoleLeft = new Set<number>();
+    const overflow = new Set<number>();
     const drawn: Array<[number, number]> = [];
     const seen = new Set<number>();
     // Reverse edges are not kept after the analysis: one scan of all edges
@@ -882,7 +984,14 @@ export class HeapAnalysis {
             continue;
           }
           if (!included.has(from)) {
-            if (included.size >= maxNodes || shown[from] !== 1) continue;
+            if (shown[from] !== 1) {
+              consoleLeft.add(from);
+              continue;
+            }
+            if (included.size >= maxNodes) {
+              overflow.add(from);
+              continue;
+            }
             included.set(from, hop);
             next.push(from);
           }
@@ -931,7 +1040,12 @@ export class HeapAnalysis {
         onPath: bold.has(e),
       });
     }
-    return { target: this.info(node), nodes, edges };
+    return {
+      target: this.info(node),
+      nodes,
+      edges,
+      leftOut: { console: consoleLeft.size, overflow: overflow.size },
+    };
   }
 }
 

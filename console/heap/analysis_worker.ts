@@ -141,6 +141,11 @@ function query(id: number, q: Query): void {
     return;
   }
   try {
+    // A long query says what it is doing (a client waiting on a silent
+    // line may give up).
+    if (q.kind === "leaks") {
+      reply({ id, type: "progress", label: "leaks", done: 0, total: 1 });
+    }
     reply({ id, type: "result", value: answer(analysis, q) });
   } catch (error) {
     fail(id, error);
@@ -158,8 +163,12 @@ function answer(analysis: HeapAnalysis, q: Query): unknown {
     case "groups":
       return analysis.largestGroups(q.n, q);
     case "leaks":
-      return analysis.leaks(q.since, q.n, q);
+      return analysis.leakReport(q.since, q.n, q);
     case "path": {
+      if (typeof q.target === "string") {
+        const picked = analysis.pick(q.target, q);
+        return picked ? { ...analysis.path(picked.node), picked } : null;
+      }
       const node = analysis.resolve(q.target, q);
       return node < 0 ? null : analysis.path(node);
     }

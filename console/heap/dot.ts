@@ -34,7 +34,7 @@ import type { GraphNode, RetainerGraph } from "./analysis.ts";
  * @returns DOT source.
  */
 export function renderDot(
-  graph: RetainerGraph,
+  graph: Omit<RetainerGraph, "leftOut">,
   describe: (node: GraphNode) => string[] = () => [],
 ): string {
   const lines = [

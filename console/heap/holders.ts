@@ -1,16 +1,20 @@
 /**
  * Names in the developer's terms for what holds an object: module bindings
  * (`cache` of `lib/users.ts`, exported or not; a CommonJS module's or a
- * classic script's top-level variables), global variables, closures
- * (function name and where it is defined), closure variables and
- * console-session variables, found in the snapshot's module records,
- * contexts, global objects and scripts. Also marks what belongs to the
- * console, so the queries can leave it out.
+ * classic script's top-level variables), properties of the global object
+ * (`globalThis.registry`, `var x` in a classic script), static fields
+ * (`Tracer.finished`), closures (function name and where it is defined),
+ * closure variables (with the function whose scope holds them), timers (by
+ * their callback) and console-session variables, found in the snapshot's
+ * module records, contexts, global objects and scripts. Also marks what
+ * belongs to the console, so the queries can leave it out.
  *
  * @module
  */
 
 import type { HeapGraph } from "./graph.ts";
+import { isDeveloperCode } from "./code_kinds.ts";
+import { SEED_DEVELOPER, SEED_SNIPPET } from "./shortest_paths.ts";
 
 /** A name a developer knows for a node. */
 export interface Holder {
@@ -19,11 +23,22 @@ export interface Holder {
    * that is not exported (or, with an empty name, the module itself), also
    * a CommonJS module's or a classic script's top-level variable;
    * `global`: a property of the global object (`globalThis.x`, `var x` in
-   * a classic script); `closure`: a function; `context`: a variable a
-   * closure captured; `session`: a console session's variable.
+   * a classic script); `static`: a property of a function or class
+   * (`owner` is the class); `closure`: a function; `context`: a variable a
+   * closure captured (`owner` is the closure); `timer`: a pending
+   * `setTimeout`/`setInterval` (`name`), `owner` its callback; `session`: a
+   * console session's variable.
    */
-  kind: "export" | "module" | "global" | "closure" | "context" | "session";
-  /** Binding, function or variable name (`""` for an anonymous function). */
+  kind:
+    | "export"
+    | "module"
+    | "global"
+    | "static"
+    | "closure"
+    | "context"
+    | "timer"
+    | "session";
+  /** Binding, property, function or variable name (`""` for an anonymous function). */
   name: string;
   /** The module's or the function's script URL, when known. */
   url?: string;
@@ -31,6 +46,8 @@ export interface Holder {
   line?: number;
   /** Closures: 0-based column in the code V8 runs. */
   column?: number;
+  /** The function a `context`, `static` or `timer` holder belongs to. */
+  owner?: Holder;
 }
 
 /** Where a console session keeps its variables: a closure variable of one script. */
@@ -58,12 +75,15 @@ export interface Ownership {
 export const SEED_SESSION = 2;
 /** A console-owned node. */
 export const SEED_CONSOLE = 3;
+export { SEED_DEVELOPER, SEED_SNIPPET };
 
 const SCRIPT_PREFIX = "system / Script / ";
 const MODULE_NAME = "system / SourceTextModule";
+const SYNTHETIC_MODULE_NAME = "system / SyntheticModule";
 const CELL_NAME = "system / Cell";
 const CONTEXT_PREFIX = "system / Context";
 const NATIVE_CONTEXT_PREFIX = "system / NativeContext";
+const REACTION_NAME = "system / PromiseReaction";
 
 const enum Name {
   Other,
@@ -92,8 +112,20 @@ const NAME_CODES: ReadonlyMap<string, Name> = new Map([
   ["_onTimeout", Name.Callback],
   ["callback", Name.Callback],
   ["previous", Name.Previous],
+  // A native context's global object; Node 20's V8 lists it as `extension`.
   ["global_object", Name.GlobalObject],
+  // A global object's proxy, and the way back from it.
   ["global_proxy", Name.GlobalProxy],
+]);
+
+/** Properties every function has: not static fields a developer wrote. */
+const FUNCTION_PROPERTIES = new Set([
+  "prototype",
+  "__proto__",
+  "name",
+  "length",
+  "arguments",
+  "caller",
 ]);
 
 /**
@@ -116,11 +148,22 @@ export class HolderIndex {
   readonly #names: Int8Array;
   readonly #isModule = new Set<number>();
   readonly #contexts: number[] = [];
-  readonly #nativeContexts: number[] = [];
   /** Top-level scope of a script or CommonJS module → a URL ("": unknown). */
   #scriptScopes: Map<number, string> | undefined;
-  /** Global objects (`globalThis` of each realm). */
-  #globals: Set<number> | undefined;
+  /** Parts of the console's script URLs (given to `seeds`). */
+  #consoleParts: readonly string[] = [];
+  /** Objects holding console sessions' variables (found by `seeds`). */
+  readonly #sessionScopes = new Set<number>();
+  /** The realms' native contexts. */
+  readonly #nativeContexts: number[] = [];
+  /** The global objects (`globalThis` of each realm) and their proxies. */
+  readonly #globals = new Set<number>();
+  /** Per name string: 1 a context's name, 0 not, -1 not tested yet. */
+  readonly #contextName: Int8Array;
+  /** Context → a closure whose scope it is (made on first use). */
+  #contextClosure: Map<number, number> | undefined;
+  /** Context → a context whose `previous` it is (made with the above). */
+  #innerContext: Map<number, number> | undefined;
 
   /**
    * Indexes a graph.
@@ -130,6 +173,7 @@ export class HolderIndex {
   constructor(graph: HeapGraph) {
     this.#graph = graph;
     this.#names = new Int8Array(graph.strings.length).fill(-1);
+    this.#contextName = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
     const contexts = this.#contexts;
     const nativeContexts = this.#nativeContexts;
@@ -157,6 +201,7 @@ export class HolderIndex {
       else if (kind === 2) contexts.push(n);
       else if (kind === 3) nativeContexts.push(n);
     }
+    this.#indexGlobals();
     if (modules.length === 0) return;
     const isModule = this.#isModule;
     for (const m of modules) isModule.add(m);
@@ -200,13 +245,33 @@ export class HolderIndex {
    * @returns The URL, or `""`.
    */
   closureUrl(node: number): string {
-    const graph = this.#graph;
-    const shared = this.#childNamed(node, Name.Shared);
-    if (shared < 0) return "";
-    const script = this.#childNamed(shared, Name.Script);
-    return script < 0 ? "" : scriptUrl(graph.nodeName(script), true);
+    const script = this.closureScript(node);
+    return script < 0 ? "" : this.#scriptUrlOf(script);
   }
 
+  /**
+   * The script a closure's code belongs to (through its shared info).
+   *
+   * @param node A closure's ordinal.
+   * @returns The script's ordinal, or -1.
+   */
+  closureScript(node: number): number {
+    const shared = this.#childNamed(node, Name.Shared);
+    return shared < 0 ? -1 : this.#childNamed(shared, Name.Script);
+  }
+
+  /**
+   * Whether a node is a module record (`SourceTextModule` or a synthetic
+   * module such as `node:process`).
+   *
+   * @param node Ordinal.
+   * @returns True for a module record.
+   */
+  isModuleRecord(node: number): boolean {
+    if (this.#isModule.has(node)) return true;
+    const name = this.#graph.nodeName(node);
+    return name === MODULE_NAME || name === SYNTHETIC_MODULE_NAME;
+  }
   /**
    * The name that the hop `edge` (from `from`) gives the node it reaches,
    * when it is a binding a developer wrote: a module's (exported or not) or
@@ -229,10 +294,21 @@ export class HolderIndex {
       if (script !== undefined) {
         return { kind: "module", name, ...(script ? { url: script } : {}) };
       }
-      return { kind: "context", name };
+      const fn = this.contextClosure(from);
+      return {
+        kind: "context",
+        name,
+        ...(fn >= 0 ? { owner: this.closure(fn) } : {}),
+      };
     }
-    if (type === "property" && this.#globalObjects().has(from)) {
-      return { kind: "global", name: String(graph.edgeName(edge)) };
+    if (type === "property") {
+      const name = String(graph.edgeName(edge));
+      if (this.#globals.has(from)) return { kind: "global", name };
+      if (
+        graph.nodeType(from) === "closure" && !FUNCTION_PROPERTIES.has(name)
+      ) {
+        return { kind: "static", name, owner: this.closure(from) };
+      }
     }
     if (this.#isModule.has(from) && type !== "weak") {
       return { kind: "module", name: "", url: this.moduleUrl(from) };
@@ -248,6 +324,85 @@ export class HolderIndex {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Whether a script URL is the console's, as the ownership given to
+   * {@link HolderIndex.seeds} says (nothing is without one).
+   *
+   * @param url A script URL.
+   * @returns True for the console's code.
+   */
+  isConsoleUrl(url: string): boolean {
+    return url !== "" && this.#consoleParts.some((p) => url.includes(p));
+  }
+
+  /**
+   * Whether a node is a global object (`globalThis`) or its proxy.
+   *
+   * @param node Ordinal.
+   * @returns True for the global object.
+   */
+  isGlobal(node: number): boolean {
+    return this.#globals.has(node);
+  }
+
+  /**
+   * A closure whose scope a context is: one that points at it, or at a
+   * context nested in it (a developer's function preferred).
+   *
+   * @param context A context's ordinal.
+   * @returns The closure's ordinal, or -1.
+   */
+  contextClosure(context: number): number {
+    if (this.#contextClosure === undefined) this.#indexContexts();
+    for (let at = context, hops = 0; hops < 64; hops++) {
+      const fn = this.#contextClosure!.get(at);
+      if (fn !== undefined) return fn;
+      const inner = this.#innerContext!.get(at);
+      if (inner === undefined) return -1;
+      at = inner;
+    }
+    return -1;
+  }
+
+  #indexContexts(): void {
+    const graph = this.#graph;
+    const closures = new Map<number, number>();
+    const inner = new Map<number, number>();
+    const closureCode = graph.nodeTypes.indexOf("closure");
+    // Only closures (their scope) and contexts (the scope they nest in)
+    // matter: their edges are read, no one else's.
+    const isContext = (n: number) => {
+      const name = graph.nodes[n * graph.nodeFieldCount + graph.nameOffset]!;
+      let known = this.#contextName[name]!;
+      if (known < 0) {
+        known = graph.strings.get(name).startsWith(CONTEXT_PREFIX) ? 1 : 0;
+        this.#contextName[name] = known;
+      }
+      return known === 1;
+    };
+    for (let n = 0; n < graph.nodeCount; n++) {
+      const isClosure = graph.nodeTypeCode(n) === closureCode;
+      if (!isClosure && !isContext(n)) continue;
+      const end = graph.firstEdge[n + 1]!;
+      for (let e = graph.firstEdge[n]!; e < end; e++) {
+        const name = this.#nameOf(e);
+        const to = graph.edgeTarget(e);
+        if (isClosure && name === Name.Context) {
+          const known = closures.get(to);
+          if (known === undefined || !isAppUrl(this.closureUrl(known))) {
+            closures.set(to, n);
+          }
+          break;
+        } else if (name === Name.Previous && !inner.has(to)) {
+          inner.set(to, n);
+          break;
+        }
+      }
+    }
+    this.#contextClosure = closures;
+    this.#innerContext = inner;
   }
 
   /**
@@ -272,7 +427,7 @@ export class HolderIndex {
     for (let e = graph.firstEdge[module]!; e < end && url === ""; e++) {
       const start = graph.edgeTarget(e);
       if (this.#isScript(start)) {
-        url = scriptUrl(graph.nodeName(start));
+        url = this.#scriptUrlOf(start);
         break;
       }
       for (const route of routes) {
@@ -283,7 +438,7 @@ export class HolderIndex {
         }
         // The last hop is a script edge: its target is the script, named
         // bare in V8 11 (Node 20).
-        const found = at >= 0 ? scriptUrl(graph.nodeName(at), true) : "";
+        const found = at >= 0 ? this.#scriptUrlOf(at) : "";
         if (found !== "") {
           url = found;
           break;
@@ -308,15 +463,21 @@ export class HolderIndex {
     const seeds = new Uint8Array(graph.nodeCount);
     const parts = ownership.consoleScripts ?? [];
     const slots = ownership.sessionSlots ?? [];
+    this.#consoleParts = parts;
     if (parts.length === 0) return seeds;
-    const isConsole = (url: string) =>
-      url !== "" && parts.some((p) => url.includes(p));
+    const isConsole = (url: string) => this.isConsoleUrl(url);
     const closureCode = graph.nodeTypes.indexOf("closure");
     const consoleClosure = new Uint8Array(graph.nodeCount);
+    const builtins: number[] = [];
     for (let n = 0; n < graph.nodeCount; n++) {
       if (graph.nodeTypeCode(n) === closureCode) {
         const url = this.closureUrl(n);
-        if (!isConsole(url)) continue;
+        if (url === "") builtins.push(n);
+        if (!isConsole(url)) {
+          if (url.startsWith(SNIPPET_PREFIX)) seeds[n] = SEED_SNIPPET;
+          else if (isAppUrl(url)) seeds[n] = SEED_DEVELOPER;
+          continue;
+        }
         seeds[n] = SEED_CONSOLE;
         consoleClosure[n] = 1;
         const context = this.#childNamed(n, Name.Context);
@@ -325,11 +486,14 @@ export class HolderIndex {
           for (const slot of slots) {
             if (!url.endsWith(slot.script)) continue;
             const vars = graph.child(context, slot.variable);
-            if (vars >= 0) seeds[vars] = SEED_SESSION;
+            if (vars >= 0) {
+              seeds[vars] = SEED_SESSION;
+              this.#sessionScopes.add(vars);
+            }
           }
         }
       } else if (this.#isScript(n)) {
-        if (isConsole(scriptUrl(graph.nodeName(n)))) seeds[n] = SEED_CONSOLE;
+        if (isConsole(this.#scriptUrlOf(n))) seeds[n] = SEED_CONSOLE;
       }
     }
     for (const module of new Set(this.#moduleOfContext.values())) {
@@ -362,6 +526,7 @@ export class HolderIndex {
         }
       }
     }
+    this.#consoleAsync(seeds, builtins);
     return seeds;
   }
 
@@ -398,27 +563,100 @@ export class HolderIndex {
   }
 
   /**
-   * Global objects: what a native context names as its global object
-   * (`global_object`, or `extension` in Node 20's V8) and that points back
-   * at a global proxy.
+   * The console's pending async work is the console's too: the runtime's
+   * functions (no script) that resume a console async function or resolve
+   * a promise only the console awaits, the reactions that call them, and
+   * promises whose every reaction is the console's. Found by propagating
+   * from the console's suspended functions a few times over.
    */
-  #globalObjects(): Set<number> {
-    if (this.#globals) return this.#globals;
+  #consoleAsync(seeds: Uint8Array, builtins: number[]): void {
     const graph = this.#graph;
-    const globals = new Set<number>();
-    for (const n of this.#nativeContexts) {
-      const end = graph.firstEdge[n + 1]!;
-      for (let e = graph.firstEdge[n]!; e < end; e++) {
-        const name = this.#nameOf(e);
-        if (name !== Name.GlobalObject && name !== Name.Extension) continue;
-        const target = graph.edgeTarget(e);
-        if (this.#childNamed(target, Name.GlobalProxy) >= 0) {
-          globals.add(target);
+    const promises: number[] = [];
+    const reactions: number[] = [];
+    // Per name string: 1 Promise, 2 reaction, 0 other (tested once).
+    const kindOfName = new Int8Array(graph.strings.length).fill(-1);
+    const nf = graph.nodeFieldCount;
+    for (let n = 0; n < graph.nodeCount; n++) {
+      const name = graph.nodes[n * nf + graph.nameOffset]!;
+      let kind = kindOfName[name]!;
+      if (kind < 0) {
+        const text = graph.strings.get(name);
+        kind = text === "Promise" ? 1 : text === REACTION_NAME ? 2 : 0;
+        kindOfName[name] = kind;
+      }
+      if (kind === 1 && graph.nodeType(n) === "object") promises.push(n);
+      else if (kind === 2) reactions.push(n);
+    }
+    const isConsole = (n: number) => n >= 0 && seeds[n] === SEED_CONSOLE;
+    for (let round = 0, changed = true; changed && round < 8; round++) {
+      changed = false;
+      for (const fn of builtins) {
+        if (seeds[fn] !== 0) continue;
+        const context = this.#childNamed(fn, Name.Context);
+        if (context < 0 || seeds[context] === SEED_SESSION) continue;
+        let mine = isConsole(context) ||
+          isConsole(this.#childNamed(context, Name.Extension));
+        if (!mine) {
+          const end = graph.firstEdge[context + 1]!;
+          for (let e = graph.firstEdge[context]!; e < end && !mine; e++) {
+            const to = graph.edgeTarget(e);
+            mine = graph.edgeTypeCode(e) === graph.hiddenEdge &&
+              isConsole(to) && graph.nodeName(to) === "Promise";
+          }
+        }
+        if (!mine) continue;
+        seeds[fn] = SEED_CONSOLE;
+        if (seeds[context] === 0) seeds[context] = SEED_CONSOLE;
+        changed = true;
+      }
+      for (const r of reactions) {
+        if (seeds[r] !== 0) continue;
+        const end = graph.firstEdge[r + 1]!;
+        for (let e = graph.firstEdge[r]!; e < end; e++) {
+          const to = graph.edgeTarget(e);
+          if (graph.nodeTypeCode(to) === this.#closureType && isConsole(to)) {
+            seeds[r] = SEED_CONSOLE;
+            changed = true;
+            break;
+          }
+        }
+      }
+      for (const p of promises) {
+        if (seeds[p] !== 0) continue;
+        // Pending: its reactions, linked by `next`; every one the console's.
+        let at = graph.child(p, "reactions_or_result");
+        let any = false;
+        let all = true;
+        for (let hops = 0; at >= 0 && hops < 1_000; hops++) {
+          if (graph.nodeName(at) !== REACTION_NAME) break;
+          any = true;
+          if (!isConsole(at)) {
+            all = false;
+            break;
+          }
+          at = graph.child(at, "next");
+        }
+        if (any && all) {
+          seeds[p] = SEED_CONSOLE;
+          changed = true;
         }
       }
     }
-    this.#globals = globals;
-    return globals;
+  }
+
+  get #closureType(): number {
+    return this.#graph.nodeTypes.indexOf("closure");
+  }
+
+  /**
+   * Whether a node is an object in which a console session keeps its
+   * variables (see {@link Ownership.sessionSlots}).
+   *
+   * @param node Ordinal.
+   * @returns True for a session scope.
+   */
+  isSessionScope(node: number): boolean {
+    return this.#sessionScopes.has(node);
   }
 
   #indexExports(module: number): void {
@@ -438,6 +676,47 @@ export class HolderIndex {
           if (!this.#exports.has(to)) this.#exports.set(to, { name, module });
           name = undefined;
         } else name = undefined;
+      }
+    }
+  }
+
+  /**
+   * A script's URL: its name, or for code compiled by `new Function` (no
+   * name) the `//# sourceURL=` it gave itself (`<console:3>`), which the
+   * snapshot lists as an unnamed string of the script.
+   */
+  #scriptUrlOf(script: number): string {
+    const graph = this.#graph;
+    const named = scriptUrl(graph.nodeName(script));
+    if (named !== "") return named;
+    const end = graph.firstEdge[script + 1]!;
+    for (let e = graph.firstEdge[script]!; e < end; e++) {
+      if (graph.edgeTypeCode(e) !== graph.hiddenEdge) continue;
+      const to = graph.edgeTarget(e);
+      if (!graph.isString(to)) continue;
+      const text = graph.nodeName(to);
+      if (text.length < 2_048 && SOURCE_URL.test(text)) return text;
+    }
+    return "";
+  }
+
+  /**
+   * The global objects: what a native context names as its global object
+   * (`global_object`; `extension` in Node 20's V8) and that points back at
+   * its proxy (`global_proxy`); the proxies too.
+   */
+  #indexGlobals(): void {
+    const graph = this.#graph;
+    for (const n of this.#nativeContexts) {
+      const end = graph.firstEdge[n + 1]!;
+      for (let e = graph.firstEdge[n]!; e < end; e++) {
+        const name = this.#nameOf(e);
+        if (name !== Name.GlobalObject && name !== Name.Extension) continue;
+        const global = graph.edgeTarget(e);
+        const proxy = this.#childNamed(global, Name.GlobalProxy);
+        if (proxy < 0) continue;
+        this.#globals.add(global);
+        this.#globals.add(proxy);
       }
     }
   }
@@ -483,14 +762,29 @@ export class HolderIndex {
   }
 }
 
+/** What a `//# sourceURL=` names: `<console:3>` or a URL. */
+const SOURCE_URL = /^(<[^<>\s]+>|[a-z][a-z0-9+.-]*:[^\s]+)$/;
+
+/** Script URLs of code a console session compiled. */
+const SNIPPET_PREFIX = "<console:";
+
+/**
+ * Whether a script URL is a local module (the service's, or the console's:
+ * the caller tells them apart), not the runtime's (`ext:`, `node:`), an npm
+ * package's or a console snippet's.
+ */
+function isAppUrl(url: string): boolean {
+  return isDeveloperCode(url) && !url.startsWith(SNIPPET_PREFIX);
+}
+
 /**
  * A script's URL from its node's name: `system / Script / URL`, or, where
  * V8 11 (Node 20) names a script by its URL alone, any name that is not a
- * `system / ...` one when `bare` allows it.
+ * `system / ...` one.
  */
-function scriptUrl(nodeName: string, bare = false): string {
+function scriptUrl(nodeName: string): string {
   if (nodeName.startsWith(SCRIPT_PREFIX)) {
     return nodeName.slice(SCRIPT_PREFIX.length);
   }
-  return bare && !nodeName.startsWith("system / ") ? nodeName : "";
+  return nodeName.startsWith("system / ") ? "" : nodeName;
 }

@@ -38,6 +38,21 @@ export const OWNER_SESSION = 2;
 /** {@link ShortestPaths.owner}: held only by the console. */
 export const OWNER_CONSOLE = 3;
 
+/**
+ * Seed kind: a function of the developer's code (not the console's). The
+ * console's machinery may hold one (a wrapper around a timer callback that
+ * a hooked request started): what such a function holds is the service's,
+ * not the console's, so the console phase hands it back to the service.
+ */
+export const SEED_DEVELOPER = 4;
+/**
+ * Seed kind: a function a console session compiled (`<console:N>`). Found
+ * from the service (a hook a session installed), it and what only it holds
+ * are the session's; found only through the console (its cache of compiled
+ * snippets), they are the console's machinery.
+ */
+export const SEED_SNIPPET = 5;
+
 /** The BFS tree from the root. */
 export interface ShortestPaths {
   /** 1 for nodes the root reaches through retaining edges. */
@@ -53,12 +68,17 @@ export interface ShortestPaths {
  * session seeds, then from the console seeds (see `HolderIndex.seeds`).
  * Each node's owner is the phase that reached it, so a node the service and
  * the console both hold is the service's, and its path avoids the console.
+ * Two kinds of seeds change owner on the way: a developer's function
+ * ({@link SEED_DEVELOPER}) reached in the console phase starts a stretch of
+ * the service's again, and a session's compiled function
+ * ({@link SEED_SNIPPET}) reached from the service is the session's.
  *
  * @param graph The graph.
  * @param scratch Pool for the queue.
  * @param retainerCounts Optional zeroed array that receives, per node, the
  *   number of retaining edges from reachable nodes.
- * @param seeds Optional seed kind per node (`OWNER_SESSION`, `OWNER_CONSOLE`).
+ * @param seeds Optional seed kind per node (`OWNER_SESSION`,
+ *   `OWNER_CONSOLE`, `SEED_DEVELOPER`, `SEED_SNIPPET`).
  * @returns The BFS tree.
  */
 export function shortestPaths(
@@ -83,8 +103,14 @@ export function shortestPaths(
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
   const deferred: number[][] = [[], [], [], []];
+  // The roots of the moment of capture, entered once nothing else is left
+  // in the service's phase.
   const moment = momentRoots(graph);
   const late: number[] = [];
+  // Developer functions the console phase reaches, and what they hold: the
+  // service's again, searched (depth first) before the phase goes on, so
+  // that the console's part cannot claim what they hold.
+  const escaped: number[] = [];
   let head = 0;
   let tail = 0;
   let phase = OWNER_APP;
@@ -92,8 +118,13 @@ export function shortestPaths(
   reachable[0] = 1;
   owner[0] = OWNER_APP;
   for (;;) {
-    while (head < tail) {
-      const from = queue[head++]!;
+    for (;;) {
+      if (head === tail && escaped.length === 0) {
+        if (late.length === 0) break;
+        for (const n of late.splice(0)) queue[tail++] = n;
+      }
+      const from = escaped.length > 0 ? escaped.pop()! : queue[head++]!;
+      const fromOwner = owner[from]!;
       const end = firstEdge[from + 1]!;
       for (let e = firstEdge[from]!, f = e * ef; e < end; e++, f += ef) {
         const to = edges[f + toAt]!;
@@ -104,18 +135,26 @@ export function shortestPaths(
         if (reachable[to] === 1) continue;
         reachable[to] = 1;
         parentEdge[to] = e;
-        const kind = seed[to]!;
-        if (kind !== 0 && kind !== phase) {
+        let kind = seed[to]!;
+        if (kind === SEED_DEVELOPER) {
+          if (fromOwner === OWNER_CONSOLE) {
+            owner[to] = OWNER_APP;
+            escaped.push(to);
+            continue;
+          }
+          kind = 0;
+        } else if (kind === SEED_SNIPPET) {
+          kind = fromOwner === OWNER_APP ? OWNER_SESSION : 0;
+        }
+        if (kind !== 0 && kind !== fromOwner) {
           owner[to] = kind;
           deferred[kind]!.push(to);
           continue;
         }
-        owner[to] = phase;
-        if (moment.has(to)) late.push(to);
+        owner[to] = fromOwner;
+        if (fromOwner !== phase) escaped.push(to);
+        else if (moment.has(to)) late.push(to);
         else queue[tail++] = to;
-      }
-      if (head === tail && late.length > 0) {
-        for (const n of late.splice(0)) queue[tail++] = n;
       }
     }
     const next = deferred[OWNER_SESSION]!.length > 0

@@ -43,6 +43,34 @@ export function isHeapObjectId(id: number): boolean {
   return id % 2 === 1;
 }
 
+/**
+ * Whether a node was allocated after a baseline snapshot and, in memlab's
+ * three-snapshot method, no later than the target one: a heap object
+ * (embedders' ids follow no order, so their nodes are never new) with an
+ * id in `(since, until]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isAllocatedIn } from "./snapshot_ids.ts";
+ * assert.equal(isAllocatedIn(75_189, 75_001), true);
+ * assert.equal(isAllocatedIn(75_189, 75_001, 75_101), false);
+ * assert.equal(isAllocatedIn(75_190, 75_001), false);
+ * ```
+ *
+ * @param id A node's snapshot id.
+ * @param since The baseline snapshot's highest heap-object id.
+ * @param until The target snapshot's highest (default: no bound).
+ * @returns True when the object is new in that window.
+ */
+export function isAllocatedIn(
+  id: number,
+  since: number,
+  until = Infinity,
+): boolean {
+  return id > since && id <= until && isHeapObjectId(id);
+}
+
 /** What one snapshot contributes to a comparison with a later one. */
 export interface SnapshotIds {
   /** The highest heap-object id: objects first seen later get higher ones. */

@@ -114,11 +114,12 @@ export class AnalysisClient {
    * Asks a question about the loaded snapshot.
    *
    * @param query The question.
+   * @param onProgress Receives what a long query is doing.
    * @returns The worker's answer.
    */
-  query<T>(query: Query): Promise<T> {
+  query<T>(query: Query, onProgress?: ProgressFn): Promise<T> {
     const id = this.#nextId++;
-    const done = this.#expect(id, {});
+    const done = this.#expect(id, { onProgress });
     this.#send({ id, op: "query", query });
     return done as Promise<T>;
   }

@@ -11,13 +11,19 @@ export type Query =
   & (
     | { kind: "top"; n: number }
     | { kind: "deltas"; since: number }
-    | { kind: "path"; target: number | string }
+    | {
+      kind: "path";
+      target: number | string;
+      /** A type name picks among instances newer than this id (0: all). */
+      since?: number;
+    }
     | { kind: "largest"; n: number }
     | { kind: "groups"; n: number }
     | { kind: "leaks"; since: number; n: number }
     | {
       kind: "graph";
       target: number | string;
+      since?: number;
       depth?: number;
       maxNodes?: number;
     }

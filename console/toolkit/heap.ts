@@ -1,7 +1,8 @@
 /**
  * The `heap.*` helpers: census, growth, retaining paths, largest retainers,
- * retainer graphs and raw snapshots, each from a fresh heap snapshot that the
- * analysis worker parses and analyses.
+ * leaks, retainer graphs and raw snapshots, each from a fresh heap snapshot
+ * that the analysis worker parses and analyses. Each takes its row count and
+ * options in whichever order reads naturally (`heap.growth({ all: true })`).
  *
  * @module
  */
@@ -14,26 +15,42 @@ import type {
   LargeGroup,
   LargeObject,
   LeakGroup,
+  LeakReport,
   RetainerGraph,
   RetainingPath,
   SnapshotSummary,
+  TypeStats,
 } from "../heap/analysis.ts";
-import { renderDot } from "../heap/dot.ts";
-import type { Holder, Ownership } from "../heap/holders.ts";
-import type { ClassStats } from "../heap/census.ts";
+import type { Holder } from "../heap/holders.ts";
+import { CONSOLE_OWNERSHIP } from "../heap/code_kinds.ts";
 import type { AnalysisClient } from "../heap/worker_client.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 import { analysisClient, capture } from "./capture.ts";
-import {
-  type Column,
-  formatBytes,
-  formatCount,
-  renderTable,
-  withInspect,
-} from "./report.ts";
+import { formatBytes, formatCount, withInspect } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
-import { fileUrlPath, mapToSource } from "./source_positions.ts";
+import {
+  checkOptions,
+  countAndOptions,
+  isOptions,
+  type OptionSpec,
+} from "./heap_args.ts";
+import type { HolderName } from "./heap_names.ts";
+import {
+  kindReport,
+  largestReport,
+  leakReport,
+  type LeftOut,
+  leftOutLine,
+  pathReport,
+  renderGrowth,
+  renderPath,
+  retainerDot,
+  typeReport,
+} from "./heap_render.ts";
+
+export type { HolderName };
+export { renderPath };
 
 /** Options shared by the snapshot-based helpers. */
 export interface SnapshotOptions {
@@ -44,7 +61,8 @@ export interface SnapshotOptions {
   reuse?: boolean;
   /**
    * Include the console's own objects (its closures, caches, the toolkit):
-   * left out by default. A session's own variables are always shown.
+   * left out by default, and every table says how much it left out. What a
+   * console session keeps is always shown, labelled as the session's.
    */
   all?: boolean;
 }
@@ -84,6 +102,16 @@ export interface LeaksOptions {
   reset?: boolean;
 }
 
+const SNAPSHOT_KEYS: OptionSpec = { reuse: "boolean", all: "boolean" };
+const GROWTH_KEYS: OptionSpec = { ...SNAPSHOT_KEYS, peak: "boolean" };
+const LARGEST_KEYS: OptionSpec = { ...SNAPSHOT_KEYS, by: ["object", "kind"] };
+const LEAKS_KEYS: OptionSpec = { all: "boolean", reset: "boolean" };
+const GRAPH_KEYS: OptionSpec = {
+  ...SNAPSHOT_KEYS,
+  depth: { min: 1, max: 64 },
+  maxNodes: { min: 1, max: 10_000 },
+};
+
 /** One row of `heap.growth()`. */
 export interface GrowthRow {
   /** Class name. */
@@ -104,23 +132,13 @@ export interface GrowthRow {
   freed: number;
   /** Their shallow bytes. */
   freedSize: number;
-}
-
-/** A holder as printed: `cache (lib/users.ts)`, `startPoller (poller.ts:7)`. */
-export interface HolderName {
-  /** What kind of binding holds it: `export`, `module`, `closure`, `context`, `session`. */
-  kind: Holder["kind"];
-  /** The name as printed. */
-  text: string;
-  /** The file, relative to the working directory when under it. */
-  file?: string;
-  /** Closures: 1-based line in the `.ts` source (or the code V8 runs, unmapped). */
-  line?: number;
+  /** Instances now that only a console session's variables hold. */
+  sessionCount: number;
 }
 
 /** One row of `heap.largest()`. */
 export interface LargestRow extends LargeObject {
-  /** Who holds it, in the developer's terms. */
+  /** Who holds it, in the developer's terms (and `(console session)`). */
   heldBy: string;
 }
 
@@ -130,12 +148,32 @@ export interface KindRow extends LargeGroup {
   name: string;
 }
 
-/** One group of `heap.leaks()`. */
+/** One row (one leak) of `heap.leaks()`. */
 export interface LeakRow extends LeakGroup {
-  /** The holder as printed, e.g. `cache (lib/users.ts)`. */
+  /**
+   * The holder and the shape of the hops after it, as printed:
+   * `cache (lib/users.ts) → {table} → {*}`, `globalThis.bus
+   * "config-changed" listeners`, `setInterval callback at poller.ts:13`.
+   */
   heldBy: string;
-  /** What the objects are: `Object`, `(closure) tick (poller.ts:9)`. */
+  /**
+   * What the objects are: the main class (`Object`, `(closure) tick
+   * (poller.ts:9)`, `Promise chain from syncProfile (queue.ts:33)`) and how
+   * many of other classes the leak holds besides.
+   */
   objects: string;
+  /** The main class as printed. */
+  mainObjects: string;
+  /** What else the leak holds, as printed: `+200 (string)`, `+12 others`. */
+  also: string;
+  /** Objects of the main class (`count` counts every class). */
+  mainCount: number;
+}
+
+/** `heap.leaks()` rows with the totals the table prints under them. */
+export interface LeakReportRows extends Omit<LeakReport, "groups"> {
+  /** The rows. */
+  rows: LeakRow[];
 }
 
 /** What `heap.graph()` returns. */
@@ -172,6 +210,8 @@ export interface TypeRow {
   shallowSize: number;
   /** Retained size in bytes (nested instances counted once). */
   retainedSize: number;
+  /** Instances that only a console session's variables hold. */
+  sessionCount: number;
 }
 
 /** The heap helpers of one console session. */
@@ -179,24 +219,33 @@ export interface HeapHelpers {
   /**
    * Most common types: count, shallow and retained size.
    *
-   * @param n Rows (default 10).
+   * @param n Rows (default 10), or the options.
    * @param options Reuse the last snapshot; include the console's objects.
    * @returns Rows, most instances first.
    */
-  top(n?: number, options?: SnapshotOptions): Promise<TypeRow[]>;
+  top(n?: number | SnapshotOptions, options?: SnapshotOptions): Promise<
+    TypeRow[]
+  >;
   /**
    * Types whose count rose since this session's previous call, with size
    * deltas, new and freed instances; the first call sets the baseline.
    *
-   * @param n Rows (default 10).
+   * @param n Rows (default 10), or the options.
    * @param options Reuse the last snapshot; the peak rule.
    * @returns Rows, largest increase first.
    */
-  growth(n?: number, options?: GrowthOptions): Promise<GrowthRow[]>;
+  growth(
+    n?: number | GrowthOptions,
+    options?: GrowthOptions,
+  ): Promise<GrowthRow[]>;
   /**
    * Shortest chain of strong references from a GC root to the target.
    *
-   * @param target An object, or a type name (then its newest instance).
+   * @param target An object, or a type name: then a representative of the
+   *   largest group of its instances allocated since this session's
+   *   `heap.leaks()` baseline, else within the interval the last
+   *   `heap.growth()` showed (of all of them, without either, or when none
+   *   is that new).
    * @param options Reuse the last snapshot.
    * @returns The path.
    */
@@ -207,46 +256,47 @@ export interface HeapHelpers {
   /**
    * Objects (or kinds of objects) retaining the most memory.
    *
-   * @param n Rows (default 10).
+   * @param n Rows (default 10), or the options.
    * @param options Reuse the last snapshot.
    * @returns Rows, largest first.
    */
   largest(
-    n?: number,
+    n?: number | (LargestOptions & { by?: "object" }),
     options?: LargestOptions & { by?: "object" },
   ): Promise<LargestRow[]>;
   /**
    * Kinds of objects retaining the most memory: by constructor, closures
    * by function, nested instances counted once.
    *
-   * @param n Rows.
+   * @param n Rows, or the options.
    * @param options `by: "kind"`; reuse the last snapshot.
    * @returns Rows, largest first.
    */
   largest(
-    n: number | undefined,
-    options: LargestOptions & { by: "kind" },
+    n: number | undefined | (LargestOptions & { by: "kind" }),
+    options?: LargestOptions & { by: "kind" },
   ): Promise<KindRow[]>;
   /**
-   * Objects allocated since this session's first call and alive now,
-   * grouped by holder; the first call sets the baseline.
+   * Objects allocated since this session's first call and alive now, one
+   * row per leak; the first call sets the baseline.
    *
-   * @param n Groups (default 10).
+   * @param n Rows (default 10), or the options.
    * @param options Include the console's objects; start a new baseline.
-   * @returns Groups, largest retained size first.
+   * @returns Rows, largest retained size first.
    */
-  leaks(n?: number, options?: LeaksOptions): Promise<LeakRow[]>;
+  leaks(n?: number | LeaksOptions, options?: LeaksOptions): Promise<LeakRow[]>;
   /**
    * Retainers around the target as Graphviz DOT (plus SVG/PNG by extension).
    *
    * @param target An object, or a type name.
-   * @param file Output file: `.svg`/`.png` render with `dot`, else DOT only.
+   * @param file Output file: `.svg`/`.png` render with `dot`, else DOT
+   *   only; or the options.
    * @param options Depth, size, reuse.
    * @returns Files written.
    */
   graph(
     target: object | string,
-    file?: string,
+    file?: string | GraphOptions,
     options?: GraphOptions,
   ): Promise<GraphReport>;
   /**
@@ -257,47 +307,6 @@ export interface HeapHelpers {
    */
   snapshot(file?: string): Promise<SnapshotReport>;
 }
-
-/** The console's folder, as this process loaded it. */
-const CONSOLE_ROOT = new URL("../", import.meta.url).href;
-
-/**
- * This module's path under the console's folder (`toolkit/heap.ts`): every
- * snapshot the console captures holds its script, so a script URL ending in
- * `/console/` and this path tells where that console's folder was.
- */
-export const CONSOLE_MARKER = import.meta.url.slice(CONSOLE_ROOT.length);
-
-/**
- * What belongs to the console in a snapshot: the scripts under the
- * console's folder, the packages only it loads, and where a session keeps
- * its variables (shown as the session's).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { consoleOwnership } from "./heap.ts";
- * const ownership = consoleOwnership("file:///srv/app/console/");
- * assert.equal(ownership.consoleScripts?.[0], "file:///srv/app/console/");
- * ```
- *
- * @param root The console folder's URL (default: this process's).
- * @returns The ownership the analysis takes.
- */
-export function consoleOwnership(root: string = CONSOLE_ROOT): Ownership {
-  return {
-    consoleScripts: [
-      root,
-      "/registry.npmjs.org/acorn/",
-      "/registry.npmjs.org/sucrase/",
-      "/node_modules/acorn/",
-      "/node_modules/sucrase/",
-    ],
-    sessionSlots: [{ script: "/console/eval/scope.ts", variable: "vars" }],
-  };
-}
-
-const OWNERSHIP: Ownership = consoleOwnership();
 
 /** The last analysed snapshot's totals (the worker keeps one per process). */
 let lastSummary: SnapshotSummary | undefined;
@@ -315,6 +324,15 @@ interface GrowthBaseline {
 class HeapSession {
   growthBaseline: GrowthBaseline | undefined;
   leaksBaseline: number | undefined;
+  /**
+   * What `heap.path("Type")` picks after: the leaks baseline, else the
+   * start of the interval the last `heap.growth()` showed (0: none).
+   */
+  get pathBaseline(): number {
+    return this.leaksBaseline ?? this.shownSince;
+  }
+  /** The start of the interval the last `heap.growth()` compared. */
+  shownSince = 0;
 
   constructor(readonly progress: ProgressFn) {}
 
@@ -333,28 +351,42 @@ class HeapSession {
       if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
         lastSummary = undefined;
         const { chunks } = await capture(what, this.progress);
-        lastSummary = await client.load(chunks, this.progress, OWNERSHIP);
+        lastSummary = await client.load(
+          chunks,
+          this.progress,
+          CONSOLE_OWNERSHIP,
+        );
       }
       return await fn(client, lastSummary);
     });
   }
 
   /** `heap.top()`: the most common types by count, with sizes. */
-  top(n = 10, options?: SnapshotOptions): Promise<TypeRow[]> {
-    checkCount("heap.top()", n);
-    return this.analysed("heap.top()", options, async (client) => {
-      const stats = await client.query<ClassStats[]>({
+  top(...args: unknown[]): Promise<TypeRow[]> {
+    const { n, options } = countAndOptions<SnapshotOptions>(
+      "heap.top()",
+      args,
+      10,
+      SNAPSHOT_KEYS,
+    );
+    return this.analysed("heap.top()", options, async (client, summary) => {
+      const stats = await client.query<TypeStats[]>({
         kind: "top",
         n,
-        all: options?.all,
+        all: options.all,
       });
-      return typeReport(stats);
+      return typeReport(stats, leftOutLine(consoleOf(summary), options.all));
     });
   }
 
   /** `heap.growth()`: what grew since this session's previous call. */
-  growth(n = 10, options: GrowthOptions = {}): Promise<GrowthRow[]> {
-    checkCount("heap.growth()", n);
+  growth(...args: unknown[]): Promise<GrowthRow[]> {
+    const { n, options } = countAndOptions<GrowthOptions>(
+      "heap.growth()",
+      args,
+      10,
+      GROWTH_KEYS,
+    );
     return this.analysed("heap.growth()", options, async (client, summary) => {
       const rows = await client.query<ClassDelta[]>({
         kind: "deltas",
@@ -374,35 +406,49 @@ class HeapSession {
         types.set(r.name, { count: r.count, size: r.size, peak });
       }
       this.growthBaseline = { since: summary.maxNodeId, types };
+      this.shownSince = previous?.since ?? 0;
+      const footer = leftOutLine(consoleOf(summary), options.all);
       if (!previous) {
         let objects = 0;
         for (const r of rows) objects += r.count;
         return withInspect(
           [] as GrowthRow[],
           () =>
-            `baseline set: ${formatCount(objects)} objects of ${
-              formatCount(rows.length)
-            } types; call heap.growth() again to see what grew`,
+            [
+              `baseline set: ${formatCount(objects)} objects of ${
+                formatCount(rows.length)
+              } types; call heap.growth() again to see what grew`,
+              footer,
+            ].filter((l) => l !== "").join("\n"),
         );
       }
       const grown = growthRows(rows, previous, options.peak ?? false);
       const shown = grown.slice(0, n);
-      return withInspect(shown, () => renderGrowth(shown, options.peak));
+      return withInspect(
+        shown,
+        () => renderGrowth(shown, options.peak, footer),
+      );
     });
   }
 
   /** `heap.path()`: the shortest retaining path from a GC root. */
-  path(
-    target: object | string,
-    options?: SnapshotOptions,
-  ): Promise<RetainingPath> {
+  path(target: object | string, ...rest: unknown[]): Promise<RetainingPath> {
     const handle = holdWeakly("heap.path()", target);
+    if (rest.length > 1) {
+      throw new TypeError("heap.path() takes a target and an options object");
+    }
+    const options = checkOptions<SnapshotOptions>(
+      "heap.path()",
+      rest[0],
+      SNAPSHOT_KEYS,
+    );
     return this.analysed("heap.path()", options, async (client) => {
       const key = await targetKey(handle);
       const path = await client.query<RetainingPath | null>({
         kind: "path",
         target: key,
-        all: options?.all,
+        since: this.pathBaseline,
+        all: options.all,
       });
       if (!path) throw notFound(handle);
       return await pathReport(path);
@@ -410,35 +456,42 @@ class HeapSession {
   }
 
   /** `heap.largest()`: objects, or kinds of objects, retaining the most. */
-  largest(
-    n = 10,
-    options: LargestOptions = {},
-  ): Promise<LargestRow[] | KindRow[]> {
-    checkCount("heap.largest()", n);
+  largest(...args: unknown[]): Promise<LargestRow[] | KindRow[]> {
+    const { n, options } = countAndOptions<LargestOptions>(
+      "heap.largest()",
+      args,
+      10,
+      LARGEST_KEYS,
+    );
     const by = options.by ?? "object";
-    if (by !== "object" && by !== "kind") {
-      throw new TypeError(
-        `heap.largest() takes by: "object" or "kind", got "${
-          clip(String(by), 40)
-        }"`,
-      );
-    }
-    return this.analysed("heap.largest()", options, async (client) => {
+    return this.analysed("heap.largest()", options, async (client, summary) => {
+      const footer = leftOutLine(consoleOf(summary), options.all);
       const query = {
         kind: by === "kind" ? "groups" : "largest",
         n,
         all: options.all,
       } as const;
       if (by === "kind") {
-        return await kindReport(await client.query<LargeGroup[]>(query));
+        return await kindReport(
+          await client.query<LargeGroup[]>(query),
+          footer,
+        );
       }
-      return await largestReport(await client.query<LargeObject[]>(query));
+      return await largestReport(
+        await client.query<LargeObject[]>(query),
+        footer,
+      );
     });
   }
 
-  /** `heap.leaks()`: objects born since the baseline and alive now, by holder. */
-  leaks(n = 10, options: LeaksOptions = {}): Promise<LeakRow[]> {
-    checkCount("heap.leaks()", n);
+  /** `heap.leaks()`: objects born since the baseline and alive now, one row per leak. */
+  leaks(...args: unknown[]): Promise<LeakRow[]> {
+    const { n, options } = countAndOptions<LeaksOptions>(
+      "heap.leaks()",
+      args,
+      10,
+      LEAKS_KEYS,
+    );
     return this.analysed("heap.leaks()", {}, async (client, summary) => {
       // Ids survive closing the inspector session (measured); should they
       // ever restart, the old baseline would mean nothing: set it again.
@@ -456,29 +509,50 @@ class HeapSession {
             } live objects); run the suspect load, then call heap.leaks() again`,
         );
       }
-      const groups = await client.query<LeakGroup[]>({
+      const report = await client.query<LeakReport>({
         kind: "leaks",
         since: this.leaksBaseline,
         n,
         all: options.all,
-      });
-      return await leakReport(groups);
+      }, this.progress);
+      this.progress("leaks", 1, 1);
+      return await leakReport(report, { all: options.all });
     });
   }
 
   /** `heap.graph()`: the retainers around a target as DOT (and an image). */
   async graph(
     target: object | string,
-    file?: string,
-    options: GraphOptions = {},
+    ...rest: unknown[]
   ): Promise<GraphReport> {
     const handle = holdWeakly("heap.graph()", target);
+    let [file, given] = rest;
+    if (rest.length > 2) {
+      throw new TypeError(
+        "heap.graph() takes a target, a file name and an options object",
+      );
+    }
+    if (isOptions(file) && given === undefined) {
+      given = file;
+      file = undefined;
+    }
+    if (file !== undefined && typeof file !== "string") {
+      throw new TypeError(
+        `heap.graph() takes a file name or an options object after the target, got ${typeof file}`,
+      );
+    }
+    const options = checkOptions<GraphOptions>(
+      "heap.graph()",
+      given,
+      GRAPH_KEYS,
+    );
     const files = await graphFiles(file);
     return await this.analysed("heap.graph()", options, async (client) => {
       const key = await targetKey(handle);
       const found = await client.query<RetainerGraph | null>({
         kind: "graph",
         target: key,
+        since: this.pathBaseline,
         depth: options.depth,
         maxNodes: options.maxNodes,
         all: options.all,
@@ -499,17 +573,34 @@ class HeapSession {
         note,
         dot,
       };
+      const { console: mine, overflow } = found.leftOut;
+      const left = [
+        mine > 0
+          ? `${formatCount(mine)} the console holds ({ all: true })`
+          : "",
+        overflow > 0
+          ? `${formatCount(overflow)} past maxNodes (${options.maxNodes ?? 40})`
+          : "",
+      ].filter((l) => l !== "");
       return withInspect(report, () =>
         [
           `retainers of ${report.target}`,
           `  DOT:   ${report.dotFile}`,
           imageFile ? `  image: ${imageFile}` : `  image: none (${note})`,
+          ...(left.length > 0
+            ? [`  left out: retainers ${left.join(", ")}`]
+            : []),
         ].join("\n"));
     });
   }
 
   /** `heap.snapshot()`: a `.heapsnapshot` file for Chrome DevTools. */
   async snapshot(file?: string): Promise<SnapshotReport> {
+    if (file !== undefined && typeof file !== "string") {
+      throw new TypeError(
+        `heap.snapshot() takes a file name, got ${typeof file}`,
+      );
+    }
     // Only a name: nothing is created before the capture is allowed.
     const path = file ??
       freshFileName(await outputDirectory(), "deno-heap-", ".heapsnapshot");
@@ -548,158 +639,34 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
   // A plain object of own functions, not the session itself: completing or
   // inspecting `heap` in the console shows exactly these, and the baselines
   // stay out of the operator's reach.
+  // Bad arguments reject like any other failure, so `.catch()` sees them.
   return {
-    top: (n, options) => session.top(n, options),
-    growth: (n, options) => session.growth(n, options),
-    path: (target, options) => session.path(target, options),
+    top: (...args: unknown[]) => settle(() => session.top(...args)),
+    growth: (...args: unknown[]) => settle(() => session.growth(...args)),
+    path: (target, ...rest: unknown[]) =>
+      settle(() => session.path(target, ...rest)),
     largest:
-      ((n?: number, options?: LargestOptions) =>
-        session.largest(n, options)) as HeapHelpers["largest"],
-    leaks: (n, options) => session.leaks(n, options),
-    graph: (target, file, options) => session.graph(target, file, options),
-    snapshot: (file) => session.snapshot(file),
+      ((...args: unknown[]) =>
+        settle(() => session.largest(...args))) as HeapHelpers["largest"],
+    leaks: (...args: unknown[]) => settle(() => session.leaks(...args)),
+    graph: (target, ...rest: unknown[]) =>
+      settle(() => session.graph(target, ...rest)),
+    snapshot: (file) => settle(() => session.snapshot(file)),
   };
 }
 
-/**
- * `heap.top()`'s rows from a census: they print as a table.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { typeReport } from "./heap.ts";
- * const rows = typeReport([
- *   { name: "Map", count: 2, shallowSize: 160, retainedSize: 4096 },
- * ]);
- * assert.equal(rows[0]!.type, "Map");
- * assert.match(Deno.inspect(rows), /^type +count +shallow +retained/);
- * ```
- *
- * @param stats The census rows, in the order to show.
- * @returns The rows.
- */
-export function typeReport(stats: ClassStats[]): TypeRow[] {
-  const rows: TypeRow[] = stats.map((s) => ({
-    type: s.name,
-    count: s.count,
-    shallowSize: s.shallowSize,
-    retainedSize: s.retainedSize,
-  }));
-  return withInspect(rows, () => typeTable(rows));
+/** Runs `fn`, turning a synchronous throw into a rejection. */
+function settle<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-/**
- * `heap.path()`'s result: the path, printing hop by hop with its holders
- * named in the developer's terms.
- *
- * @example
- * ```ts ignore
- * console.log(await pathReport(analysis.path(node)));
- * ```
- *
- * @param path A retaining path.
- * @returns The same path.
- */
-export async function pathReport(path: RetainingPath): Promise<RetainingPath> {
-  const names = await holderNames(path.steps, (s) => [s.holder]);
-  return withInspect(path, () => renderPath(path, names));
-}
-
-/**
- * `heap.largest(n, { by: "kind" })`'s rows: kinds named (closures by their
- * function's `.ts` position), printing as a table.
- *
- * @example
- * ```ts ignore
- * console.log(await kindReport(analysis.largestGroups(10)));
- * ```
- *
- * @param groups The kinds, largest first.
- * @returns The rows.
- */
-export async function kindReport(groups: LargeGroup[]): Promise<KindRow[]> {
-  const names = await holderNames(groups, (g) => [g.closure]);
-  const rows: KindRow[] = groups.map((g) => ({
-    ...g,
-    name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
-  }));
-  return withInspect(rows, () => renderKinds(rows));
-}
-
-/**
- * `heap.largest()`'s rows: each object with who holds it, printing as a
- * table.
- *
- * @example
- * ```ts ignore
- * console.log(await largestReport(analysis.largest(10)));
- * ```
- *
- * @param objects The objects, largest first.
- * @returns The rows.
- */
-export async function largestReport(
-  objects: LargeObject[],
-): Promise<LargestRow[]> {
-  const names = await holderNames(objects, (o) => [o.holder]);
-  const rows: LargestRow[] = objects.map((o) => ({
-    ...o,
-    heldBy: heldByText(o.holder, o.via, names, o.path),
-  }));
-  return withInspect(rows, () => renderLargest(rows));
-}
-
-/**
- * `heap.leaks()`'s rows: each group with its holder and objects named,
- * printing as a table and the first group's example path.
- *
- * @example
- * ```ts ignore
- * console.log(await leakReport(analysis.leaks(baselineMaxId)));
- * ```
- *
- * @param groups The groups, largest first.
- * @returns The rows.
- */
-export async function leakReport(groups: LeakGroup[]): Promise<LeakRow[]> {
-  const names = await holderNames(groups, (g) => [
-    g.holder,
-    g.closure,
-    ...g.example.steps.map((s) => s.holder),
-  ]);
-  const rows: LeakRow[] = groups.map((g) => ({
-    ...g,
-    heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
-    objects: g.closure
-      ? `(closure) ${names.get(g.closure)!.text}`
-      : g.className,
-  }));
-  return withInspect(rows, () => renderLeaks(rows, names));
-}
-
-/**
- * `heap.graph()`'s drawing: the retainer graph as Graphviz DOT, nodes
- * labelled with their functions and the bindings that hold them.
- *
- * @example
- * ```ts ignore
- * const dot = await retainerDot(analysis.retainerGraph(node));
- * ```
- *
- * @param found The retainers around a node.
- * @returns The DOT source.
- */
-export async function retainerDot(found: RetainerGraph): Promise<string> {
-  const names = await holderNames(
-    found.nodes,
-    (n) => [n.holder, n.info.closure],
-  );
-  return renderDot(found, (node) => {
-    const lines: string[] = [];
-    if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
-    if (node.holder) lines.push(names.get(node.holder)!.text);
-    return lines;
-  });
+/** What the console holds for itself in a snapshot. */
+function consoleOf(summary: SnapshotSummary): LeftOut {
+  return { count: summary.consoleCount, size: summary.consoleSize };
 }
 
 function growthRows(
@@ -726,277 +693,15 @@ function growthRows(
       newSize: r.newSize,
       freed: Math.max(0, count + r.newCount - r.count),
       freedSize: Math.max(0, size + r.newSize - r.size),
+      sessionCount: r.sessionCount,
     });
   }
   out.sort((a, b) => b.increase - a.increase || b.sizeDelta - a.sizeDelta);
   return out;
 }
 
-/** Retained bytes, one column for every report so they read alike. */
-const RETAINED_COLUMN: Column<{ retainedSize: number }> = {
-  title: "retained",
-  cell: (r) => formatBytes(r.retainedSize),
-  right: true,
-};
-
-/** Instance counts, one column for every report so they read alike. */
-const COUNT_COLUMN: Column<{ count: number }> = {
-  title: "count",
-  cell: (r) => formatCount(r.count),
-  right: true,
-};
-
-function renderGrowth(rows: GrowthRow[], peak?: boolean): string {
-  if (rows.length === 0) {
-    return peak
-      ? "no type rose above its peak since the last call"
-      : "no type grew since the last call";
-  }
-  return renderTable<GrowthRow>(rows, [
-    { title: "type", cell: (r) => r.type },
-    COUNT_COLUMN,
-    {
-      title: peak ? "above peak" : "increase",
-      cell: (r) => `+${formatCount(r.increase)}`,
-      right: true,
-    },
-    { title: "size", cell: (r) => formatBytes(r.size), right: true },
-    { title: "size Δ", cell: (r) => signedBytes(r.sizeDelta), right: true },
-    { title: "new", cell: (r) => formatCount(r.new), right: true },
-    { title: "freed", cell: (r) => formatCount(r.freed), right: true },
-  ]);
-}
-
-function renderLargest(rows: LargestRow[]): string {
-  return renderTable<LargestRow>(rows, [
-    RETAINED_COLUMN,
-    { title: "self", cell: (r) => formatBytes(r.selfSize), right: true },
-    { title: "object", cell: (r) => r.label },
-    { title: "held by", cell: (r) => r.heldBy },
-  ]);
-}
-
-function renderKinds(rows: KindRow[]): string {
-  return renderTable<KindRow>(rows, [
-    RETAINED_COLUMN,
-    COUNT_COLUMN,
-    { title: "kind", cell: (r) => r.name },
-  ]);
-}
-
-function renderLeaks(rows: LeakRow[], names: HolderNames): string {
-  if (rows.length === 0) {
-    return "no new objects alive since the baseline (weakly held ones do not count)";
-  }
-  const table = renderTable<LeakRow>(rows, [
-    RETAINED_COLUMN,
-    COUNT_COLUMN,
-    { title: "objects", cell: (r) => r.objects },
-    {
-      title: "held by",
-      cell: (r) =>
-        clip(
-          [r.heldBy, ...r.via].join(" → ") +
-            (r.owner === "session" ? " (console session)" : ""),
-          90,
-        ),
-    },
-  ]);
-  const [first] = rows;
-  return [
-    "objects allocated since the baseline and still alive, by holder:",
-    table,
-    `example of the first group:`,
-    renderPath(first!.example, names),
-  ].join("\n");
-}
-
-function signedBytes(bytes: number): string {
-  return bytes > 0 ? `+${formatBytes(bytes)}` : formatBytes(bytes);
-}
-
 function clip(text: string, max: number): string {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
-/** Printed names of holders, by holder object. */
-type HolderNames = Map<Holder, HolderName>;
-
-/**
- * Names every holder of the rows as printed, mapping closure positions to
- * the `.ts` source. Each result kind keeps its holders in other fields:
- * `holdersOf` lists a row's, undefined where it has none.
- */
-async function holderNames<T>(
-  rows: readonly T[],
-  holdersOf: (row: T) => (Holder | undefined)[],
-): Promise<HolderNames> {
-  const names: HolderNames = new Map();
-  for (const h of rows.flatMap(holdersOf)) {
-    if (h && !names.has(h)) names.set(h, await holderName(h));
-  }
-  return names;
-}
-
-async function holderName(h: Holder): Promise<HolderName> {
-  switch (h.kind) {
-    case "export":
-    case "module": {
-      const file = h.url ? displayFile(h.url) : undefined;
-      if (h.name === "") {
-        return { kind: h.kind, text: `module ${file ?? "?"}`, file };
-      }
-      return {
-        kind: h.kind,
-        text: file ? `${h.name} (${file})` : h.name,
-        file,
-      };
-    }
-    case "closure": {
-      const name = h.name === "" ? "(anonymous)" : h.name;
-      if (!h.url) return { kind: h.kind, text: name };
-      const at = await sourcePosition(h.url, h.line, h.column);
-      return {
-        kind: h.kind,
-        text: `${name} (${at.file}${at.line ? `:${at.line}` : ""})`,
-        file: at.file,
-        line: at.line,
-      };
-    }
-    case "global":
-      return { kind: h.kind, text: `globalThis.${h.name}` };
-    case "context":
-      return { kind: h.kind, text: `context ${h.name}` };
-    case "session":
-      return { kind: h.kind, text: `${h.name} (console session)` };
-  }
-}
-
-/**
- * Where a position in the code V8 runs (0-based) is in the `.ts` source,
- * for printing (the input position, 1-based, when no source map is found).
- */
-async function sourcePosition(
-  url: string,
-  line: number | undefined,
-  column: number | undefined,
-): Promise<{ file: string; line?: number }> {
-  if (line === undefined) return { file: displayFile(url) };
-  const at = await mapToSource(url, line, column ?? 0);
-  return { file: displayFile(at.url), line: at.line };
-}
-
-/** A script URL as a developer reads it: a path relative to the cwd if under it. */
-function displayFile(url: string): string {
-  if (url.startsWith("data:")) return clip(url, 40);
-  // Node names CommonJS scripts by their path, ES modules by file URL.
-  if (!url.startsWith("file://") && !url.startsWith("/")) return url;
-  const path = url.startsWith("/") ? url : fileUrlPath(url);
-  if (path === undefined) return url;
-  // npm packages as `npm:name@version/file`, not their cache path.
-  const npm = path.match(
-    /\/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\/([^/]+)\/(.+)$/,
-  );
-  if (npm) return `npm:${npm[1]}@${npm[2]}/${npm[3]}`;
-  const base = workingDirectory();
-  return base && path.startsWith(base) ? path.slice(base.length) : path;
-}
-
-let cwd: string | null | undefined;
-function workingDirectory(): string | null {
-  if (cwd !== undefined) return cwd;
-  try {
-    cwd = Deno.cwd().replace(/\/?$/, "/");
-  } catch {
-    // Without read permission on the cwd: the main module's folder.
-    try {
-      const main = new URL(".", Deno.mainModule);
-      cwd = main.protocol === "file:"
-        ? decodeURIComponent(main.pathname)
-        : null;
-    } catch {
-      cwd = null;
-    }
-  }
-  return cwd;
-}
-
-function heldByText(
-  holder: Holder | undefined,
-  via: string[],
-  names: HolderNames,
-  path: string,
-): string {
-  if (!holder) return path;
-  const hops = via.length > 4
-    ? [...via.slice(0, 1), "…", ...via.slice(-2)]
-    : via;
-  return [names.get(holder)!.text, ...hops].join(" → ");
-}
-
-/** Steps of a long path shown at each end; the rest is elided. */
-const PATH_HEAD = 6;
-const PATH_TAIL = 10;
-
-/**
- * Renders a retaining path edge by edge, naming holders in the developer's
- * terms; a long path shows its root end and its target end, with the
- * middle elided (the returned data keeps every step).
- *
- * @param path The path.
- * @param names Printed names of the steps' holders.
- * @returns Lines of text.
- */
-export function renderPath(
-  path: RetainingPath,
-  names: HolderNames = new Map(),
-): string {
-  const lines = [
-    `path to ${path.target.label} (${
-      formatBytes(path.target.retainedSize)
-    } retained)${
-      path.reachable
-        ? `, ${
-          path.steps.length - 1
-        } references from the root, weak ones skipped:`
-        : ": NOT reachable through strong references (held only weakly, or garbage)"
-    }`,
-  ];
-  const steps = path.steps;
-  const elide = steps.length > PATH_HEAD + PATH_TAIL + 1;
-  for (const [i, step] of steps.entries()) {
-    if (elide && i === PATH_HEAD) {
-      lines.push(
-        `    … ${
-          formatCount(steps.length - PATH_HEAD - PATH_TAIL)
-        } more references (all of them in the returned steps) …`,
-      );
-    }
-    if (elide && i >= PATH_HEAD && i < steps.length - PATH_TAIL) continue;
-    if (i === 0) {
-      lines.push(`  ${step.node.label}`);
-      continue;
-    }
-    const holder = step.holder ? names.get(step.holder) : undefined;
-    const named = holder
-      ? ` = ${holder.text}`
-      : step.alias
-      ? ` (also ${step.alias})`
-      : "";
-    const fn = step.node.closure && names.get(step.node.closure);
-    const label = fn ? `${step.node.label} ${fn.text}` : step.node.label;
-    lines.push(`    --${step.edge}--> ${label}${named}`);
-  }
-  return lines.join("\n");
-}
-
-function typeTable(rows: TypeRow[]): string {
-  return renderTable<TypeRow>(rows, [
-    { title: "type", cell: (r) => r.type },
-    COUNT_COLUMN,
-    { title: "shallow", cell: (r) => formatBytes(r.shallowSize), right: true },
-    RETAINED_COLUMN,
-  ]);
 }
 
 /**
@@ -1049,12 +754,6 @@ function checkTarget(what: string, target: unknown): void {
         target === null ? "null" : typeof target
       }`,
     );
-  }
-}
-
-function checkCount(what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`${what} takes a positive row count, got "${n}"`);
   }
 }
 

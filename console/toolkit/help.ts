@@ -27,7 +27,7 @@ const LINES: Array<[string, string]> = [
   ],
   [
     "heap.path(target)",
-    "shortest chain of strong references from a GC root to an object or type name",
+    "shortest chain of strong references from a GC root to an object, or to one of the largest new group of a type name",
   ],
   [
     "heap.largest(n = 10, { by })",
@@ -35,7 +35,7 @@ const LINES: Array<[string, string]> = [
   ],
   [
     "heap.leaks(n = 10)",
-    "objects allocated since your first call and still alive, grouped by holder",
+    "objects allocated since your first call and still alive, one row per leak, named by its holder",
   ],
   [
     "heap.graph(target, file?)",

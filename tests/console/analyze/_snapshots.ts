@@ -53,7 +53,9 @@ export function analyze(
 export interface JsonLeak {
   heldBy: string;
   objects: string;
+  mainObjects: string;
   count: number;
+  mainCount: number;
   retainedSize: number;
   holder?: { kind: string; name: string; url?: string };
 }

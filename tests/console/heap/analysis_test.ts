@@ -107,6 +107,7 @@ Deno.test("`HeapAnalysis.top()` counts classes and never counts nested instances
     count: 2,
     shallowSize: 110,
     retainedSize: 115,
+    sessionCount: 0,
   });
   assert.equal(byName["(string)"]?.count, 2);
   assert.equal(byName["(closure)"]?.count, 1);

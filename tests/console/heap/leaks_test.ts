@@ -7,6 +7,7 @@ import {
   makeSnapshot,
   split,
 } from "./_fixture.ts";
+import { HeapBuilder } from "./_builder.ts";
 
 const USERS_URL = "file:///app/lib/users.ts";
 const CONSOLE_URL = "file:///app/console/toolkit/heap.ts";
@@ -115,7 +116,8 @@ Deno.test("`HeapAnalysis.heldBy()` names exports, module bindings and closures",
     via: [],
   });
   const user = a.resolve("Object");
-  assert.deepEqual(a.heldBy(user).via, ["{table}", `[${(user - 20) / 2}]`]);
+  // The hops from the holder as a shape: any index reads `*`.
+  assert.deepEqual(a.heldBy(user).via, ["{table}", "[*]"]);
   assert.deepEqual(a.info(10).closure, {
     kind: "closure",
     name: "tick",
@@ -167,6 +169,12 @@ Deno.test("`HeapAnalysis` leaves the console's objects out unless asked", () => 
     owned.largest(20, { all: true }).some((r) => r.id === owned.info(16).id),
   );
   assert.equal(owned.resolve("Array"), 13, "a type name picks the service's");
+  assert.deepEqual(
+    owned.retainerGraph(16).leftOut,
+    { console: 1, overflow: 0 },
+    "the graph says what it left out",
+  );
+  assert.equal(owned.retainerGraph(16, { all: true }).leftOut.console, 0);
 });
 
 Deno.test("`HeapAnalysis.largestGroups()` adds closures of one function up", () => {
@@ -191,4 +199,138 @@ Deno.test("`HeapAnalysis.largestGroups()` adds closures of one function up", () 
   assert.equal(total, 4);
   const many = tick.find((r) => r.count === 3)!;
   assert.equal(many.retainedSize, 3 * 532);
+});
+
+// ------------------------------------------------- one row per leak
+
+const LIB = "file:///app/lib/";
+
+/** The id above which nodes are new: everything built so far is old. */
+function baseline(b: HeapBuilder): number {
+  return b.idOf(b.nodes.length - 1);
+}
+
+Deno.test("`HeapAnalysis.leaks()` makes a dictionary keyed per request one row", () => {
+  const b = new HeapBuilder();
+  const responses = b.dictionary();
+  b.module(`${LIB}responses.ts`, { responseCache: responses });
+  const store = responses + 1;
+  const since = baseline(b);
+  for (let i = 0; i < 30; i++) {
+    const entry = b.node("object", "Object", 56);
+    const body = b.node("string", `body ${i}`, 2_000);
+    const key = b.node("string", `GET /profile/${i}`, 40);
+    b.prop(responses, `GET /profile/${i}`, entry);
+    b.prop(entry, "body", body);
+    b.edge(store, "internal", String(i), key);
+  }
+  const [row, ...rest] = b.analyse().leaks(since);
+  assert.deepEqual(rest, [], "one row");
+  assert.equal(row!.holder?.name, "responseCache");
+  assert.deepEqual(row!.via, [".<key>"]);
+  assert.deepEqual(
+    row!.classes.map((c) => [c.name, c.count]),
+    [["Object", 30], ["(string)", 30]],
+  );
+  assert.equal(row!.retainedSize, 30 * (56 + 2_000 + 40), "counted once");
+});
+
+Deno.test("`HeapAnalysis.leaks()` makes a linked list one row, reached from its head and its tail", () => {
+  const b = new HeapBuilder();
+  const queue = b.node("object", "RetryQueue", 40);
+  b.module(`${LIB}retry.ts`, { retryQueue: queue });
+  const since = baseline(b);
+  const nodes: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const node = b.node("object", "Node", 48);
+    const payload = b.node("object", "Uint16Array", 800);
+    b.prop(node, "payload", payload);
+    const prev = nodes.at(-1);
+    if (prev !== undefined) {
+      b.prop(prev, "next", node);
+      b.prop(node, "prev", prev);
+    }
+    nodes.push(node);
+  }
+  b.prop(queue, "head", nodes[0]!);
+  b.prop(queue, "tail", nodes.at(-1)!);
+  const rows = b.analyse().leaks(since);
+  assert.equal(rows.length, 1, JSON.stringify(rows.map((r) => r.via)));
+  assert.equal(rows[0]!.holder?.name, "retryQueue");
+  assert.equal(rows[0]!.count, 40);
+  assert.equal(rows[0]!.retainedSize, 40 * (48 + 800));
+});
+
+Deno.test("`HeapAnalysis.leaks()` keeps two leaks under one module apart", () => {
+  const b = new HeapBuilder();
+  const script = b.module(`${LIB}two.ts`, {});
+  void script;
+  const since = baseline(b);
+  const sessions = b.node("object", "Map", 32);
+  const tokens = b.node("object", "Map", 32);
+  // Both bindings are assigned new Maps after the baseline.
+  const context = b.nodes.findIndex((n) => n.name === "system / Context");
+  b.edge(context, "context", "sessions", sessions);
+  b.edge(context, "context", "tokens", tokens);
+  for (let i = 0; i < 10; i++) {
+    b.edge(sessions, "internal", String(i), b.node("object", "Session", 64));
+    b.edge(tokens, "internal", String(i), b.node("object", "Token", 32));
+  }
+  const rows = b.analyse().leaks(since);
+  assert.deepEqual(
+    rows.map((r) => [r.holder?.name, r.className, r.count]).sort(),
+    // Each Map is counted by what it holds.
+    [["sessions", "Session", 10], ["tokens", "Token", 10]],
+  );
+});
+
+Deno.test("`HeapAnalysis.leaks()` reads many names under an object as keys, a chain by its links", () => {
+  const b = new HeapBuilder();
+  const byUser = b.node("object", "Object", 40);
+  const head = b.node("object", "Object", 24);
+  b.module(`${LIB}index.ts`, { byUser, head });
+  const since = baseline(b);
+  for (let i = 0; i < 12; i++) {
+    b.prop(byUser, `user${i}`, b.node("object", "Entry", 100));
+  }
+  let link = head;
+  for (let i = 0; i < 25; i++) {
+    const next = b.node("object", "Link", 30);
+    b.prop(link, "next", next);
+    link = next;
+  }
+  const rows = b.analyse().leaks(since);
+  const entries = rows.find((r) => r.className === "Entry")!;
+  assert.equal(entries.count, 12, "one row for the 12 names");
+  assert.deepEqual(entries.via, [".<key>"]);
+  const chain = rows.find((r) => r.className === "Link")!;
+  assert.equal(chain.holder?.name, "head");
+  assert.equal(chain.count, 25, "counted by its links");
+  assert.equal(chain.retainedSize, 25 * 30);
+  assert.equal(rows.length, 2);
+});
+
+Deno.test("`HeapAnalysis.pick()` stands for the largest group of a class, new ones first", () => {
+  const b = new HeapBuilder();
+  const small = b.node("object", "Map", 32);
+  const large = b.node("object", "Map", 32);
+  b.module(`${LIB}maps.ts`, { small, large });
+  const old = b.node("object", "User", 500);
+  b.edge(small, "internal", "0", old);
+  const since = baseline(b);
+  for (let i = 0; i < 3; i++) {
+    b.edge(small, "internal", String(i + 1), b.node("object", "User", 300));
+  }
+  for (let i = 0; i < 20; i++) {
+    b.edge(large, "internal", String(i), b.node("object", "User", 100));
+  }
+  const a = b.analyse();
+  const picked = a.pick("User", { since })!;
+  assert.equal(picked.count, 20);
+  assert.equal(picked.since, since);
+  assert.equal(a.heldBy(picked.node).holder?.name, "large");
+  assert.equal(a.pick("User")!.count, 20, "without a baseline: all of them");
+  const none = a.pick("User", { since: b.idOf(b.nodes.length) });
+  assert.equal(none?.since, 0, "none new: among all");
+  assert.equal(a.pick("NoSuchClass"), undefined);
 });

@@ -53,6 +53,7 @@ Deno.test("`AnalysisClient.load()` parses in the worker and answers queries", as
       count: 3,
       shallowSize: 120,
       retainedSize: 120,
+      sessionCount: 0,
     }]);
     const path = await client.query<RetainingPath>({
       kind: "path",
@@ -64,7 +65,8 @@ Deno.test("`AnalysisClient.load()` parses in the worker and answers queries", as
       "{table}",
       "{2}",
     ]);
-    assert.equal(path.target.id, 11, "the newest User (highest id)");
+    assert.equal(path.target.id, 11, "of equal Users, the newest");
+    assert.equal(path.picked?.count, 3, "it stands for the three in the Map");
   } finally {
     client.close();
   }
