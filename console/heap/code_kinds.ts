@@ -35,8 +35,10 @@ export function isConsoleCode(url: string): boolean {
 
 /**
  * Whether a script URL is code a developer wrote: a local module (the
- * service's or the console's) or a console snippet (`<console:N>`), not the
- * runtime's (`ext:`, `node:`, native) and not an npm package's.
+ * service's or the console's; in a Node snapshot read by `analyze`, a
+ * CommonJS script, which Node names by its path) or a console snippet
+ * (`<console:N>`), not the runtime's (`ext:`, `node:`, native) and not an
+ * npm package's.
  *
  * @example
  * ```ts
@@ -44,6 +46,8 @@ export function isConsoleCode(url: string): boolean {
  * import { isDeveloperCode } from "./code_kinds.ts";
  * assert.equal(isDeveloperCode("file:///srv/app/lib/users.ts"), true);
  * assert.equal(isDeveloperCode("<console:3>"), true);
+ * assert.equal(isDeveloperCode("/srv/app/server.js"), true);
+ * assert.equal(isDeveloperCode("/srv/app/node_modules/express/index.js"), false);
  * assert.equal(isDeveloperCode("ext:deno_http/00_serve.ts"), false);
  * assert.equal(
  *   isDeveloperCode("file:///root/.cache/deno/npm/registry.npmjs.org/acorn/8.19.0/dist/acorn.mjs"),
@@ -56,7 +60,8 @@ export function isConsoleCode(url: string): boolean {
  */
 export function isDeveloperCode(url: string): boolean {
   if (url.startsWith("<console:")) return true;
-  return url.startsWith("file:") && !PACKAGE_PATH.test(url);
+  return (url.startsWith("file:") || url.startsWith("/")) &&
+    !PACKAGE_PATH.test(url);
 }
 
 /** npm packages only the console loads (the evaluator's, source maps'). */

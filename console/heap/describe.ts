@@ -62,9 +62,16 @@ export function describeHolder(
     at = graph.edgeSource(e);
   }
   // A timer: its callback is the name; what schedules it does not matter,
-  // nor do the wrappers between the timer and the callback.
+  // nor do the wrappers between the timer and the callback. A binding the
+  // developer wrote below the timer (a module's variable the callback's
+  // scope reaches, as in Node, where a pending timer is the shortest way
+  // to a module's scope) names the object instead.
   for (let i = -1; i < up.length; i++) {
     const at = i < 0 ? node : graph.edgeSource(up[i]!);
+    const e = up[i + 1];
+    if (
+      e !== undefined && isBinding(holders, holders.hop(e, graph.edgeSource(e)))
+    ) break;
     if (!isTimeout(graph, at)) continue;
     const timer = timerHolder(source, at);
     if (!timer) break;
@@ -154,6 +161,18 @@ function sessionHop(
   return undefined;
 }
 
+/**
+ * Whether a holder is a binding the developer wrote that outlives any one
+ * call: a module's variable, a global, a static field (not a variable a
+ * closure captured).
+ */
+function isBinding(holders: HolderIndex, holder: Holder | undefined): boolean {
+  if (!holder) return false;
+  const { kind } = holder;
+  return (kind === "module" || kind === "export" || kind === "global" ||
+    kind === "static") && isDevelopers(holders, holder);
+}
+
 /** Whether a holder is a name the developer wrote (not the runtime's). */
 function isDevelopers(holders: HolderIndex, holder: Holder): boolean {
   const isServiceCode = (url: string) =>
@@ -174,8 +193,10 @@ function isDevelopers(holders: HolderIndex, holder: Holder): boolean {
 }
 
 /**
- * Whether a node is a Node-style `Timeout` (Deno's `setTimeout` and
- * `setInterval` make them): an object with `_onTimeout` and `_idleTimeout`.
+ * Whether a node is a Node-style `Timeout` (Node's, and those Deno's
+ * `setTimeout` and `setInterval` make): an object with `_onTimeout` and
+ * `_idleTimeout` or `_repeat` (Node 20 keeps `_idleTimeout` in an unnamed
+ * in-object field).
  *
  * @param graph The graph.
  * @param node Ordinal.
@@ -183,13 +204,16 @@ function isDevelopers(holders: HolderIndex, holder: Holder): boolean {
  */
 export function isTimeout(graph: HeapGraph, node: number): boolean {
   if (graph.nodeType(node) !== "object") return false;
-  let seen = 0;
+  let callback = false;
+  let timing = false;
   const end = graph.firstEdge[node + 1]!;
-  for (let e = graph.firstEdge[node]!; e < end && seen < 2; e++) {
+  for (let e = graph.firstEdge[node]!; e < end; e++) {
     const name = graph.edgeName(e);
-    if (name === "_onTimeout" || name === "_idleTimeout") seen++;
+    if (name === "_onTimeout") callback = true;
+    else if (name === "_idleTimeout" || name === "_repeat") timing = true;
+    if (callback && timing) return true;
   }
-  return seen === 2;
+  return false;
 }
 
 /**

@@ -64,6 +64,19 @@ async function checkTrio(runtime: Runtime, file: string): Promise<void> {
     const late = since.find((g) => g.heldBy.startsWith(`late (${file})`));
     assert.ok(late, `late (${file}) in ${since.map((g) => g.heldBy)}`);
     assert.equal(late.mainCount, LATE);
+    if (runtime !== "deno") {
+      // Node's pending timer (the one that took the final snapshot) is named
+      // by its callback, as heap.leaks() names timers.
+      const source = await Deno.readTextFile(`${dir}/${file}`);
+      const line = source.split("\n").indexOf("function next() {") + 1;
+      const timer = since.find((g) => g.mainObjects === "Timeout");
+      assert.equal(
+        timer?.heldBy,
+        `setTimeout callback next at ${file}:${line}`,
+        since.map((g) => g.heldBy).join("\n"),
+      );
+      assert.equal(timer?.holder?.kind, "timer");
+    }
     // The text report names the same holder.
     const text = await analyze(
       [trio.baseline, trio.target, trio.final],

@@ -182,6 +182,34 @@ Deno.test("`HeapAnalysis.heldBy()` names a timer by the developer's callback, th
   );
 });
 
+Deno.test("`HeapAnalysis.heldBy()` names a module's variable reached through a pending timer by the variable", () => {
+  // Node's way: a CommonJS script's scope is reached only through its
+  // closures, and the pending timer of one of them is the shortest way.
+  const b = new HeapBuilder();
+  const timeout = b.node("object", "Timeout", 104);
+  b.root(timeout);
+  b.prop(timeout, "_repeat", b.node("native", "null", 0));
+  const script = b.script(`${APP}app.ts`);
+  const next = b.closure("next", script, 31);
+  b.prop(timeout, "_onTimeout", next);
+  const seen = b.node("object", "Map", 32);
+  const entry = b.node("object", "Object", 40);
+  b.edge(seen, "internal", "table", entry);
+  b.module(`${APP}app.ts`, { seen });
+  const scope = b.nodes.findIndex((n) =>
+    n.name === "system / Context" && n.edges?.some((e) => e.name === "seen")
+  );
+  b.edge(next, "internal", "context", scope);
+  const a = b.analyse();
+  assert.deepEqual(a.heldBy(entry), {
+    holder: { kind: "module", name: "seen", url: `${APP}app.ts` },
+    via: ["{table}"],
+  });
+  // The timer and its callback are still named by the callback.
+  assert.equal(a.heldBy(timeout).holder?.kind, "timer");
+  assert.equal(a.heldBy(next).holder?.owner?.name, "next");
+});
+
 Deno.test("`HeapAnalysis` labels what a console session keeps, and a hook it set, as the session's", () => {
   const b = new HeapBuilder();
   const scope = b.closure(
