@@ -534,15 +534,15 @@ async function analyzeTaskFlags(): Promise<string[]> {
   return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
 }
 
-/** The first holder `analyze --json` names, with its group's size. */
+/** The first holder `analyze --json` names, with its row's main class. */
 function ourLeak(stdout: string): string {
   const { leaks } = JSON.parse(stdout) as {
-    leaks: { heldBy: string; objects: string; count: number }[];
+    leaks: { heldBy: string; mainObjects: string; mainCount: number }[];
   };
   const first = leaks[0];
   return first
-    ? `${first.heldBy.split(" → ")[0]}: ${first.objects} × ${
-      first.count.toLocaleString("en")
+    ? `${first.heldBy.split(" → ")[0]}: ${first.mainObjects} × ${
+      first.mainCount.toLocaleString("en")
     }`
     : "none";
 }
