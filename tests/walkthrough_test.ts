@@ -26,7 +26,9 @@ async function startWithConsole(args: string[] = []) {
   let id = 0;
   /** Evaluates a snippet; returns the rendered value and what came before. */
   const run = async (code: string) => {
-    const { final, before } = await session.eval(++id, code);
+    // A heap capture stops the service without a word for seconds on a
+    // busy machine: the deadline only bounds a hang.
+    const { final, before } = await session.eval(++id, code, 300_000);
     return { text: valueOf(final), before };
   };
   /** Evaluates a snippet and returns its value as plain data (via JSON). */

@@ -87,10 +87,11 @@ export class TestConnection {
   /**
    * Reads the next reply.
    *
+   * @param timeoutMs How long to wait.
    * @returns The reply, or `null` when the connection closed.
    */
-  async reply(): Promise<Reply | null> {
-    const line = await this.line();
+  async reply(timeoutMs?: number): Promise<Reply | null> {
+    const line = await this.line(timeoutMs);
     return line === null ? null : JSON.parse(line);
   }
 
@@ -98,14 +99,16 @@ export class TestConnection {
    * Reads replies until one of `types` arrives for `id`, collecting the rest.
    *
    * @param id The request id.
+   * @param timeoutMs How long to wait for each reply.
    * @returns The final reply and the replies before it.
    */
   async until(
     id: string | number,
+    timeoutMs?: number,
   ): Promise<{ final: Reply; before: Reply[] }> {
     const before: Reply[] = [];
     while (true) {
-      const reply = await this.reply();
+      const reply = await this.reply(timeoutMs);
       if (reply === null) throw new Error("Connection closed");
       if (
         "id" in reply && reply.id === id && reply.type !== "output" &&
@@ -173,14 +176,17 @@ export class TestConnection {
    *
    * @param id The request id.
    * @param code The snippet.
+   * @param timeoutMs How long to wait for each reply (a heap capture stops
+   *   the process without a word for seconds on a busy machine).
    * @returns The final reply and what came before.
    */
   async eval(
     id: string | number,
     code: string,
+    timeoutMs?: number,
   ): Promise<{ final: Reply; before: Reply[] }> {
     await this.send({ op: "eval", id, code });
-    return await this.until(id);
+    return await this.until(id, timeoutMs);
   }
 
   /** Closes the connection (idempotent). */

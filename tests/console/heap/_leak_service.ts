@@ -70,23 +70,7 @@ export async function startLeakService(
   let id = 0;
   // A capture and its analysis may stay silent for a while on a busy
   // machine: replies are awaited with a generous deadline.
-  const evaluate = async (code: string) => {
-    const request = ++id;
-    await session.send({ op: "eval", id: request, code });
-    const before: Reply[] = [];
-    for (;;) {
-      const line = await session.line(300_000);
-      if (line === null) throw new Error("Console connection closed");
-      const reply: Reply = JSON.parse(line);
-      if (
-        "id" in reply && reply.id === request && reply.type !== "output" &&
-        reply.type !== "progress"
-      ) {
-        return { final: reply, before };
-      }
-      before.push(reply);
-    }
-  };
+  const evaluate = (code: string) => session.eval(++id, code, 300_000);
   const run = async (code: string) => {
     const { final } = await evaluate(code);
     if (final.type !== "result") {
