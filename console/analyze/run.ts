@@ -173,13 +173,17 @@ async function leaksReport(
     all: config.all,
     until,
   });
-  const leaks = await leakReport(found, { all: config.all, hints: HINTS });
-  const { groups: _, ...totals } = found;
   const method = files.target === undefined
     ? `objects allocated after ${files.baseline} and alive in ${files.final}`
     : `objects allocated between ${files.baseline} and ${files.target} and alive in ${files.final} (memlab's method)`;
+  const leaks = await leakReport(found, {
+    title: method,
+    all: config.all,
+    hints: HINTS,
+  });
+  const { groups: _, ...totals } = found;
   return {
-    text: `${method}\n${Deno.inspect(leaks)}`,
+    text: Deno.inspect(leaks),
     json: {
       baseline: files.baseline,
       ...(files.target !== undefined ? { target: files.target } : {}),

@@ -211,6 +211,11 @@ export function renderKinds(rows: KindRow[], leftOut: string): string {
 
 /** How {@link renderLeaks} and {@link leakReport} print. */
 export interface LeakPrintOptions {
+  /**
+   * What the objects are, above the table (default: `objects allocated
+   * since the baseline and still alive`).
+   */
+  title?: string;
   /** Whether the console's objects were included. */
   all?: boolean;
   /** How to see more rows and the console's objects (the console's by default). */
@@ -223,7 +228,8 @@ export interface LeakPrintOptions {
  *
  * @param report The rows and totals.
  * @param names Printed names of the holders in the rows.
- * @param options Whether the console's objects were included; the hints.
+ * @param options The title; whether the console's objects were included;
+ *   the hints.
  * @returns The text.
  */
 export function renderLeaks(
@@ -231,7 +237,11 @@ export function renderLeaks(
   names: HolderNames,
   options: LeakPrintOptions = {},
 ): string {
-  const { all, hints = CONSOLE_HINTS } = options;
+  const {
+    title = "objects allocated since the baseline and still alive",
+    all,
+    hints = CONSOLE_HINTS,
+  } = options;
   const { rows } = report;
   const notes: string[] = [];
   const others = report.groupCount - rows.length;
@@ -288,7 +298,7 @@ export function renderLeaks(
     },
   ]);
   return [
-    "objects allocated since the baseline and still alive, one row per leak:",
+    `${title}, one row per leak:`,
     withFooter(table, notes),
     "example of the first group:",
     renderPath(rows[0]!.example, names),
@@ -387,7 +397,8 @@ export async function kindReport(
  * ```
  *
  * @param report The groups, largest first, and the totals.
- * @param options Whether the console's objects were included; the hints.
+ * @param options The title; whether the console's objects were included;
+ *   the hints.
  * @returns The rows.
  */
 export async function leakReport(
