@@ -376,8 +376,9 @@ class LeakFinder {
   #group(roots: number[]): Group[] {
     const { graph, paths } = this.#a;
     const groups: Group[] = [];
-    const byKey = new Map<string, Group>();
-    const groupOf = new Map<number, number>();
+    const byKey = new Map<string, number>();
+    // Per node: its group's index, or -1 (not a root).
+    const groupOf = new Int32Array(graph.nodeCount).fill(-1);
     const container = new Map<number, boolean>();
     const hopMemos = new Map<number, Map<number, string>>();
     for (const v of roots) {
@@ -398,14 +399,14 @@ class LeakFinder {
       }
       const owner = paths.owner[v]!;
       const key = `${owner}:${anchor}:${hop}`;
-      let group = byKey.get(key);
-      if (!group) {
-        group = { owner, anchor, hop, members: [] };
-        byKey.set(key, group);
-        groups.push(group);
+      let index = byKey.get(key);
+      if (index === undefined) {
+        index = groups.length;
+        groups.push({ owner, anchor, hop, members: [] });
+        byKey.set(key, index);
       }
-      groupOf.set(v, groups.indexOf(group));
-      group.members.push(v);
+      groupOf[v] = index;
+      groups[index]!.members.push(v);
     }
     // Union-find over groups.
     const parent = groups.map((_, i) => i);
@@ -423,12 +424,12 @@ class LeakFinder {
     };
     // Roots that reference each other under one anchor: one structure.
     for (const v of roots) {
-      const gv = groupOf.get(v)!;
+      const gv = groupOf[v]!;
       const end = graph.firstEdge[v + 1]!;
       for (let e = graph.firstEdge[v]!; e < end; e++) {
         if (graph.edgeTypeCode(e) === graph.weakEdge) continue;
-        const gu = groupOf.get(graph.edgeTarget(e));
-        if (gu === undefined || gu === gv) continue;
+        const gu = groupOf[graph.edgeTarget(e)]!;
+        if (gu < 0 || gu === gv) continue;
         const a = groups[gu]!;
         const b = groups[gv]!;
         if (a.anchor === b.anchor && a.owner === b.owner) union(gu, gv);
@@ -564,11 +565,10 @@ class LeakFinder {
    */
   #unfold(root: number): number[] {
     const { retained } = this.#a;
-    const children = this.#children();
     const chain = new Map<string, number[]>();
     let at = root;
     for (let steps = 0; steps < 1_000_000; steps++) {
-      const kids = children.get(at) ?? [];
+      const kids = this.#children(at);
       let held = 0;
       let big = -1;
       for (const k of kids) {
@@ -599,23 +599,49 @@ class LeakFinder {
     return longest.length >= MANY_LINKS ? longest : [root];
   }
 
-  #childMap: Map<number, number[]> | undefined;
+  /**
+   * New objects by the new object that dominates them, as one list sorted
+   * by dominator: `#childStart[d]` to `#childStart[d + 1]` in `#childList`
+   * (typed arrays: a leak of a million objects would make a million small
+   * arrays otherwise).
+   */
+  #childStart: Int32Array | undefined;
+  #childList: Int32Array | undefined;
 
-  /** New objects by the new object that dominates them (made once). */
-  #children(): Map<number, number[]> {
-    if (this.#childMap) return this.#childMap;
-    const map = new Map<number, number[]>();
+  /** The new objects `at` dominates (the index is made on first use). */
+  #children(at: number): number[] {
+    if (!this.#childStart) this.#indexChildren();
+    const start = this.#childStart!;
+    return Array.from(this.#childList!.subarray(start[at]!, start[at + 1]!));
+  }
+
+  #indexChildren(): void {
     const { graph } = this.#a;
-    for (let v = 1; v < graph.nodeCount; v++) {
-      if (!this.#isMember(v)) continue;
-      if (this.#climb(v) !== Climb.Dominated) continue;
-      const by = this.#climbTo[v]!;
-      let list = map.get(by);
-      if (!list) map.set(by, list = []);
-      list.push(v);
+    const count = graph.nodeCount;
+    // Counts per dominator, then their running sums: where each one's
+    // children start.
+    const start = new Int32Array(count + 1);
+    for (let v = 1; v < count; v++) {
+      if (!this.#isChild(v)) continue;
+      const d = this.#climbTo[v]! + 1;
+      start[d] = start[d]! + 1;
     }
-    this.#childMap = map;
-    return map;
+    for (let d = 0; d < count; d++) start[d + 1] = start[d + 1]! + start[d]!;
+    const list = new Int32Array(start[count]!);
+    const next = start.slice(0, count);
+    for (let v = 1; v < count; v++) {
+      if (!this.#isChild(v)) continue;
+      const d = this.#climbTo[v]!;
+      list[next[d]!] = v;
+      next[d] = next[d]! + 1;
+    }
+    this.#childStart = start;
+    this.#childList = list;
+  }
+
+  /** A member that another new object dominates (see {@link Climb}). */
+  #isChild(v: number): boolean {
+    return this.#isMember(v) && this.#climb(v) === Climb.Dominated;
   }
 
   /**
