@@ -249,7 +249,9 @@ export function renderLeaks(
     let shown = 0;
     for (const r of rows) shown += r.retainedSize;
     notes.push(
-      `${formatCount(others)} more groups retain ${
+      `${formatCount(others)} more ${
+        others === 1 ? "group retains" : "groups retain"
+      } ${
         formatBytes(Math.max(0, report.retainedSize - shown))
       } (${hints.more})`,
     );
