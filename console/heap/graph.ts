@@ -407,6 +407,39 @@ export class HeapGraph {
   }
 }
 
+/**
+ * A test of whether a node's name starts with `prefix`, made once per
+ * name string (many nodes share one: `system / Context`, a script's URL),
+ * for the passes that look at every node.
+ *
+ * @example
+ * ```ts ignore
+ * const isContext = namePrefixTest(graph, "system / Context");
+ * for (let n = 0; n < graph.nodeCount; n++) if (isContext(n)) count++;
+ * ```
+ *
+ * @param graph The graph.
+ * @param prefix What the name starts with.
+ * @returns The test, by node ordinal.
+ */
+export function namePrefixTest(
+  graph: HeapGraph,
+  prefix: string,
+): (node: number) => boolean {
+  // Per name string: 1 starts so, 0 not, -1 not tested yet.
+  const known = new Int8Array(graph.strings.length).fill(-1);
+  const { nodes, nodeFieldCount, nameOffset } = graph;
+  return (node) => {
+    const name = nodes[node * nodeFieldCount + nameOffset]!;
+    let is = known[name]!;
+    if (is < 0) {
+      is = graph.strings.get(name).startsWith(prefix) ? 1 : 0;
+      known[name] = is;
+    }
+    return is === 1;
+  };
+}
+
 function asEnum(value: string[] | string | undefined, what: string): string[] {
   if (!Array.isArray(value)) {
     throw new SyntaxError(`Heap snapshot meta has no ${what} type names`);

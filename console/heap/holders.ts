@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { HeapGraph } from "./graph.ts";
+import { type HeapGraph, namePrefixTest } from "./graph.ts";
 import { isDeveloperCode } from "./code_kinds.ts";
 import { SEED_DEVELOPER, SEED_SNIPPET } from "./shortest_paths.ts";
 
@@ -158,8 +158,6 @@ export class HolderIndex {
   readonly #nativeContexts: number[] = [];
   /** The global objects (`globalThis` of each realm) and their proxies. */
   readonly #globals = new Set<number>();
-  /** Per name string: 1 a context's name, 0 not, -1 not tested yet. */
-  readonly #contextName: Int8Array;
   /** Context → a closure whose scope it is (made on first use). */
   #contextClosure: Map<number, number> | undefined;
   /** Context → a context whose `previous` it is (made with the above). */
@@ -173,7 +171,6 @@ export class HolderIndex {
   constructor(graph: HeapGraph) {
     this.#graph = graph;
     this.#names = new Int8Array(graph.strings.length).fill(-1);
-    this.#contextName = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
     const contexts = this.#contexts;
     const nativeContexts = this.#nativeContexts;
@@ -373,15 +370,7 @@ export class HolderIndex {
     const closureCode = graph.nodeTypes.indexOf("closure");
     // Only closures (their scope) and contexts (the scope they nest in)
     // matter: their edges are read, no one else's.
-    const isContext = (n: number) => {
-      const name = graph.nodes[n * graph.nodeFieldCount + graph.nameOffset]!;
-      let known = this.#contextName[name]!;
-      if (known < 0) {
-        known = graph.strings.get(name).startsWith(CONTEXT_PREFIX) ? 1 : 0;
-        this.#contextName[name] = known;
-      }
-      return known === 1;
-    };
+    const isContext = namePrefixTest(graph, CONTEXT_PREFIX);
     for (let n = 0; n < graph.nodeCount; n++) {
       const isClosure = graph.nodeTypeCode(n) === closureCode;
       if (!isClosure && !isContext(n)) continue;
@@ -721,19 +710,12 @@ export class HolderIndex {
     }
   }
 
-  #scriptName: Int8Array | undefined;
+  #scriptTest: ((node: number) => boolean) | undefined;
 
   /** Whether a node is a `Script` (name test cached per name string). */
   #isScript(node: number): boolean {
-    const graph = this.#graph;
-    this.#scriptName ??= new Int8Array(graph.strings.length).fill(-1);
-    const name = graph.nodes[node * graph.nodeFieldCount + graph.nameOffset]!;
-    let is = this.#scriptName[name]!;
-    if (is < 0) {
-      is = graph.strings.get(name).startsWith(SCRIPT_PREFIX) ? 1 : 0;
-      this.#scriptName[name] = is;
-    }
-    return is === 1;
+    this.#scriptTest ??= namePrefixTest(this.#graph, SCRIPT_PREFIX);
+    return this.#scriptTest(node);
   }
 
   #childNamed(node: number, wanted: Name): number {

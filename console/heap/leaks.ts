@@ -35,6 +35,7 @@ import { NO_EDGE } from "./shortest_paths.ts";
 import type { Holder } from "./holders.ts";
 import { isDeveloperCode } from "./code_kinds.ts";
 import { isAllocatedIn } from "./snapshot_ids.ts";
+import { namePrefixTest } from "./graph.ts";
 
 /** Node types that can be a leaked object (not V8's internal storage). */
 const CANDIDATE_TYPES = new Set([
@@ -98,7 +99,8 @@ class LeakFinder {
   readonly #until: number;
   readonly #all: boolean;
   readonly #candidateType: Uint8Array;
-  readonly #internalName: Int8Array;
+  /** V8 internals (`system / ...`) are storage, not objects. */
+  readonly #isInternal: (node: number) => boolean;
   /** Per node: 0 unknown, 1 hangs off code, 2 does not. */
   readonly #underCode: Uint8Array;
   readonly #codeType: number;
@@ -126,7 +128,7 @@ class LeakFinder {
     graph.nodeTypes.forEach((t, i) => {
       if (CANDIDATE_TYPES.has(t)) this.#candidateType[i] = 1;
     });
-    this.#internalName = new Int8Array(graph.strings.length).fill(-1);
+    this.#isInternal = namePrefixTest(graph, "system /");
     this.#underCode = new Uint8Array(graph.nodeCount);
     this.#codeType = graph.nodeTypes.indexOf("code");
     this.#syntheticType = graph.nodeTypes.indexOf("synthetic");
@@ -225,15 +227,7 @@ class LeakFinder {
   #isCandidate(v: number): boolean {
     const graph = this.#a.graph;
     if (this.#candidateType[graph.nodeTypeCode(v)] !== 1) return false;
-    // V8 internals (`system / ...`) are storage, not objects: the test is
-    // cached per name string.
-    const name = graph.nodes[v * graph.nodeFieldCount + graph.nameOffset]!;
-    let internal = this.#internalName[name]!;
-    if (internal < 0) {
-      internal = graph.strings.get(name).startsWith("system /") ? 1 : 0;
-      this.#internalName[name] = internal;
-    }
-    return internal === 0;
+    return !this.#isInternal(v);
   }
 
   /**
