@@ -6,11 +6,9 @@
  * @module
  */
 
-import type { Ownership } from "../heap/holders.ts";
+import { type Ownership, scriptUrl } from "../heap/holders.ts";
 import type { RawSnapshot } from "../heap/parser.ts";
 import { CONSOLE_MARKER, consoleOwnership } from "../heap/code_kinds.ts";
-
-const SCRIPT_PREFIX = "system / Script / ";
 
 /**
  * The console's ownership in a snapshot: its folder is where the script of
@@ -52,9 +50,8 @@ export function consoleOwnershipIn(raw: RawSnapshot): Ownership | undefined {
     const name = nodes[n + nameAt]!;
     if (name >= tested.length || tested[name] === 1) continue;
     tested[name] = 1;
-    const text = strings.get(name);
-    if (!text.startsWith(SCRIPT_PREFIX) || !text.endsWith(suffix)) continue;
-    const url = text.slice(SCRIPT_PREFIX.length);
+    const url = scriptUrl(strings.get(name));
+    if (!url.endsWith(suffix)) continue;
     return consoleOwnership(url.slice(0, url.length - CONSOLE_MARKER.length));
   }
   return undefined;

@@ -763,8 +763,20 @@ function isAppUrl(url: string): boolean {
  * A script's URL from its node's name: `system / Script / URL`, or, where
  * V8 11 (Node 20) names a script by its URL alone, any name that is not a
  * `system / ...` one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { scriptUrl } from "./holders.ts";
+ * assert.equal(scriptUrl("system / Script / file:///srv/app.ts"), "file:///srv/app.ts");
+ * assert.equal(scriptUrl("/srv/app.js"), "/srv/app.js");
+ * assert.equal(scriptUrl("system / SharedFunctionInfo"), "");
+ * ```
+ *
+ * @param nodeName A script node's name.
+ * @returns The URL, or `""`.
  */
-function scriptUrl(nodeName: string): string {
+export function scriptUrl(nodeName: string): string {
   if (nodeName.startsWith(SCRIPT_PREFIX)) {
     return nodeName.slice(SCRIPT_PREFIX.length);
   }
