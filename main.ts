@@ -5,6 +5,7 @@
  * ```sh
  * deno run ... main.ts serve [flags]     # the service and its console
  * deno run ... main.ts console [flags]   # the console's client
+ * deno run ... main.ts attach PID        # the console in any Deno or Node process
  * ```
  *
  * @module
@@ -23,6 +24,7 @@ Usage: main.ts <command> [flags]
 Commands:
   serve     run the users service and its console (default)
   console   connect to a running service's console
+  attach    the console in any running Deno or Node process, by pid
   help      show this help
 
 Run "main.ts <command> --help" for a command's flags.
@@ -56,6 +58,11 @@ export async function run(
       const client = await import("./console/client/main.ts");
       return await client.main(rest);
     }
+    case "attach": {
+      // Loaded here for the same reason as the client (a literal specifier).
+      const attach = await import("./console/attach/main.ts");
+      return await attach.main(rest);
+    }
     case "help":
     case "--help":
     case "-h":
@@ -63,7 +70,7 @@ export async function run(
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (expected serve, console or help)`,
+        `unknown command "${command}" (expected serve, console, attach or help)`,
       );
   }
 }
