@@ -210,7 +210,7 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   assert.equal(code, 2);
   assert.equal(
     stderr,
-    'error: unknown command "frobnicate" (expected serve, console or help)\n',
+    'error: unknown command "frobnicate" (expected serve, console, attach or help)\n',
   );
 });
 
