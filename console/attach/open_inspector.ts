@@ -70,7 +70,7 @@ export async function openInspector(
     if (holders.sockets.length > 0) taken = true;
     if (!await stillRunning(target)) {
       throw new AttachRefusedError(
-        `pid ${target.pid} ended after SIGUSR1: it had no inspector behind its handler`,
+        `pid ${target.pid} ended after SIGUSR1 (its own output may say why)`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

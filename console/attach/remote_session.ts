@@ -56,7 +56,7 @@ import {
   type Presented,
   type PresentSpec,
 } from "./target_agent.ts";
-import type { WebSocketLink } from "./websocket_link.ts";
+import { InspectorLinkError, type WebSocketLink } from "./websocket_link.ts";
 
 /** Options for {@linkcode RemoteSession.open}. */
 export interface RemoteSessionOptions {
@@ -220,8 +220,12 @@ export class RemoteSession implements ClientSession {
   async finished(): Promise<ConsoleClientError | undefined> {
     const lost = await this.#link.finished();
     if (this.#closing || lost === undefined) return undefined;
+    return this.#lost(lost);
+  }
+
+  #lost(error: InspectorLinkError): ConsoleClientError {
     return new ConsoleClientError(
-      `lost the connection to pid ${this.#pid}'s inspector (${lost.message}): has the process exited?`,
+      `lost the connection to pid ${this.#pid}'s inspector (${error.message}): has the process exited?`,
     );
   }
 
@@ -280,6 +284,8 @@ export class RemoteSession implements ClientSession {
       // An interrupted evaluation goes on in the target; its end is ignored.
       run.catch(() => {});
       return await Promise.race([run, pending.interrupted.promise]);
+    } catch (error) {
+      throw error instanceof InspectorLinkError ? this.#lost(error) : error;
     } finally {
       this.#pending = undefined;
       this.#link.post("Runtime.releaseObjectGroup", {
