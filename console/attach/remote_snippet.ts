@@ -145,7 +145,7 @@ export function syntaxFailure(
 }
 
 const EXIT_CALL =
-  /(?:^|[^.\w$])(Deno\s*\.\s*exit|process\s*\.\s*(?:exit|abort|reallyExit|kill\s*\(\s*process\s*\.\s*pid))\s*\(/;
+  /(?:^|[^.\w$])(?:(Deno\s*\.\s*exit|process\s*\.\s*(?:exit|abort|reallyExit))\s*\(|(process\s*\.\s*kill)\s*\(\s*process\s*\.\s*pid\b)/;
 
 /**
  * Refuses the habit of ending a REPL with `Deno.exit()` or
@@ -167,7 +167,6 @@ const EXIT_CALL =
 export function exitRefusal(code: string, pid: number): string | undefined {
   const call = EXIT_CALL.exec(code);
   if (call === null) return undefined;
-  return `${
-    call[1]!.replace(/\s+/g, "")
-  }() would end the target (pid ${pid}), not this session: .exit or Ctrl-D detaches and leaves it running`;
+  const name = (call[1] ?? call[2])!.replace(/\s+/g, "");
+  return `${name}() would end the target (pid ${pid}), not this session: .exit or Ctrl-D detaches and leaves it running`;
 }

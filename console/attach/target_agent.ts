@@ -311,7 +311,7 @@ function installAgent(
   });
 
   return {
-    info() {
+    info(): AgentInfo {
       return {
         runtime: deno !== undefined ? "deno" : "node",
         version: deno !== undefined
@@ -328,7 +328,7 @@ function installAgent(
     fail(error: unknown) {
       setGlobal("_error", error);
     },
-    present(value: unknown, spec: PresentSpec) {
+    present(value: unknown, spec: PresentSpec): Presented {
       const plain = isObject(value) ? plainTexts.get(value) : undefined;
       if (plain !== undefined) {
         return {
@@ -373,7 +373,7 @@ function installAgent(
       }
       return { limits: encodeLimits(limits), renders, json };
     },
-    describe(thrown: unknown, spec: PresentSpec) {
+    describe(thrown: unknown, spec: PresentSpec): Described {
       const cap = (text: string) => measure(text, spec.capChars);
       const full = { depth: 4, entries: 100, strLimit: spec.maxChars };
       try {
@@ -410,7 +410,10 @@ function installAgent(
       }
     },
     /** Renders console arguments that are objects; `null` for primitives. */
-    formatArgs(spec: PresentSpec, ...args: unknown[]) {
+    formatArgs(
+      spec: PresentSpec,
+      ...args: unknown[]
+    ): Array<MeasuredText | null> {
       return args.map((arg) =>
         isObject(arg) || typeof arg === "symbol"
           ? measure(
@@ -426,7 +429,7 @@ function installAgent(
       );
     },
     /** Property names along the prototype chain, for completion. */
-    names(value: unknown) {
+    names(value: unknown): string[] {
       const names = new Set<string>();
       try {
         let object: object | null = Object(value);
@@ -443,7 +446,7 @@ function installAgent(
       return [...names];
     },
     /** Whether a snippet's code is on the stack now (a synchronous loop). */
-    snippetRunning() {
+    snippetRunning(): boolean {
       const E = Error as any;
       const prepare = E.prepareStackTrace;
       const limit = E.stackTraceLimit;
@@ -462,7 +465,7 @@ function installAgent(
       }
     },
     /** Removes the session's global properties; returns their names. */
-    remove() {
+    remove(): string[] {
       const removed: string[] = [];
       for (const name of installed) {
         const descriptor = Object.getOwnPropertyDescriptor(g, name);
