@@ -18,10 +18,11 @@ import {
   childrenOf,
   environmentVariable,
   maySignal,
-  ownFacts,
   type ProcessFacts,
   readProcess,
+  readProcesses,
   type Runtime,
+  selfFacts,
 } from "./process_facts.ts";
 import { AttachRefusedError } from "./refusal.ts";
 
@@ -91,7 +92,12 @@ export async function checkTarget(pid: number): Promise<AttachPlan> {
   if (pid === Deno.pid) {
     throw new AttachRefusedError(`pid ${pid} is this attach process itself`);
   }
-  const target = await readProcess(pid);
+  // Read at once: each is a few ps/ss runs, and a busy machine makes them slow.
+  const defaultHolders = portHolders(DEFAULT_INSPECTOR_PORT);
+  defaultHolders.catch(() => {});
+  const read = await readProcesses([pid, Deno.pid]);
+  const target = read.get(pid);
+  const own = selfFacts(read.get(Deno.pid));
   if (target === undefined) {
     throw new AttachRefusedError(`no process with pid ${pid}`);
   }
@@ -105,7 +111,6 @@ export async function checkTarget(pid: number): Promise<AttachPlan> {
       `pid ${pid} is stopped (SIGSTOP or a debugger): it could not answer; continue it first (kill -CONT ${pid})`,
     );
   }
-  const own = await ownFacts();
   if (!maySignal(own.uids, target.uids)) {
     throw new AttachRefusedError(
       `pid ${pid} belongs to uid ${target.uids.real}, and this is uid ${own.uids.real}: only its user (or root) may signal it; run attach as that user`,
@@ -130,7 +135,9 @@ export async function checkTarget(pid: number): Promise<AttachPlan> {
       : DEFAULT_INSPECTOR_PORT,
   };
   const samePidNamespace = target.pidNamespace === own.pidNamespace;
-  const holders = await portHolders(address.port);
+  const holders = address.port === DEFAULT_INSPECTOR_PORT
+    ? await defaultHolders
+    : await portHolders(address.port);
   if (holders.pids.includes(pid)) {
     return { target, runtime, address, samePidNamespace, alreadyOpen: true };
   }

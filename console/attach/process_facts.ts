@@ -52,7 +52,8 @@ export interface ProcessFacts {
 /** SIGUSR1's number on Linux. */
 export const SIGUSR1 = 10;
 
-const FIELDS = "stat=,ruid=,euid=,suid=,etimes=,caught=,netns=,pidns=,lstart=";
+const FIELDS =
+  "pid=,stat=,ruid=,euid=,suid=,etimes=,caught=,netns=,pidns=,lstart=";
 
 /**
  * Reads a process's facts.
@@ -73,26 +74,53 @@ const FIELDS = "stat=,ruid=,euid=,suid=,etimes=,caught=,netns=,pidns=,lstart=";
 export async function readProcess(
   pid: number,
 ): Promise<ProcessFacts | undefined> {
-  const p = String(pid);
-  const fields = await runTool("ps", ["-o", FIELDS, "-p", p]);
-  if (fields.code !== 0 || fields.stdout.trim() === "") return undefined;
-  const parsed = parseFields(fields.stdout);
-  if (parsed === undefined) return undefined;
-  const [comm, args, exe] = await Promise.all([
-    runTool("ps", ["-o", "comm=", "-p", p]),
-    runTool("ps", ["-ww", "-o", "args=", "-p", p]),
-    runTool("readlink", ["-n", `/proc/${pid}/exe`]),
+  return (await readProcesses([pid])).get(pid);
+}
+
+/**
+ * Reads several processes' facts with two `ps` runs in all (each `ps` reads
+ * all of `/proc`: on a busy machine one run takes tens of ms).
+ *
+ * @param pids The processes.
+ * @returns Their facts by pid; a pid with no process is missing.
+ */
+export async function readProcesses(
+  pids: number[],
+): Promise<Map<number, ProcessFacts>> {
+  const list = pids.join(",");
+  const [fields, args, ...exes] = await Promise.all([
+    runTool("ps", ["-o", FIELDS, "-p", list]),
+    runTool("ps", ["-ww", "-o", "pid=,args=", "-p", list]),
+    ...pids.map((pid) => runTool("readlink", ["-n", `/proc/${pid}/exe`])),
   ]);
-  const name = exe.code === 0 && exe.stdout !== ""
-    ? exe.stdout
-    : comm.stdout.trim();
-  return {
-    pid,
-    exe: name,
-    runtime: runtimeOf(name) ?? runtimeOf(comm.stdout.trim()),
-    argv: args.stdout.trim().split(/\s+/).filter((word) => word !== ""),
-    ...parsed,
-  };
+  const argvs = new Map<number, string[]>();
+  for (const line of args.stdout.split("\n")) {
+    const [pid, ...words] = line.trim().split(/\s+/);
+    if (pid !== undefined && /^\d+$/.test(pid)) argvs.set(Number(pid), words);
+  }
+  const facts = new Map<number, ProcessFacts>();
+  for (const line of fields.stdout.split("\n")) {
+    const match = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    const parsed = parseFields(match[2]!);
+    const index = pids.indexOf(pid);
+    if (parsed === undefined || index === -1) continue;
+    const argv = argvs.get(pid) ?? [];
+    const exe = exes[index]!;
+    // Another user's executable cannot be read: the command line says.
+    const name = exe.code === 0 && exe.stdout !== ""
+      ? exe.stdout
+      : argv[0] ?? "?";
+    facts.set(pid, {
+      pid,
+      exe: name,
+      runtime: runtimeOf(name),
+      argv,
+      ...parsed,
+    });
+  }
+  return facts;
 }
 
 /**
@@ -189,6 +217,18 @@ export async function ownFacts(): Promise<
   { uids: Uids; netNamespace: string; pidNamespace: string }
 > {
   const self = await readProcess(Deno.pid);
+  return selfFacts(self);
+}
+
+/**
+ * This process's facts in the form {@linkcode ownFacts} gives them.
+ *
+ * @param self This process as {@linkcode readProcesses} read it.
+ * @returns Its uids, network and pid namespaces.
+ */
+export function selfFacts(
+  self: ProcessFacts | undefined,
+): { uids: Uids; netNamespace: string; pidNamespace: string } {
   if (self === undefined) throw new Error("ps does not list this process");
   return {
     uids: self.uids,
