@@ -106,7 +106,7 @@ export async function notOpenedMessage(
   }
   return `pid ${pid} did not keep an inspector open on ${where} within ${
     timeoutMs / 1000
-  } s of SIGUSR1 (it may close it itself, or handle SIGUSR1 for something else); it is still running. Start it with --inspect=127.0.0.1:9230 and use "attach --inspect 127.0.0.1:9230"`;
+  } s of SIGUSR1; it is still running. It may close it itself (a program embedding the leakwatch console does, unless started with --allow-inspector-signal: use its console, main.ts console --pid ${pid}), or use SIGUSR1 for something else: start it with --inspect=127.0.0.1:9230 and use "attach --inspect 127.0.0.1:9230"`;
 }
 
 async function sendSigusr1(pid: number): Promise<void> {

@@ -290,7 +290,7 @@ Deno.test("attach refuses a host that closes SIGUSR1's inspector itself, in one 
     assert.match(
       stderr,
       new RegExp(
-        `^error: pid ${target.pid} did not keep an inspector open on 127\\.0\\.0\\.1:9229 within 5 s of SIGUSR1 \\(it may close it itself|^error: pid ${target.pid} closed`,
+        `^error: pid ${target.pid} did not keep an inspector open on 127\\.0\\.0\\.1:9229 within 5 s of SIGUSR1; it is still running\\. It may close it itself|^error: pid ${target.pid} closed`,
         "m",
       ),
     );
