@@ -15,7 +15,7 @@
  * @module
  */
 
-import { UsageError } from "../flags.ts";
+import { exitOnUsageError } from "../flags.ts";
 import { runAttach } from "./run.ts";
 
 export { ATTACH_HELP } from "./flags.ts";
@@ -33,14 +33,8 @@ export { ATTACH_HELP } from "./flags.ts";
  * assert.equal(await main(["not-a-pid"]), 2);
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  try {
-    return await runAttach(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}`);
-    return 2;
-  }
+export function main(args: string[]): Promise<number> {
+  return exitOnUsageError(() => runAttach(args));
 }
 
 if (import.meta.main) {

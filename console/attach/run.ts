@@ -8,7 +8,7 @@
  */
 
 import { ConsoleClientError } from "../client/connection.ts";
-import { reportFailure, runSession } from "../client/run.ts";
+import { reportFailure, runSession, writeText } from "../client/run.ts";
 import {
   describeInspectorAddress,
   findInspectorTarget,
@@ -55,8 +55,6 @@ const SIGNALS = [
   ["SIGHUP", 129],
 ] as const;
 
-const encoder = new TextEncoder();
-
 /**
  * Runs `main.ts attach …`.
  *
@@ -73,7 +71,7 @@ const encoder = new TextEncoder();
 export async function runAttach(args: string[]): Promise<number> {
   const config = parseAttachArgs(args);
   if (config === "help") {
-    write(Deno.stdout, ATTACH_HELP);
+    writeText(Deno.stdout, ATTACH_HELP);
     return 0;
   }
   const colors = Deno.stdout.isTerminal() && !Deno.noColor &&
@@ -356,17 +354,5 @@ function stopOnSignals(session: RemoteSession, pid: number) {
 }
 
 function say(line: string): void {
-  write(Deno.stderr, line + "\n");
-}
-
-function write(file: { writeSync(data: Uint8Array): number }, text: string) {
-  const data = encoder.encode(text);
-  let written = 0;
-  try {
-    while (written < data.length) {
-      written += file.writeSync(data.subarray(written));
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-  }
+  writeText(Deno.stderr, line + "\n");
 }

@@ -66,7 +66,7 @@ const encoder = new TextEncoder();
 export async function runConsoleClient(args: string[]): Promise<number> {
   const parsed = parseConsoleArgs(args);
   if (parsed === "help") {
-    write(Deno.stdout, CONSOLE_HELP);
+    writeText(Deno.stdout, CONSOLE_HELP);
     return 0;
   }
   if (parsed.list) return await runList(parsed.json);
@@ -141,7 +141,10 @@ export async function runSession(
 ): Promise<number> {
   try {
     const progress = Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined;
     if (options.interactive) {
       return await runInteractive(session, {
@@ -156,7 +159,7 @@ export async function runSession(
     }
     const streams: ClientStreams = {
       write: (stream, text) =>
-        write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+        writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
       progress,
     };
     if (options.eval !== undefined) {
@@ -190,10 +193,13 @@ async function runOnTargets(
     colors,
     output(target, _stream, text) {
       const lines = text.replace(/\n$/, "").split("\n");
-      write(Deno.stderr, lines.map((line) => `[${target}] ${line}\n`).join(""));
+      writeText(
+        Deno.stderr,
+        lines.map((line) => `[${target}] ${line}\n`).join(""),
+      );
     },
   });
-  write(
+  writeText(
     Deno.stdout,
     config.json
       ? results.map((result) => targetResultLine(result) + "\n").join("")
@@ -234,12 +240,12 @@ async function runEvalOnceWithin(
       formatDuration(timeoutMs)
     } (--timeout)`;
     if (config.json) {
-      write(
+      writeText(
         Deno.stdout,
         errorJson({ name: "TimeoutError", message }) + "\n",
       );
     } else {
-      write(Deno.stderr, `error: ${message}\n`);
+      writeText(Deno.stderr, `error: ${message}\n`);
     }
     return 1;
   } catch (error) {
@@ -269,7 +275,7 @@ async function runList(json?: true): Promise<number> {
       json,
     );
   }
-  write(
+  writeText(
     Deno.stdout,
     json
       ? listed.map((entry) => consoleListLine(entry) + "\n").join("")
@@ -282,9 +288,12 @@ async function runList(json?: true): Promise<number> {
 function batchStreams(): ClientStreams {
   return {
     write: (stream, text) =>
-      write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+      writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
     progress: Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined,
   };
 }
@@ -323,9 +332,9 @@ export function reportFailure(error: unknown, json?: true): number {
     const name = error instanceof SessionRefusedError
       ? error.error.name
       : "ConnectionError";
-    write(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
+    writeText(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
   } else {
-    write(Deno.stderr, `error: ${error.message}\n`);
+    writeText(Deno.stderr, `error: ${error.message}\n`);
   }
   return 2;
 }
@@ -338,7 +347,23 @@ function terminalColumns(): number | undefined {
   }
 }
 
-function write(file: { writeSync(data: Uint8Array): number }, text: string) {
+/**
+ * Writes all of `text` to a file (stdout, stderr) at once; a reader that
+ * went away (`| head`) is not an error.
+ *
+ * @param file Where to write.
+ * @param text What.
+ *
+ * @example
+ * ```ts
+ * import { writeText } from "./run.ts";
+ * writeText(Deno.stderr, "a status line\n");
+ * ```
+ */
+export function writeText(
+  file: { writeSync(data: Uint8Array): number },
+  text: string,
+): void {
   const data = encoder.encode(text);
   let written = 0;
   try {
