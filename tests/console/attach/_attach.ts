@@ -13,7 +13,9 @@ import {
   spawnMain,
   taskFlags,
 } from "../../_process.ts";
-import { screenOf } from "../client/_terminal.ts";
+import { startTerminal, type Terminal } from "../client/_terminal.ts";
+
+export { canUseScript } from "../client/_terminal.ts";
 import { portHolders } from "../../../console/attach/listening_sockets.ts";
 import { readProcess } from "../../../console/attach/process_facts.ts";
 
@@ -281,27 +283,6 @@ export async function holdsInspectorPort(pid: number): Promise<boolean> {
 }
 
 /**
- * Whether `script` (util-linux) may run: it gives the interactive tests a
- * real pseudo-terminal.
- *
- * @returns `true` when permitted and installed.
- */
-export function canUseScript(): boolean {
-  const { state } = Deno.permissions.querySync({
-    name: "run",
-    command: "script",
-  });
-  if (state !== "granted") return false;
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/script`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/**
  * Runs `main.ts attach PID` under a real pseudo-terminal (`script`), with
  * the attach task's permissions, in `home`.
  *
@@ -309,54 +290,12 @@ export function canUseScript(): boolean {
  * @param home The HOME (history goes there).
  * @returns Keys in, the screen out.
  */
-export async function startTerminalAttach(pid: number, home: string) {
+export async function startTerminalAttach(
+  pid: number,
+  home: string,
+): Promise<Terminal> {
   const flags = await taskFlags("attach", home);
   const command = ["deno", "run", ...flags, "main.ts", "attach", String(pid)]
     .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
-  const realHome = Deno.env.get("HOME")!;
-  const denoDir = Deno.env.get("DENO_DIR") ??
-    `${Deno.env.get("XDG_CACHE_HOME") ?? `${realHome}/.cache`}/deno`;
-  const child = new Deno.Command("script", {
-    args: ["-qfec", command, "/dev/null"],
-    cwd: new URL("../../../", import.meta.url),
-    env: { HOME: home, DENO_DIR: denoDir, TERM: "xterm-256color" },
-    clearEnv: false,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let screen = "";
-  const reading = (async () => {
-    for await (
-      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
-    ) screen += chunk;
-  })();
-  const stderr = new Response(child.stderr).text();
-  const keys = child.stdin.getWriter();
-  const visible = () => screenOf(screen);
-  return {
-    get raw() {
-      return screen;
-    },
-    visible,
-    async waitFor(pattern: RegExp, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(visible())) {
-        if (Date.now() > deadline) {
-          throw new Error(`No ${pattern} on screen:\n${visible()}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-    async type(text: string) {
-      await keys.write(encoder.encode(text));
-    },
-    /** Closes the keyboard and waits for the exit. */
-    async finish() {
-      await keys.close().catch(() => {});
-      const status = await child.status;
-      await reading;
-      return { code: status.code, stderr: await stderr };
-    },
-  };
+  return startTerminal(command, { HOME: home });
 }
