@@ -38,7 +38,7 @@ export interface Target {
   stderr: OutputLines;
   /** Whether it still runs. */
   running(): Promise<boolean>;
-  /** GET / on it; the response's text. */
+  /** GET / on it (15 s at most); the response's text. */
   get(): Promise<string>;
   /** Stops it (SIGTERM) and gives how it ended and all it printed. */
   stop(): Promise<
@@ -146,7 +146,10 @@ async function started(
       return facts !== undefined && facts.state !== "Z";
     },
     async get() {
-      const response = await fetch(`http://127.0.0.1:${port}/`);
+      // Bounded: a target stuck in a loop must fail the test, not hang it.
+      const response = await fetch(`http://127.0.0.1:${port}/`, {
+        signal: AbortSignal.timeout(15_000),
+      });
       return await response.text();
     },
     async stop() {

@@ -55,7 +55,7 @@ async function waitUntilStalled(target: Target): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const answered = await Promise.race([
-      target.get().then(() => true, () => true),
+      target.get().then(() => true, () => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500)),
     ]);
     if (!answered) return;
