@@ -7,11 +7,11 @@
 
 import type {
   BackgroundHandlers,
-  ConsoleConnection,
   EvalOutcome,
   EvaluateOptions,
   StreamHandlers,
 } from "./connection.ts";
+import type { ClientSession } from "./client_session.ts";
 import { stripAnsi } from "../ansi.ts";
 import { type ByteSource, LineReader } from "../line_reader.ts";
 import type { ProgressLine } from "./progress_bar.ts";
@@ -50,7 +50,7 @@ export interface EvalOnceOptions {
  * @throws {ConsoleClientError} When the connection is lost.
  */
 export async function runEvalOnce(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
   options: EvalOnceOptions = {},
@@ -76,7 +76,7 @@ export async function runEvalOnce(
 
 /** `-e CODE --json`: exactly one JSON value on stdout, whatever happens. */
 async function runEvalOnceJson(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
 ): Promise<number> {
@@ -145,7 +145,7 @@ export function errorJson(
  * @throws {ConsoleClientError} When the connection is lost.
  */
 export async function runTranscript(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   input: ByteSource,
   streams: ClientStreams,
 ): Promise<number> {
@@ -196,7 +196,7 @@ export async function runTranscript(
  * `quiet`.
  */
 async function evaluate(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
   options: EvaluateOptions & { quiet?: boolean } = {},

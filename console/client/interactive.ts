@@ -10,11 +10,8 @@
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createCompleter, toReadlineCompleter } from "./tab_completion.ts";
-import {
-  ConsoleClientError,
-  type ConsoleConnection,
-  type EvalOutcome,
-} from "./connection.ts";
+import { ConsoleClientError, type EvalOutcome } from "./connection.ts";
+import type { ClientSession } from "./client_session.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import type { ProgressLine } from "./progress_bar.ts";
 import { PROMPT, SnippetBuffer } from "../snippet_buffer.ts";
@@ -76,7 +73,7 @@ export const INTERRUPT_SENT =
  * ```
  */
 export async function runInteractive(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   options: InteractiveOptions,
 ): Promise<number> {
   const warnings = new HistoryWarnings(options.errorOutput);
@@ -117,7 +114,7 @@ class HistoryWarnings {
  * the queue of lines typed while an evaluation runs.
  */
 class Repl {
-  #connection: ConsoleConnection;
+  #connection: ClientSession;
   #options: InteractiveOptions;
   #terminal: boolean;
   #warnings: HistoryWarnings;
@@ -131,7 +128,7 @@ class Repl {
   #resolve: (code: number) => void = () => {};
 
   constructor(
-    connection: ConsoleConnection,
+    connection: ClientSession,
     options: InteractiveOptions,
     history: string[],
     warnings: HistoryWarnings,
@@ -273,11 +270,15 @@ class Repl {
   #interruptEvaluation(): void {
     this.#queue.length = 0; // what was typed ahead belonged to the stopped work
     if (this.#interrupting) {
-      return this.#finish(130, `\n${INTERRUPT_IGNORED}`);
+      const ignored = this.#connection.interruptTexts?.ignored ??
+        INTERRUPT_IGNORED;
+      return this.#finish(130, `\n${ignored}`);
     }
     this.#interrupting = true;
     this.#options.progress?.clear();
-    this.#options.errorOutput.write(INTERRUPT_SENT);
+    this.#options.errorOutput.write(
+      this.#connection.interruptTexts?.sent ?? INTERRUPT_SENT,
+    );
     this.#connection.interrupt().catch(() => {
       // A lost connection is reported by the evaluation it ends.
     });

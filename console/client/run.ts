@@ -21,6 +21,7 @@ import {
   type ConsoleConnection,
   SessionRefusedError,
 } from "./connection.ts";
+import type { ClientSession } from "./client_session.ts";
 import { findToken } from "./credentials.ts";
 import { listConsoles, type ListedConsole } from "../discovery.ts";
 import {
@@ -65,7 +66,7 @@ const encoder = new TextEncoder();
 export async function runConsoleClient(args: string[]): Promise<number> {
   const parsed = parseConsoleArgs(args);
   if (parsed === "help") {
-    write(Deno.stdout, CONSOLE_HELP);
+    writeText(Deno.stdout, CONSOLE_HELP);
     return 0;
   }
   if (parsed.list) return await runList(parsed.json);
@@ -74,7 +75,7 @@ export async function runConsoleClient(args: string[]): Promise<number> {
     try {
       config = { ...config, address: await endpointOfPid(config.pid) };
     } catch (error) {
-      return failed(error, config.json);
+      return reportFailure(error, config.json);
     }
   }
   const colors = Deno.stdout.isTerminal() && !Deno.noColor &&
@@ -94,38 +95,81 @@ export async function runConsoleClient(args: string[]): Promise<number> {
       colors,
     });
   } catch (error) {
-    return failed(error, config.json);
+    return reportFailure(error, config.json);
   }
   try {
+    return await runSession(connection, {
+      eval: config.eval,
+      json: config.json,
+      interactive,
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Options for {@linkcode runSession}: which mode, on this process's terminal. */
+export interface SessionModeOptions {
+  /** `-e CODE`: evaluate it once. */
+  eval?: string;
+  /** `--json`: with `eval`, exactly one JSON value on stdout. */
+  json?: true;
+  /** The REPL (stdin is a terminal and there is no `eval`); else piped input. */
+  interactive: boolean;
+}
+
+/**
+ * Runs one mode of the client on an open session, on this process's
+ * stdin, stdout and stderr: the REPL, one `-e` snippet, or a piped
+ * transcript. Any kind of session: a console connection, an attached
+ * process. The caller closes the session.
+ *
+ * @param session The open session.
+ * @param options The mode.
+ * @returns The exit code (see {@linkcode runConsoleClient}).
+ *
+ * @example
+ * ```ts ignore
+ * import { runSession } from "./run.ts";
+ * const code = await runSession(session, { eval: "1 + 1", interactive: false });
+ * await session.close();
+ * ```
+ */
+export async function runSession(
+  session: ClientSession,
+  options: SessionModeOptions,
+): Promise<number> {
+  try {
     const progress = Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined;
-    if (interactive) {
-      return await runInteractive(connection, {
+    if (options.interactive) {
+      return await runInteractive(session, {
         input: process.stdin,
         output: process.stdout,
         errorOutput: process.stderr,
         terminal: Deno.stdout.isTerminal(),
         historyPath: optionalHistoryPath(),
         progress,
-        banner: connection.info.banner,
+        banner: session.info.banner,
       });
     }
     const streams: ClientStreams = {
       write: (stream, text) =>
-        write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+        writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
       progress,
     };
-    if (config.eval !== undefined) {
-      return await runEvalOnce(connection, config.eval, streams, {
-        json: config.json,
+    if (options.eval !== undefined) {
+      return await runEvalOnce(session, options.eval, streams, {
+        json: options.json,
       });
     }
-    return await runTranscript(connection, Deno.stdin, streams);
+    return await runTranscript(session, Deno.stdin, streams);
   } catch (error) {
-    return failed(error, config.json);
-  } finally {
-    await connection.close();
+    return reportFailure(error, options.json);
   }
 }
 
@@ -149,10 +193,13 @@ async function runOnTargets(
     colors,
     output(target, _stream, text) {
       const lines = text.replace(/\n$/, "").split("\n");
-      write(Deno.stderr, lines.map((line) => `[${target}] ${line}\n`).join(""));
+      writeText(
+        Deno.stderr,
+        lines.map((line) => `[${target}] ${line}\n`).join(""),
+      );
     },
   });
-  write(
+  writeText(
     Deno.stdout,
     config.json
       ? results.map((result) => targetResultLine(result) + "\n").join("")
@@ -193,16 +240,16 @@ async function runEvalOnceWithin(
       formatDuration(timeoutMs)
     } (--timeout)`;
     if (config.json) {
-      write(
+      writeText(
         Deno.stdout,
         errorJson({ name: "TimeoutError", message }) + "\n",
       );
     } else {
-      write(Deno.stderr, `error: ${message}\n`);
+      writeText(Deno.stderr, `error: ${message}\n`);
     }
     return 1;
   } catch (error) {
-    return failed(error, config.json);
+    return reportFailure(error, config.json);
   } finally {
     await connection?.close();
   }
@@ -219,7 +266,7 @@ async function runList(json?: true): Promise<number> {
   try {
     listed = await listConsoles({ removeStale: true });
   } catch (error) {
-    return failed(
+    return reportFailure(
       new ConsoleClientError(
         `cannot list the consoles: ${
           error instanceof Error ? error.message : error
@@ -228,7 +275,7 @@ async function runList(json?: true): Promise<number> {
       json,
     );
   }
-  write(
+  writeText(
     Deno.stdout,
     json
       ? listed.map((entry) => consoleListLine(entry) + "\n").join("")
@@ -241,9 +288,12 @@ async function runList(json?: true): Promise<number> {
 function batchStreams(): ClientStreams {
   return {
     write: (stream, text) =>
-      write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+      writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
     progress: Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined,
   };
 }
@@ -261,16 +311,30 @@ function optionalHistoryPath(): string | undefined {
  * Reports a failure that ends the client (exit 2): one `error:` line on
  * stderr, or with `--json` one `{"error": …}` object on stdout, so a
  * script reading stdout always gets JSON.
+ *
+ * @param error The failure: a {@linkcode ConsoleClientError} (anything
+ * else is thrown again).
+ * @param json Whether stdout is JSON (`--json`).
+ * @returns 2.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportFailure } from "./run.ts";
+ * import { ConsoleClientError } from "./connection.ts";
+ * // Prints "error: cannot connect" on stderr.
+ * assert.equal(reportFailure(new ConsoleClientError("cannot connect")), 2);
+ * ```
  */
-function failed(error: unknown, json?: true): number {
+export function reportFailure(error: unknown, json?: true): number {
   if (!(error instanceof ConsoleClientError)) throw error;
   if (json) {
     const name = error instanceof SessionRefusedError
       ? error.error.name
       : "ConnectionError";
-    write(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
+    writeText(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
   } else {
-    write(Deno.stderr, `error: ${error.message}\n`);
+    writeText(Deno.stderr, `error: ${error.message}\n`);
   }
   return 2;
 }
@@ -283,7 +347,23 @@ function terminalColumns(): number | undefined {
   }
 }
 
-function write(file: { writeSync(data: Uint8Array): number }, text: string) {
+/**
+ * Writes all of `text` to a file (stdout, stderr) at once; a reader that
+ * went away (`| head`) is not an error.
+ *
+ * @param file Where to write.
+ * @param text What.
+ *
+ * @example
+ * ```ts
+ * import { writeText } from "./run.ts";
+ * writeText(Deno.stderr, "a status line\n");
+ * ```
+ */
+export function writeText(
+  file: { writeSync(data: Uint8Array): number },
+  text: string,
+): void {
   const data = encoder.encode(text);
   let written = 0;
   try {
