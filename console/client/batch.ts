@@ -183,7 +183,7 @@ export async function runTranscript(
     streams.write(
       "stderr",
       `error: the input ended inside an incomplete snippet (from line ${
-        lineNumber - buffer.text.split("\n").length + 1
+        lineNumber - buffer.lineCount + 1
       })\n`,
     );
     failed = true;

@@ -106,13 +106,17 @@ export async function runJsonSession(
             );
             send({ type: "completions", id: request.id, candidates, start });
           } catch (error) {
-            // A value whose every trap throws must not end the session.
+            // Refused (too long, over its budget) or failed: the session
+            // goes on either way.
             send({
               type: "error",
               id: request.id,
               error: {
                 name: "CompletionError",
-                message: `Completion failed: ${describeThrown(error)}`,
+                message: error instanceof Error &&
+                    error.name === "CompletionError"
+                  ? error.message
+                  : `Completion failed: ${describeThrown(error)}`,
               },
             });
           }

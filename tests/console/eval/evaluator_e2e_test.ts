@@ -126,11 +126,19 @@ Deno.test("output of interrupted work arrives as background output (id null) eve
     await session.send({
       op: "eval",
       id: "slow",
-      code:
+      code: "console.log('running'); " +
         "await new Promise((r) => setTimeout(r, 300)); console.log('after interrupt'); " +
         "throw new Error('late')",
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Interrupted once it runs (an interrupt that comes while the snippet
+    // is still being compiled stops it before it starts).
+    const running = await session.reply();
+    assert.deepEqual(running, {
+      type: "output",
+      id: "slow",
+      stream: "stdout",
+      text: "running\n",
+    });
     await session.send({ op: "interrupt", id: "stop" });
     // Pending while the interrupted work prints: its output is still not
     // this evaluation's.
@@ -159,6 +167,61 @@ Deno.test("output of interrupted work arrives as background output (id null) eve
     );
     const { final } = await session.until("waiting");
     assert.equal(valueOf(final), '"done"');
+  } finally {
+    session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
+
+Deno.test("an 800 KB completion, a 900 KB snippet and a TypeScript snippet that reads in exponential time are answered while HTTP keeps answering, and SIGTERM still stops the service, end to end", async () => {
+  const { service, session } = await openServiceSession();
+  /** A request answered while the console works: the event loop is free. */
+  const healthy = async () => {
+    const response = await fetch(`${service.url}healthz`);
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    // The case that took minutes, holding HTTP and ignoring SIGTERM.
+    const code = "cache" + ".x".repeat(400_000);
+    await session.send({ op: "complete", id: "long", code });
+    const [completion, status] = await Promise.all([
+      session.until("long"),
+      healthy(),
+    ]);
+    assert.equal(status, 200);
+    assert.equal(completion.final.type, "error");
+    assert.match(
+      completion.final.type === "error" ? completion.final.error.name : "",
+      /^CompletionError$/,
+    );
+    // A long snippet is read in the worker, and still runs.
+    const array = "[" + "1,".repeat(450_000) + "].length";
+    await session.send({ op: "eval", id: "array", code: array });
+    const [long] = await Promise.all([session.until("array"), healthy()]);
+    assert.equal(valueOf(long.final), "450000");
+    // TypeScript still reads as TypeScript, through the worker.
+    const typed = await session.eval(
+      "typed",
+      "const id = <T,>(x: T): T => x; id<number>(7)",
+    );
+    assert.equal(valueOf(typed.final), "7");
+    // 120 characters that made the TypeScript reading take minutes: the
+    // service answers HTTP meanwhile, and gives up after its budget.
+    await session.send({ op: "eval", id: "nested", code: "a<b>(".repeat(24) });
+    assert.equal(await healthy(), 200);
+    const nested = await session.until("nested", 120_000);
+    assert.equal(nested.final.type, "error");
+    assert.equal(
+      nested.final.type === "error" && nested.final.error.name,
+      "ParseBudgetError",
+    );
+    assert.equal(valueOf((await session.eval("after", "6 * 7")).final), "42");
+    // SIGTERM while such a snippet is being read: the service stops.
+    await session.send({ op: "eval", id: "again", code: "a<b>(".repeat(30) });
+    assert.equal(await healthy(), 200);
   } finally {
     session.close();
     service.child.kill("SIGTERM");

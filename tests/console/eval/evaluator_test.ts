@@ -751,6 +751,50 @@ Deno.test("evaluate() ignores a signal that never aborts", async () => {
   assert.equal((error as { message: string }).message, "x");
 });
 
+Deno.test("evaluate() gives up reading a snippet past its parse budget, and the session goes on", async () => {
+  const { evaluator } = openSession({}, { parseBudgetMs: 300 });
+  // 150 characters whose TypeScript reading backtracks for hours.
+  const result = await evaluator.evaluate("a<b>(".repeat(30));
+  assert.equal(result.kind, "error");
+  assert.equal((result as { name: string }).name, "ParseBudgetError");
+  assert.match(
+    (result as { text: string }).text,
+    /^Uncaught ParseBudgetError: Reading the snippet took over 300 ms/,
+  );
+  assert.equal(
+    await value(evaluator, "let typed: number = 6 * 7; typed"),
+    "42",
+  );
+});
+
+Deno.test("evaluate() is interrupted while its snippet is being read", async () => {
+  const { evaluator } = openSession();
+  const controller = new AbortController();
+  const pending = evaluator.evaluate("a<b>(".repeat(40), {
+    signal: controller.signal,
+  });
+  controller.abort();
+  const result = await pending;
+  assert.equal((result as { name: string }).name, "Interrupted");
+  // Answered at once: the endless reading was stopped, not waited for.
+  assert.equal(await value(evaluator, "const s: string = 'ok'; s"), '"ok"');
+});
+
+Deno.test("evaluate() reads a long snippet off the event loop", async () => {
+  const { evaluator } = openSession();
+  const code = "[" + "1,".repeat(200_000) + "].length";
+  // Timers keep firing while the snippet is read: the loop is free.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    const before = ticks;
+    assert.equal(await value(evaluator, code), "200000");
+    assert.ok(ticks > before, "no timer fired while the snippet was read");
+  } finally {
+    clearInterval(timer);
+  }
+});
+
 // --- completion ------------------------------------------------------------
 
 Deno.test("complete() uses the session's own declarations", async () => {
