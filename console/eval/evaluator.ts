@@ -100,9 +100,13 @@ export interface Evaluator {
    */
   complete(code: string, cursor: number): Promise<Completion>;
   /**
-   * Ends the session: its variables, `_` and `_error` are released, later
-   * evaluations fail, and console output of work it left running goes to the
-   * service's own console from now on.
+   * Ends the session: later evaluations fail, `_` and `_error` are
+   * released, and console output of work it left running goes to the
+   * service's own console from now on. What the session defined lives on
+   * as long as something references it, as any closure's scope does: a
+   * function it put in the namespace (`users.lookup = …`) keeps working,
+   * with the session's variables; once nothing references them, the
+   * session's scope is collected.
    */
   close(): void;
 }
@@ -135,7 +139,8 @@ const INTERRUPTED = Symbol("interrupted");
  *   while no evaluation waits for it (a timer's, or that of work an
  *   interrupted evaluation left running, or its later failure) is marked
  *   `{ background: true }`. After `close()`, work the session left running
- *   (a `setInterval`, say) writes to the service's own console again.
+ *   (a `setInterval`, say) writes to the service's own console again, and
+ *   functions the session made keep their variables (see `close()`).
  * - Snippets are TypeScript first, as in `deno repl` (`id<number>(7)` is a
  *   generic call), and JavaScript where TypeScript cannot parse them.
  *   Snippets whose two readings can differ (one with a `<`, or one
@@ -367,7 +372,7 @@ export function createEvaluator(
     },
     close() {
       sessionConsole.close();
-      scope.clear();
+      scope.release();
     },
   };
 }

@@ -135,14 +135,21 @@ export class SessionCore {
   #current: PendingEvaluation | undefined;
   #waiting: PendingEvaluation[] = [];
   #closed = false;
+  #onClose: (() => void) | undefined;
 
   /**
    * @param context The session's environment.
    * @param evaluator Its evaluator.
+   * @param onClose Called once by {@linkcode SessionCore.close}.
    */
-  constructor(context: SessionContext, evaluator: Evaluator) {
+  constructor(
+    context: SessionContext,
+    evaluator: Evaluator,
+    onClose?: () => void,
+  ) {
     this.#context = context;
     this.evaluator = evaluator;
+    this.#onClose = onClose;
   }
 
   /** The id of the evaluation running now, for output routing. */
@@ -231,7 +238,9 @@ export class SessionCore {
 
   /**
    * Ends the session: pending evaluations are interrupted (their work goes
-   * on in the background) and the evaluator is released. Idempotent.
+   * on in the background), the evaluator is closed (what the session
+   * defined lives on while referenced) and the link to the connection is
+   * cut. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
@@ -239,6 +248,7 @@ export class SessionCore {
     this.#current?.controller.abort();
     for (const pending of this.#waiting) pending.controller.abort();
     this.#evaluatorClose();
+    this.#onClose?.();
   }
 
   #evaluatorClose(): void {
@@ -268,11 +278,13 @@ export async function createSessionCore(
   sinks: SessionSinks,
 ): Promise<SessionCore> {
   // The sinks need the core's current evaluation; the core needs the
-  // evaluator they feed.
-  const made: { core?: SessionCore } = {};
+  // evaluator they feed. Closing cuts the link: functions the session made
+  // may outlive it (a hook in the namespace keeps the session's scope, the
+  // toolkit's `io` in it), and must not keep its connection too.
+  const link: { sinks?: SessionSinks; core?: SessionCore } = { sinks };
   const io: SessionIO = {
     progress(label, done, total) {
-      sinks.progress(made.core?.currentId ?? null, label, done, total);
+      link.sinks?.progress(link.core?.currentId ?? null, label, done, total);
     },
   };
   const scope = await context.scope(io);
@@ -281,8 +293,8 @@ export async function createSessionCore(
       write(stream, text, info) {
         // Background output (a timer's, an interrupted evaluation's) belongs
         // to no request, even while another evaluation is pending.
-        sinks.output(
-          info?.background ? null : made.core?.currentId ?? null,
+        link.sinks?.output(
+          info?.background ? null : link.core?.currentId ?? null,
           stream,
           text,
         );
@@ -291,8 +303,11 @@ export async function createSessionCore(
     scope,
     colors: context.colors,
   });
-  made.core = new SessionCore(context, evaluator);
-  return made.core;
+  link.core = new SessionCore(context, evaluator, () => {
+    link.sinks = undefined;
+    link.core = undefined;
+  });
+  return link.core;
 }
 
 /** Characters of output per message: at most 6 bytes each once escaped. */

@@ -27,7 +27,7 @@ async function openServiceSession() {
   try {
     const session = await TestConnection.open(port);
     assert.equal((await session.hello(TOKEN))?.type, "hello");
-    return { service, session };
+    return { service, session, port };
   } catch (error) {
     service.child.kill("SIGTERM");
     await service.finish();
@@ -224,6 +224,73 @@ Deno.test("an 800 KB completion, a 900 KB snippet and a TypeScript snippet that 
     assert.equal(await healthy(), 200);
   } finally {
     session.close();
+    service.child.kill("SIGTERM");
+  }
+  const { code } = await service.finish();
+  assert.equal(code, 0);
+});
+
+Deno.test("a hook a session installed keeps working, with the session's variables, after the session ends; a session nothing references is collected, end to end", async () => {
+  const { service, session: observer, port: consolePort } =
+    await openServiceSession();
+  /** Opens a session, runs `code`, and leaves (the client disconnects). */
+  const runAndLeave = async (code: string) => {
+    const session = await TestConnection.open(consolePort);
+    try {
+      assert.equal((await session.hello(TOKEN))?.type, "hello");
+      valueOf((await session.eval(1, code)).final);
+    } finally {
+      session.close();
+    }
+  };
+  try {
+    // A registry that outlives the sessions, to see what is collected.
+    valueOf(
+      (await observer.eval(
+        1,
+        "main.collected = []; main.registry = new FinalizationRegistry((name) => collected.push(name)); 1",
+      )).final,
+    );
+    // The report's shape: a hook calling a function bound in the session.
+    await runAndLeave([
+      "let calls = 0;",
+      "const original = users.lookup.bind(users);",
+      "const L = (id) => { calls++; console.log(`hooked lookup ${calls}`); return original(id) };",
+      "users.lookup = (id) => L(id);",
+      "users.lookupCalls = () => calls;",
+      "registry.register(L, 'hooked'); 1",
+    ].join("\n"));
+    // A session whose objects nothing references once it is gone.
+    await runAndLeave(
+      "const big = new Array(100_000).fill(1); registry.register(big, 'free'); 1",
+    );
+    await service.stderr.waitFor(/console session 3 from .* closed$/);
+    for (const id of ["ada", "grace", "alan"]) {
+      const response = await fetch(`${service.url}users/${id}`);
+      await response.body?.cancel();
+      assert.equal(response.status, 200, `/users/${id}`);
+    }
+    await service.stdout.waitFor(/^hooked lookup 3$/);
+    // The counter kept counting; another session sees it through the hook.
+    assert.equal(
+      valueOf((await observer.eval(2, "users.lookupCalls()")).final),
+      "3",
+    );
+    // Collect until the free session's array is finalized; the hooked
+    // session's function is still referenced by users.lookup.
+    let collected = "[]";
+    for (let round = 3; !collected.includes("free"); round++) {
+      assert.ok(round < 200, `never collected: ${collected}`);
+      collected = valueOf(
+        (await observer.eval(
+          round,
+          "await gc(); await new Promise((r) => setTimeout(r, 0)); JSON.stringify(collected)",
+        )).final,
+      );
+    }
+    assert.equal(collected, "'[\"free\"]'");
+  } finally {
+    observer.close();
     service.child.kill("SIGTERM");
   }
   const { code } = await service.finish();
