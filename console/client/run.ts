@@ -6,6 +6,7 @@
  */
 
 import process from "node:process";
+import { escapeControls } from "../ansi.ts";
 import { errorJson, runEvalOnce, runTranscript } from "./batch.ts";
 import type { ClientStreams } from "./batch.ts";
 import {
@@ -94,12 +95,14 @@ export async function runConsoleClient(args: string[]): Promise<number> {
         historyPath: optionalHistoryPath(),
         progress,
         banner: connection.info.banner,
+        colors,
       });
     }
     const streams: ClientStreams = {
       write: (stream, text) =>
         write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
       progress,
+      colors,
     };
     if (config.eval !== undefined) {
       return await runEvalOnce(connection, config.eval, streams, {
@@ -133,15 +136,21 @@ async function runOnTargets(
     json: config.json,
     colors,
     output(target, _stream, text) {
-      const lines = text.replace(/\n$/, "").split("\n");
-      write(Deno.stderr, lines.map((line) => `[${target}] ${line}\n`).join(""));
+      // Each line its own, escaped: no line can rewrite another's mark.
+      const lines = String(text).replace(/\n$/, "").split("\n");
+      write(
+        Deno.stderr,
+        lines.map((line) =>
+          `[${escapeControls(target)}] ${escapeControls(line, { colors })}\n`
+        ).join(""),
+      );
     },
   });
   write(
     Deno.stdout,
     config.json
       ? results.map((result) => targetResultLine(result) + "\n").join("")
-      : renderTargetTable(results),
+      : renderTargetTable(results, { colors }),
   );
   return results.every((result) => result.ok) ? 0 : 1;
 }
@@ -158,7 +167,7 @@ async function runEvalOnceWithin(
   colors: boolean,
 ): Promise<number> {
   const timeoutMs = config.timeoutMs!;
-  const streams = batchStreams();
+  const streams = batchStreams(colors);
   let connection: ConsoleConnection | undefined;
   try {
     const exitCode = await withinDeadline(timeoutMs, async (opened) => {
@@ -194,13 +203,14 @@ async function runEvalOnceWithin(
 }
 
 /** Where `-e` and piped modes print, with a progress bar on a terminal. */
-function batchStreams(): ClientStreams {
+function batchStreams(colors: boolean): ClientStreams {
   return {
     write: (stream, text) =>
       write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
     progress: Deno.stderr.isTerminal()
       ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
       : undefined,
+    colors,
   };
 }
 
@@ -226,7 +236,8 @@ function failed(error: unknown, json?: true): number {
       : "ConnectionError";
     write(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
   } else {
-    write(Deno.stderr, `error: ${error.message}\n`);
+    // The message may quote the server (a refusal's reason).
+    write(Deno.stderr, `error: ${escapeControls(error.message)}\n`);
   }
   return 2;
 }
