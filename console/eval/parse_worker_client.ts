@@ -19,7 +19,7 @@ import type { PrepareOutcome } from "./snippet_parser.ts";
 export const PARSE_BUDGET_MS = 10_000;
 
 /** How long the worker stays up after its last snippet. */
-const IDLE_MS = 30_000;
+const IDLE_MS = 2 * 60_000;
 
 /** Reading a snippet took longer than its budget; it was given up. */
 export class ParseBudgetError extends Error {
@@ -113,6 +113,27 @@ export function prepareInWorker(
     queue.push(job);
     startNext();
   });
+}
+
+/**
+ * Starts the parse worker ahead of its first snippet, when it is not
+ * running: a console session calls this as it opens, so that the first
+ * snippet with a `<` (a loop's `i < n`) does not wait for the worker to
+ * load. It stops again after two idle minutes.
+ *
+ * @example
+ * ```ts
+ * import { stopParseWorker, warmParseWorker } from "./parse_worker_client.ts";
+ * warmParseWorker();
+ * stopParseWorker();
+ * ```
+ */
+export function warmParseWorker(): void {
+  try {
+    if (worker === undefined) ensureWorker();
+  } catch {
+    // The first snippet that needs it reports why it cannot start.
+  }
 }
 
 /**
