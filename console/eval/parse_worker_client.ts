@@ -9,6 +9,7 @@
 
 import type { ParseReply, ParseRequest } from "./parse_worker.ts";
 import type { PrepareOutcome } from "./snippet_parser.ts";
+import { workerError } from "../worker_error.ts";
 
 /**
  * The most time a snippet's reading may take, by default: 10 s. Reading is
@@ -180,7 +181,7 @@ function startNext(): void {
     running = ensureWorker();
   } catch (error) {
     // `new Worker` itself refused (no such file in a broken install).
-    return failQueued(workerError(String(error)));
+    return failQueued(parseWorkerError(String(error)));
   }
   // Its `ready` message starts the queue again.
   if (!running.ready) return;
@@ -232,7 +233,7 @@ function ensureWorker(): NonNullable<typeof worker> {
     // Without preventDefault an error in the worker would end the service.
     event.preventDefault();
     terminate();
-    const error = workerError(event.message);
+    const error = parseWorkerError(event.message);
     const job = current?.job;
     // Failing to start fails every waiting snippet alike; a failure while
     // reading one fails that one, and the next gets a fresh worker.
@@ -292,15 +293,10 @@ function terminate(): void {
   worker = undefined;
 }
 
-function workerError(message: string): Error {
-  if (/Requires read access/.test(message)) {
-    const dir = new URL(".", import.meta.url);
-    const path = dir.protocol === "file:"
-      ? decodeURIComponent(dir.pathname)
-      : dir.href;
-    return new Error(
-      `The parse worker, which reads TypeScript and long snippets, could not load its code: run with --allow-read=${path} (${message})`,
-    );
-  }
-  return new Error(`The parse worker failed: ${message}`);
+function parseWorkerError(message: string): Error {
+  return workerError(
+    "The parse worker (it reads TypeScript and long snippets)",
+    new URL(".", import.meta.url),
+    message,
+  );
 }

@@ -88,3 +88,24 @@ Deno.test("stopParseWorker() rejects what is waiting", async () => {
   stopParseWorker();
   await assert.rejects(pending, { message: "The parse worker was stopped" });
 });
+
+Deno.test("evaluate() without read access to the worker's code says which flag to add, and plain JavaScript still runs", async () => {
+  const child = new URL("./_no_read_child.ts", import.meta.url);
+  const { code, stdout, stderr } = await new Deno.Command("deno", {
+    args: ["run", "--no-prompt", child.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  const [typed, plain] = decoder.decode(stdout).trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.equal(typed.kind, "error");
+  assert.match(
+    typed.message,
+    /^The parse worker \(it reads TypeScript and long snippets\) could not load its code: run with --allow-read=\/.*\/console\/eval\/ /,
+  );
+  assert.equal(plain.kind, "value");
+  assert.equal(plain.text, "42");
+});
