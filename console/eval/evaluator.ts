@@ -331,8 +331,10 @@ export function createEvaluator(
           });
         } catch (error) {
           if (signal?.aborted) return interrupted(started);
-          // Over its parse budget, or the parse worker could not start.
-          return failure(error, started);
+          // Over its parse budget, nested past the stack's depth, or the
+          // parse worker could not start: the snippet never ran.
+          scope.setLastError(error);
+          return unreadSnippet(error, started);
         }
       }
       continuation.settled(code, compiled.kind === "incomplete");
@@ -458,6 +460,24 @@ function closedSession(started: number): EvalResult {
     message,
     stack: "",
     text: `Uncaught Error: ${message}`,
+    durationMs: since(started),
+  };
+}
+
+/**
+ * A snippet that could not be read (not a syntax error): the error without
+ * frames, which would be the console's own, as the snippet never ran.
+ */
+function unreadSnippet(error: unknown, started: number): EvalResult {
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = `${name}: ${message}`;
+  return {
+    kind: "error",
+    name,
+    message,
+    stack,
+    text: `Uncaught ${stack}`,
     durationMs: since(started),
   };
 }

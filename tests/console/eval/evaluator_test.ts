@@ -762,6 +762,8 @@ Deno.test("evaluate() gives up reading a snippet past its parse budget, and the 
     (result as { text: string }).text,
     /^Uncaught ParseBudgetError: Reading the snippet took over 300 ms/,
   );
+  // The snippet never ran: no frames (they would be the console's own).
+  assert.doesNotMatch((result as { text: string }).text, /\n\s+at /);
   assert.equal(
     await value(evaluator, "let typed: number = 6 * 7; typed"),
     "42",
