@@ -117,27 +117,6 @@ export function prepareInWorker(
 }
 
 /**
- * Starts the parse worker ahead of its first snippet, when it is not
- * running: a console session calls this as it opens, so that the first
- * snippet with a `<` (a loop's `i < n`) does not wait for the worker to
- * load. It stops again after two idle minutes.
- *
- * @example
- * ```ts
- * import { stopParseWorker, warmParseWorker } from "./parse_worker_client.ts";
- * warmParseWorker();
- * stopParseWorker();
- * ```
- */
-export function warmParseWorker(): void {
-  try {
-    if (worker === undefined) ensureWorker();
-  } catch {
-    // The first snippet that needs it reports why it cannot start.
-  }
-}
-
-/**
  * How many times the parse worker was started in this process (tests check
  * that plain JavaScript never needs it).
  *

@@ -16,7 +16,6 @@ import {
   type EvaluateOptions,
   type Evaluator,
 } from "../eval/evaluator.ts";
-import { warmParseWorker } from "../eval/parse_worker_client.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 import type { LineReader } from "../line_reader.ts";
 import type { RequestId } from "../protocol.ts";
@@ -289,9 +288,6 @@ export async function createSessionCore(
     },
   };
   const scope = await context.scope(io);
-  // Ready before the operator's first `i < n`: reading TypeScript (any
-  // snippet with a `<`) happens in the worker.
-  warmParseWorker();
   const evaluator = createEvaluator(context.namespace, {
     output: {
       write(stream, text, info) {
