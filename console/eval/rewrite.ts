@@ -108,14 +108,15 @@ export function rewriteSnippet(
  *
  * @example
  * ```ts
- * import { parse } from "acorn";
  * import { rewriteSnippet, toSourceOffset } from "./rewrite.ts";
+ * import { parseSnippet } from "./syntax.ts";
  * import assert from "node:assert/strict";
  *
- * const code = "let a = 1; a";
- * const out = rewriteSnippet(code, parse(code, { ecmaVersion: "latest" }));
+ * const parsed = parseSnippet("let a = 1; a");
+ * assert.ok(parsed.kind === "ok");
+ * const out = rewriteSnippet(parsed.code, parsed.program);
  * const at = out.body.lastIndexOf("a");
- * assert.equal(toSourceOffset(out.offsets, at), code.lastIndexOf("a"));
+ * assert.equal(toSourceOffset(out.offsets, at), parsed.code.lastIndexOf("a"));
  * ```
  *
  * @param offsets The rewrite's {@linkcode OffsetMap}.
