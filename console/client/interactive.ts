@@ -14,6 +14,7 @@ import { ConsoleClientError, type EvalOutcome } from "./connection.ts";
 import type { ClientSession } from "./client_session.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import type { ProgressLine } from "./progress_bar.ts";
+import { escapeControls } from "../ansi.ts";
 import { PROMPT, SnippetBuffer } from "../snippet_buffer.ts";
 
 /** Options for {@linkcode runInteractive}. */
@@ -34,6 +35,12 @@ export interface InteractiveOptions {
   progress?: ProgressLine;
   /** Shown before the first prompt (the console's banner). */
   banner?: string;
+  /**
+   * Let the server's colour sequences through (the session asked for
+   * colours). Every other control character a server sends is shown
+   * escaped, always (see `escapeControls`).
+   */
+  colors?: boolean;
 }
 
 const INTERRUPT_IGNORED =
@@ -158,7 +165,7 @@ class Repl {
     const { promise, resolve } = Promise.withResolvers<number>();
     this.#resolve = resolve;
     if (this.#options.banner) {
-      this.#options.output.write(this.#options.banner + "\n");
+      this.#options.output.write(this.#shown(this.#options.banner) + "\n");
     }
     this.#connection.background = {
       output: (stream, text) => this.#print(stream, text),
@@ -186,19 +193,26 @@ class Repl {
     if (this.#done) return;
     this.#done = true;
     this.#options.progress?.clear();
-    if (message !== "") this.#options.errorOutput.write(message);
+    // Messages may quote the server (a lost connection's reason).
+    if (message !== "") this.#options.errorOutput.write(this.#shown(message));
     this.#rl.close();
     this.#resolve(code);
   }
 
-  /** Prints above the prompt when one is shown, else straight out. */
+  /** Server text as printed: control characters escaped, colours kept when asked for. */
+  #shown(text: string): string {
+    return escapeControls(text, { colors: this.#options.colors });
+  }
+
+  /** Prints server text above the prompt when one is shown, else straight out. */
   #print(stream: "stdout" | "stderr", text: string): void {
     if (this.#done) return;
     this.#options.progress?.clear();
     const atPrompt = !this.#busy && !this.#inputClosed;
     if (atPrompt && this.#terminal) this.#options.output.write("\r\x1b[K");
+    const shown = this.#shown(text);
     (stream === "stderr" ? this.#options.errorOutput : this.#options.output)
-      .write(text.endsWith("\n") ? text : text + "\n");
+      .write(shown.endsWith("\n") ? shown : shown + "\n");
     if (atPrompt) this.#rl.prompt(true);
   }
 
@@ -253,8 +267,11 @@ class Repl {
       progress?.clear();
     }
     this.#buffer.settle(outcome.kind === "incomplete");
-    if (outcome.kind === "value") output.write(outcome.value + "\n");
-    else if (outcome.kind === "error") errorOutput.write(outcome.text + "\n");
+    if (outcome.kind === "value") {
+      output.write(this.#shown(outcome.value) + "\n");
+    } else if (outcome.kind === "error") {
+      errorOutput.write(this.#shown(outcome.text) + "\n");
+    }
   }
 
   #onCtrlC(): void {

@@ -6,6 +6,7 @@
  */
 
 import process from "node:process";
+import { escapeControls } from "../ansi.ts";
 import { errorJson, runEvalOnce, runTranscript } from "./batch.ts";
 import type { ClientStreams } from "./batch.ts";
 import {
@@ -102,6 +103,7 @@ export async function runConsoleClient(args: string[]): Promise<number> {
       eval: config.eval,
       json: config.json,
       interactive,
+      colors,
     });
   } finally {
     await connection.close();
@@ -116,6 +118,12 @@ export interface SessionModeOptions {
   json?: true;
   /** The REPL (stdin is a terminal and there is no `eval`); else piped input. */
   interactive: boolean;
+  /**
+   * Colour the session's values and let the server's colours through
+   * (other control characters are always shown escaped); by default when
+   * stdout is a terminal, `NO_COLOR` is unset and `json` is not asked for.
+   */
+  colors?: boolean;
 }
 
 /**
@@ -139,6 +147,8 @@ export async function runSession(
   session: ClientSession,
   options: SessionModeOptions,
 ): Promise<number> {
+  const colors = options.colors ??
+    (Deno.stdout.isTerminal() && !Deno.noColor && options.json === undefined);
   try {
     const progress = Deno.stderr.isTerminal()
       ? new ProgressLine(
@@ -155,12 +165,14 @@ export async function runSession(
         historyPath: optionalHistoryPath(),
         progress,
         banner: session.info.banner,
+        colors,
       });
     }
     const streams: ClientStreams = {
       write: (stream, text) =>
         writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
       progress,
+      colors,
     };
     if (options.eval !== undefined) {
       return await runEvalOnce(session, options.eval, streams, {
@@ -192,10 +204,13 @@ async function runOnTargets(
     json: config.json,
     colors,
     output(target, _stream, text) {
-      const lines = text.replace(/\n$/, "").split("\n");
+      // Each line its own, escaped: no line can rewrite another's mark.
+      const lines = String(text).replace(/\n$/, "").split("\n");
       writeText(
         Deno.stderr,
-        lines.map((line) => `[${target}] ${line}\n`).join(""),
+        lines.map((line) =>
+          `[${escapeControls(target)}] ${escapeControls(line, { colors })}\n`
+        ).join(""),
       );
     },
   });
@@ -203,7 +218,7 @@ async function runOnTargets(
     Deno.stdout,
     config.json
       ? results.map((result) => targetResultLine(result) + "\n").join("")
-      : renderTargetTable(results),
+      : renderTargetTable(results, { colors }),
   );
   return results.every((result) => result.ok) ? 0 : 1;
 }
@@ -220,7 +235,7 @@ async function runEvalOnceWithin(
   colors: boolean,
 ): Promise<number> {
   const timeoutMs = config.timeoutMs!;
-  const streams = batchStreams();
+  const streams = batchStreams(colors);
   let connection: ConsoleConnection | undefined;
   try {
     const exitCode = await withinDeadline(timeoutMs, async (opened) => {
@@ -285,7 +300,7 @@ async function runList(json?: true): Promise<number> {
 }
 
 /** Where `-e` and piped modes print, with a progress bar on a terminal. */
-function batchStreams(): ClientStreams {
+function batchStreams(colors: boolean): ClientStreams {
   return {
     write: (stream, text) =>
       writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
@@ -295,6 +310,7 @@ function batchStreams(): ClientStreams {
         terminalColumns,
       )
       : undefined,
+    colors,
   };
 }
 
@@ -334,7 +350,8 @@ export function reportFailure(error: unknown, json?: true): number {
       : "ConnectionError";
     writeText(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
   } else {
-    writeText(Deno.stderr, `error: ${error.message}\n`);
+    // The message may quote the server (a refusal's reason).
+    writeText(Deno.stderr, `error: ${escapeControls(error.message)}\n`);
   }
   return 2;
 }

@@ -113,6 +113,8 @@ export function createSessionHelpers(
  * @returns The answer, or `undefined` when `code` is not a dot command.
  */
 export function dotCommand(code: string): string | undefined {
+  // A dot command is a word: a long snippet need not be searched for one.
+  if (code.length > 256) return undefined;
   const match = /^\s*\.([A-Za-z]+)\s*$/.exec(code);
   if (match === null) return undefined;
   switch (match[1]) {

@@ -87,10 +87,11 @@ export class TestConnection {
   /**
    * Reads the next reply.
    *
+   * @param timeoutMs How long to wait.
    * @returns The reply, or `null` when the connection closed.
    */
-  async reply(): Promise<Reply | null> {
-    const line = await this.line();
+  async reply(timeoutMs?: number): Promise<Reply | null> {
+    const line = await this.line(timeoutMs);
     return line === null ? null : JSON.parse(line);
   }
 
@@ -98,14 +99,16 @@ export class TestConnection {
    * Reads replies until one of `types` arrives for `id`, collecting the rest.
    *
    * @param id The request id.
+   * @param timeoutMs How long to wait for each reply.
    * @returns The final reply and the replies before it.
    */
   async until(
     id: string | number,
+    timeoutMs?: number,
   ): Promise<{ final: Reply; before: Reply[] }> {
     const before: Reply[] = [];
     while (true) {
-      const reply = await this.reply();
+      const reply = await this.reply(timeoutMs);
       if (reply === null) throw new Error("Connection closed");
       if (
         "id" in reply && reply.id === id && reply.type !== "output" &&
