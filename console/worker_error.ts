@@ -18,6 +18,10 @@
  *   workerError("Parse worker", folder, 'Requires read access to "x"').message,
  *   'Parse worker could not load its code: run with --allow-read=/srv/app/console/eval/ (Requires read access to "x")',
  * );
+ * assert.match(
+ *   workerError("Parse worker", [folder, new URL("../npm/", folder)], "x: Requires read access").message,
+ *   /--allow-read=\/srv\/app\/console\/eval\/,\/srv\/app\/console\/npm\/ /,
+ * );
  * assert.equal(
  *   workerError("Parse worker", folder, "boom").message,
  *   "Parse worker failed: boom",
@@ -25,21 +29,25 @@
  * ```
  *
  * @param worker The worker's name, as a sentence starts it.
- * @param folder The folder of the worker's modules.
+ * @param folders The folders of the worker's modules (one or several).
  * @param message What the worker's error event said.
  * @returns The error to report.
  */
 export function workerError(
   worker: string,
-  folder: URL,
+  folders: URL | URL[],
   message: string,
 ): Error {
   if (/Requires read access/.test(message)) {
-    const path = folder.protocol === "file:"
-      ? decodeURIComponent(folder.pathname)
-      : folder.href;
+    const paths = [folders].flat().map((folder) =>
+      folder.protocol === "file:"
+        ? decodeURIComponent(folder.pathname)
+        : folder.href
+    );
     return new Error(
-      `${worker} could not load its code: run with --allow-read=${path} (${message})`,
+      `${worker} could not load its code: run with --allow-read=${
+        paths.join(",")
+      } (${message})`,
     );
   }
   return new Error(`${worker} failed: ${message}`);

@@ -275,7 +275,8 @@ function terminate(): void {
 function parseWorkerError(message: string): Error {
   return workerError(
     "The parse worker (it reads TypeScript and long snippets)",
-    new URL(".", import.meta.url),
+    // Its modules, and the npm pins they import.
+    [new URL(".", import.meta.url), new URL("../npm/", import.meta.url)],
     message,
   );
 }

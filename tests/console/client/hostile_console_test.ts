@@ -14,9 +14,11 @@ import { ProgressLine } from "../../../console/client/progress_bar.ts";
 import { createCompleter } from "../../../console/client/tab_completion.ts";
 import { spawnMain } from "../../_process.ts";
 import { assertInert, HOSTILE } from "./_hostile.ts";
-import { startScriptedConsole } from "./_scripted_console.ts";
+import {
+  SCRIPTED_TOKEN as TOKEN,
+  startScriptedConsole,
+} from "./_scripted_console.ts";
 
-const TOKEN = "hostile-console-token-0123456789";
 const encoder = new TextEncoder();
 
 /** Every message an evaluation can get, each carrying the attack, then `final`. */

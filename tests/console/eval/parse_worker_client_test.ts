@@ -104,7 +104,7 @@ Deno.test("evaluate() without read access to the worker's code says which flag t
   assert.equal(typed.kind, "error");
   assert.match(
     typed.message,
-    /^The parse worker \(it reads TypeScript and long snippets\) could not load its code: run with --allow-read=\/.*\/console\/eval\/ /,
+    /^The parse worker \(it reads TypeScript and long snippets\) could not load its code: run with --allow-read=\/.*\/console\/eval\/,\/.*\/console\/npm\/ /,
   );
   assert.equal(plain.kind, "value");
   assert.equal(plain.text, "42");
