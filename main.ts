@@ -6,6 +6,7 @@
  * deno run ... main.ts serve [flags]     # the service and its console
  * deno run ... main.ts console [flags]   # the console's client
  * deno run ... main.ts analyze FILE...   # heap snapshot files, offline
+ * deno run ... main.ts attach PID        # the console in any Deno or Node process
  * ```
  *
  * @module
@@ -26,6 +27,7 @@ Commands:
   console   connect to a running service's console
   analyze   read .heapsnapshot files (Chrome, Node, Deno): a summary of one,
             the leaks between a baseline, a target and a final one
+  attach    the console in any running Deno or Node process, by pid
   help      show this help
 
 Run "main.ts <command> --help" for a command's flags.
@@ -63,6 +65,11 @@ export async function run(
       const { runAnalyze } = await import("./console/analyze/run.ts");
       return await runAnalyze(rest);
     }
+    case "attach": {
+      // Loaded here for the same reason as the client (a literal specifier).
+      const attach = await import("./console/attach/main.ts");
+      return await attach.main(rest);
+    }
     case "help":
     case "--help":
     case "-h":
@@ -70,7 +77,7 @@ export async function run(
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (expected serve, console, analyze or help)`,
+        `unknown command "${command}" (expected serve, console, analyze, attach or help)`,
       );
   }
 }

@@ -17,6 +17,34 @@ export class UsageError extends Error {
 }
 
 /**
+ * Runs a command-line entry point: a {@linkcode UsageError} it throws is
+ * one `error: ...` line on stderr and exit 2; anything else propagates.
+ *
+ * @param run The command.
+ * @returns Its exit code, or 2.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exitOnUsageError, UsageError } from "./flags.ts";
+ * // Prints "error: no such flag" on stderr.
+ * assert.equal(await exitOnUsageError(() => Promise.reject(new UsageError("no such flag"))), 2);
+ * assert.equal(await exitOnUsageError(() => Promise.resolve(0)), 0);
+ * ```
+ */
+export async function exitOnUsageError(
+  run: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+}
+
+/**
  * Parses `args` strictly (unknown flags, missing values and positionals are
  * errors), turning `parseArgs` failures into {@linkcode UsageError}s.
  *

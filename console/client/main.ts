@@ -13,7 +13,7 @@
  * @module
  */
 
-import { UsageError } from "../flags.ts";
+import { exitOnUsageError } from "../flags.ts";
 import { runConsoleClient } from "./run.ts";
 
 /**
@@ -29,14 +29,8 @@ import { runConsoleClient } from "./run.ts";
  * assert.equal(await main(["--port", "nope"]), 2);
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  try {
-    return await runConsoleClient(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}`);
-    return 2;
-  }
+export function main(args: string[]): Promise<number> {
+  return exitOnUsageError(() => runConsoleClient(args));
 }
 
 if (import.meta.main) {

@@ -211,7 +211,7 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   assert.equal(code, 2);
   assert.equal(
     stderr,
-    'error: unknown command "frobnicate" (expected serve, console, analyze or help)\n',
+    'error: unknown command "frobnicate" (expected serve, console, analyze, attach or help)\n',
   );
 });
 

@@ -258,3 +258,29 @@ Deno.test("main.ts console --target: a relay to an instance sharing the token is
   });
   await relay.output.waitFor(/^relayed 2$/);
 });
+
+Deno.test("renderTargetTable() shows the instances' escapes escaped, colours only when asked", () => {
+  const results = [
+    {
+      target: "127.0.0.1:4001",
+      ok: true,
+      value: "\x1b[33m1\x1b[39m\x1b]0;title\x07",
+      durationMs: 1,
+    },
+    {
+      target: "127.0.0.1:4002",
+      ok: false,
+      error: { name: "Error", message: "x" },
+      errorText: "Uncaught \x9b2J\u202eboom",
+      durationMs: 1,
+    },
+  ];
+  const plain = renderTargetTable(results);
+  assert.ok(plain.includes("\\u001b[33m1\\u001b[39m\\u001b]0;title\\u0007"));
+  assert.ok(plain.includes("Uncaught \\u009b2J\\u202eboom"));
+  const colored = renderTargetTable(results, { colors: true });
+  assert.ok(
+    colored.includes("\x1b[33m1\x1b[39m\\u001b]0;title\\u0007\x1b[0m"),
+    colored,
+  );
+});
