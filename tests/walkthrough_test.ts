@@ -7,54 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { sendLoad } from "../bench/load.ts";
 import type { Reply } from "../console/protocol.ts";
-import { startServe } from "./_process.ts";
-import { TestConnection, valueOf } from "./console/_console_client.ts";
-
-const TOKEN = "walkthrough-" + crypto.randomUUID();
-
-/** A service started like `deno task start`, with its console session. */
-async function startWithConsole(args: string[] = []) {
-  const service = await startServe(["--console-port", "0", ...args], {
-    env: { CONSOLE_TOKEN: TOKEN },
-  });
-  const line = await service.stdout.waitFor(/^console listening on /);
-  const port = Number(line.match(/:(\d+)$/)![1]);
-  const session = await TestConnection.open(port);
-  assert.equal((await session.hello(TOKEN))?.type, "hello");
-  let id = 0;
-  /** Evaluates a snippet; returns the rendered value and what came before. */
-  const run = async (code: string) => {
-    const { final, before } = await session.eval(++id, code);
-    return { text: valueOf(final), before };
-  };
-  /** Evaluates a snippet and returns its value as plain data (via JSON). */
-  const data = async <T>(code: string): Promise<T> => {
-    const { before } = await run(
-      `console.log(JSON.stringify(await (${code})))`,
-    );
-    const printed = before.flatMap((r) => r.type === "output" ? [r.text] : []);
-    return JSON.parse(printed.join(""));
-  };
-  const load = async (requests: number) => {
-    const report = await sendLoad(`${service.url}users/random`, requests, 16);
-    assert.equal(report.ok, requests);
-  };
-  const metric = async (name: string) => {
-    const text = await (await fetch(`${service.url}metrics`)).text();
-    const match = text.match(new RegExp(`^${name} (\\S+)$`, "m"));
-    assert.ok(match, `${name} in /metrics`);
-    return Number(match[1]);
-  };
-  const stop = async () => {
-    session.close();
-    service.child.kill("SIGTERM");
-    const { code } = await service.finish();
-    assert.equal(code, 0);
-  };
-  return { run, data, load, metric, stop };
-}
+import { startWithConsole } from "./_service_session.ts";
 
 function progressOf(before: Reply[]): string[] {
   return before.flatMap((r) => r.type === "progress" ? [r.label] : []);
