@@ -35,7 +35,7 @@ async function markdownFiles(): Promise<string[]> {
  * @param markdown The text.
  * @returns The prose, line for line (fenced lines become empty).
  */
-export function proseOf(markdown: string): string {
+function proseOf(markdown: string): string {
   let fenced = false;
   return markdown.split("\n").map((line) => {
     if (/^\s*```/.test(line)) {
@@ -53,7 +53,7 @@ export function proseOf(markdown: string): string {
  * @param markdown A Markdown text.
  * @returns The anchors of its headings.
  */
-export function anchorsOf(markdown: string): Set<string> {
+function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
   let fenced = false;

@@ -29,7 +29,7 @@ const CHECKED_FILES = [
 ];
 
 /** One `FILE.ts:LINE[:COLUMN]` a document shows. */
-export interface ShownPosition {
+interface ShownPosition {
   /** The document and its line, for messages. */
   where: string;
   file: string;
@@ -44,7 +44,7 @@ export interface ShownPosition {
  * @param name The document's name, for `where`.
  * @returns Every `FILE.ts:LINE[:COLUMN]` in its fenced blocks, in order.
  */
-export function shownPositions(
+function shownPositions(
   markdown: string,
   name: string,
 ): ShownPosition[] {
