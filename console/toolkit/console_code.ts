@@ -2,7 +2,8 @@
  * Which code is the console's own: the one rule the toolkit uses to leave the
  * console, the toolkit and the evaluator out of its answers.
  *
- * A script belongs to the console when it lives in this `console/` folder.
+ * A script belongs to the console when it lives in this `console/` folder
+ * (in a target attach examines: when it is attach's own code there).
  * Runtime code (`ext:`, `node:`) and npm packages (acorn, sucrase, Hono...)
  * belong to whoever calls them: the nearest developer frame on the stack
  * decides, so acorn called by the evaluator is the console's, Hono called by
@@ -10,6 +11,8 @@
  *
  * @module
  */
+
+import { linkedTarget } from "./toolkit_state.ts";
 
 const CONSOLE_ROOT = new URL("../", import.meta.url).href;
 const PACKAGE_PATH = /\/node_modules\/|\/npm\/[^/]+\.[^/]+\//;
@@ -29,6 +32,13 @@ const PACKAGE_PATH = /\/node_modules\/|\/npm\/[^/]+\.[^/]+\//;
  * @returns True for files under `console/`.
  */
 export function isConsoleCode(url: string): boolean {
+  // In an attached target, the session's own scripts (attach's agent and
+  // toolkit stubs) are the console's code there.
+  const target = linkedTarget();
+  if (target !== undefined) {
+    const parts = target.ownership.consoleScripts ?? [];
+    return url !== "" && parts.some((part) => url.includes(part));
+  }
   return url.startsWith(CONSOLE_ROOT);
 }
 
@@ -54,6 +64,6 @@ export function isConsoleCode(url: string): boolean {
  * @returns True for the developer's own code.
  */
 export function isDeveloperCode(url: string): boolean {
-  if (url.startsWith("<console:")) return true;
+  if (url.startsWith("<console:") || isConsoleCode(url)) return true;
   return url.startsWith("file:") && !PACKAGE_PATH.test(url);
 }

@@ -33,6 +33,7 @@ import {
 } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
+import { linkedTarget } from "./toolkit_state.ts";
 import { fileUrlPath, mapToSource } from "./source_positions.ts";
 
 /** Options shared by the snapshot-based helpers. */
@@ -333,7 +334,9 @@ class HeapSession {
       if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
         lastSummary = undefined;
         const { chunks } = await capture(what, this.progress);
-        lastSummary = await client.load(chunks, this.progress, OWNERSHIP);
+        // An attached target holds the attach session's code, not ours.
+        const ownership = linkedTarget()?.ownership ?? OWNERSHIP;
+        lastSummary = await client.load(chunks, this.progress, ownership);
       }
       return await fn(client, lastSummary);
     });

@@ -38,8 +38,8 @@ export interface Target {
   stderr: OutputLines;
   /** Whether it still runs. */
   running(): Promise<boolean>;
-  /** GET / on it (15 s at most); the response's text. */
-  get(): Promise<string>;
+  /** GET `path` (default `/`) on it (15 s at most); the response's text. */
+  get(path?: string): Promise<string>;
   /** Stops it (SIGTERM) and gives how it ended and all it printed. */
   stop(): Promise<
     { signal: Deno.Signal | null; code: number; stdout: string; stderr: string }
@@ -145,9 +145,9 @@ async function started(
       const facts = await readProcess(child.pid);
       return facts !== undefined && facts.state !== "Z";
     },
-    async get() {
+    async get(path = "/") {
       // Bounded: a target stuck in a loop must fail the test, not hang it.
-      const response = await fetch(`http://127.0.0.1:${port}/`, {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
         signal: AbortSignal.timeout(15_000),
       });
       return await response.text();
