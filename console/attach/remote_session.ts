@@ -738,8 +738,19 @@ async function installAgent(
   return agent.result.objectId;
 }
 
-/** Calls one of the agent's methods, by value. */
-async function callAgent<T>(
+/**
+ * Calls a method of one of the session's objects in the target (the agent,
+ * the toolkit's stubs) and returns its result by value.
+ *
+ * @param link The link to the target's inspector.
+ * @param agentId The object's handle.
+ * @param method The method's name.
+ * @param args Its arguments.
+ * @param timeoutMs The command's deadline.
+ * @returns The result.
+ * @throws {ConsoleClientError} When the method throws.
+ */
+export async function callAgent<T>(
   link: WebSocketLink,
   agentId: string,
   method: string,

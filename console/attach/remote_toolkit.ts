@@ -33,7 +33,24 @@ import {
   stubsExpression,
   type StubsInfo,
 } from "./toolkit_stubs.ts";
+import { callAgent } from "./remote_session.ts";
 import type { WebSocketLink } from "./websocket_link.ts";
+
+/** Calls one of the stubs' methods, by value. */
+function callStubs<T>(
+  link: WebSocketLink,
+  stubsId: string,
+  method: string,
+  args: unknown[],
+): Promise<T> {
+  return callAgent<T>(
+    link,
+    stubsId,
+    method,
+    args.map((value) => ({ value })),
+    HOUSEKEEPING_MS,
+  );
+}
 
 /** The helpers a stub in the target calls through the binding. */
 export const TOOLKIT_CALLS = [
@@ -507,35 +524,4 @@ function lookup(
   const helper = found as (...args: unknown[]) => unknown;
   const self = tail === undefined ? toolkit : holder[head];
   return (...args) => helper.apply(self, args);
-}
-
-/** Calls one of the stubs' methods, by value. */
-async function callStubs<T>(
-  link: WebSocketLink,
-  stubsId: string,
-  method: string,
-  args: unknown[],
-): Promise<T> {
-  const { result, exceptionDetails } = await link.post<EvaluateResult>(
-    "Runtime.callFunctionOn",
-    {
-      functionDeclaration: `function (...args) { return this[${
-        JSON.stringify(method)
-      }](...args); }`,
-      objectId: stubsId,
-      arguments: args.map((value) => ({ value })),
-      returnByValue: true,
-      silent: true,
-    },
-    { timeoutMs: HOUSEKEEPING_MS },
-  );
-  if (exceptionDetails !== undefined) {
-    throw new Error(
-      `the toolkit's stubs in the target failed (${method}): ${
-        exceptionDetails.exception?.description?.split("\n")[0] ??
-          exceptionDetails.text ?? "unknown error"
-      }`,
-    );
-  }
-  return result.value as T;
 }

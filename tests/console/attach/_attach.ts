@@ -7,6 +7,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import {
   OutputLines,
   spawnDeno,
@@ -301,4 +302,33 @@ export async function startTerminalAttach(
   const command = ["deno", "run", ...flags, "main.ts", "attach", String(pid)]
     .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
   return startTerminal(command, { HOME: home });
+}
+
+/**
+ * Runs `fn` with the inspector port taken and `target` started; stops the
+ * target after (asserting it was still running: attach never ended it).
+ */
+export async function withTarget(
+  t: Deno.TestContext,
+  start: () => Promise<Target>,
+  fn: (target: Target) => Promise<void>,
+): Promise<void> {
+  const turn = await takeInspectorPort();
+  if (turn.skip) {
+    console.warn(`skipped "${t.name}": ${turn.skip}`);
+    return;
+  }
+  try {
+    const target = await start();
+    try {
+      await fn(target);
+      assert.ok(await target.running(), "the target still runs after attach");
+    } finally {
+      const { signal } = await target.stop();
+      // Ended by our SIGTERM, not by a SIGUSR1 or a crash.
+      assert.equal(signal, "SIGTERM");
+    }
+  } finally {
+    turn.release();
+  }
 }

@@ -12,8 +12,7 @@ import {
   holdsInspectorPort,
   startDenoTarget,
   startNodeTarget,
-  takeInspectorPort,
-  type Target,
+  withTarget,
 } from "./_attach.ts";
 import { type MainProcess, spawnMain } from "../../_process.ts";
 
@@ -27,31 +26,6 @@ const TOOLKIT_NAMES = [
   "leak",
   "instances",
 ];
-
-/** Runs `fn` with the inspector port taken and `target` started; stops it after. */
-async function withTarget(
-  t: Deno.TestContext,
-  start: () => Promise<Target>,
-  fn: (target: Target) => Promise<void>,
-): Promise<void> {
-  const turn = await takeInspectorPort();
-  if (turn.skip) {
-    console.warn(`skipped "${t.name}": ${turn.skip}`);
-    return;
-  }
-  try {
-    const target = await start();
-    try {
-      await fn(target);
-      assert.ok(await target.running(), "the target still runs after attach");
-    } finally {
-      const { signal } = await target.stop();
-      assert.equal(signal, "SIGTERM");
-    }
-  } finally {
-    turn.release();
-  }
-}
 
 /** An attach session fed one snippet at a time, read line by line. */
 class Session {
