@@ -2,7 +2,7 @@
  * Attach benchmark: what phase 2 (the toolkit over the link) needs to know.
  * Writes bench/results/attach.md.
  *
- * Run: deno task bench:attach [--users 150000] [--rounds 5]
+ * Run: deno task bench:attach [--users 150000] [--rounds 5] [--captures]
  *
  * 1. Time to the first prompt: `main.ts attach PID` under a pseudo-terminal
  *    until `>>> ` shows, next to `main.ts console --pid PID` (the embedded
@@ -15,7 +15,9 @@
  *    (VmHWM, which counts every byte the capture touched) and the
  *    snapshot's size. Through attach, `HeapProfiler.takeHeapSnapshot` is
  *    driven over the attach link directly and the chunks are counted and
- *    dropped here.
+ *    dropped here; `heap.leaks()` is the toolkit's own, run end to end by
+ *    `main.ts attach PID -e 'await heap.leaks()'` (captured in the target,
+ *    analysed in attach's worker). `--captures` measures only these.
  * 3. The window during which the inspector port was open for one `-e`.
  *
  * Port 9229 is machine-wide: the bench waits (a bounded time) until it is
@@ -253,8 +255,10 @@ async function attachPhases(pid: number): Promise<Record<string, number>> {
   };
 }
 
+type CaptureMode = "in-process" | "attach" | "attach heap.leaks()";
+
 /** One capture in a fresh target, in-process or through attach. */
-async function capture(users: number, mode: "in-process" | "attach") {
+async function capture(users: number, mode: CaptureMode, home: string) {
   const target = await startDeno([
     "run",
     "--allow-net=127.0.0.1",
@@ -277,6 +281,26 @@ async function capture(users: number, mode: "in-process" | "attach") {
         method: "POST",
       });
       ({ ms, bytes } = await response.json());
+    } else if (mode === "attach heap.leaks()") {
+      const started = performance.now();
+      const out = await new Deno.Command("deno", {
+        args: await mainArgs(
+          ["attach", String(pid), "-e", "await heap.leaks()"],
+          { task: "attach", home },
+        ),
+        cwd: ROOT,
+        env: { HOME: home },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      ms = performance.now() - started;
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      if (!out.success || !stdout.includes("leak baseline set")) {
+        throw new Error(`attach heap.leaks() failed:\n${stdout}\n${stderr}`);
+      }
+      openMs = 1000 *
+        Number(/open to local users for ([\d.]+) s/.exec(stderr)?.[1] ?? 0);
     } else {
       const plan = await checkTarget(pid);
       const opened = await openInspector(plan);
@@ -359,6 +383,7 @@ if (import.meta.main) {
     users: 150_000,
     rounds: 5,
     out: "bench/results/attach.md",
+    captures: false,
   });
   if (!await inspectorPortFree()) {
     console.error("port 9229 stayed taken for a minute: not measuring");
@@ -368,17 +393,24 @@ if (import.meta.main) {
   const load = () => Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
   try {
     const loadBefore = load();
-    const prompt = await firstPrompt(flags.rounds, home);
-    console.log("first prompt", prompt);
     const captures: Array<Awaited<ReturnType<typeof capture>>> = [];
-    for (
-      const mode of ["in-process", "attach", "in-process", "attach"] as const
-    ) {
-      const result = await capture(flags.users, mode);
+    const modes: CaptureMode[] = [
+      "in-process",
+      "attach",
+      "attach heap.leaks()",
+    ];
+    for (const mode of [...modes, ...modes]) {
+      const result = await capture(flags.users, mode, home);
       console.log(result);
       captures.push(result);
     }
-    const window = await openWindow(home);
+    const prompt = flags.captures
+      ? { console: NaN, attach: NaN, phases: {} }
+      : await firstPrompt(flags.rounds, home);
+    console.log("first prompt", prompt);
+    const window = flags.captures
+      ? { line: "not measured (--captures)", seconds: NaN }
+      : await openWindow(home);
     console.log(window);
     const row = (c: (typeof captures)[number]) =>
       `| ${c.mode} | ${(c.heapUsed / MB).toFixed(1)} MB | ${
@@ -425,7 +457,8 @@ if (import.meta.main) {
       `${window.seconds} s (attach's own line: \`${window.line}\`)`,
       "",
     ].join("\n");
-    await Deno.writeTextFile(flags.out, report);
+    // A partial run (--captures) leaves the full report as it was.
+    if (!flags.captures) await Deno.writeTextFile(flags.out, report);
     console.log(report);
   } finally {
     await Deno.remove(home, { recursive: true });

@@ -16,6 +16,7 @@ import {
 import { listensOn } from "./listening_sockets.ts";
 import { stillRunning } from "./process_facts.ts";
 import type { RemoteSession } from "./remote_session.ts";
+import type { RemoteToolkit } from "./remote_toolkit.ts";
 import { connectWebSocketLink, type WebSocketLink } from "./websocket_link.ts";
 
 /** What leaving did. */
@@ -36,6 +37,8 @@ export interface LeaveOptions {
   link?: WebSocketLink;
   /** The session, if one was started (it is detached here). */
   session?: RemoteSession;
+  /** The leak toolkit, if it was added (its sampler stopped, its names removed here). */
+  toolkit?: RemoteToolkit;
   /** `performance.now()` when the inspector was opened. */
   openedAt?: number;
   /** How long to wait for the port to close; 5 000 ms. */
@@ -66,10 +69,18 @@ export async function leaveTarget(
   const { plan, session, openedAt } = options;
   const pid = plan.target.pid;
   const where = describeInspectorAddress(plan.address);
+  // The toolkit first: it stops the target's sampler through the session's link.
+  const toolkit = await options.toolkit?.detach();
   const released = session === undefined ? [] : await session.detach();
-  const releasedNote = released.length === 0
-    ? ""
-    : `; session variables released: ${released.join(", ")}`;
+  const releasedNote =
+    (released.length === 0
+      ? ""
+      : `; session variables released: ${released.join(", ")}`) +
+    (toolkit === undefined || toolkit.left.length === 0
+      ? ""
+      : `; warning: the toolkit's ${
+        toolkit.left.join(", ")
+      } could not be removed from the target's global scope`);
   if (plan.alreadyOpen) {
     options.link?.close();
     return {

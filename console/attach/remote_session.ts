@@ -38,6 +38,7 @@ import {
   SNIPPET_URL,
   syntaxFailure,
 } from "./remote_snippet.ts";
+import { runNamedScript } from "./named_script.ts";
 import { cleanRemoteStack, type ProtocolFrame } from "./remote_stack.ts";
 import {
   type CallArgument,
@@ -204,6 +205,21 @@ export class RemoteSession implements ClientSession {
     sink.session = session;
     for (const call of sink.early) session.#onConsoleCall(call);
     return session;
+  }
+
+  /**
+   * Reports progress of a long operation run for the session (a toolkit
+   * helper's capture) to the pending evaluation, or to the background.
+   *
+   * @param label What advances (`capture`, `parse`, ...).
+   * @param done Steps done.
+   * @param total Steps in all.
+   */
+  progress(label: string, done: number, total: number): void {
+    const handlers = this.#pending?.handlers.progress
+      ? this.#pending.handlers
+      : this.background;
+    handlers.progress?.(label, done, total);
   }
 
   /** Whether the session has ended. */
@@ -686,15 +702,17 @@ async function installAgent(
     objectGroup: AGENT_GROUP,
     silent: true,
   }, timeout);
-  const factory = await link.post<EvaluateResult>("Runtime.evaluate", {
-    expression: agentExpression({
+  // A named script: the toolkit's captures leave the agent out as the
+  // console's own (named_script.ts).
+  const factory: EvaluateResult = await runNamedScript(
+    link,
+    agentExpression({
       inspectLimits: INSPECT_LIMITS,
       help: options.help,
       snippetUrl: SNIPPET_URL,
     }),
-    objectGroup: AGENT_GROUP,
-    silent: true,
-  }, timeout);
+    { url: AGENT_URL, objectGroup: AGENT_GROUP },
+  );
   if (
     factory.exceptionDetails !== undefined ||
     factory.result.objectId === undefined
@@ -720,8 +738,19 @@ async function installAgent(
   return agent.result.objectId;
 }
 
-/** Calls one of the agent's methods, by value. */
-async function callAgent<T>(
+/**
+ * Calls a method of one of the session's objects in the target (the agent,
+ * the toolkit's stubs) and returns its result by value.
+ *
+ * @param link The link to the target's inspector.
+ * @param agentId The object's handle.
+ * @param method The method's name.
+ * @param args Its arguments.
+ * @param timeoutMs The command's deadline.
+ * @returns The result.
+ * @throws {ConsoleClientError} When the method throws.
+ */
+export async function callAgent<T>(
   link: WebSocketLink,
   agentId: string,
   method: string,

@@ -27,6 +27,7 @@ import {
 } from "./preflight.ts";
 import { ownFacts, readProcess, type Runtime } from "./process_facts.ts";
 import { RemoteSession } from "./remote_session.ts";
+import { attachedToolkitHelp, RemoteToolkit } from "./remote_toolkit.ts";
 import { connectWebSocketLink, type WebSocketLink } from "./websocket_link.ts";
 
 export { ATTACH_HELP } from "./flags.ts";
@@ -43,6 +44,8 @@ interface Attached {
   link: WebSocketLink;
   /** The session. */
   session: RemoteSession;
+  /** The leak toolkit's stubs in the target and its link. */
+  toolkit: RemoteToolkit;
   /** `performance.now()` when attach opened the inspector (not when it was open already). */
   openedAt?: number;
   /** How long the inspector took to open after the signal, in ms. */
@@ -120,6 +123,7 @@ async function attach(
   const openedAt = plan.alreadyOpen ? undefined : opened.openedAt;
   let link: WebSocketLink | undefined;
   let session: RemoteSession | undefined;
+  let toolkit: RemoteToolkit | undefined;
   try {
     const name = `pid ${plan.target.pid}'s inspector`;
     let endpoint: InspectorEndpoint;
@@ -151,17 +155,25 @@ async function attach(
         } says it is pid ${session.target.pid}, not pid ${plan.target.pid}: not attaching`,
       );
     }
+    toolkit = await installToolkit(link, session, plan.target.pid);
     return {
       plan,
       pid: plan.target.pid,
       endpoint,
       link,
       session,
+      toolkit,
       openedAt,
       tookMs: plan.alreadyOpen ? undefined : opened.tookMs,
     };
   } catch (error) {
-    const left = await leaveTarget({ plan, link, session, openedAt });
+    const left = await leaveTarget({
+      plan,
+      link,
+      session,
+      toolkit,
+      openedAt,
+    });
     say(left.line);
     throw error;
   }
@@ -183,6 +195,7 @@ async function attachToInspector(
     : await findInspectorTarget(address, { name });
   const link = await connectWebSocketLink(endpoint.url, { name });
   let session: RemoteSession | undefined;
+  let toolkit: RemoteToolkit | undefined;
   try {
     session = await RemoteSession.open(link, {
       pid: plan?.target.pid ?? 0,
@@ -197,14 +210,11 @@ async function attachToInspector(
         `the inspector on ${where} is held by pid ${plan.target.pid} but says it is pid ${session.target.pid}: not attaching`,
       );
     }
-    return {
-      plan,
-      pid: plan?.target.pid ?? session.target.pid,
-      endpoint,
-      link,
-      session,
-    };
+    const pid = plan?.target.pid ?? session.target.pid;
+    toolkit = await installToolkit(link, session, pid);
+    return { plan, pid, endpoint, link, session, toolkit };
   } catch (error) {
+    await toolkit?.detach();
     await session?.detach().catch(() => []);
     link.close();
     throw error;
@@ -240,9 +250,22 @@ async function planForOpenInspector(
   };
 }
 
+/** Adds the leak toolkit's names to the target (stubs calling back here). */
+function installToolkit(
+  link: WebSocketLink,
+  session: RemoteSession,
+  pid: number,
+): Promise<RemoteToolkit> {
+  return RemoteToolkit.install(link, {
+    pid,
+    progress: (label, done, total) => session.progress(label, done, total),
+  });
+}
+
 async function leave(attached: Attached) {
-  const { plan, link, session } = attached;
+  const { plan, link, session, toolkit } = attached;
   if (plan === undefined) {
+    await toolkit.detach();
     await session.detach().catch(() => []);
     link.close();
     return {
@@ -256,6 +279,7 @@ async function leave(attached: Attached) {
     plan,
     link,
     session,
+    toolkit,
     openedAt: attached.openedAt,
   });
 }
@@ -277,17 +301,21 @@ function banner(attached: Attached, colors: boolean): string {
     `attached to pid ${attached.pid} (${session.target.runtime} ${session.target.version}${program}) through its V8 inspector on ${where}, ${how}`,
     `${warn} ${openNotice(attached).replace(/^warning: /, "")}`,
   ];
-  if (session.target.skipped.length > 0) {
+  const skipped = [
+    ...session.target.skipped,
+    ...attached.toolkit.info.skipped,
+  ];
+  if (skipped.length > 0) {
     lines.push(
       `note: the target already has global ${
-        session.target.skipped.join(", ")
+        skipped.join(", ")
       }: this session leaves ${
-        session.target.skipped.length === 1 ? "it" : "them"
-      } alone (no ${session.target.skipped.join(", ")} of its own)`,
+        skipped.length === 1 ? "it" : "them"
+      } alone (no ${skipped.join(", ")} of its own)`,
     );
   }
   lines.push(
-    "This is the target's own global scope: help() lists the session's helpers; Ctrl-C stops a synchronous loop too; .exit or Ctrl-D detaches.",
+    "This is the target's own global scope, with the leak toolkit (mem(), heap.leaks(), alloc.start(), ...): help() lists the helpers; Ctrl-C stops a synchronous loop too; .exit or Ctrl-D detaches.",
   );
   return lines.join("\n");
 }
@@ -317,7 +345,8 @@ function helpText(pid: number | undefined, runtime?: Runtime): string {
     "  .exit  Ctrl-D                          detach: the inspector is closed again, the target keeps running",
     "  Ctrl-C                                 interrupt an evaluation; a synchronous loop is stopped too",
     "Variables declared here live in the target's global scope; detaching sets them to undefined.",
-    "The leak toolkit (mem, gc, count, heap, alloc) is not available in an attached session yet.",
+    "The leak toolkit runs here, in attach, over the target's inspector: captures are taken in the target (it pauses) and analysed here; the helpers' names are removed at detach.",
+    attachedToolkitHelp(),
   ].join("\n");
 }
 

@@ -6,6 +6,7 @@
 
 import { formatBytes, withInspect } from "./report.ts";
 import { post } from "./inspector.ts";
+import { readMemoryFigures } from "./toolkit_state.ts";
 
 /** What `gc()` returns. */
 export interface GcReport {
@@ -30,10 +31,11 @@ export interface GcReport {
  * @returns Heap used before and after.
  */
 export async function gc(): Promise<GcReport> {
-  const before = Deno.memoryUsage().heapUsed;
+  // This process's heap, or an attached target's (toolkit_state.ts).
+  const before = (await readMemoryFigures()).heapUsed;
   const started = performance.now();
   await post("HeapProfiler.collectGarbage");
-  const after = Deno.memoryUsage().heapUsed;
+  const after = (await readMemoryFigures()).heapUsed;
   const report: GcReport = {
     before,
     after,

@@ -29,6 +29,7 @@ import { analysisClient, capture } from "./capture.ts";
 import { formatBytes, formatCount, withInspect } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
+import { linkedTarget } from "./toolkit_state.ts";
 import {
   checkOptions,
   countAndOptions,
@@ -351,11 +352,9 @@ class HeapSession {
       if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
         lastSummary = undefined;
         const { chunks } = await capture(what, this.progress);
-        lastSummary = await client.load(
-          chunks,
-          this.progress,
-          CONSOLE_OWNERSHIP,
-        );
+        // An attached target holds the attach session's code, not ours.
+        const ownership = linkedTarget()?.ownership ?? CONSOLE_OWNERSHIP;
+        lastSummary = await client.load(chunks, this.progress, ownership);
       }
       return await fn(client, lastSummary);
     });

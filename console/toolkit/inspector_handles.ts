@@ -6,6 +6,7 @@
  */
 
 import { post } from "./inspector.ts";
+import { linkedTarget } from "./toolkit_state.ts";
 
 let sequence = 0;
 
@@ -17,6 +18,8 @@ export function newGroup(): string {
 /**
  * Gets an inspector object id for a live value: the value is stashed under a
  * one-off global symbol just long enough for `Runtime.evaluate` to read it.
+ * When the toolkit examines another process (attach), the value is a
+ * stand-in for one of that process's objects, and the target gives its id.
  *
  * @param value An object or function.
  * @param group Object group holding the remote reference.
@@ -26,6 +29,16 @@ export async function remoteObjectId(
   value: object,
   group: string,
 ): Promise<string> {
+  const target = linkedTarget();
+  if (target !== undefined) {
+    const id = await target.objectId(value, group);
+    if (id === undefined) {
+      throw new TypeError(
+        `This object lives in the console, not in ${target.name}: pass one of its own objects or a class name`,
+      );
+    }
+    return id;
+  }
   const key = `leak-toolkit.stash.${++sequence}.${Math.random()}`;
   const slot = Symbol.for(key);
   const global = globalThis as Record<symbol, unknown>;

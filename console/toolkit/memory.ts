@@ -5,9 +5,8 @@
  * @module
  */
 
-import { getHeapStatistics } from "node:v8";
 import { formatBytes, renderTable, withInspect } from "./report.ts";
-import { captureStats } from "./toolkit_state.ts";
+import { captureStats, linkedTarget, memoryFigures } from "./toolkit_state.ts";
 
 /**
  * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.
@@ -119,14 +118,15 @@ export interface MemoryBudget {
  * @returns Raw bytes, rendered as a small table.
  */
 export function mem(): MemReport {
-  const usage = Deno.memoryUsage();
+  // This process's figures, or an attached target's (toolkit_state.ts).
+  const usage = memoryFigures();
   const budget = availableMemory();
   const report: MemReport = {
     rss: usage.rss,
     heapUsed: usage.heapUsed,
     heapTotal: usage.heapTotal,
     external: usage.external,
-    arrayBuffers: null,
+    arrayBuffers: usage.arrayBuffers,
     available: budget.available,
     availableSource: budget.source,
     snapshotEstimate: estimateCapturePeak(usage.heapUsed),
@@ -140,7 +140,9 @@ export function mem(): MemReport {
       ["heap used", formatBytes(report.heapUsed), ""],
       ["heap total", formatBytes(report.heapTotal), ""],
       ["external", formatBytes(report.external), "includes array buffers"],
-      ["array buffers", "n/a", "Deno does not report them apart"],
+      report.arrayBuffers === null
+        ? ["array buffers", "n/a", "Deno does not report them apart"]
+        : ["array buffers", formatBytes(report.arrayBuffers), ""],
       [
         "available",
         report.available === null ? "unknown" : formatBytes(report.available),
@@ -232,12 +234,12 @@ export function estimateCaptureHeap(heapUsed: number): number {
  * @returns The old generation's limit and the heap used.
  */
 export function heapRoom(): HeapRoom {
-  const stats = getHeapStatistics();
+  const { heapSizeLimit, heapUsed } = memoryFigures();
   // A build that reserves less than measured: count half, to err safe.
-  const limit = stats.heap_size_limit > YOUNG_GENERATION_RESERVE
-    ? stats.heap_size_limit - YOUNG_GENERATION_RESERVE
-    : stats.heap_size_limit / 2;
-  return { limit, used: stats.used_heap_size };
+  const limit = heapSizeLimit > YOUNG_GENERATION_RESERVE
+    ? heapSizeLimit - YOUNG_GENERATION_RESERVE
+    : heapSizeLimit / 2;
+  return { limit, used: heapUsed };
 }
 
 /**
@@ -256,7 +258,7 @@ export function availableMemory(): MemoryBudget {
   const limit = readLimitEnv();
   if (limit !== undefined) {
     candidates.push([
-      Math.max(0, limit - Deno.memoryUsage().rss),
+      Math.max(0, limit - memoryFigures().rss),
       `${MEMORY_LIMIT_ENV} minus rss`,
     ]);
   }
@@ -379,7 +381,8 @@ function readLimitEnv(): number | undefined {
 }
 
 function cgroupHeadroom(problems: string[]): [number, string] | undefined {
-  const self = readText("/proc/self/cgroup", problems);
+  const pid = linkedTarget()?.pid;
+  const self = readText(`/proc/${pid ?? "self"}/cgroup`, problems);
   if (self === undefined) return undefined;
   const v2 = self.match(/^0::(.*)$/m)?.[1]?.trim();
   const v1 = self.match(/^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m)?.[1]

@@ -19,10 +19,15 @@
  *    module's map. It goes through `Deno[Deno.internal].core.evalContext`,
  *    an internal API: when it is missing the position is reported unmapped.
  *
+ * When the toolkit examines another process (attach), its positions are
+ * mapped by that process's own mapper (2. run there, through the inspector):
+ * this process's emit cache may hold another version of the same file.
+ *
  * @module
  */
 
 import { originalPositionFor, TraceMap } from "../npm/trace_mapping.ts";
+import { linkedTarget } from "./toolkit_state.ts";
 
 /** A position in a developer's source file. */
 export interface SourcePosition {
@@ -84,6 +89,9 @@ export async function mapToSource(
   };
   if (!Number.isInteger(line) || !Number.isInteger(column)) return unmapped;
   if (line < 0 || column < 0 || !href.startsWith("file:")) return unmapped;
+  if (linkedTarget() !== undefined) {
+    return await mapInTarget(href, line, column) ?? unmapped;
+  }
   const map = await emitCacheMap(href);
   if (map) {
     const original = originalPositionFor(map, { line: line + 1, column });
@@ -258,22 +266,54 @@ function base64Bytes(text: string): Uint8Array {
   return bytes;
 }
 
-type EvalContext = (
-  source: string,
-  specifier: string,
-) => [unknown, unknown];
-
-function evalContext(): EvalContext | undefined {
-  // Deno.internal is an unregistered symbol: find it by its description.
-  const symbol = Object.getOwnPropertySymbols(Deno).find((s) =>
+/**
+ * The stack text of an `Error` made at a position of a module's code, by
+ * Deno's own mapper: a one-line script compiled under the module's URL (an
+ * internal API, `Deno[Deno.internal].core.evalContext`). Uses nothing
+ * outside itself: an attached target runs it as sent (source_positions'
+ * {@linkcode mapToSource} asks the target when the toolkit is linked).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorStackAt } from "./source_positions.ts";
+ * const stack = errorStackAt("file:///srv/app/a.js", 2, 4);
+ * assert.match(String(stack), /a\.js:3:5/);
+ * ```
+ *
+ * @param href The module's URL.
+ * @param line 0-based line in the code V8 runs.
+ * @param column 0-based column.
+ * @returns The stack text, or undefined when the API is missing or fails.
+ */
+export function errorStackAt(
+  href: string,
+  line: number,
+  column: number,
+): unknown {
+  const deno = (globalThis as { Deno?: Record<symbol, unknown> }).Deno;
+  if (deno === undefined) return undefined;
+  // Deno.internal is an unregistered symbol: found by its description.
+  const symbol = Object.getOwnPropertySymbols(deno).find((s) =>
     s.description === "Deno.internal"
   );
-  if (!symbol) return undefined;
-  const internal = (Deno as unknown as Record<symbol, unknown>)[symbol] as
+  const internal = symbol === undefined ? undefined : deno[symbol] as
     | { core?: { evalContext?: unknown } }
     | undefined;
-  const fn = internal?.core?.evalContext;
-  return typeof fn === "function" ? fn as EvalContext : undefined;
+  const run = internal?.core?.evalContext;
+  if (typeof run !== "function") return undefined;
+  const limit = Error.stackTraceLimit;
+  try {
+    Error.stackTraceLimit = 1;
+    return run(
+      `${"\n".repeat(line)}${" ".repeat(column)}new Error().stack`,
+      href,
+    )[0];
+  } catch {
+    return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /**
@@ -307,22 +347,27 @@ export function mapThroughStackTraces(
   const key = `${href}\0${line}\0${column}`;
   const cached = denoMapped.get(key);
   if (cached !== undefined) return cached ?? undefined;
-  const run = evalContext();
   // A position past any real script would only build a huge string.
-  if (!run || line > 10_000_000 || column > 10_000_000) return undefined;
-  const limit = Error.stackTraceLimit;
-  let stack: unknown;
-  try {
-    Error.stackTraceLimit = 1;
-    stack = run(
-      `${"\n".repeat(line)}${" ".repeat(column)}new Error().stack`,
-      href,
-    )[0];
-  } catch {
-    stack = undefined;
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  if (line > 10_000_000 || column > 10_000_000) return undefined;
+  const stack = errorStackAt(href, line, column);
+  const position = parseFrame(stack, href, line, column);
+  if (denoMapped.size >= MAX_CACHED_POSITIONS) denoMapped.clear();
+  denoMapped.set(key, position ?? null);
+  return position;
+}
+
+/** {@linkcode mapThroughStackTraces}, run by the attached target's runtime. */
+async function mapInTarget(
+  href: string,
+  line: number,
+  column: number,
+): Promise<SourcePosition | undefined> {
+  const target = linkedTarget();
+  if (!target || line > 10_000_000 || column > 10_000_000) return undefined;
+  const key = `${target.pid}\0${href}\0${line}\0${column}`;
+  const cached = denoMapped.get(key);
+  if (cached !== undefined) return cached ?? undefined;
+  const stack = await target.stackAt(href, line, column).catch(() => undefined);
   const position = parseFrame(stack, href, line, column);
   if (denoMapped.size >= MAX_CACHED_POSITIONS) denoMapped.clear();
   denoMapped.set(key, position ?? null);

@@ -4,9 +4,16 @@
  * last capture), the analysis worker and the allocation sampler. Console
  * sessions share it: one isolate has one heap profiler and one sampler.
  *
+ * The toolkit examines this process, or, once {@linkcode useInspectorLink}
+ * was called (the attach client, attached to exactly one target), another
+ * process through a link to its inspector: then the memory figures the
+ * helpers read ({@linkcode memoryFigures}) are the target's.
+ *
  * @module
  */
 
+import { getHeapStatistics } from "node:v8";
+import type { Ownership } from "../heap/holders.ts";
 import { AnalysisClient } from "../heap/worker_client.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
 import { closeTrim, trimAllocator } from "./release_memory.ts";
@@ -29,8 +36,64 @@ export interface CaptureStats {
   trimmed: boolean;
 }
 
+/** Memory figures of the examined process, in bytes. */
+export interface ProcessMemory {
+  /** Resident set size. */
+  rss: number;
+  /** V8 heap in use. */
+  heapUsed: number;
+  /** V8 heap reserved. */
+  heapTotal: number;
+  /** Memory held outside the V8 heap by JS objects. */
+  external: number;
+  /** Array buffer bytes, or null where the runtime counts them in `external` only (Deno). */
+  arrayBuffers: number | null;
+  /** V8's `heap_size_limit` (old generation plus the young reserve). */
+  heapSizeLimit: number;
+}
+
+/**
+ * Another process the toolkit examines through an inspector link: what the
+ * helpers cannot read from their own process. Made by the attach client.
+ */
+export interface LinkedTarget {
+  /** Its pid, as this side sees it. */
+  pid: number;
+  /** What the toolkit calls it in messages, e.g. `pid 1234`. */
+  name: string;
+  /**
+   * Reads its memory figures now.
+   *
+   * @returns The figures.
+   */
+  readMemory(): Promise<ProcessMemory>;
+  /**
+   * An inspector object id for one of its objects that `value` stands for
+   * here (an argument a helper was called with in the target).
+   *
+   * @param value The stand-in.
+   * @param group The object group to hold the remote reference in.
+   * @returns The id, or undefined when `value` stands for nothing there.
+   */
+  objectId(value: object, group: string): Promise<string | undefined>;
+  /**
+   * The stack text of an `Error` made at a position of one of its scripts,
+   * which its runtime maps to the source (Deno maps `Error.stack`).
+   *
+   * @param url The script's URL.
+   * @param line 0-based line in the code V8 runs.
+   * @param column 0-based column.
+   * @returns The stack text, or undefined when it has no mapper.
+   */
+  stackAt(url: string, line: number, column: number): Promise<unknown>;
+  /** Which of its scripts are the session's own (left out of the answers). */
+  ownership: Ownership;
+}
+
 interface State {
   link: InspectorLink | undefined;
+  target: LinkedTarget | undefined;
+  targetMemory: ProcessMemory | undefined;
   lock: Promise<unknown>;
   garbagePending: boolean;
   analysis: AnalysisClient | undefined;
@@ -40,6 +103,8 @@ interface State {
 
 const state: State = {
   link: undefined,
+  target: undefined,
+  targetMemory: undefined,
   lock: Promise.resolve(),
   garbagePending: false,
   analysis: undefined,
@@ -63,6 +128,107 @@ const state: State = {
 export function inspector(): InspectorLink {
   state.link ??= connectInProcess();
   return state.link;
+}
+
+/**
+ * Points the toolkit at another process: every helper then drives that
+ * process's inspector through `link` (the attach client's WebSocket link)
+ * and reads that process's memory, instead of this process's. The one
+ * injection point of the attach client, which is attached to exactly one
+ * target, so the process-wide state (link, capture lock, worker, sampler)
+ * is that target's. Called again, or with no arguments, after
+ * {@linkcode closeToolkitState}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectInProcess } from "./inspector_link.ts";
+ * import {
+ *   closeToolkitState,
+ *   linkedTarget,
+ *   memoryFigures,
+ *   useInspectorLink,
+ * } from "./toolkit_state.ts";
+ * const figures = { ...memoryFigures(), rss: 1 };
+ * useInspectorLink(connectInProcess(), {
+ *   pid: 1,
+ *   name: "pid 1",
+ *   readMemory: () => Promise.resolve(figures),
+ *   objectId: () => Promise.resolve(undefined),
+ *   stackAt: () => Promise.resolve(undefined),
+ *   ownership: {},
+ * });
+ * assert.equal(linkedTarget()?.pid, 1);
+ * await closeToolkitState();
+ * assert.equal(linkedTarget(), undefined);
+ * ```
+ *
+ * @param link The link to the target's inspector (closed by
+ *   {@linkcode closeToolkitState}).
+ * @param target What the helpers need to know about the target.
+ */
+export function useInspectorLink(
+  link: InspectorLink,
+  target: LinkedTarget,
+): void {
+  if (state.link !== undefined && state.link !== link) {
+    throw new Error(
+      "The toolkit already drives an inspector: close it (closeToolkitState) before linking another",
+    );
+  }
+  state.link = link;
+  state.target = target;
+  state.targetMemory = undefined;
+}
+
+/**
+ * The process the toolkit examines through a link, if not this one.
+ *
+ * @returns The target, or undefined in-process.
+ */
+export function linkedTarget(): LinkedTarget | undefined {
+  return state.target;
+}
+
+/**
+ * The examined process's memory figures: this process's now, or the linked
+ * target's as last read by {@linkcode readMemoryFigures} (its caller reads
+ * them before each helper runs).
+ *
+ * @returns The figures.
+ */
+export function memoryFigures(): ProcessMemory {
+  if (state.target !== undefined) {
+    if (state.targetMemory === undefined) {
+      throw new Error(
+        `The memory of ${state.target.name} was not read yet: await readMemoryFigures() first`,
+      );
+    }
+    return state.targetMemory;
+  }
+  const usage = Deno.memoryUsage();
+  return {
+    rss: usage.rss,
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+    arrayBuffers: null,
+    heapSizeLimit: getHeapStatistics().heap_size_limit,
+  };
+}
+
+/**
+ * Reads the examined process's memory figures now (from the linked target
+ * when there is one) and keeps them for {@linkcode memoryFigures}.
+ *
+ * @returns The figures.
+ */
+export async function readMemoryFigures(): Promise<ProcessMemory> {
+  const target = state.target;
+  if (target === undefined) return memoryFigures();
+  const figures = await target.readMemory();
+  if (state.target === target) state.targetMemory = figures;
+  return figures;
 }
 
 /**
@@ -125,7 +291,7 @@ export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
  * Records that a capture starts: RSS now, and garbage to collect after.
  */
 export function captureStarting(): void {
-  state.stats.rssBefore = Deno.memoryUsage().rss;
+  state.stats.rssBefore = memoryFigures().rss;
   state.garbagePending = true;
 }
 
@@ -165,8 +331,9 @@ export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
   await post("HeapProfiler.collectGarbage");
-  state.stats.trimmed = trimAllocator();
-  state.stats.rssAfter = Deno.memoryUsage().rss;
+  // malloc_trim reaches this process only: a target keeps what it keeps.
+  state.stats.trimmed = state.target === undefined && trimAllocator();
+  state.stats.rssAfter = (await readMemoryFigures()).rss;
   return true;
 }
 
@@ -223,6 +390,8 @@ export async function closeToolkitState(): Promise<void> {
     state.sampling = undefined;
     const link = state.link;
     state.link = undefined;
+    state.target = undefined;
+    state.targetMemory = undefined;
     link?.close();
     closeTrim();
   }
@@ -232,6 +401,8 @@ export async function closeToolkitState(): Promise<void> {
  * Disconnects the inspector link only (a new one is made on next use).
  */
 export function closeInspector(): void {
+  // A linked target's link is the toolkit's only way there: kept.
+  if (state.target !== undefined) return;
   const link = state.link;
   state.link = undefined;
   link?.close();

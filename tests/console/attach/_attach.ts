@@ -7,6 +7,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import {
   OutputLines,
   spawnDeno,
@@ -38,8 +39,8 @@ export interface Target {
   stderr: OutputLines;
   /** Whether it still runs. */
   running(): Promise<boolean>;
-  /** GET / on it (15 s at most); the response's text. */
-  get(): Promise<string>;
+  /** GET `path` (default `/`) on it (15 s at most); the response's text. */
+  get(path?: string): Promise<string>;
   /** Stops it (SIGTERM) and gives how it ended and all it printed. */
   stop(): Promise<
     { signal: Deno.Signal | null; code: number; stdout: string; stderr: string }
@@ -145,9 +146,9 @@ async function started(
       const facts = await readProcess(child.pid);
       return facts !== undefined && facts.state !== "Z";
     },
-    async get() {
+    async get(path = "/") {
       // Bounded: a target stuck in a loop must fail the test, not hang it.
-      const response = await fetch(`http://127.0.0.1:${port}/`, {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
         signal: AbortSignal.timeout(15_000),
       });
       return await response.text();
@@ -301,4 +302,33 @@ export async function startTerminalAttach(
   const command = ["deno", "run", ...flags, "main.ts", "attach", String(pid)]
     .map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
   return startTerminal(command, { HOME: home });
+}
+
+/**
+ * Runs `fn` with the inspector port taken and `target` started; stops the
+ * target after (asserting it was still running: attach never ended it).
+ */
+export async function withTarget(
+  t: Deno.TestContext,
+  start: () => Promise<Target>,
+  fn: (target: Target) => Promise<void>,
+): Promise<void> {
+  const turn = await takeInspectorPort();
+  if (turn.skip) {
+    console.warn(`skipped "${t.name}": ${turn.skip}`);
+    return;
+  }
+  try {
+    const target = await start();
+    try {
+      await fn(target);
+      assert.ok(await target.running(), "the target still runs after attach");
+    } finally {
+      const { signal } = await target.stop();
+      // Ended by our SIGTERM, not by a SIGUSR1 or a crash.
+      assert.equal(signal, "SIGTERM");
+    }
+  } finally {
+    turn.release();
+  }
 }

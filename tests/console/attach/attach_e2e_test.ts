@@ -17,38 +17,10 @@ import {
   startTerminalAttach,
   takeInspectorPort,
   type Target,
+  withTarget,
 } from "./_attach.ts";
 import { spawnDeno } from "../../_process.ts";
 import { readProcess } from "../../../console/attach/process_facts.ts";
-
-/**
- * Runs `fn` with the inspector port taken and `target` started; stops the
- * target after (asserting it was still running: attach never ended it).
- */
-async function withTarget(
-  t: Deno.TestContext,
-  start: () => Promise<Target>,
-  fn: (target: Target) => Promise<void>,
-): Promise<void> {
-  const turn = await takeInspectorPort();
-  if (turn.skip) {
-    console.warn(`skipped "${t.name}": ${turn.skip}`);
-    return;
-  }
-  try {
-    const target = await start();
-    try {
-      await fn(target);
-      assert.ok(await target.running(), "the target still runs after attach");
-    } finally {
-      const { signal } = await target.stop();
-      // Ended by our SIGTERM, not by a SIGUSR1 or a crash.
-      assert.equal(signal, "SIGTERM");
-    }
-  } finally {
-    turn.release();
-  }
-}
 
 /** Waits until the target's HTTP server no longer answers within 500 ms. */
 async function waitUntilStalled(target: Target): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * A plain Deno program with no leakwatch code, as attach finds them in the
  * wild: an HTTP server that keeps every request in a module-level Map it
- * also puts on globalThis, and logs each one.
+ * also puts on globalThis, and logs each one. `/globals` lists the names of
+ * its global scope.
  *
  * Prints `listening on PORT` once it serves.
  */
@@ -23,5 +24,9 @@ Deno.serve({
   const id = next++;
   visits.set(id, { path: new URL(request.url).pathname, at: Date.now() });
   console.log(`visit ${id}`);
+  if (request.url.endsWith("/globals")) {
+    // What a health page might show: the program's global names.
+    return Response.json(Object.getOwnPropertyNames(globalThis));
+  }
   return new Response(`visits: ${visits.size}\n`);
 });
