@@ -8,8 +8,10 @@
  */
 
 import { AnalysisClient } from "../heap/worker_client.ts";
+import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
+import { stopChildren } from "./fork_capture.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
-import { closeTrim, trimAllocator } from "./release_memory.ts";
+import { trimAllocator } from "./release_memory.ts";
 
 /** Counters of captures made by this process. */
 export interface CaptureStats {
@@ -27,6 +29,38 @@ export interface CaptureStats {
   rssAfter: number;
   /** Whether freed memory was handed back with `malloc_trim` then. */
   trimmed: boolean;
+  /** Where the last capture ran (null: none yet). */
+  lastMode: CaptureMode | null;
+  /** What the admission check expected the last capture to need, bytes. */
+  lastEstimate: number;
+  /** What that estimate stood on (null: none yet). */
+  lastEstimateSource: HeapShape["source"] | null;
+  /**
+   * What the last capture took at its peak, measured: the service's RSS
+   * growth in-process (null when its peak RSS did not pass an earlier
+   * one), the child's RSS growth in a child.
+   */
+  lastPeak: number | null;
+  /** Captures whose child hung, was capped or crashed (each retry counts). */
+  childFailures: number;
+}
+
+/** What a finished capture reports to {@linkcode captureDone}. */
+export interface CaptureRecord {
+  /** Size of the snapshot, characters. */
+  bytes: number;
+  /** How long the service was blocked, ms. */
+  pauseMs: number;
+  /** Where it ran. */
+  mode: CaptureMode;
+  /** The admission estimate, bytes. */
+  estimate: number;
+  /** What the estimate stood on. */
+  source: HeapShape["source"];
+  /** The measured peak, bytes, when known. */
+  peak: number | null;
+  /** The snapshot's shape and the heap it was taken of, when read. */
+  shape?: ShapeRecord;
 }
 
 interface State {
@@ -36,6 +70,7 @@ interface State {
   analysis: AnalysisClient | undefined;
   sampling: { interval: number } | undefined;
   stats: CaptureStats;
+  lastShape: ShapeRecord | undefined;
 }
 
 const state: State = {
@@ -52,7 +87,13 @@ const state: State = {
     rssBefore: 0,
     rssAfter: 0,
     trimmed: false,
+    lastMode: null,
+    lastEstimate: 0,
+    lastEstimateSource: null,
+    lastPeak: null,
+    childFailures: 0,
   },
+  lastShape: undefined,
 };
 
 /**
@@ -130,15 +171,37 @@ export function captureStarting(): void {
 }
 
 /**
- * Records a finished capture.
+ * Records a finished capture, and the shape the next estimate starts from.
  *
- * @param bytes Size of the snapshot.
- * @param pauseMs How long the process was blocked.
+ * @param record What it cost and what it was made of.
  */
-export function captureDone(bytes: number, pauseMs: number): void {
+export function captureDone(record: CaptureRecord): void {
   state.stats.captures++;
-  state.stats.lastBytes = bytes;
-  state.stats.lastPauseMs = pauseMs;
+  state.stats.lastBytes = record.bytes;
+  state.stats.lastPauseMs = record.pauseMs;
+  state.stats.lastMode = record.mode;
+  state.stats.lastEstimate = record.estimate;
+  state.stats.lastEstimateSource = record.source;
+  state.stats.lastPeak = record.peak;
+  if (record.shape) state.lastShape = record.shape;
+}
+
+/**
+ * The last snapshot's shape, for the next estimate.
+ *
+ * @returns The record, or undefined before the first capture.
+ */
+export function lastShape(): ShapeRecord | undefined {
+  return state.lastShape;
+}
+
+/**
+ * Records a child that hung, was capped or crashed.
+ *
+ * @param count Failed children (each try counts).
+ */
+export function childFailed(count = 1): void {
+  state.stats.childFailures += count;
 }
 
 /** Records a refused capture. */
@@ -224,7 +287,7 @@ export async function closeToolkitState(): Promise<void> {
     const link = state.link;
     state.link = undefined;
     link?.close();
-    closeTrim();
+    stopChildren();
   }
 }
 

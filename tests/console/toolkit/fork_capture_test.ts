@@ -1,0 +1,240 @@
+/**
+ * Fork capture in a real process with FFI on libc (_fork_child.ts): under
+ * load the service's latency and RSS stay flat and the snapshot analyses
+ * like an in-process one; a hung or capped child is reported and the
+ * service keeps serving; a child holds none of the service's descriptors.
+ */
+
+import assert from "node:assert/strict";
+import { findLibc } from "../../../console/toolkit/libc.ts";
+import { OutputLines } from "../../_process.ts";
+
+const CHILD = new URL("./_fork_child.ts", import.meta.url).pathname;
+const LIBC = findLibc();
+const ignore = Deno.build.os !== "linux" || LIBC === undefined;
+
+interface Helper {
+  port: number;
+  pid: number;
+  ask<T>(command: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+async function startHelper(): Promise<Helper> {
+  const home = await Deno.makeTempDir();
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env=HOME",
+      `--allow-read=${home}`,
+      `--allow-write=${home}`,
+      "--allow-sys",
+      `--allow-ffi=${LIBC}`,
+      "--v8-flags=--single-threaded-gc",
+      CHILD,
+    ],
+    env: { HOME: home },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = new OutputLines(child.stdout);
+  const err = new OutputLines(child.stderr);
+  const writer = child.stdin.getWriter();
+  const started = JSON.parse(await out.waitFor(/"port"/, 60_000));
+  return {
+    port: started.port,
+    pid: started.pid,
+    async ask<T>(command: string): Promise<T> {
+      await writer.write(new TextEncoder().encode(`${command}\n`));
+      // Generous: a capture on a busy 2-core machine takes tens of seconds.
+      return JSON.parse(await out.waitFor(/^\{/, 300_000)) as T;
+    },
+    async stop() {
+      try {
+        await writer.write(new TextEncoder().encode("quit\n"));
+        await writer.close();
+      } catch {
+        // Already gone.
+      }
+      const status = await child.status;
+      await Promise.all([out.rest(), err.rest()]);
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+      assert.equal(status.code, 0, err.text);
+    },
+  };
+}
+
+/**
+ * Sends requests one after another from a few loops until stopped; returns
+ * every latency in ms and the failures.
+ */
+function load(
+  port: number,
+): { stop(): Promise<{ ms: number[]; failed: number }> } {
+  let running = true;
+  const ms: number[] = [];
+  let failed = 0;
+  const loop = async (k: number) => {
+    let n = k;
+    while (running) {
+      const started = performance.now();
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/?n=${n++}`);
+        await response.arrayBuffer();
+        if (response.ok) ms.push(performance.now() - started);
+        else failed++;
+      } catch {
+        failed++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const loops = [0, 1, 2, 3].map(loop);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { ms, failed };
+    },
+  };
+}
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+}
+
+interface Captured {
+  mode: string;
+  pauseMs: number;
+  bytes: number;
+  rssBefore: number;
+  rssPeak: number;
+  rssAfter: number;
+  widgets: number;
+  nodes: number;
+}
+
+Deno.test({
+  name:
+    "a fork capture under load keeps latency and RSS flat and analyses like an in-process one",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const helper = await startHelper();
+    try {
+      const results: Record<string, Captured & { p99: number; max: number }> =
+        {};
+      for (const mode of ["fork", "in-process"]) {
+        const traffic = load(helper.port);
+        const captured = await helper.ask<Captured>(`capture ${mode}`);
+        const { ms, failed } = await traffic.stop();
+        assert.equal(failed, 0, `${mode}: requests failed`);
+        assert.ok(ms.length > 20, `${mode}: ${ms.length} requests answered`);
+        results[mode] = { ...captured, p99: p99(ms), max: Math.max(...ms) };
+      }
+      const fork = results["fork"]!;
+      const inProcess = results["in-process"]!;
+      // Same heap, same analysis: the child's snapshot is the service's.
+      assert.equal(fork.widgets, 40_000);
+      assert.equal(inProcess.widgets, 40_000);
+      assert.ok(
+        Math.abs(fork.nodes - inProcess.nodes) < inProcess.nodes * 0.02,
+        `nodes: fork ${fork.nodes}, in-process ${inProcess.nodes}`,
+      );
+      // The service's pause and its slowest request: fork() only.
+      assert.ok(
+        fork.pauseMs * 10 < inProcess.pauseMs,
+        `pause: fork ${fork.pauseMs} ms, in-process ${inProcess.pauseMs} ms`,
+      );
+      assert.ok(
+        fork.max * 4 < inProcess.max,
+        `slowest request: fork ${fork.max} ms, in-process ${inProcess.max} ms`,
+      );
+      // RSS: the child's memory is not the service's. The service reads the
+      // text back and analyses it (the worker, closed after), so its peak
+      // rises a little; in-process the capture itself is the peak.
+      const grew = (r: Captured) => r.rssPeak - r.rssBefore;
+      assert.ok(
+        grew(fork) * 2 < grew(inProcess),
+        `peak growth: fork ${grew(fork)}, in-process ${grew(inProcess)}`,
+      );
+      assert.ok(
+        fork.rssAfter < fork.rssBefore * 1.1,
+        `fork: rss ${fork.rssBefore} → ${fork.rssAfter}`,
+      );
+    } finally {
+      await helper.stop();
+    }
+  },
+});
+
+interface Failed {
+  ok: boolean;
+  reason?: string;
+  message?: string;
+  ms?: number;
+  leftovers?: string[];
+}
+
+Deno.test({
+  name:
+    "a hung child and a capped child are reported; the service keeps serving",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const helper = await startHelper();
+    try {
+      const traffic = load(helper.port);
+      const hung = await helper.ask<Failed>("hang");
+      assert.equal(hung.ok, false);
+      assert.equal(hung.reason, "hung");
+      assert.match(hung.message!, /child hung .*CPU time stopped moving/);
+      assert.match(hung.message!, /after a retry/);
+      const capped = await helper.ask<Failed>("cap");
+      assert.equal(capped.ok, false);
+      assert.equal(capped.reason, "capped");
+      assert.match(capped.message!, /memory cap \(8\.0 MiB/);
+      assert.match(capped.message!, /the service is untouched/);
+      const { ms, failed } = await traffic.stop();
+      assert.equal(failed, 0);
+      assert.ok(ms.length > 20, `${ms.length} requests answered meanwhile`);
+      // Nothing left behind: no partial snapshot, no log, no core file.
+      assert.deepEqual(capped.leftovers, []);
+      // And the service still answers.
+      const response = await fetch(`http://127.0.0.1:${helper.port}/?n=7`);
+      assert.equal((await response.json()).n, 7);
+    } finally {
+      await helper.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a capture's child holds none of the service's descriptors",
+  ignore,
+  sanitizeResources: false,
+  async fn() {
+    const helper = await startHelper();
+    try {
+      const { fds, own } = await helper.ask<
+        { fds: Record<string, string>; own: Record<string, string> }
+      >("fds");
+      // The service has its listening socket and more.
+      assert.ok(
+        Object.values(own).some((t) => t.startsWith("socket:")),
+        JSON.stringify(own),
+      );
+      // The child: stdin from /dev/null, stdout and stderr on its private
+      // log, nothing else.
+      assert.deepEqual(Object.keys(fds).sort(), ["0", "1", "2"]);
+      assert.equal(fds["0"], "/dev/null");
+      assert.match(fds["1"]!, /\.log$/);
+      assert.equal(fds["1"], fds["2"]);
+    } finally {
+      await helper.stop();
+    }
+  },
+});
