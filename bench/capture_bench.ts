@@ -11,6 +11,10 @@
  *   users service, a Set of strings, large strings), each captured twice:
  *   first estimated by the probe, then from the first snapshot scaled by the
  *   heap's growth (×1.5).
+ * - **allocators** (`--only allocators`): RSS before, at the peak and
+ *   after an in-process capture with glibc (plain, `MALLOC_*`, with
+ *   `malloc_trim`), jemalloc and mimalloc (`LD_PRELOAD`, Debian's
+ *   libjemalloc2 and libmimalloc2.0).
  * - **hang** (`--hang N`): N captures under load in fork mode, and how many
  *   children hung, were retried, or failed after the retry.
  *
@@ -74,7 +78,9 @@ function hex64(i: number): string {
 
 function largeString(i: number): string {
   const bytes = new Uint8Array(512 * 1024);
-  crypto.getRandomValues(bytes);
+  for (let k = 0; k < bytes.length; k += 65536) {
+    crypto.getRandomValues(bytes.subarray(k, k + 65536));
+  }
   for (let k = 0; k < bytes.length; k++) bytes[k] = 97 + bytes[k]! % 26;
   return `${i}:${new TextDecoder().decode(bytes)}`;
 }
@@ -172,6 +178,182 @@ async function estimateChild(shapeName: string): Promise<void> {
 }
 
 /**
+ * Child: the users-cache shape, one in-process capture (whatever the
+ * permissions), then RSS right after (GC'd, trimmed when FFI is granted),
+ * 1 s and 10 s later.
+ */
+async function allocatorChild(): Promise<void> {
+  const { createToolkit } = await import("../console/toolkit/mod.ts");
+  const { capture, SNAPSHOT_TAKERS } = await import(
+    "../console/toolkit/capture.ts"
+  );
+  const { captureStats, exclusive, closeToolkitState } = await import(
+    "../console/toolkit/toolkit_state.ts"
+  );
+  const toolkit = createToolkit({ progress: () => {} });
+  SHAPES.map!.grow(0, SHAPES.map!.size);
+  await toolkit.gc();
+  const before = Deno.memoryUsage().rss;
+  const sampler = new RssSampler();
+  await sampler.start();
+  await exclusive(async () => {
+    const taken = await capture("bench", () => {}, {
+      taker: SNAPSHOT_TAKERS["in-process"],
+    });
+    taken.chunks.length = 0;
+  });
+  const peak = await sampler.stop();
+  sampler.close();
+  const after = Deno.memoryUsage().rss;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after1s = Deno.memoryUsage().rss;
+  await new Promise((resolve) => setTimeout(resolve, 9000));
+  await toolkit.gc();
+  const after10s = Deno.memoryUsage().rss;
+  const trimmed = captureStats().trimmed;
+  await closeToolkitState();
+  console.log(
+    JSON.stringify({ before, peak, after, after1s, after10s, trimmed }),
+  );
+}
+
+/** Allocator settings compared after an in-process capture. */
+const ALLOCATORS: Array<
+  { label: string; env: Record<string, string>; ffi?: boolean }
+> = [
+  { label: "glibc malloc (default)", env: {} },
+  {
+    label:
+      "glibc + `malloc_trim(0)` (`--allow-ffi` on libc, release_memory.ts)",
+    env: {},
+    ffi: true,
+  },
+  {
+    label:
+      "glibc `MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072`",
+    env: {
+      MALLOC_ARENA_MAX: "2",
+      MALLOC_TRIM_THRESHOLD_: "131072",
+      MALLOC_MMAP_THRESHOLD_: "131072",
+    },
+  },
+  {
+    label: "jemalloc 5.3 (`LD_PRELOAD`, defaults)",
+    env: { LD_PRELOAD: "libjemalloc.so.2" },
+  },
+  {
+    label:
+      "jemalloc 5.3, `MALLOC_CONF=background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0`",
+    env: {
+      LD_PRELOAD: "libjemalloc.so.2",
+      MALLOC_CONF: "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0",
+    },
+  },
+  {
+    label: "mimalloc 2.0 (`LD_PRELOAD`, defaults)",
+    env: { LD_PRELOAD: "libmimalloc.so.2" },
+  },
+  {
+    label: "mimalloc 2.0, `MIMALLOC_RESET_DELAY=0`",
+    env: { LD_PRELOAD: "libmimalloc.so.2", MIMALLOC_RESET_DELAY: "0" },
+  },
+];
+
+/** Where Debian keeps a shared library, or undefined when not installed. */
+function libraryPath(name: string): string | undefined {
+  for (const dir of [`/usr/lib/${Deno.build.arch}-linux-gnu`, "/usr/lib64"]) {
+    try {
+      Deno.statSync(`${dir}/${name}`);
+      return `${dir}/${name}`;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+async function runAllocators(): Promise<string[]> {
+  const home = await Deno.makeTempDir({ prefix: "capture-bench-" });
+  const flags = await taskFlags("start", home);
+  const ffi = (await taskFlags("start:fork", home)).find((f) =>
+    f.startsWith("--allow-ffi=")
+  )!;
+  const lines = [
+    "## Memory handed back after an in-process capture",
+    "",
+    "A Map of 60 000 users (the users service's cache), one in-process capture (`heap.*` without `start:fork`), with the `start` task's flags and each allocator setting. RSS after: the capture's garbage collected (and trimmed, with FFI).",
+    "",
+    "| allocator | before | peak | right after | 1 s after | 10 s after, GC'd |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  try {
+    for (const allocator of ALLOCATORS) {
+      const env: Record<string, string> = { ...allocator.env };
+      if (env.LD_PRELOAD) {
+        const path = libraryPath(env.LD_PRELOAD);
+        if (path === undefined) {
+          lines.push(
+            `| ${allocator.label} | not installed (apt-get install ${
+              env.LD_PRELOAD.startsWith("libjemalloc")
+                ? "libjemalloc2"
+                : "libmimalloc2.0"
+            }) |`,
+          );
+          continue;
+        }
+        env.LD_PRELOAD = path;
+      }
+      // Deno refuses to start a process with LD_PRELOAD in its environment
+      // unless --allow-run is unscoped; env(1) sets it instead.
+      const assignments = Object.entries({ ...env, HOME: home }).map((
+        [k, v],
+      ) => `${k}=${v}`);
+      const { code, stdout, stderr } = await new Deno.Command("env", {
+        args: [
+          ...assignments,
+          "deno",
+          "run",
+          ...flags,
+          ...(allocator.ffi ? [ffi] : []),
+          "bench/capture_bench.ts",
+          "allocator",
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (code !== 0) {
+        lines.push(
+          `| ${allocator.label} | failed: ${
+            firstError(new TextDecoder().decode(stderr))
+          } |`,
+        );
+        continue;
+      }
+      const r = JSON.parse(
+        new TextDecoder().decode(stdout).trim().split("\n").at(-1)!,
+      );
+      lines.push(
+        `| ${allocator.label} | ${mib(r.before)} | ${mib(r.peak)} | ${
+          mib(r.after)
+        } | ${mib(r.after1s)} | ${mib(r.after10s)} |`,
+      );
+      console.error(lines.at(-1));
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+  return lines;
+}
+
+/** The line of a child's stderr that says what went wrong. */
+function firstError(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /error|failed|refusing/i.test(l)) ?? lines[0] ?? "")
+    .replace(/\|/g, "\\|").slice(0, 200);
+}
+
+/**
  * Samples this process's RSS every 5 ms from a worker thread, which runs
  * while the main thread is blocked in an in-process capture.
  */
@@ -262,7 +444,7 @@ async function runEstimates(only: string[]): Promise<string[]> {
         if (code !== 0) {
           lines.push(
             `| ${shape.label} | ${mode} | failed: ${
-              new TextDecoder().decode(stderr).trim().split("\n").at(-1)
+              firstError(new TextDecoder().decode(stderr))
             } |`,
           );
           continue;
@@ -634,6 +816,10 @@ async function main(): Promise<number> {
     await estimateChild(Deno.args[1]!);
     return 0;
   }
+  if (Deno.args[0] === "allocator") {
+    await allocatorChild();
+    return 0;
+  }
   const flags = benchFlags(Deno.args, {
     only: "",
     shapes: "",
@@ -645,6 +831,7 @@ async function main(): Promise<number> {
   const load = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
   const sections: string[][] = [];
   if (flags.hang > 0) sections.push(await runHang(flags.hang, flags.rate));
+  else if (flags.only === "allocators") sections.push(await runAllocators());
   else {
     if (flags.only !== "estimate") {
       sections.push(await runServices(flags.seconds, flags.rate));

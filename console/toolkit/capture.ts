@@ -385,7 +385,7 @@ const forkTaker: SnapshotTaker = {
       await readBack(writer.tempPath, onChunk);
       return {
         pauseMs: child.pauseMs,
-        peakBytes: Math.max(0, child.childPeakRss - child.rssAtFork),
+        peakBytes: child.childGrowth,
       };
     } finally {
       await Deno.remove(log).catch(() => {});

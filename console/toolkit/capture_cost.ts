@@ -49,16 +49,27 @@ export interface CostModel {
 }
 
 /**
- * The cost models, by mode. In-process, the figure is the service's RSS
- * growth; it includes the snapshot's text, which the inspector hands over
- * in chunks held in the JS heap. In a child, it is the child's RSS growth
- * over the service's RSS at `fork()` (`writeHeapSnapshot` streams its text
- * to the file); the service itself grows only by the text it reads back.
+ * The cost models, by mode (Deno 2.9.6, x86-64 Linux; `deno task
+ * bench:capture` measures them). The base is large: a snapshot costs
+ * Deno ~120 MiB however small the heap (100 k nodes: 168 MiB). In-process,
+ * the figure is the service's RSS growth on its first capture (the
+ * inspector's chunks of text included); in a child, the child's private
+ * memory: what it allocates and the pages it no longer shares with the
+ * service (its `writeHeapSnapshot` holds the whole text before writing
+ * it).
  */
 export const COST_MODELS: Readonly<Record<CaptureMode, CostModel>> = {
-  "in-process": { base: 40 * 2 ** 20, perNode: 420, perIndexName: 4112 },
-  "fork": { base: 24 * 2 ** 20, perNode: 330, perIndexName: 4112 },
+  "in-process": { base: 118 * 2 ** 20, perNode: 290, perIndexName: 4450 },
+  "fork": { base: 118 * 2 ** 20, perNode: 290, perIndexName: 4450 },
 };
+
+/**
+ * Index names grow faster than the heap: a Map's or Set's backing store
+ * doubles its capacity, and its slots are named past the internalized
+ * keys. A shape scaled from the last snapshot counts them 10% higher
+ * (measured: ×1.59 for a heap ×1.5).
+ */
+const INDEX_NAME_GROWTH_MARGIN = 1.1;
 
 /**
  * Snapshot text per byte of heap, for the V8-heap side of the check when
@@ -74,17 +85,22 @@ const PAUSE_MS_PER_NODE = 0.012;
 const FORK_PAUSE_MS_PER_MIB = 0.15;
 
 /**
- * Heap bytes per node assumed when only `heapUsed` is known (outside the
- * large-object space): 20–65 measured (arrays of small objects are
- * densest); the low end, so the estimate errs on the safe side.
+ * Heap bytes per node assumed when only the heap's size is known, beyond
+ * Deno's own {@linkcode BASE_HEAP} (outside the large-object space): 18–88
+ * measured (arrays of small objects are the densest, Sets of strings the
+ * sparsest); 20 errs toward more nodes.
  */
-export const HEAP_BYTES_PER_NODE = 24;
+export const HEAP_BYTES_PER_NODE = 20;
 
 /**
- * Integer edge names every Deno isolate has before the application adds
- * any (4 899 in a bare Deno 2.9.6 script; the users service: ~12 000).
+ * What every Deno 2.9.6 isolate has before the application adds anything:
+ * ~5 MiB of heap in ~100 000 nodes (50 bytes each), 5 300 index names.
  */
-export const BASE_INDEX_NAMES = 12_000;
+export const BASE_HEAP = 5 * 2 ** 20;
+/** Nodes of {@linkcode BASE_HEAP}. */
+export const BASE_NODES = 100_000;
+/** Index names of {@linkcode BASE_HEAP}. */
+export const BASE_INDEX_NAMES = 5_500;
 
 /** The heap's shape an estimate is made from, and where it came from. */
 export interface HeapShape {
@@ -160,8 +176,9 @@ export function smallObjectHeap(): number {
  * import assert from "node:assert/strict";
  * import { scaledShape } from "./capture_cost.ts";
  * const last = { nodes: 100, edges: 0, indexNames: 10, chars: 1000, heapUsed: 50 };
+ * // The heap doubled: twice the nodes, index names 10% more than twice.
  * assert.deepEqual(scaledShape(last, 100), {
- *   nodes: 200, indexNames: 20, chars: 2000, source: "last snapshot",
+ *   nodes: 200, indexNames: 22, chars: 2000, source: "last snapshot",
  * });
  * ```
  *
@@ -171,9 +188,10 @@ export function smallObjectHeap(): number {
  */
 export function scaledShape(last: ShapeRecord, heapUsed: number): HeapShape {
   const growth = Math.max(1, heapUsed / Math.max(1, last.heapUsed));
+  const margin = growth > 1 ? INDEX_NAME_GROWTH_MARGIN : 1;
   return {
     nodes: Math.ceil(last.nodes * growth),
-    indexNames: Math.ceil(last.indexNames * growth),
+    indexNames: Math.ceil(last.indexNames * growth * margin),
     chars: Math.ceil(last.chars * growth),
     source: "last snapshot",
   };
@@ -195,8 +213,8 @@ export interface TableFigures {
 
 /**
  * A shape from the heap's size and its Maps and Sets, for a first capture:
- * nodes from the heap outside large objects at {@linkcode
- * HEAP_BYTES_PER_NODE}, index names from the internalized string keys and
+ * nodes from the heap outside large objects ({@linkcode BASE_NODES} in
+ * Deno's own, then one per {@linkcode HEAP_BYTES_PER_NODE}), index names from the internalized string keys and
  * the largest table's occupied slots (V8's `OrderedHashMap` layout: 3
  * header slots, a bucket per two entries, 3 slots per Map entry, 2 per Set
  * entry).
@@ -225,7 +243,7 @@ export function probedShape(
   baseIndexNames = BASE_INDEX_NAMES,
   baseline?: ShapeRecord,
 ): HeapShape {
-  let nodes = Math.ceil(heapUsed / HEAP_BYTES_PER_NODE);
+  let nodes = nodesOf(heapUsed);
   let base = baseIndexNames;
   if (baseline !== undefined && baseline.heapUsed <= heapUsed) {
     nodes = baseline.nodes +
@@ -244,6 +262,12 @@ export function probedShape(
     chars: Math.ceil(heapUsed * TEXT_PER_HEAP_BYTE),
     source: "probe",
   };
+}
+
+/** Nodes of a heap of `heapUsed` bytes, from its size alone. */
+function nodesOf(heapUsed: number): number {
+  return BASE_NODES +
+    Math.ceil(Math.max(0, heapUsed - BASE_HEAP) / HEAP_BYTES_PER_NODE);
 }
 
 /** Occupied heap-object slots of a table's backing store at index ≥ `from`. */
@@ -269,8 +293,9 @@ function slotsAtOrPast(t: TableFigures, from: number): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { HEAP_BYTES_PER_NODE, sizedShape } from "./capture_cost.ts";
- * assert.equal(sizedShape(HEAP_BYTES_PER_NODE * 1000).nodes, 1000);
+ * import { BASE_HEAP, BASE_NODES, HEAP_BYTES_PER_NODE, sizedShape } from "./capture_cost.ts";
+ * const heap = BASE_HEAP + HEAP_BYTES_PER_NODE * 1000;
+ * assert.equal(sizedShape(heap).nodes, BASE_NODES + 1000);
  * ```
  *
  * @param heapUsed The heap outside large objects, bytes.
@@ -278,7 +303,7 @@ function slotsAtOrPast(t: TableFigures, from: number): number {
  */
 export function sizedShape(heapUsed: number): HeapShape {
   return {
-    nodes: Math.ceil(heapUsed / HEAP_BYTES_PER_NODE),
+    nodes: nodesOf(heapUsed),
     indexNames: BASE_INDEX_NAMES,
     chars: Math.ceil(heapUsed * TEXT_PER_HEAP_BYTE),
     source: "heap size",

@@ -63,6 +63,14 @@ export interface ChildSnapshot {
   childPeakRss: number;
   /** The service's RSS when it forked, bytes. */
   rssAtFork: number;
+  /**
+   * The memory the child added at its peak, bytes: its private pages
+   * (`/proc/<pid>/smaps_rollup` Private_Clean + Private_Dirty, sampled
+   * every 100 ms): what it allocated, and the pages it or the service wrote
+   * to and so no longer share. Its RSS would also count the service's
+   * pages it still shares, and the executable's it faults back in.
+   */
+  childGrowth: number;
   /** Tries it took: 1, or 2 after a hung or crashed child. */
   attempts: number;
 }
@@ -131,6 +139,8 @@ const EXIT_THREW = 70;
 const EXIT_ORPHANED = 71;
 /** Parent polling period while a child runs. */
 const POLL_MS = 25;
+/** How often the child's private memory is sampled. */
+const PRIVATE_SAMPLE_MS = 100;
 /** How often the child's CPU time is sampled for the hang check. */
 const STALL_SAMPLE_MS = 250;
 
@@ -354,7 +364,13 @@ async function runChild(
   const status = await waitForChild(lib, pid, options);
   const durationMs = performance.now() - started;
   if (status.kind === "exited" && status.code === 0) {
-    return { pauseMs, durationMs, childPeakRss: status.maxRss, rssAtFork };
+    return {
+      pauseMs,
+      durationMs,
+      childPeakRss: status.maxRss,
+      rssAtFork,
+      childGrowth: status.privatePeak,
+    };
   }
   throw failure(
     status,
@@ -498,11 +514,12 @@ function closeFrom(lib: Libc, first: number): void {
 }
 
 type ChildStatus =
-  | { kind: "exited"; code: number; maxRss: number }
+  | { kind: "exited"; code: number; maxRss: number; privatePeak: number }
   | {
     kind: "signaled";
     signal: number;
     maxRss: number;
+    privatePeak: number;
     stalled: boolean;
     /** The kernel function a stalled child slept in (`/proc/<pid>/wchan`). */
     blockedIn?: string;
@@ -524,7 +541,13 @@ async function waitForChild(
   let sampled = 0;
   let stalled = false;
   let blockedIn: string | undefined;
+  let privatePeak = 0;
+  let privateSampled = 0;
   while (true) {
+    if (performance.now() - privateSampled >= PRIVATE_SAMPLE_MS) {
+      privateSampled = performance.now();
+      privatePeak = Math.max(privatePeak, privateMemory(lib, pid) ?? 0);
+    }
     const got = lib.wait4(
       pid,
       new Uint8Array(status.buffer),
@@ -537,9 +560,21 @@ async function waitForChild(
       const maxRss = Number(usage[4]) * 1024;
       const signal = raw & 0x7f;
       if (signal === 0) {
-        return { kind: "exited", code: (raw >> 8) & 0xff, maxRss };
+        return {
+          kind: "exited",
+          code: (raw >> 8) & 0xff,
+          maxRss,
+          privatePeak,
+        };
       }
-      return { kind: "signaled", signal, maxRss, stalled, blockedIn };
+      return {
+        kind: "signaled",
+        signal,
+        maxRss,
+        privatePeak,
+        stalled,
+        blockedIn,
+      };
     }
     if (got < 0) {
       unreaped.delete(pid);
@@ -595,6 +630,9 @@ function childCpu(lib: Libc, pid: number): number | undefined {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** Signals of a process that aborted or faulted: SIGTRAP, SIGABRT, SIGBUS, SIGSEGV. */
+const ABORT_SIGNALS = [5, 6, 7, 11];
+
 /** Messages of V8, Deno and Rust when an allocation fails. */
 const OUT_OF_MEMORY =
   /out of memory|allocation failed|memory allocation of \d+ bytes failed|Cannot allocate/i;
@@ -630,12 +668,20 @@ function failure(
       }, ${peak}): it waited on a thread that does not survive fork()`,
     );
   }
-  if (capBytes !== undefined && oom !== undefined) {
+  // Under an address-space cap, an allocation that fails aborts the child
+  // (V8, Rust), sometimes before it can say so.
+  const died = status.kind === "signaled" &&
+    ABORT_SIGNALS.includes(status.signal);
+  if (capBytes !== undefined && (oom !== undefined || died)) {
     return new ForkCaptureError(
       "capped",
       `the capture's child reached its memory cap (${
         mib(capBytes)
-      } above the service's address space, ${peak}) and stopped; the service is untouched${tail}`,
+      } above the service's address space, ${peak}${
+        oom === undefined && status.kind === "signaled"
+          ? `, ended by signal ${status.signal}`
+          : ""
+      }) and stopped; the service is untouched${tail}`,
     );
   }
   if (status.kind === "exited") {
@@ -664,6 +710,17 @@ function logLines(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** A process's private memory (smaps_rollup Private_Clean + Private_Dirty), bytes. */
+function privateMemory(lib: Libc, pid: number): number | undefined {
+  const rollup = readProcFile(lib, `/proc/${pid}/smaps_rollup`);
+  if (rollup === undefined) return undefined;
+  let kb = 0;
+  for (const m of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) {
+    kb += Number(m[1]);
+  }
+  return kb * 1024;
 }
 
 /** The address space's size now (`/proc/self/statm`, first field), bytes. */

@@ -17,9 +17,11 @@ import {
   ForkCaptureError,
   snapshotInChild,
 } from "../../../console/toolkit/fork_capture.ts";
-import { findLibc } from "../../../console/toolkit/libc.ts";
+import { libcPath } from "../../../console/toolkit/libc.ts";
+import { trimAllocator } from "../../../console/toolkit/release_memory.ts";
 import {
   analysisClient,
+  closeAnalysis,
   closeToolkitState,
   exclusive,
   post,
@@ -83,23 +85,28 @@ function sampleRss(): { stop(): Promise<number> } {
 
 async function captureOnce(mode: "fork" | "in-process") {
   await post("HeapProfiler.collectGarbage");
+  trimAllocator();
   const before = Deno.memoryUsage().rss;
   const sampler = sampleRss();
   await new Promise((resolve) => setTimeout(resolve, 50));
+  let peak = 0;
   const result = await exclusive(async () => {
     const taken = await capture("a test", () => {}, {
       taker: SNAPSHOT_TAKERS[mode],
     });
+    // The capture's peak; the analysis below is the worker's, either way.
+    peak = await sampler.stop();
     const summary = await analysisClient().load(taken.chunks);
     const top = await analysisClient().query<
       Array<{ name: string; count: number }>
     >({ kind: "top", n: 30 });
     return { pauseMs: taken.pauseMs, bytes: taken.bytes, summary, top };
   });
-  const peak = await sampler.stop();
-  // The worker frees its arrays when closed (and with them the RSS).
-  analysisClient().close();
+  // The worker frees its arrays when closed; its thread goes a moment later.
+  closeAnalysis();
   await post("HeapProfiler.collectGarbage");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  trimAllocator();
   return {
     mode,
     pauseMs: result.pauseMs,
@@ -126,7 +133,6 @@ async function failing(options: Parameters<typeof snapshotInChild>[2]) {
       reason: err.reason,
       message: err.message,
       ms: performance.now() - started,
-      leftovers: [...Deno.readDirSync(dir)].map((e) => e.name),
     };
   } finally {
     for (const file of [path, log]) Deno.remove(file).catch(() => {});
@@ -135,7 +141,7 @@ async function failing(options: Parameters<typeof snapshotInChild>[2]) {
 
 /** The descriptors of a process, through libc's readlink (FFI). */
 function descriptors(pid: number): Record<string, string> {
-  const lib = Deno.dlopen(findLibc()!, {
+  const lib = Deno.dlopen(libcPath()!, {
     readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   });
   try {
@@ -163,7 +169,7 @@ async function blockedChildDescriptors() {
       // Give it time to close its descriptors, then look and stop it.
       setTimeout(() => {
         fds = descriptors(pid);
-        const lib = Deno.dlopen(findLibc()!, {
+        const lib = Deno.dlopen(libcPath()!, {
           kill: { parameters: ["i32", "i32"], result: "i32" },
         });
         lib.symbols.kill(pid, 9);
