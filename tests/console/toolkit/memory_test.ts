@@ -22,7 +22,12 @@ Deno.test("`mem()` reports raw bytes and renders human units", () => {
   assert.ok(report.heapTotal >= report.heapUsed);
   assert.ok(report.available === null || report.available > 0);
   assert.equal(report.captureMode, "in-process");
-  assert.equal(report.snapshotEstimate, estimateCapture().need);
+  // The heap moves between two calls: the same estimate, give or take.
+  const again = estimateCapture().need;
+  assert.ok(
+    Math.abs(report.snapshotEstimate - again) < again * 0.05,
+    `${report.snapshotEstimate} vs ${again}`,
+  );
   assert.equal(report.estimateSource, "heap size");
   assert.ok(report.capturePauseEstimate > 0);
   const text = Deno.inspect(report);

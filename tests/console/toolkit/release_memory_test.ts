@@ -9,7 +9,14 @@ const CHILD = new URL("./_trim_child.ts", import.meta.url).pathname;
 const LIBC = findLibc();
 
 interface ChildReport {
-  stats: { rssBefore: number; rssAfter: number; trimmed: boolean };
+  stats: {
+    rssBefore: number;
+    rssAfter: number;
+    trimmed: boolean;
+    lastEstimate: number;
+    lastPeak: number | null;
+    lastPauseMs: number;
+  };
   lastCapture: { rssBefore: number; rssAfter: number; trimmed: boolean };
   text: string;
 }
@@ -57,6 +64,10 @@ Deno.test({
       rssBefore: plain.stats.rssBefore,
       rssAfter: plain.stats.rssAfter,
       trimmed: false,
+      mode: "in-process",
+      estimate: plain.stats.lastEstimate,
+      peak: plain.stats.lastPeak,
+      pauseMs: plain.stats.lastPauseMs,
     });
     assert.match(plain.text, /rss before last capture\s+[\d.]+ MiB/);
     assert.match(
