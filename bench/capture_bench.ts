@@ -305,7 +305,11 @@ async function runAllocators(): Promise<string[]> {
       }
       // Deno refuses to start a process with LD_PRELOAD in its environment
       // unless --allow-run is unscoped; env(1) sets it instead.
-      const assignments = Object.entries({ ...env, HOME: home }).map((
+      const assignments = Object.entries({
+        ...env,
+        HOME: home,
+        DENO_DIR: await denoDir(),
+      }).map((
         [k, v],
       ) => `${k}=${v}`);
       const { code, stdout, stderr } = await new Deno.Command("env", {
@@ -436,7 +440,7 @@ async function runEstimates(only: string[]): Promise<string[]> {
         const { code, stdout, stderr } = await new Deno.Command("deno", {
           args: ["run", ...flags, "bench/capture_bench.ts", "child", name],
           cwd: ROOT,
-          env: { HOME: home, NO_COLOR: "1" },
+          env: { HOME: home, NO_COLOR: "1", DENO_DIR: await denoDir() },
           stdout: "piped",
           stderr: "piped",
         }).output();
@@ -472,6 +476,17 @@ async function runEstimates(only: string[]): Promise<string[]> {
   return lines;
 }
 
+/** Deno's cache directory, kept when HOME is a temporary one. */
+async function denoDir(): Promise<string> {
+  const fromEnv = Deno.env.get("DENO_DIR");
+  if (fromEnv) return fromEnv;
+  const { stdout } = await new Deno.Command("deno", {
+    args: ["info", "--json"],
+    stderr: "null",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(stdout)).denoDir;
+}
+
 /** A service started with a task's flags, and its console. */
 interface Service {
   process: Deno.ChildProcess;
@@ -501,7 +516,12 @@ async function startService(
       ...extra,
     ],
     cwd: ROOT,
-    env: { HOME: home, NO_COLOR: "1", CONSOLE_TOKEN: TOKEN },
+    env: {
+      HOME: home,
+      NO_COLOR: "1",
+      CONSOLE_TOKEN: TOKEN,
+      DENO_DIR: await denoDir(),
+    },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -562,12 +582,22 @@ async function startService(
   };
 }
 
-/** `hey` at a steady rate; resolves to its p99 and request count. */
+/** What `hey` reports. */
+interface LoadResult {
+  p99: number;
+  slowest: number;
+  requests: number;
+}
+
+/**
+ * `hey` at a steady rate for `seconds`, or until `stop()` (SIGINT: it
+ * prints its report all the same).
+ */
 function steadyLoad(
   url: string,
   seconds: number,
   perSecond: number,
-): Promise<{ p99: number; slowest: number; requests: number; errors: string }> {
+): { done: Promise<LoadResult>; stop(): void } {
   const workers = 8;
   const child = new Deno.Command("hey", {
     args: [
@@ -581,18 +611,26 @@ function steadyLoad(
     ],
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  return child.then(({ stdout }) => {
+  }).spawn();
+  const done = child.output().then(({ stdout }) => {
     const text = new TextDecoder().decode(stdout);
     const p99 = Number(text.match(/99%+ in ([\d.]+) secs/)?.[1]) * 1000;
     const slowest = Number(text.match(/Slowest:\s+([\d.]+) secs/)?.[1]) *
       1000;
     const requests = [...text.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)]
       .reduce((sum, m) => sum + Number(m[2]), 0);
-    const errors = text.match(/Error distribution:([\s\S]*)$/)?.[1]?.trim() ??
-      "";
-    return { p99, slowest, requests, errors };
+    return { p99, slowest, requests };
   });
+  return {
+    done,
+    stop() {
+      try {
+        child.kill("SIGINT");
+      } catch {
+        // Done already.
+      }
+    },
+  };
 }
 
 /** The service's RSS, sampled with `ps` until stopped. */
@@ -629,10 +667,10 @@ const second = await heap.leaks();
 const t3 = performance.now();
 const s2 = mem().lastCapture;
 await gc();
-JSON.stringify({ calls: [t1 - t0, t3 - t2], pauses: [s1.pauseMs, s2.pauseMs],
+console.log(JSON.stringify({ calls: [t1 - t0, t3 - t2], pauses: [s1.pauseMs, s2.pauseMs],
   peaks: [s1.peak, s2.peak], estimates: [s1.estimate, s2.estimate],
   failures: mem().captureFailures, groups: second.length, rss: Deno.memoryUsage().rss,
-  first: String(first).slice(0, 80) })`;
+  first: String(first).slice(0, 80) }))`;
 
 interface ServiceRow {
   mode: Mode;
@@ -661,15 +699,17 @@ async function runService(
   const service = await startService(task, ["--cache-limit", "30000"]);
   try {
     // Fill the cache to its limit, so the heap is steady under the load.
-    await steadyLoad(service.url, 20, 2000);
-    const baseline = await steadyLoad(service.url, 10, rate);
+    await steadyLoad(service.url, 20, 2000).done;
+    const baseline = await steadyLoad(service.url, 10, rate).done;
     await service.eval("await gc(); 0");
     const rss = sampleRss(service.process.pid);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const load = steadyLoad(service.url, seconds, rate);
+    // Until both calls are done and `seconds` have passed.
+    const load = steadyLoad(service.url, 3600, rate);
+    const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const result = JSON.parse(
-      JSON.parse(await service.eval(LEAKS_TWICE(5))),
+      (await service.eval(LEAKS_TWICE(5))).split("\n")[0]!,
     ) as {
       calls: number[];
       pauses: number[];
@@ -679,7 +719,10 @@ async function runService(
       groups: number;
       rss: number;
     };
-    const done = await load;
+    const left = seconds * 1000 - (performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(2000, left)));
+    load.stop();
+    const done = await load.done;
     const samples = await rss.stop();
     // The analysis worker frees its snapshot when closed or idle: RSS then.
     await service.eval("await gc(); 0");
@@ -718,7 +761,7 @@ async function runServices(seconds: number, rate: number): Promise<string[]> {
   return [
     "## The service under load, `heap.leaks()` twice",
     "",
-    `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then \`hey\` at ${rate} req/s to \`/users/random\` for ${seconds} s, and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms.`,
+    `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then \`hey\` at ${rate} req/s to \`/users/random\` for at least ${seconds} s, and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms.`,
     "",
     `| | ${rows.map((r) => r.mode).join(" | ")} |`,
     `| --- | ${rows.map(() => "---").join(" | ")} |`,
@@ -755,33 +798,34 @@ async function runServices(seconds: number, rate: number): Promise<string[]> {
 
 /** The hang rate: `count` captures in fork mode under load. */
 async function runHang(count: number, rate: number): Promise<string[]> {
-  const service = await startService("start:fork", ["--cache-limit", "20000"]);
+  const service = await startService("start:fork", ["--cache-limit", "2000"]);
   try {
-    await steadyLoad(service.url, 10, 2000);
+    await steadyLoad(service.url, 10, 2000).done;
     const load = steadyLoad(service.url, 100_000, rate);
     const started = performance.now();
     const result = JSON.parse(
-      JSON.parse(
-        await service.eval(`const failed = []; let ok = 0;
+      (await service.eval(`const failed = []; let ok = 0;
 const dir = Deno.env.get("HOME") + "/.leakwatch/snapshots";
 for (let i = 0; i < ${count}; i++) {
   try { const r = await heap.snapshot(dir + "/hang-" + i + ".heapsnapshot"); await Deno.remove(r.path); ok++; }
   catch (e) { failed.push(String(e.message).slice(0, 200)); }
 }
-JSON.stringify({ ok, failed, childFailures: mem().captureFailures })`),
-      ),
+console.log(JSON.stringify({ ok, failed, childFailures: mem().captureFailures }))`))
+        .split("\n")[0]!,
     ) as {
       ok: number;
       failed: string[];
       childFailures: number;
     };
     const minutes = (performance.now() - started) / 60_000;
-    service.process.kill("SIGTERM");
-    await load.catch(() => {});
+    load.stop();
+    const answered = await load.done;
     return [
       "## Hang rate in fork mode",
       "",
-      `${count} \`heap.snapshot()\` captures in a row, the service under \`hey\` at ${rate} req/s, \`--single-threaded-gc\` (the \`start:fork\` task's flag), ${
+      `${count} \`heap.snapshot()\` captures in a row, the service under \`hey\` at ${rate} req/s (${answered.requests} requests, p99 ${
+        answered.p99.toFixed(1)
+      } ms), with the \`start:fork\` task's V8 flags, ${
         minutes.toFixed(1)
       } min.`,
       "",

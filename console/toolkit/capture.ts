@@ -22,13 +22,15 @@ import {
   scaledShape,
   sizedShape,
   smallObjectHeap,
+  worstShape,
 } from "./capture_cost.ts";
+import { ForkCaptureError, snapshotInChild } from "./fork_capture.ts";
 import {
-  ForkCaptureError,
-  forkWarmUp,
-  snapshotInChild,
-} from "./fork_capture.ts";
-import { type CaptureEstimate, ensureCaptureFits, heapRoom } from "./memory.ts";
+  type CaptureEstimate,
+  ensureCaptureFits,
+  estimateCapture,
+  heapRoom,
+} from "./memory.ts";
 import { SnapshotShapeScanner } from "./snapshot_shape.ts";
 import {
   captureDone,
@@ -227,30 +229,56 @@ async function admitCapture(
   mode: CaptureMode,
 ): Promise<Admitted> {
   try {
-    const shape = await expectedShape();
+    const heapUsed = smallObjectHeap();
+    const last = lastShape();
+    if (last !== undefined) {
+      const shape = scaledShape(last, heapUsed);
+      const estimate = ensureCaptureFits(what, heapRoom(), { shape, mode });
+      return { estimate, limits: limitsFor(estimate) };
+    }
+    if (mode === "fork") {
+      // No snapshot yet. The probe would pause the service (a GC and a
+      // walk of its heap: 200–450 ms at 30 MiB); a child is capped anyway.
+      // So: only when even the worst case might not fit.
+      const worst = ensureCaptureFitsOrNull(what, worstShape(heapUsed));
+      if (worst !== null) {
+        const typical = estimateCapture(sizedShape(heapUsed), "fork");
+        return {
+          estimate: { ...typical, available: worst.available },
+          limits: limitsFor(worst),
+        };
+      }
+    }
+    const shape = await probedOrSized(heapUsed);
     const estimate = ensureCaptureFits(what, heapRoom(), { shape, mode });
-    return { estimate, limits: limitsFor(estimate, shape) };
+    return { estimate, limits: limitsFor(estimate) };
   } catch (error) {
     captureRefused();
     throw error;
   }
 }
 
-/**
- * The shape of the heap a capture now would see: the last snapshot's,
- * scaled; else a probe of the heap's Maps and Sets (from the warm-up
- * snapshot's shape when there was one); else the heap's size alone.
- */
-async function expectedShape(): Promise<HeapShape> {
-  const heapUsed = smallObjectHeap();
-  const last = lastShape();
-  if (last !== undefined) return scaledShape(last, heapUsed);
-  const baseline = forkWarmUp()?.shape;
+/** The fork-mode check of a worst-case shape, or null when it does not fit. */
+function ensureCaptureFitsOrNull(
+  what: string,
+  shape: HeapShape,
+): CaptureEstimate | null {
   try {
-    return probedShape(heapUsed, await probeTables(post), undefined, baseline);
+    return ensureCaptureFits(what, heapRoom(), { shape, mode: "fork" });
   } catch {
-    // No inspector: the probe's only way to see the tables.
-    return baseline ? scaledShape(baseline, heapUsed) : sizedShape(heapUsed);
+    return null;
+  }
+}
+
+/**
+ * The heap's shape from a probe of its Maps and Sets; from its size alone
+ * when the probe cannot run (no inspector).
+ */
+async function probedOrSized(heapUsed: number): Promise<HeapShape> {
+  try {
+    return probedShape(heapUsed, await probeTables(post));
+  } catch {
+    return sizedShape(heapUsed);
   }
 }
 
@@ -260,8 +288,8 @@ async function expectedShape(): Promise<HeapShape> {
  * never past the memory left; its alarm at 2 minutes plus 100 µs a node
  * (a child that stops using CPU is stopped long before).
  */
-function limitsFor(estimate: CaptureEstimate, shape: HeapShape): CaptureLimits {
-  const watchdogSeconds = 120 + Math.ceil(shape.nodes / 10_000);
+function limitsFor(estimate: CaptureEstimate): CaptureLimits {
+  const watchdogSeconds = 120 + Math.ceil(estimate.shape.nodes / 10_000);
   if (estimate.mode !== "fork") return { watchdogSeconds };
   let cap = Math.ceil(estimate.need * 1.5) + 256 * 2 ** 20;
   if (estimate.available !== null) cap = Math.min(cap, estimate.available);

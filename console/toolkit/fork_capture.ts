@@ -29,10 +29,10 @@
  *   has plus the admission estimate, so a capture that needs more than
  *   estimated dies in the child, never takes the machine or the service.
  *
- * The first `writeHeapSnapshot` of a process reads Deno's code cache; in a
- * child that has closed its descriptors or shares the parent's SQLite
- * connection that hangs, so the service makes one warm-up snapshot of its
- * own before it first forks ({@linkcode warmUpForkCapture}).
+ * The first `writeHeapSnapshot` of a process loads two modules, reading
+ * Deno's SQLite code cache; in a child that has closed its descriptors that
+ * spins forever, so the service loads them before it first forks
+ * ({@linkcode warmUpForkCapture}).
  *
  * @module
  */
@@ -43,7 +43,6 @@ import "node:fs";
 import { writeHeapSnapshot } from "node:v8";
 import { type ShapeRecord, smallObjectHeap } from "./capture_cost.ts";
 import { cString, errno, type Libc, libc, readProcFile } from "./libc.ts";
-import { type SnapshotShape, SnapshotShapeScanner } from "./snapshot_shape.ts";
 
 /** Why a child failed, as {@linkcode ForkCaptureError} tells it. */
 export type ChildFailure =
@@ -64,11 +63,13 @@ export interface ChildSnapshot {
   /** The service's RSS when it forked, bytes. */
   rssAtFork: number;
   /**
-   * The memory the child added at its peak, bytes: its private pages
-   * (`/proc/<pid>/smaps_rollup` Private_Clean + Private_Dirty, sampled
-   * every 100 ms): what it allocated, and the pages it or the service wrote
-   * to and so no longer share. Its RSS would also count the service's
-   * pages it still shares, and the executable's it faults back in.
+   * The memory the child added at its peak, bytes: its anonymous RSS
+   * (`RssAnon` of /proc/<pid>/status, sampled every 100 ms) less the
+   * service's when it forked. Its whole RSS would also count the pages of
+   * the deno executable it faults back in, which cost nothing more; the
+   * pages it inherited and rewrote (copy-on-write, a few MiB of GC marks)
+   * are not counted. (`smaps_rollup` counts those too, but reading it takes
+   * ~25 ms of the service's thread for a 700 MiB child.)
    */
   childGrowth: number;
   /** Tries it took: 1, or 2 after a hung or crashed child. */
@@ -125,6 +126,7 @@ const SIGTERM = 15;
 const SIGCHLD = 17;
 const SIG_DFL = 0n;
 const SIG_SETMASK = 2;
+const PRIO_PROCESS = 0;
 const RLIMIT_CORE = 4;
 const RLIMIT_AS = 9;
 const PR_SET_PDEATHSIG = 1;
@@ -139,8 +141,8 @@ const EXIT_THREW = 70;
 const EXIT_ORPHANED = 71;
 /** Parent polling period while a child runs. */
 const POLL_MS = 25;
-/** How often the child's private memory is sampled. */
-const PRIVATE_SAMPLE_MS = 100;
+/** How often the child's memory is sampled. */
+const MEMORY_SAMPLE_MS = 100;
 /** How often the child's CPU time is sampled for the hang check. */
 const STALL_SAMPLE_MS = 250;
 
@@ -167,64 +169,35 @@ export function forkCaptureAvailable(): boolean {
   return addressSpaceEnd() !== undefined && libc() !== null;
 }
 
-/** The warm-up as done, for `mem()` and the first estimate. */
+/** The warm-up as done. */
 export interface WarmUp {
-  /** `"modules"`: the lazy modules only; `"snapshot"`: a whole snapshot. */
-  kind: "modules" | "snapshot";
   /** How long it took, ms. */
   ms: number;
-  /** The snapshot's shape, when one was taken: the first estimate's base. */
-  shape?: ShapeRecord;
 }
 
 /**
- * Readies this process for fork captures, once: the modules that
- * `writeHeapSnapshot` loads on its first call are loaded now, in the
- * service, never in a child (a child that compiles one reads Deno's SQLite
- * code cache through descriptors it has closed, and spins forever). With
- * `snapshot: true`, also one whole snapshot of the service's own heap to a
- * scratch file, whose shape starts the estimates.
+ * Readies this process for fork captures, once, right before the first
+ * fork: the modules `writeHeapSnapshot` loads on its first call are loaded
+ * in the service, never in a child (a child that compiles one reads Deno's
+ * SQLite code cache through descriptors it has closed, and spins forever:
+ * every capture hung without this). node:fs is imported by this module;
+ * the path check's module loads on a call with an invalid name, which
+ * throws before any snapshot is taken. ~1 ms, where a whole warm-up
+ * snapshot at start-up took 0.6–2.4 s and left +100 MiB of RSS
+ * (docs/capture.md).
  *
- * @param options `snapshot`: take a whole warm-up snapshot into `dir`.
  * @returns What was done, or undefined when fork capture is unavailable.
  */
-export function warmUpForkCapture(
-  options: { snapshot?: boolean; dir?: string } = {},
-): WarmUp | undefined {
+export function warmUpForkCapture(): WarmUp | undefined {
   if (warmedUp) return warmedUp;
   if (!forkCaptureAvailable()) return undefined;
   const started = performance.now();
-  let shape: ShapeRecord | undefined;
-  if (options.snapshot && options.dir !== undefined) {
-    const path = `${options.dir}/.warm-up-${crypto.randomUUID()}.heapsnapshot`;
-    const heapUsed = smallObjectHeap();
-    try {
-      writeHeapSnapshot(path);
-      shape = { ...scanFile(path), heapUsed };
-    } finally {
-      try {
-        Deno.removeSync(path);
-      } catch {
-        // Never written.
-      }
-    }
-    // The snapshot's native garbage: back to the system.
-    libc()?.malloc_trim?.(0n);
-  } else {
-    try {
-      // An invalid name: the path check (a lazily loaded module) runs and
-      // throws before any snapshot is taken. node:fs, the other one, is
-      // imported by this module.
-      writeHeapSnapshot("\0");
-    } catch {
-      // Expected.
-    }
+  try {
+    writeHeapSnapshot("\0");
+  } catch {
+    // Expected: an invalid name.
   }
-  warmedUp = {
-    kind: shape ? "snapshot" : "modules",
-    ms: performance.now() - started,
-    shape,
-  };
+  warmedUp = { ms: performance.now() - started };
   return warmedUp;
 }
 
@@ -235,21 +208,6 @@ export function warmUpForkCapture(
  */
 export function forkWarmUp(): WarmUp | undefined {
   return warmedUp;
-}
-
-/** A snapshot file's shape, read synchronously. */
-function scanFile(path: string): SnapshotShape {
-  const scanner = new SnapshotShapeScanner();
-  using file = Deno.openSync(path);
-  const decoder = new TextDecoder();
-  const buffer = new Uint8Array(1 << 20);
-  while (true) {
-    const n = file.readSync(buffer);
-    if (n === null) break;
-    scanner.push(decoder.decode(buffer.subarray(0, n), { stream: true }));
-  }
-  scanner.push(decoder.decode());
-  return scanner.result();
 }
 
 /**
@@ -330,6 +288,7 @@ async function runChild(
 ): Promise<Omit<ChildSnapshot, "attempts">> {
   const end = addressSpaceEnd()!;
   const rssAtFork = Deno.memoryUsage().rss;
+  const anonAtFork = anonymousRss(lib, "self") ?? 0;
   const cap = options.capBytes === undefined
     ? undefined
     : addressSpaceSize(lib) + options.capBytes;
@@ -369,7 +328,7 @@ async function runChild(
       durationMs,
       childPeakRss: status.maxRss,
       rssAtFork,
-      childGrowth: status.privatePeak,
+      childGrowth: Math.max(0, status.anonPeak - anonAtFork),
     };
   }
   throw failure(
@@ -420,6 +379,8 @@ function childMain(lib: Libc, plan: ChildPlan): never {
     ) {
       lib.signal(signal, SIG_DFL);
     }
+    // The service comes first for the CPU.
+    lib.setpriority(PRIO_PROCESS, 0, 19);
     lib.setrlimit(RLIMIT_CORE, plan.noCore);
     if (plan.cap) lib.setrlimit(RLIMIT_AS, plan.cap);
     lib.umask(0o077);
@@ -514,12 +475,12 @@ function closeFrom(lib: Libc, first: number): void {
 }
 
 type ChildStatus =
-  | { kind: "exited"; code: number; maxRss: number; privatePeak: number }
+  | { kind: "exited"; code: number; maxRss: number; anonPeak: number }
   | {
     kind: "signaled";
     signal: number;
     maxRss: number;
-    privatePeak: number;
+    anonPeak: number;
     stalled: boolean;
     /** The kernel function a stalled child slept in (`/proc/<pid>/wchan`). */
     blockedIn?: string;
@@ -541,12 +502,12 @@ async function waitForChild(
   let sampled = 0;
   let stalled = false;
   let blockedIn: string | undefined;
-  let privatePeak = 0;
-  let privateSampled = 0;
+  let anonPeak = 0;
+  let anonSampled = 0;
   while (true) {
-    if (performance.now() - privateSampled >= PRIVATE_SAMPLE_MS) {
-      privateSampled = performance.now();
-      privatePeak = Math.max(privatePeak, privateMemory(lib, pid) ?? 0);
+    if (performance.now() - anonSampled >= MEMORY_SAMPLE_MS) {
+      anonSampled = performance.now();
+      anonPeak = Math.max(anonPeak, anonymousRss(lib, pid) ?? 0);
     }
     const got = lib.wait4(
       pid,
@@ -564,14 +525,14 @@ async function waitForChild(
           kind: "exited",
           code: (raw >> 8) & 0xff,
           maxRss,
-          privatePeak,
+          anonPeak,
         };
       }
       return {
         kind: "signaled",
         signal,
         maxRss,
-        privatePeak,
+        anonPeak,
         stalled,
         blockedIn,
       };
@@ -712,15 +673,11 @@ function logLines(path: string): string[] {
   }
 }
 
-/** A process's private memory (smaps_rollup Private_Clean + Private_Dirty), bytes. */
-function privateMemory(lib: Libc, pid: number): number | undefined {
-  const rollup = readProcFile(lib, `/proc/${pid}/smaps_rollup`);
-  if (rollup === undefined) return undefined;
-  let kb = 0;
-  for (const m of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) {
-    kb += Number(m[1]);
-  }
-  return kb * 1024;
+/** A process's anonymous RSS (`RssAnon` of /proc/<pid>/status), bytes. */
+function anonymousRss(lib: Libc, pid: number | "self"): number | undefined {
+  const status = readProcFile(lib, `/proc/${pid}/status`);
+  const kb = status?.match(/^RssAnon:\s+(\d+) kB/m)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
 }
 
 /** The address space's size now (`/proc/self/statm`, first field), bytes. */

@@ -55,6 +55,7 @@ const SYMBOLS = {
     optional: true,
   },
   getpid: { parameters: [], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
   pause: { parameters: [], result: "i32" },
   getppid: { parameters: [], result: "i32" },
