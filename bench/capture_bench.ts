@@ -633,6 +633,56 @@ function steadyLoad(
   };
 }
 
+/**
+ * An open-loop load: request k is sent at start + k / rate whether or not
+ * the earlier ones were answered, and its latency counts from then (a
+ * closed-loop tool like `hey -q` waits, and so hides a stalled service:
+ * coordinated omission).
+ */
+function openLoad(
+  url: string,
+  perSecond: number,
+): { stop(): Promise<LoadResult & { failed: number }> } {
+  const latencies: number[] = [];
+  let failed = 0;
+  let running = true;
+  const inFlight = new Set<Promise<void>>();
+  const started = performance.now();
+  const loop = (async () => {
+    for (let k = 0; running; k++) {
+      const due = started + (k * 1000) / perSecond;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const request = (async () => {
+        try {
+          const response = await fetch(`${url}/users/random`);
+          await response.arrayBuffer();
+          if (response.ok) latencies.push(performance.now() - due);
+          else failed++;
+        } catch {
+          failed++;
+        }
+      })();
+      inFlight.add(request);
+      request.finally(() => inFlight.delete(request));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await Promise.all(inFlight);
+      latencies.sort((a, b) => a - b);
+      return {
+        p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+        slowest: latencies.at(-1) ?? NaN,
+        requests: latencies.length,
+        failed,
+      };
+    },
+  };
+}
+
 /** The service's RSS, sampled with `ps` until stopped. */
 function sampleRss(pid: number): { stop(): Promise<number[]> } {
   const samples: number[] = [];
@@ -700,12 +750,14 @@ async function runService(
   try {
     // Fill the cache to its limit, so the heap is steady under the load.
     await steadyLoad(service.url, 20, 2000).done;
-    const baseline = await steadyLoad(service.url, 10, rate).done;
+    const quiet = openLoad(service.url, rate);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const baseline = await quiet.stop();
     await service.eval("await gc(); 0");
     const rss = sampleRss(service.process.pid);
     await new Promise((resolve) => setTimeout(resolve, 500));
     // Until both calls are done and `seconds` have passed.
-    const load = steadyLoad(service.url, 3600, rate);
+    const load = openLoad(service.url, rate);
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const result = JSON.parse(
@@ -721,8 +773,7 @@ async function runService(
     };
     const left = seconds * 1000 - (performance.now() - started);
     await new Promise((resolve) => setTimeout(resolve, Math.max(2000, left)));
-    load.stop();
-    const done = await load.done;
+    const done = await load.stop();
     const samples = await rss.stop();
     // The analysis worker frees its snapshot when closed or idle: RSS then.
     await service.eval("await gc(); 0");
@@ -761,7 +812,7 @@ async function runServices(seconds: number, rate: number): Promise<string[]> {
   return [
     "## The service under load, `heap.leaks()` twice",
     "",
-    `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then \`hey\` at ${rate} req/s to \`/users/random\` for at least ${seconds} s, and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms.`,
+    `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then ${rate} req/s to \`/users/random\` for at least ${seconds} s, open loop (each request's latency counts from when it was due, so a stalled service shows), and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms; "after": once both calls returned and the capture's garbage was collected.`,
     "",
     `| | ${rows.map((r) => r.mode).join(" | ")} |`,
     `| --- | ${rows.map(() => "---").join(" | ")} |`,
@@ -777,8 +828,11 @@ async function runServices(seconds: number, rate: number): Promise<string[]> {
     `| admission estimate | ${cell((r) => r.estimates.map(mib).join(", "))} |`,
     `| service RSS before | ${cell((r) => mib(r.rssBefore))} |`,
     `| service RSS peak | ${cell((r) => mib(r.rssPeak))} |`,
-    `| service RSS after (GC'd, analysis worker still holding its snapshot) | ${
+    `| service RSS after | ${
       cell((r) => `${mib(r.rssAfter)} (${pct(r.rssAfter, r.rssBefore)})`)
+    } |`,
+    `| service RSS a moment later (\`gc()\` again) | ${
+      cell((r) => `${mib(r.rssLater)} (${pct(r.rssLater, r.rssBefore)})`)
     } |`,
     `| HTTP p99 without captures | ${
       cell((r) => `${r.baselineP99.toFixed(1)} ms`)
@@ -869,7 +923,7 @@ async function main(): Promise<number> {
     shapes: "",
     hang: 0,
     seconds: 40,
-    rate: 400,
+    rate: 100,
     out: "bench/results/capture.md",
   });
   const load = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");

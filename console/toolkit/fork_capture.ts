@@ -114,6 +114,7 @@ export interface ChildOptions {
   onSpawn?: (pid: number) => void;
 }
 
+// Linux's numbers, the same on x86-64 and AArch64 (asm-generic).
 const SIGHUP = 1;
 const SIGINT = 2;
 const SIGQUIT = 3;
@@ -136,7 +137,7 @@ const WNOHANG = 1;
 const O_RDONLY = 0;
 const O_WRONLY_CREAT_TRUNC = 0o1101;
 const ENOMEM = 12;
-/** Exit codes of the child, read back by {@linkcode describeStatus}. */
+/** Exit codes of the child, read back by `failure()`. */
 const EXIT_THREW = 70;
 const EXIT_ORPHANED = 71;
 /** Parent polling period while a child runs. */

@@ -221,12 +221,19 @@ export function captureStats(): CaptureStats {
 /**
  * Collects the garbage a capture left, if any: a full GC, then
  * `malloc_trim` when the process may call it (see release_memory.ts).
+ * After a capture in a child, also stops the analysis worker.
  *
  * @returns Whether a collection ran.
  */
 export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
+  if (state.stats.lastMode === "fork") {
+    // A capture in a child costs the service ~50 ms: keeping the analysed
+    // snapshot for `reuse` is not worth the worker's memory (as much as
+    // the snapshot) in the service. Stopped now, the RSS comes back.
+    closeAnalysis();
+  }
   await post("HeapProfiler.collectGarbage");
   state.stats.trimmed = trimAllocator();
   state.stats.rssAfter = Deno.memoryUsage().rss;
@@ -245,10 +252,14 @@ export function analysisClient(): AnalysisClient {
 
 /** Stops the analysis worker, if one runs (it frees its snapshot). */
 export function closeAnalysis(): void {
+  const running = state.analysis !== undefined;
   state.analysis?.close();
   state.analysis = undefined;
-  // The worker's arrays were freed to the allocator: hand them back.
-  trimAllocator();
+  // The worker's arrays were freed to the allocator: hand them back, now
+  // and once its thread is gone.
+  if (trimAllocator() && running) {
+    Deno.unrefTimer(setTimeout(trimAllocator, 1000));
+  }
 }
 
 /**
