@@ -84,6 +84,21 @@ Deno.test({
       assert.equal(rows, 5);
       assert.equal(last.mode, "fork");
       assert.ok(last.pauseMs < 2_000, `paused ${last.pauseMs} ms`);
+      // The analysis worker was stopped after the call: the service's RSS
+      // is back near where it was (the snapshot's text and the worker's
+      // graph were several times the growth allowed here).
+      assert.ok(
+        last.rssAfter < last.rssBefore * 1.25,
+        `rss ${last.rssBefore} → ${last.rssAfter}`,
+      );
+      // { reuse: true } after a fork capture takes a fresh one (the
+      // worker has no snapshot left to reuse): new "before" figures.
+      const again = await run(
+        "await heap.top(3, { reuse: true }); console.log(JSON.stringify(mem().lastCapture))",
+      );
+      const next = JSON.parse(again.stdout.split("\n")[0]!);
+      assert.equal(next.mode, "fork", again.stderr);
+      assert.notEqual(next.rssBefore, last.rssBefore);
       const snapshot = await run(
         "console.log(JSON.stringify((await heap.snapshot()).path))",
       );
