@@ -41,7 +41,6 @@
 // child must never load a module (see warmUpForkCapture).
 import "node:fs";
 import { writeHeapSnapshot } from "node:v8";
-import { type ShapeRecord, smallObjectHeap } from "./capture_cost.ts";
 import { cString, errno, type Libc, libc, readProcFile } from "./libc.ts";
 
 /** Why a child failed, as {@linkcode ForkCaptureError} tells it. */

@@ -55,7 +55,7 @@ const BACKSLASH = 92;
  * import assert from "node:assert/strict";
  * import { SnapshotShapeScanner } from "./snapshot_shape.ts";
  * const text = '{"snapshot":{"meta":{"node_fields":["type","name","id"]},' +
- *   '"node_count":2,"edge_count":1},"nodes":[0,1,1,0,2,3],' +
+ *   '"node_count":2,"edge_count":1},"nodes":[0,1,1,0,0,3],' +
  *   '"edges":[0,3,0],"strings":["a","7","8"]}';
  * const scanner = new SnapshotShapeScanner();
  * for (const piece of text.match(/.{1,5}/g)!) scanner.push(piece);
