@@ -860,6 +860,7 @@ async function runHang(count: number, rate: number): Promise<string[]> {
     const result = JSON.parse(
       (await service.eval(`const failed = []; let ok = 0;
 const dir = Deno.env.get("HOME") + "/.leakwatch/snapshots";
+await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
 for (let i = 0; i < ${count}; i++) {
   try { const r = await heap.snapshot(dir + "/hang-" + i + ".heapsnapshot"); await Deno.remove(r.path); ok++; }
   catch (e) { failed.push(String(e.message).slice(0, 200)); }

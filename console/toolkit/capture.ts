@@ -22,15 +22,10 @@ import {
   scaledShape,
   sizedShape,
   smallObjectHeap,
-  worstShape,
 } from "./capture_cost.ts";
 import { ForkCaptureError, snapshotInChild } from "./fork_capture.ts";
-import {
-  type CaptureEstimate,
-  ensureCaptureFits,
-  estimateCapture,
-  heapRoom,
-} from "./memory.ts";
+import { type CaptureEstimate, ensureCaptureFits, heapRoom } from "./memory.ts";
+import { heapObjectId } from "./inspector_handles.ts";
 import { SnapshotShapeScanner } from "./snapshot_shape.ts";
 import {
   captureDone,
@@ -93,6 +88,11 @@ export interface Taken {
   pauseMs: number;
   /** Peak memory of the capture, measured, bytes (null when unknown). */
   peakBytes: number | null;
+  /**
+   * Called with the snapshot's highest node id once it has been read:
+   * keeps the service's heap object ids past the ones the child used.
+   */
+  settle?: (maxNodeId: number) => Promise<void>;
 }
 
 /**
@@ -165,7 +165,9 @@ export async function capture(
       bytes += chunk.length;
       shape.push(chunk);
     }, admitted.limits));
-  record(taker.mode, bytes, taken, admitted, shape.result(heapUsed));
+  const read = shape.result(heapUsed);
+  if (read) await taken.settle?.(read.maxNodeId);
+  record(taker.mode, bytes, taken, admitted, read);
   progress("capture", 1, 1);
   return { chunks, bytes, pauseMs: taken.pauseMs };
 }
@@ -204,7 +206,9 @@ export async function captureToFile(
     progress("capture", 1, 1);
     await writer.commit();
     const bytes = (await Deno.stat(path)).size;
-    record(taker.mode, bytes, taken, admitted, shape.result(heapUsed));
+    const read = shape.result(heapUsed);
+    if (read) await taken.settle?.(read.maxNodeId);
+    record(taker.mode, bytes, taken, admitted, read);
     progress("write", bytes, bytes);
     return { path, bytes, pauseMs: taken.pauseMs };
   } catch (error) {
@@ -221,8 +225,9 @@ interface Admitted {
 
 /**
  * The memory check of both captures: the heap's expected shape (the last
- * snapshot's, scaled; else a probe of its Maps and Sets), the mode's cost
- * model, the limits. A refusal is counted in the stats.
+ * snapshot's, scaled; else a probe of its Maps and Sets: a pause of a GC
+ * and a heap walk, once), the mode's cost model, the limits. A refusal is
+ * counted in the stats.
  */
 async function admitCapture(
   what: string,
@@ -236,37 +241,12 @@ async function admitCapture(
       const estimate = ensureCaptureFits(what, heapRoom(), { shape, mode });
       return { estimate, limits: limitsFor(estimate) };
     }
-    if (mode === "fork") {
-      // No snapshot yet. The probe would pause the service (a GC and a
-      // walk of its heap: 200–450 ms at 30 MiB); a child is capped anyway.
-      // So: only when even the worst case might not fit.
-      const worst = ensureCaptureFitsOrNull(what, worstShape(heapUsed));
-      if (worst !== null) {
-        const typical = estimateCapture(sizedShape(heapUsed), "fork");
-        return {
-          estimate: { ...typical, available: worst.available },
-          limits: limitsFor(worst),
-        };
-      }
-    }
     const shape = await probedOrSized(heapUsed);
     const estimate = ensureCaptureFits(what, heapRoom(), { shape, mode });
     return { estimate, limits: limitsFor(estimate) };
   } catch (error) {
     captureRefused();
     throw error;
-  }
-}
-
-/** The fork-mode check of a worst-case shape, or null when it does not fit. */
-function ensureCaptureFitsOrNull(
-  what: string,
-  shape: HeapShape,
-): CaptureEstimate | null {
-  try {
-    return ensureCaptureFits(what, heapRoom(), { shape, mode: "fork" });
-  } catch {
-    return null;
   }
 }
 
@@ -407,15 +387,26 @@ const forkTaker: SnapshotTaker = {
   },
   async write(writer, onChunk, limits) {
     const log = `${writer.tempPath}.log`;
+    let burnt: Promise<BurnResult> | undefined;
     try {
-      const child = await snapshotInChild(writer.tempPath, log, limits);
+      const child = await snapshotInChild(writer.tempPath, log, {
+        ...limits,
+        beforeFork: updateObjectIds,
+        onSpawn() {
+          burnt ??= burnObjectIds(idsToBurn);
+        },
+      });
       if (child.attempts > 1) childFailed(child.attempts - 1);
       await readBack(writer.tempPath, onChunk);
+      const burn = await burnt!;
       return {
-        pauseMs: child.pauseMs,
+        // fork(), and the two updates of V8's object ids around it.
+        pauseMs: child.pauseMs + burn.ms,
         peakBytes: child.childGrowth,
+        settle: (maxNodeId) => settleObjectIds(burn.highest, maxNodeId),
       };
     } finally {
+      await burnt?.catch(() => {});
       await Deno.remove(log).catch(() => {});
     }
   },
@@ -429,6 +420,78 @@ export const SNAPSHOT_TAKERS: Readonly<Record<CaptureMode, SnapshotTaker>> = {
   "in-process": inProcessTaker,
   "fork": forkTaker,
 };
+
+/**
+ * Brings V8's map of heap object ids up to date in the service, before it
+ * forks. A snapshot's node ids come from that map; a child updates only
+ * its own copy, so without this every child would number the objects
+ * anew, and `heap.leaks()` and `heap.growth()` (objects newer than the
+ * last snapshot's highest id) would compare unrelated numbers.
+ * `HeapProfiler.startTrackingHeapObjects` does the update (a GC and a walk
+ * of the heap: 60–150 ms at 30 MiB on a busy machine) and keeps the ids of
+ * objects the GC moves, as an in-process snapshot does from its first on.
+ * Deno's inspector sends no periodic heap statistics with it.
+ *
+ * @returns The pause, ms.
+ */
+async function updateObjectIds(): Promise<number> {
+  const started = performance.now();
+  await post("HeapProfiler.startTrackingHeapObjects", {
+    trackAllocations: false,
+  });
+  return performance.now() - started;
+}
+
+/**
+ * Objects allocated (and numbered) after each fork, so the service's next
+ * heap object ids are past those the child gave the nodes it generated
+ * (one per small integer value it reports, the roots…: ~17 000 ids for an
+ * 89 000-node snapshot). Adjusted after each capture.
+ */
+let idsToBurn = 20_000;
+
+/**
+ * Numbers `count` new objects in the service (right after `fork()`, while
+ * the child works), so its ids move past the child's.
+ *
+ * @returns About the highest id now, and the pause.
+ */
+async function burnObjectIds(count: number): Promise<BurnResult> {
+  const started = performance.now();
+  let dummies: object[] | undefined = Array.from({ length: count }, () => ({}));
+  await post("HeapProfiler.startTrackingHeapObjects", {
+    trackAllocations: false,
+  });
+  let highest = 0;
+  for (const at of [0, count >> 1, count - 1]) {
+    highest = Math.max(highest, await heapObjectId(dummies[at]!));
+  }
+  dummies = undefined;
+  return { highest, ms: performance.now() - started };
+}
+
+/** What {@linkcode burnObjectIds} did. */
+interface BurnResult {
+  /** About the highest id the service has given now. */
+  highest: number;
+  /** How long it paused the service (a GC and a walk of the heap), ms. */
+  ms: number;
+}
+
+/**
+ * Checks the service's ids got past the child's highest; burns the rest
+ * when they did not (objects born during that capture may then share ids
+ * with the child's), and sizes the next burn from what this one needed.
+ */
+async function settleObjectIds(
+  burntTo: number,
+  childMax: number,
+): Promise<void> {
+  const lacking = Math.ceil((childMax - burntTo) / 2);
+  const used = Math.ceil((childMax - (burntTo - 2 * idsToBurn)) / 2);
+  idsToBurn = Math.max(20_000, Math.ceil(used * 1.5));
+  if (lacking > 0) await burnObjectIds(lacking + 1_000);
+}
 
 /** Reads a snapshot file in pieces of 1 MiB, yielding between them. */
 async function readBack(

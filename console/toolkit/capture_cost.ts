@@ -310,32 +310,6 @@ export function sizedShape(heapUsed: number): HeapShape {
   };
 }
 
-/**
- * The most a heap of this size can cost: every 16 bytes a node, every 32
- * an index name (measured at worst: one per 48 bytes, a Map of short
- * strings to small integers). What a child is capped at before there is a
- * snapshot to estimate from.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { sizedShape, worstShape } from "./capture_cost.ts";
- * const heap = 30 * 2 ** 20;
- * assert.ok(worstShape(heap).indexNames > 100 * sizedShape(heap).indexNames);
- * ```
- *
- * @param heapUsed The heap outside large objects, bytes.
- * @returns The shape.
- */
-export function worstShape(heapUsed: number): HeapShape {
-  return {
-    nodes: Math.ceil(heapUsed / 16),
-    indexNames: BASE_INDEX_NAMES + Math.ceil(heapUsed / 32),
-    chars: Math.ceil(heapUsed * TEXT_PER_HEAP_BYTE),
-    source: "heap size",
-  };
-}
-
 /** The last capture's pause, for {@linkcode estimatePauseMs}. */
 export interface LastPause {
   /** Its mode. */

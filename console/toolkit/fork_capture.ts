@@ -53,7 +53,7 @@ export type ChildFailure =
 
 /** A snapshot written by a child. */
 export interface ChildSnapshot {
-  /** How long the service was blocked by `fork()` itself, in ms. */
+  /** How long the service was blocked: `beforeFork`, then `fork()`, ms. */
   pauseMs: number;
   /** From `fork()` to the child reaped, in ms. */
   durationMs: number;
@@ -111,6 +111,11 @@ export interface ChildOptions {
   fault?: "hang";
   /** Called with each child's pid once it is forked. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Run right before each `fork()` (the service is paused for it too);
+   * resolves to how long it took, ms.
+   */
+  beforeFork?: () => Promise<number>;
 }
 
 // Linux's numbers, the same on x86-64 and AArch64 (asm-generic).
@@ -306,12 +311,15 @@ async function runChild(
     emptySet: new Uint8Array(128),
     fault: options.fault,
   };
-  const started = performance.now();
   const maps = readProcFile(lib, "/proc/self/maps", 64 * 2 ** 20);
+  // Last before fork(): whatever is allocated after it, the child numbers
+  // on its own (the service then reuses those heap object ids).
+  const readyMs = options.beforeFork ? await options.beforeFork() : 0;
+  const started = performance.now();
   inheritEverything(lib, end, maps);
   const pid = lib.fork();
   if (pid === 0) childMain(lib, plan);
-  const pauseMs = performance.now() - started;
+  const pauseMs = readyMs + performance.now() - started;
   if (pid < 0) {
     throw new ForkCaptureError(
       "fork",

@@ -26,6 +26,8 @@ export interface SnapshotShape {
   indexNames: number;
   /** Characters of snapshot text. */
   chars: number;
+  /** The highest node id (V8's heap object ids). */
+  maxNodeId: number;
 }
 
 const enum Phase {
@@ -61,7 +63,7 @@ const BACKSLASH = 92;
  * for (const piece of text.match(/.{1,5}/g)!) scanner.push(piece);
  * // "7" names a node; "8" (an edge's name) does not.
  * assert.deepEqual(scanner.result(), {
- *   nodes: 2, edges: 1, indexNames: 1, chars: text.length,
+ *   nodes: 2, edges: 1, indexNames: 1, chars: text.length, maxNodeId: 3,
  * });
  * ```
  */
@@ -74,6 +76,8 @@ export class SnapshotShapeScanner {
   #edges = 0;
   #fieldCount = 0;
   #nameField = 1;
+  #idField = 2;
+  #maxNodeId = 0;
   // Nodes phase.
   #field = 0;
   #number = 0;
@@ -128,6 +132,7 @@ export class SnapshotShapeScanner {
       edges: this.#edges,
       indexNames: this.#indexNames,
       chars: this.#chars,
+      maxNodeId: this.#maxNodeId,
     };
   }
 
@@ -147,6 +152,7 @@ export class SnapshotShapeScanner {
     const fields = meta ? JSON.parse(`[${meta[1]}]`) as string[] : [];
     this.#fieldCount = fields.length;
     this.#nameField = fields.indexOf("name");
+    this.#idField = fields.indexOf("id");
     this.#nodes = Number(head.match(/"node_count":(\d+)/)?.[1]);
     this.#edges = Number(head.match(/"edge_count":(\d+)/)?.[1]);
     if (this.#fieldCount === 0 || this.#nameField < 0 || !(this.#nodes >= 0)) {
@@ -159,6 +165,7 @@ export class SnapshotShapeScanner {
   #readNodes(text: string, from: number): void {
     const count = this.#fieldCount;
     const nameField = this.#nameField;
+    const idField = this.#idField;
     for (let i = from; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c >= DIGIT_0 && c <= DIGIT_9) {
@@ -168,6 +175,9 @@ export class SnapshotShapeScanner {
       }
       if (this.#inNumber) {
         if (this.#field === nameField) this.#markNamed(this.#number);
+        else if (this.#field === idField && this.#number > this.#maxNodeId) {
+          this.#maxNodeId = this.#number;
+        }
         this.#field = this.#field + 1 === count ? 0 : this.#field + 1;
         this.#number = 0;
         this.#inNumber = false;

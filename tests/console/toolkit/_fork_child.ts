@@ -119,6 +119,35 @@ async function captureOnce(mode: "fork" | "in-process") {
   };
 }
 
+/**
+ * Two captures with 5 000 new widgets in between: the second snapshot's
+ * objects newer than the first's highest id are exactly those.
+ */
+async function newSince(mode: "fork" | "in-process") {
+  const client = () => analysisClient();
+  const taker = { taker: SNAPSHOT_TAKERS[mode] };
+  const first = await exclusive(async () => {
+    const taken = await capture("a test", () => {}, taker);
+    return (await client().load(taken.chunks)).maxNodeId;
+  });
+  const born: Widget[] = [];
+  for (let i = 0; i < 5_000; i++) born.push(new Widget(`n-${i}`, "new", i));
+  const deltas = await exclusive(async () => {
+    const taken = await capture("a test", () => {}, taker);
+    await client().load(taken.chunks);
+    return await client().query<
+      Array<{ name: string; count: number; newCount: number }>
+    >({ kind: "deltas", since: first });
+  });
+  const widget = deltas.find((d) => d.name === "Widget");
+  return {
+    mode,
+    count: widget?.count,
+    newCount: widget?.newCount,
+    born: born.length,
+  };
+}
+
 async function failing(options: Parameters<typeof snapshotInChild>[2]) {
   const path = `${dir}/failing.heapsnapshot`;
   const log = `${dir}/failing.log`;
@@ -201,6 +230,9 @@ for await (const line of stdinLines()) {
   switch (command) {
     case "capture":
       answer = await captureOnce(arg === "in-process" ? "in-process" : "fork");
+      break;
+    case "new":
+      answer = await newSince(arg === "in-process" ? "in-process" : "fork");
       break;
     case "hang":
       answer = await failing({

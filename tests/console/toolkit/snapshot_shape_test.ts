@@ -18,11 +18,17 @@ function parsedShape(text: string): SnapshotShape {
   (snapshot.strings as string[]).forEach((s, i) => {
     if (/^\d+$/.test(s) && !named.has(i)) indexNames++;
   });
+  const idAt = fields.indexOf("id");
+  let maxNodeId = 0;
+  for (let i = idAt; i < snapshot.nodes.length; i += fields.length) {
+    maxNodeId = Math.max(maxNodeId, snapshot.nodes[i]);
+  }
   return {
     nodes: snapshot.snapshot.node_count,
     edges: snapshot.snapshot.edge_count,
     indexNames,
     chars: text.length,
+    maxNodeId,
   };
 }
 
@@ -78,7 +84,13 @@ Deno.test("`SnapshotShapeScanner` reads escapes, unicode and digit-like names ri
     edges: [],
     strings,
   });
-  const expected = { nodes: 2, edges: 0, indexNames: 1, chars: text.length };
+  const expected = {
+    nodes: 2,
+    edges: 0,
+    indexNames: 1,
+    chars: text.length,
+    maxNodeId: 2,
+  };
   // "0042" is the only integer string no node is named by.
   for (const size of [1, 2, 3, 5, 1000]) {
     assert.deepEqual(scan(split(text, size)), expected, `chunks of ${size}`);
