@@ -167,7 +167,7 @@ async function estimateChild(shapeName: string): Promise<void> {
       source: stats.lastEstimateSource ?? "?",
       estimate: stats.lastEstimate,
       // In-process: the sampled peak (getrusage keeps only the highest);
-      // in a child: the child's own peak from wait4.
+      // in a child: its anonymous memory growth (fork_capture.ts).
       peak: stats.lastMode === "fork" ? stats.lastPeak : sampled - before.rss,
       pauseMs: stats.lastPauseMs,
     });
@@ -427,7 +427,7 @@ async function runEstimates(only: string[]): Promise<string[]> {
   const lines = [
     "## The admission estimate against the measured peak",
     "",
-    "Each shape in a fresh process with the mode's task permissions: a capture (estimated by the probe: `Runtime.queryObjects` on Map and Set), the shape grown ×1.5, a second capture (estimated from the first snapshot, scaled by the heap's growth). Peak: the service's RSS growth sampled every 5 ms in-process, the child's peak RSS growth (`wait4`) in a child.",
+    "Each shape in a fresh process with the mode's task permissions: a capture (estimated by the probe: `Runtime.queryObjects` on Map and Set), the shape grown ×1.5, a second capture (estimated from the first snapshot, scaled by the heap's growth). Peak: the service's RSS growth sampled every 5 ms in-process, the child's anonymous memory growth (`RssAnon` of /proc/<pid>/status, sampled every 100 ms) in a child.",
     "",
     "| shape | mode | heap used | nodes | index names | estimated from | estimate | measured peak | estimate ÷ peak | pause |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
