@@ -229,9 +229,9 @@ export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
   if (state.stats.lastMode === "fork") {
-    // A capture in a child costs the service ~50 ms: keeping the analysed
-    // snapshot for `reuse` is not worth the worker's memory (as much as
-    // the snapshot) in the service. Stopped now, the RSS comes back.
+    // Keeping the analysed snapshot for `reuse` is not worth the worker's
+    // memory (as much as the snapshot) in the service when a new capture
+    // costs it a few GCs' pauses. Stopped now, that RSS comes back.
     closeAnalysis();
   }
   await post("HeapProfiler.collectGarbage");

@@ -111,7 +111,7 @@ async function estimateIn(shape: string, fork: boolean): Promise<Estimated> {
         ...(fork
           ? [
             `--allow-ffi=${findLibc()}`,
-            "--v8-flags=--single-threaded-gc,--no-concurrent-recompilation",
+            "--v8-flags=--no-concurrent-recompilation",
           ]
           : []),
         CHILD,

@@ -32,7 +32,7 @@ async function startHelper(): Promise<Helper> {
       `--allow-write=${home}`,
       "--allow-sys",
       `--allow-ffi=${LIBC}`,
-      "--v8-flags=--single-threaded-gc",
+      "--v8-flags=--no-concurrent-recompilation",
       CHILD,
     ],
     env: { HOME: home },

@@ -33,7 +33,7 @@ Deno.test({
     const extra = await forkFlags();
     assert.deepEqual(extra, [
       `--allow-ffi=${LIBC}`,
-      "--v8-flags=--single-threaded-gc,--no-concurrent-recompilation,--no-concurrent-osr,--no-concurrent-sparkplug",
+      "--v8-flags=--no-concurrent-recompilation,--no-concurrent-osr,--no-concurrent-sparkplug",
     ]);
     // The task's own substitution prints the same path.
     const { stdout } = await new Deno.Command("deno", {
@@ -84,11 +84,12 @@ Deno.test({
       assert.equal(rows, 5);
       assert.equal(last.mode, "fork");
       assert.ok(last.pauseMs < 2_000, `paused ${last.pauseMs} ms`);
-      // The analysis worker was stopped after the call: the service's RSS
-      // is back near where it was (the snapshot's text and the worker's
-      // graph were several times the growth allowed here).
+      // The analysis worker was stopped after the call: what stays is V8's
+      // map of object ids (~40 bytes an object, kept for heap.leaks(), as
+      // after any in-process capture), not the snapshot's text or the
+      // worker's graph (77 → 123 MiB when the worker stayed).
       assert.ok(
-        last.rssAfter < last.rssBefore * 1.25,
+        last.rssAfter < last.rssBefore * 1.45,
         `rss ${last.rssBefore} → ${last.rssAfter}`,
       );
       // { reuse: true } after a fork capture takes a fresh one (the
