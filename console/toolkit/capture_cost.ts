@@ -175,7 +175,7 @@ export function smallObjectHeap(): number {
  * ```ts
  * import assert from "node:assert/strict";
  * import { scaledShape } from "./capture_cost.ts";
- * const last = { nodes: 100, edges: 0, indexNames: 10, chars: 1000, heapUsed: 50 };
+ * const last = { nodes: 100, edges: 0, indexNames: 10, chars: 1000, heapUsed: 50, maxNodeId: 0 };
  * // The heap doubled: twice the nodes, index names 10% more than twice.
  * assert.deepEqual(scaledShape(last, 100), {
  *   nodes: 200, indexNames: 22, chars: 2000, source: "last snapshot",

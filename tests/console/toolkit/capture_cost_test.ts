@@ -78,6 +78,7 @@ Deno.test("`scaledShape()` never shrinks and grows index names faster", () => {
     indexNames: 100,
     chars: 5,
     heapUsed: 10,
+    maxNodeId: 0,
   };
   assert.deepEqual(scaledShape(last, 5), {
     nodes: 1000,
