@@ -145,9 +145,10 @@ Deno.test({
         Math.abs(fork.nodes - inProcess.nodes) < inProcess.nodes * 0.02,
         `nodes: fork ${fork.nodes}, in-process ${inProcess.nodes}`,
       );
-      // The service's pause and its slowest request: fork() only.
+      // The service's pause and its slowest request: fork(), and the GCs
+      // and heap walks that keep V8's object ids in step (two a capture).
       assert.ok(
-        fork.pauseMs * 10 < inProcess.pauseMs,
+        fork.pauseMs * 4 < inProcess.pauseMs,
         `pause: fork ${fork.pauseMs} ms, in-process ${inProcess.pauseMs} ms`,
       );
       assert.ok(
