@@ -14,7 +14,7 @@
 
 import { capture, SNAPSHOT_TAKERS } from "../../../console/toolkit/capture.ts";
 import {
-  ForkCaptureError,
+  type ForkCaptureError,
   snapshotInChild,
 } from "../../../console/toolkit/fork_capture.ts";
 import { libcPath } from "../../../console/toolkit/libc.ts";
