@@ -260,7 +260,7 @@ export function captureCostText(
     }, capped`
     : `heap.* snapshot in the service: it pauses ~${pause} and its rss grows ~${
       formatBytes(need)
-    } (deno task start:fork avoids both)`;
+    } (deno task start:fork: a shorter pause, the memory in a child)`;
 }
 
 /**

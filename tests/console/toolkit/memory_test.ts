@@ -35,7 +35,10 @@ Deno.test("`mem()` reports raw bytes and renders human units", () => {
     text,
     /capture mode\s+in-process\s+heap\.\* snapshot in the service: it pauses ~/,
   );
-  assert.match(text, /deno task start:fork avoids both/);
+  assert.match(
+    text,
+    /deno task start:fork: a shorter pause, the memory in a child/,
+  );
   assert.match(text, /resident \(rss\)\s+[\d.]+ MiB/);
   assert.match(text, /heap used/);
   assert.match(text, /V8 heap limit\s+[\d.]+ [MG]iB/);
