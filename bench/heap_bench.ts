@@ -25,7 +25,6 @@
  * @module
  */
 
-import { CAPTURE_MEMORY_FACTOR } from "../console/toolkit/memory.ts";
 import type { RawSnapshot, SnapshotParser } from "../console/heap/parser.ts";
 import type { Toolkit } from "../console/toolkit/mod.ts";
 import { stripAnsi } from "../console/ansi.ts";
@@ -902,7 +901,7 @@ async function main(): Promise<void> {
     ``,
     `Highest measured factor: ${
       Math.max(...factors).toFixed(1)
-    }× heap used. The toolkit refuses a capture when ${CAPTURE_MEMORY_FACTOR}× heap used + 64 MiB exceeds the memory available.`,
+    }× heap used. The toolkit's admission check estimates a capture from V8's cost model (nodes and distinct index names, docs/capture.md) and refuses one that exceeds the memory available; \`deno task bench:capture\` measures its accuracy.`,
     ``,
     `## Targets`,
     ``,

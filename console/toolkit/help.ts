@@ -4,12 +4,12 @@
  * @module
  */
 
-import { CAPTURE_MEMORY_FACTOR } from "./memory.ts";
+import { captureCostNow } from "./memory.ts";
 
 const LINES: Array<[string, string]> = [
   [
     "mem()",
-    "resident, heap used/total, external memory; what a snapshot would cost",
+    "resident, heap used/total, external memory; capture mode, what a snapshot would cost",
   ],
   ["gc()", "full garbage collection; heap used before and after"],
   [
@@ -77,7 +77,8 @@ const LINES: Array<[string, string]> = [
 export function help(): string {
   const width = Math.max(...LINES.map(([name]) => name.length));
   const text = [
-    `Leak toolkit (heap.* take a snapshot: the process pauses, and needs up to ~${CAPTURE_MEMORY_FACTOR}× heap used in memory)`,
+    "Leak toolkit",
+    `  ${captureCostNow()}`,
     "  heap.* leave the console's own objects out; { all: true } includes them",
     ...LINES.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
   ].join("\n");

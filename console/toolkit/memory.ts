@@ -5,36 +5,32 @@
  * @module
  */
 
-import { formatBytes, renderTable, withInspect } from "./report.ts";
-import { captureStats, linkedTarget, memoryFigures } from "./toolkit_state.ts";
+import {
+  type CaptureMode,
+  captureMode,
+  COST_MODELS,
+  estimatePauseMs,
+  estimateSnapshotPeak,
+  type HeapShape,
+  type LastPause,
+  scaledShape,
+  sizedShape,
+  smallObjectHeap,
+} from "./capture_cost.ts";
+import {
+  formatBytes,
+  formatCount,
+  renderTable,
+  withInspect,
+} from "./report.ts";
+import {
+  captureStats,
+  lastShape,
+  linkedTarget,
+  memoryFigures,
+} from "./toolkit_state.ts";
 
-/**
- * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.
- * Measured on Deno 2.9.6 (x86_64 Linux, bench/heap_bench.ts): 32–35× for
- * `heap.snapshot()` (V8's snapshot generator plus Deno's inspector buffering,
- * before the first chunk reaches JS), up to 38× for `heap.top()` and the
- * other analyses (the worker's arrays come on top, as the allocator keeps
- * the capture's peak). 42 leaves ~10% headroom. Heaps dominated by a few huge
- * arrays of small integers snapshot far cheaper: the estimate errs on the
- * safe side.
- */
-export const CAPTURE_MEMORY_FACTOR = 42;
-
-/** Fixed headroom added to every estimate. */
-const CAPTURE_MARGIN = 64 * 1024 * 1024;
-
-/**
- * Peak growth of the V8 heap itself during a capture, as a multiple of heap
- * used. In-process, Deno delivers all of a snapshot's chunk messages at the
- * end of the capture, so the heap holds the snapshot text about twice (the
- * messages and their chunks) on top of the live heap, and the text is
- * 2.2–2.6× heap used (Deno 2.9.6, measured under
- * `--max-old-space-size=64`: 10.7 MiB used captured, 11.4 MiB used died of
- * "Reached heap limit"). 1 + 2 × 2.6 ≈ 6.2, rounded up to 6.5.
- */
-export const V8_CAPTURE_FACTOR = 6.5;
-
-/** Fixed V8 heap headroom added to the estimate. */
+/** Fixed V8 heap headroom added to the V8-heap estimate. */
 const V8_CAPTURE_MARGIN = 4 * 1024 * 1024;
 
 /**
@@ -69,14 +65,25 @@ export interface MemReport {
   available: number | null;
   /** Where `available` comes from. */
   availableSource: string;
-  /** Estimated peak RSS growth of a heap snapshot right now. */
+  /** Where a capture runs now: `"fork"` (a child) or `"in-process"`. */
+  captureMode: CaptureMode;
+  /**
+   * Estimated peak memory of a heap snapshot right now: the service's RSS
+   * growth in-process, the child's in fork mode.
+   */
   snapshotEstimate: number;
+  /** Estimated pause of the service for a capture now, ms. */
+  capturePauseEstimate: number;
+  /** What the estimate comes from: `"last snapshot"`, `"heap size"`. */
+  estimateSource: HeapShape["source"];
   /** V8's limit for the heap's old generation (`--max-old-space-size`). */
   heapLimit: number;
   /** Estimated V8 heap a snapshot would need right now (live heap included). */
   snapshotHeapEstimate: number;
   /** RSS around this process's last capture, or null before the first. */
   lastCapture: LastCaptureMemory | null;
+  /** Capture children that hung, were capped or crashed since start. */
+  captureFailures: number;
 }
 
 /** RSS before and after the last capture. */
@@ -87,6 +94,14 @@ export interface LastCaptureMemory {
   rssAfter: number;
   /** Whether freed memory was handed back (`malloc_trim`, needs --allow-ffi). */
   trimmed: boolean;
+  /** Where it ran. */
+  mode: CaptureMode;
+  /** What the admission check expected it to need, bytes. */
+  estimate: number;
+  /** What it took at its peak, measured, bytes (null when unknown). */
+  peak: number | null;
+  /** How long it paused the service, ms. */
+  pauseMs: number;
 }
 
 /** Room in V8's own heap, from `v8.getHeapStatistics()`. */
@@ -121,6 +136,7 @@ export function mem(): MemReport {
   // This process's figures, or an attached target's (toolkit_state.ts).
   const usage = memoryFigures();
   const budget = availableMemory();
+  const estimate = estimateCapture();
   const report: MemReport = {
     rss: usage.rss,
     heapUsed: usage.heapUsed,
@@ -129,10 +145,19 @@ export function mem(): MemReport {
     arrayBuffers: usage.arrayBuffers,
     available: budget.available,
     availableSource: budget.source,
-    snapshotEstimate: estimateCapturePeak(usage.heapUsed),
+    captureMode: estimate.mode,
+    snapshotEstimate: estimate.need,
+    capturePauseEstimate: estimatePauseMs(
+      estimate.shape,
+      estimate.mode,
+      usage.rss,
+      lastPause(),
+    ),
+    estimateSource: estimate.shape.source,
     heapLimit: heapRoom().limit,
-    snapshotHeapEstimate: estimateCaptureHeap(usage.heapUsed),
+    snapshotHeapEstimate: estimate.heapNeed,
     lastCapture: lastCaptureMemory(),
+    captureFailures: captureStats().childFailures,
   };
   return withInspect(report, () => {
     const rows: Array<[string, string, string]> = [
@@ -148,29 +173,48 @@ export function mem(): MemReport {
         report.available === null ? "unknown" : formatBytes(report.available),
         budget.problem ?? report.availableSource,
       ],
+      captureModeRow(report),
       [
         "snapshot would need",
         formatBytes(report.snapshotEstimate),
-        `~${CAPTURE_MEMORY_FACTOR}× heap used, of memory`,
+        `${
+          report.captureMode === "fork"
+            ? "in the child (capped there)"
+            : "on top of rss, at the peak"
+        }; from the ${report.estimateSource}`,
       ],
       [
         "V8 heap limit",
         formatBytes(report.heapLimit),
         `a snapshot needs ~${
           formatBytes(report.snapshotHeapEstimate)
-        } of it (~${V8_CAPTURE_FACTOR}× heap used)`,
+        } of it, live heap included`,
       ],
     ];
+    if (report.captureFailures > 0) {
+      rows.push([
+        "failed capture children",
+        String(report.captureFailures),
+        "hung, capped or crashed (each retried once); the service carried on",
+      ]);
+    }
     const last = report.lastCapture;
     if (last) {
       rows.push(
+        [
+          "last capture",
+          last.peak === null ? "peak n/a" : formatBytes(last.peak),
+          `${last.mode}, estimated ${formatBytes(last.estimate)}, paused ${
+            formatPause(last.pauseMs)
+          }`,
+        ],
         ["rss before last capture", formatBytes(last.rssBefore), ""],
         [
           "rss after last capture",
           formatBytes(last.rssAfter),
           last.trimmed
             ? "after a GC and malloc_trim"
-            : "after a GC; freed native memory stays in rss (start with --allow-ffi=<libc.so.6> to return it)",
+            : "after a GC; freed native memory stays in rss (start with deno task start:fork to return it)",
         ],
       );
     }
@@ -182,41 +226,210 @@ export function mem(): MemReport {
   });
 }
 
-function lastCaptureMemory(): LastCaptureMemory | null {
-  const stats = captureStats();
-  if (stats.rssAfter === 0) return null;
-  return {
-    rssBefore: stats.rssBefore,
-    rssAfter: stats.rssAfter,
-    trimmed: stats.trimmed,
-  };
+/** The `mem()` line saying where a capture runs and what it costs the service. */
+function captureModeRow(report: MemReport): [string, string, string] {
+  return [
+    "capture mode",
+    report.captureMode,
+    captureCostText(
+      report.captureMode,
+      report.capturePauseEstimate,
+      report.snapshotEstimate,
+    ),
+  ];
 }
 
 /**
- * Estimates the peak extra RSS a heap snapshot would take.
- *
- * @param heapUsed Current V8 heap used, in bytes.
- * @returns Bytes.
- */
-export function estimateCapturePeak(heapUsed: number): number {
-  return Math.ceil(heapUsed * CAPTURE_MEMORY_FACTOR + CAPTURE_MARGIN);
-}
-
-/**
- * Estimates the V8 heap a capture needs at its peak, the live heap included.
+ * What a capture costs the service in a mode, in one phrase (for `mem()`
+ * and `help()`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { estimateCaptureHeap, V8_CAPTURE_FACTOR } from "./memory.ts";
- * assert.ok(estimateCaptureHeap(2 ** 20) > V8_CAPTURE_FACTOR * 2 ** 20);
+ * import { captureCostText } from "./memory.ts";
+ * assert.match(captureCostText("fork", 12, 2 ** 30), /child.*12 ms/);
  * ```
  *
- * @param heapUsed Current V8 heap used, in bytes.
+ * @param mode Where captures run.
+ * @param pauseMs The expected pause, ms.
+ * @param need The expected peak memory, bytes.
+ * @returns The phrase.
+ */
+export function captureCostText(
+  mode: CaptureMode,
+  pauseMs: number,
+  need: number,
+): string {
+  const pause = formatPause(pauseMs);
+  return mode === "fork"
+    ? `heap.* snapshot in a child process: the service pauses ~${pause} (fork() and two walks of its heap for V8's object ids) and its rss does not hold the snapshot; the child needs ~${
+      formatBytes(need)
+    }, capped`
+    : `heap.* snapshot in the service: it pauses ~${pause} and its rss grows ~${
+      formatBytes(need)
+    } (deno task start:fork: a shorter pause, the memory in a child)`;
+}
+
+/**
+ * What a capture would cost now, in one phrase (see {@linkcode captureCostText}).
+ *
+ * @returns The phrase.
+ */
+export function captureCostNow(): string {
+  const estimate = estimateCapture();
+  return captureCostText(
+    estimate.mode,
+    estimatePauseMs(
+      estimate.shape,
+      estimate.mode,
+      memoryFigures().rss,
+      lastPause(),
+    ),
+    estimate.need,
+  );
+}
+
+/**
+ * A duration as printed: ms below a second, else seconds.
+ *
+ * @param ms Milliseconds.
+ * @returns E.g. `"24 ms"`, `"3.7 s"`.
+ */
+export function formatPause(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function lastCaptureMemory(): LastCaptureMemory | null {
+  const stats = captureStats();
+  if (stats.rssAfter === 0 || stats.lastMode === null) return null;
+  return {
+    rssBefore: stats.rssBefore,
+    rssAfter: stats.rssAfter,
+    trimmed: stats.trimmed,
+    mode: stats.lastMode,
+    estimate: stats.lastEstimate,
+    peak: stats.lastPeak,
+    pauseMs: stats.lastPauseMs,
+  };
+}
+
+function lastPause(): LastPause | undefined {
+  const stats = captureStats();
+  const shape = lastShape();
+  if (stats.lastMode === null || shape === undefined) return undefined;
+  return {
+    mode: stats.lastMode,
+    pauseMs: stats.lastPauseMs,
+    nodes: shape.nodes,
+  };
+}
+
+/** What a capture would cost, and what the estimate stands on. */
+export interface CaptureEstimate {
+  /** Where it would run. */
+  mode: CaptureMode;
+  /** The heap's expected shape. */
+  shape: HeapShape;
+  /** Peak memory, bytes: the service's growth in-process, the child's in fork mode. */
+  need: number;
+  /** V8 heap the service needs meanwhile (live heap included), bytes. */
+  heapNeed: number;
+  /** Memory left, when known. */
+  available: number | null;
+}
+
+/**
+ * The estimate of a capture now, without probing: the last snapshot's
+ * shape scaled by the heap's growth, or the heap's size alone.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateCapture } from "./memory.ts";
+ * const estimate = estimateCapture();
+ * assert.equal(estimate.mode, "in-process");
+ * assert.ok(estimate.need > estimate.heapNeed);
+ * ```
+ *
+ * @param shape The heap's shape (default: from the last snapshot or the
+ * heap's size).
+ * @param mode Where it would run (default: this process's mode).
+ * @returns The estimate.
+ */
+export function estimateCapture(
+  shape: HeapShape = currentShape(),
+  // An attached target captures itself, in its own process.
+  mode: CaptureMode = linkedTarget() ? "in-process" : captureMode(),
+): CaptureEstimate {
+  const model = estimateSnapshotPeak(shape, COST_MODELS[mode]);
+  const reused = mode === "in-process" ? retainedByLastCapture() : 0;
+  return {
+    mode,
+    shape,
+    // What was left over is reused, never all of it (measured: 42–90%).
+    need: Math.max(Math.ceil(model / 4), model - reused),
+    heapNeed: estimateCaptureHeap(shape, mode),
+    available: null,
+  };
+}
+
+/**
+ * Memory an in-process capture left in the allocator (RSS after it, GC'd,
+ * less RSS before), which the next one reuses before it grows the process:
+ * 0 when it was handed back (`malloc_trim`).
+ */
+function retainedByLastCapture(): number {
+  const stats = captureStats();
+  if (stats.lastMode !== "in-process" || stats.trimmed) return 0;
+  return Math.max(0, stats.rssAfter - stats.rssBefore);
+}
+
+/**
+ * Estimates the peak memory a heap snapshot would take now (see
+ * {@linkcode estimateCapture}).
+ *
+ * @param heapUsed The heap the estimate scales to (default: the heap
+ * outside large objects now).
  * @returns Bytes.
  */
-export function estimateCaptureHeap(heapUsed: number): number {
-  return Math.ceil(heapUsed * V8_CAPTURE_FACTOR + V8_CAPTURE_MARGIN);
+export function estimateCapturePeak(heapUsed?: number): number {
+  return estimateCapture(currentShape(heapUsed)).need;
+}
+
+/**
+ * Estimates the V8 heap a capture needs at its peak, the live heap
+ * included: in-process the inspector's chunk messages and their chunks
+ * hold the text twice; a child's text is read back once by the service.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateCaptureHeap } from "./memory.ts";
+ * const shape = { nodes: 0, indexNames: 0, chars: 2 ** 20, source: "heap size" } as const;
+ * assert.ok(estimateCaptureHeap(shape, "in-process") > estimateCaptureHeap(shape, "fork"));
+ * ```
+ *
+ * @param shape The expected shape (its text size).
+ * @param mode Where the capture runs.
+ * @param used V8 heap used now (default: this process's, or the attached target's).
+ * @returns Bytes.
+ */
+export function estimateCaptureHeap(
+  shape: HeapShape,
+  mode: CaptureMode,
+  used = memoryFigures().heapUsed,
+): number {
+  const copies = mode === "in-process" ? 2 : 1;
+  return Math.ceil(used + copies * shape.chars + V8_CAPTURE_MARGIN);
+}
+
+/** The heap's shape now, from the last snapshot when there was one. */
+function currentShape(
+  // An attached target's heap, else this process's outside large objects.
+  heapUsed = linkedTarget() ? memoryFigures().heapUsed : smallObjectHeap(),
+): HeapShape {
+  const last = lastShape();
+  return last ? scaledShape(last, heapUsed) : sizedShape(heapUsed);
 }
 
 /**
@@ -305,28 +518,33 @@ export function availableMemory(): MemoryBudget {
  *
  * @param what The operation, for the message (e.g. `"heap.top()"`).
  * @param room V8's heap limit and use (default: this process's).
+ * @param at The heap's expected shape and the mode (default: from the last
+ * snapshot or the heap's size, this process's mode).
  * @returns The estimate, when it fits.
  */
 export function ensureCaptureFits(
   what: string,
   room: HeapRoom = heapRoom(),
-): number {
-  const heapUsed = room.used;
+  at: { shape?: HeapShape; mode?: CaptureMode } = {},
+): CaptureEstimate {
+  const mode = at.mode ?? captureMode();
+  const shape = at.shape ?? currentShape(room.used);
+  const estimate = estimateCapture(shape, mode);
+  const heapNeed = estimateCaptureHeap(shape, mode, room.used);
   const cheaper =
     "cheaper alternatives: count(Ctor) counts live instances without a snapshot; alloc.start() then alloc.top() shows allocation sites";
-  const heapNeed = estimateCaptureHeap(heapUsed);
   if (heapNeed > room.limit) {
     throw new RangeError(
       `Refusing ${what}: a heap snapshot needs about ${
         formatBytes(heapNeed)
-      } of V8 heap (${V8_CAPTURE_FACTOR}× the ${
-        formatBytes(heapUsed)
-      } used) but V8's heap limit is ${
+      } of V8 heap (the ${formatBytes(room.used)} used and ${
+        mode === "in-process" ? "twice " : ""
+      }its ~${formatBytes(shape.chars)} of text) but V8's heap limit is ${
         formatBytes(room.limit)
       } (set by --max-old-space-size); V8 would abort the process. Restart with a larger --v8-flags=--max-old-space-size, or use the ${cheaper}`,
     );
   }
-  const need = estimateCapturePeak(heapUsed);
+  const need = estimate.need;
   const budget = availableMemory();
   if (budget.available === null) {
     throw new RangeError(
@@ -337,16 +555,16 @@ export function ensureCaptureFits(
   }
   if (need > budget.available) {
     throw new RangeError(
-      `Refusing ${what}: a heap snapshot needs about ${
-        formatBytes(need)
-      } (${CAPTURE_MEMORY_FACTOR}× the ${
-        formatBytes(heapUsed)
-      } heap) but only ${
+      `Refusing ${what}: a heap snapshot ${
+        mode === "fork" ? "in a child " : ""
+      }needs about ${formatBytes(need)} (${formatCount(shape.nodes)} nodes, ${
+        formatCount(shape.indexNames)
+      } index names, from the ${shape.source}) but only ${
         formatBytes(budget.available)
       } is available (${budget.source}); ${cheaper}`,
     );
   }
-  return need;
+  return { ...estimate, heapNeed, available: budget.available };
 }
 
 /**

@@ -47,7 +47,8 @@ export type {
 } from "./heap.ts";
 export type { MemReport } from "./memory.ts";
 export type { LeakReport } from "./leak.ts";
-export { CAPTURE_MEMORY_FACTOR, MEMORY_LIMIT_ENV } from "./memory.ts";
+export { MEMORY_LIMIT_ENV } from "./memory.ts";
+export { COST_MODELS } from "./capture_cost.ts";
 
 /** Where the toolkit reports progress of long operations. */
 export interface ToolkitIO {

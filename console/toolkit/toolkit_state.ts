@@ -15,8 +15,10 @@
 import { getHeapStatistics } from "node:v8";
 import type { Ownership } from "../heap/holders.ts";
 import { AnalysisClient } from "../heap/worker_client.ts";
+import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
+import { stopChildren } from "./fork_capture.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
-import { closeTrim, trimAllocator } from "./release_memory.ts";
+import { trimAllocator } from "./release_memory.ts";
 
 /** Counters of captures made by this process. */
 export interface CaptureStats {
@@ -34,6 +36,38 @@ export interface CaptureStats {
   rssAfter: number;
   /** Whether freed memory was handed back with `malloc_trim` then. */
   trimmed: boolean;
+  /** Where the last capture ran (null: none yet). */
+  lastMode: CaptureMode | null;
+  /** What the admission check expected the last capture to need, bytes. */
+  lastEstimate: number;
+  /** What that estimate stood on (null: none yet). */
+  lastEstimateSource: HeapShape["source"] | null;
+  /**
+   * What the last capture took at its peak, measured: the service's RSS
+   * growth in-process (null when its peak RSS did not pass an earlier
+   * one), the child's RSS growth in a child.
+   */
+  lastPeak: number | null;
+  /** Captures whose child hung, was capped or crashed (each retry counts). */
+  childFailures: number;
+}
+
+/** What a finished capture reports to {@linkcode captureDone}. */
+export interface CaptureRecord {
+  /** Size of the snapshot, characters. */
+  bytes: number;
+  /** How long the service was blocked, ms. */
+  pauseMs: number;
+  /** Where it ran. */
+  mode: CaptureMode;
+  /** The admission estimate, bytes. */
+  estimate: number;
+  /** What the estimate stood on. */
+  source: HeapShape["source"];
+  /** The measured peak, bytes, when known. */
+  peak: number | null;
+  /** The snapshot's shape and the heap it was taken of, when read. */
+  shape?: ShapeRecord;
 }
 
 /** Memory figures of the examined process, in bytes. */
@@ -99,6 +133,7 @@ interface State {
   analysis: AnalysisClient | undefined;
   sampling: { interval: number } | undefined;
   stats: CaptureStats;
+  lastShape: ShapeRecord | undefined;
 }
 
 const state: State = {
@@ -117,7 +152,13 @@ const state: State = {
     rssBefore: 0,
     rssAfter: 0,
     trimmed: false,
+    lastMode: null,
+    lastEstimate: 0,
+    lastEstimateSource: null,
+    lastPeak: null,
+    childFailures: 0,
   },
+  lastShape: undefined,
 };
 
 /**
@@ -296,15 +337,37 @@ export function captureStarting(): void {
 }
 
 /**
- * Records a finished capture.
+ * Records a finished capture, and the shape the next estimate starts from.
  *
- * @param bytes Size of the snapshot.
- * @param pauseMs How long the process was blocked.
+ * @param record What it cost and what it was made of.
  */
-export function captureDone(bytes: number, pauseMs: number): void {
+export function captureDone(record: CaptureRecord): void {
   state.stats.captures++;
-  state.stats.lastBytes = bytes;
-  state.stats.lastPauseMs = pauseMs;
+  state.stats.lastBytes = record.bytes;
+  state.stats.lastPauseMs = record.pauseMs;
+  state.stats.lastMode = record.mode;
+  state.stats.lastEstimate = record.estimate;
+  state.stats.lastEstimateSource = record.source;
+  state.stats.lastPeak = record.peak;
+  if (record.shape) state.lastShape = record.shape;
+}
+
+/**
+ * The last snapshot's shape, for the next estimate.
+ *
+ * @returns The record, or undefined before the first capture.
+ */
+export function lastShape(): ShapeRecord | undefined {
+  return state.lastShape;
+}
+
+/**
+ * Records a child that hung, was capped or crashed.
+ *
+ * @param count Failed children (each try counts).
+ */
+export function childFailed(count = 1): void {
+  state.stats.childFailures += count;
 }
 
 /** Records a refused capture. */
@@ -324,12 +387,19 @@ export function captureStats(): CaptureStats {
 /**
  * Collects the garbage a capture left, if any: a full GC, then
  * `malloc_trim` when the process may call it (see release_memory.ts).
+ * After a capture in a child, also stops the analysis worker.
  *
  * @returns Whether a collection ran.
  */
 export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
+  if (state.stats.lastMode === "fork") {
+    // Keeping the analysed snapshot for `reuse` is not worth the worker's
+    // memory (as much as the snapshot) in the service when a new capture
+    // costs it a few GCs' pauses. Stopped now, that RSS comes back.
+    closeAnalysis();
+  }
   await post("HeapProfiler.collectGarbage");
   // malloc_trim reaches this process only: a target keeps what it keeps.
   state.stats.trimmed = state.target === undefined && trimAllocator();
@@ -349,10 +419,14 @@ export function analysisClient(): AnalysisClient {
 
 /** Stops the analysis worker, if one runs (it frees its snapshot). */
 export function closeAnalysis(): void {
+  const running = state.analysis !== undefined;
   state.analysis?.close();
   state.analysis = undefined;
-  // The worker's arrays were freed to the allocator: hand them back.
-  trimAllocator();
+  // The worker's arrays were freed to the allocator: hand them back, now
+  // and once its thread is gone.
+  if (trimAllocator() && running) {
+    Deno.unrefTimer(setTimeout(trimAllocator, 1000));
+  }
 }
 
 /**
@@ -393,7 +467,7 @@ export async function closeToolkitState(): Promise<void> {
     state.target = undefined;
     state.targetMemory = undefined;
     link?.close();
-    closeTrim();
+    stopChildren();
   }
 }
 

@@ -7,21 +7,38 @@ import {
 } from "../../../console/toolkit/mod.ts";
 import {
   availableMemory,
+  captureCostText,
   ensureCaptureFits,
+  estimateCapture,
   estimateCaptureHeap,
-  estimateCapturePeak,
   heapRoom,
   parseSize,
-  V8_CAPTURE_FACTOR,
 } from "../../../console/toolkit/memory.ts";
+import { sizedShape } from "../../../console/toolkit/capture_cost.ts";
 
 Deno.test("`mem()` reports raw bytes and renders human units", () => {
   const report = createToolkit({ progress: () => {} }).mem();
   assert.ok(report.rss > report.heapUsed && report.heapUsed > 0);
   assert.ok(report.heapTotal >= report.heapUsed);
   assert.ok(report.available === null || report.available > 0);
-  assert.equal(report.snapshotEstimate, estimateCapturePeak(report.heapUsed));
+  assert.equal(report.captureMode, "in-process");
+  // The heap moves between two calls: the same estimate, give or take.
+  const again = estimateCapture().need;
+  assert.ok(
+    Math.abs(report.snapshotEstimate - again) < again * 0.05,
+    `${report.snapshotEstimate} vs ${again}`,
+  );
+  assert.equal(report.estimateSource, "heap size");
+  assert.ok(report.capturePauseEstimate > 0);
   const text = Deno.inspect(report);
+  assert.match(
+    text,
+    /capture mode\s+in-process\s+heap\.\* snapshot in the service: it pauses ~/,
+  );
+  assert.match(
+    text,
+    /deno task start:fork: a shorter pause, the memory in a child/,
+  );
   assert.match(text, /resident \(rss\)\s+[\d.]+ MiB/);
   assert.match(text, /heap used/);
   assert.match(text, /V8 heap limit\s+[\d.]+ [MG]iB/);
@@ -87,13 +104,30 @@ Deno.test("`ensureCaptureFits()` refuses what V8's heap limit cannot hold", () =
       /--max-old-space-size/.test(error.message) &&
       /count\(Ctor\)/.test(error.message),
   );
-  assert.ok(
-    ensureCaptureFits("heap.top()", { limit: 64 * MiB, used: 8 * MiB }) > 0,
-  );
+  const fits = ensureCaptureFits("heap.top()", {
+    limit: 64 * MiB,
+    used: 8 * MiB,
+  });
+  assert.ok(fits.need > fits.heapNeed);
+  // In-process the text is held twice (messages and chunks), in a child's
+  // capture once (read back from the file).
+  const shape = sizedShape(10 * MiB);
   assert.equal(
-    estimateCaptureHeap(10 * MiB),
-    Math.ceil(10 * MiB * V8_CAPTURE_FACTOR + 4 * MiB),
+    estimateCaptureHeap(shape, "in-process", 10 * MiB) -
+      estimateCaptureHeap(shape, "fork", 10 * MiB),
+    shape.chars,
   );
   const room = heapRoom();
   assert.ok(room.limit > room.used);
+});
+
+Deno.test("`captureCostText()` says what a capture costs the service in each mode", () => {
+  assert.match(
+    captureCostText("fork", 12.4, 300 * 2 ** 20),
+    /in a child process: the service pauses ~12 ms \(fork\(\) and two walks of its heap for V8's object ids\) and its rss does not hold the snapshot; the child needs ~300\.0 MiB, capped/,
+  );
+  assert.match(
+    captureCostText("in-process", 3700, 300 * 2 ** 20),
+    /in the service: it pauses ~3\.7 s and its rss grows ~300\.0 MiB/,
+  );
 });

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
+import { findLibc } from "../../../console/toolkit/libc.ts";
 import {
-  LIBC_PATHS,
   trimAllocator,
   trimAvailable,
 } from "../../../console/toolkit/release_memory.ts";
 
 const CHILD = new URL("./_trim_child.ts", import.meta.url).pathname;
-const LIBC = LIBC_PATHS.find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-});
+const LIBC = findLibc();
 
 interface ChildReport {
-  stats: { rssBefore: number; rssAfter: number; trimmed: boolean };
+  stats: {
+    rssBefore: number;
+    rssAfter: number;
+    trimmed: boolean;
+    lastEstimate: number;
+    lastPeak: number | null;
+    lastPauseMs: number;
+  };
   lastCapture: { rssBefore: number; rssAfter: number; trimmed: boolean };
   text: string;
 }
@@ -63,11 +64,15 @@ Deno.test({
       rssBefore: plain.stats.rssBefore,
       rssAfter: plain.stats.rssAfter,
       trimmed: false,
+      mode: "in-process",
+      estimate: plain.stats.lastEstimate,
+      peak: plain.stats.lastPeak,
+      pauseMs: plain.stats.lastPauseMs,
     });
     assert.match(plain.text, /rss before last capture\s+[\d.]+ MiB/);
     assert.match(
       plain.text,
-      /rss after last capture\s+[\d.]+ MiB.*--allow-ffi/,
+      /rss after last capture\s+[\d.]+ MiB.*deno task start:fork/,
     );
     assert.match(trimmed.text, /after a GC and malloc_trim/);
     // Measured: +250 MiB without, a few MiB with (a 28 MiB heap).
