@@ -59,9 +59,30 @@ export function isConsoleCode(url: string): boolean {
  * @returns True for the developer's own code.
  */
 export function isDeveloperCode(url: string): boolean {
-  if (url.startsWith("<console:")) return true;
+  if (isSnippetCode(url)) return true;
   return (url.startsWith("file:") || url.startsWith("/")) &&
     !PACKAGE_PATH.test(url);
+}
+
+/**
+ * Whether a script URL is a console snippet's (`<console:N>`, the name the
+ * evaluator gives each snippet it compiles): code an operator typed, whose
+ * functions and what their scopes hold are the session's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSnippetCode } from "./code_kinds.ts";
+ * assert.equal(isSnippetCode("<console:12>"), true);
+ * assert.equal(isSnippetCode("file:///srv/app/lib/users.ts"), false);
+ * assert.equal(isSnippetCode("<anonymous>"), false);
+ * ```
+ *
+ * @param url Script URL as V8 reports it.
+ * @returns True for a snippet compiled by a console session.
+ */
+export function isSnippetCode(url: string): boolean {
+  return url.startsWith("<console:");
 }
 
 /** npm packages only the console loads (the evaluator's, source maps'). */
@@ -106,7 +127,8 @@ export const CONSOLE_MARKER: string = import.meta.url.slice(
  */
 export function consoleOwnership(root: string = CONSOLE_ROOT): {
   consoleScripts: string[];
-  sessionSlots: { script: string; variable: string }[];
+  sessionSlots: { script: string; variable: string; only?: string[] }[];
+  sessionMachinery: { script: string; variable: string }[];
 } {
   return {
     consoleScripts: [
@@ -117,11 +139,22 @@ export function consoleOwnership(root: string = CONSOLE_ROOT): {
       ]),
     ],
     sessionSlots: [
-      { script: "/console/eval/scope.ts", variable: "vars" },
-      { script: "/console/eval/scope.ts", variable: "session" },
+      { script: SCOPE_SCRIPT, variable: "vars" },
+      // `_` and `_error` are the operator's; the helpers beside them are
+      // the console's.
+      { script: SCOPE_SCRIPT, variable: "session", only: ["_", "_error"] },
+    ],
+    // The layers a snippet resolves names through, besides the session's
+    // own: the console's, though a hook a session made reaches them.
+    sessionMachinery: [
+      { script: SCOPE_SCRIPT, variable: "namespaceLayer" },
+      { script: SCOPE_SCRIPT, variable: "fallbackLayer" },
     ],
   };
 }
+
+/** The script that keeps a console session's scope. */
+const SCOPE_SCRIPT = "/console/eval/scope.ts";
 
 /**
  * This process's console ownership: {@linkcode consoleOwnership} of the

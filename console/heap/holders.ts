@@ -13,7 +13,7 @@
  */
 
 import { type HeapGraph, namePrefixTest } from "./graph.ts";
-import { isDeveloperCode } from "./code_kinds.ts";
+import { isDeveloperCode, isSnippetCode } from "./code_kinds.ts";
 import { SEED_DEVELOPER, SEED_SNIPPET } from "./shortest_paths.ts";
 
 /** A name a developer knows for a node. */
@@ -56,6 +56,12 @@ export interface SessionSlot {
   script: string;
   /** The captured variable holding the session's variables, e.g. `vars`. */
   variable: string;
+  /**
+   * The only properties that hold the operator's values (`_`, `_error`);
+   * what the others hold is the console's (the helpers it gives every
+   * session). Default: all of them.
+   */
+  only?: string[];
 }
 
 /** What belongs to whom, for {@link HolderIndex.seeds}. */
@@ -69,6 +75,14 @@ export interface Ownership {
   consoleScripts?: string[];
   /** Where console sessions keep their variables (shown as the session's). */
   sessionSlots?: SessionSlot[];
+  /**
+   * Closure variables of the console's scripts that hold a session's
+   * machinery (the layers a snippet resolves names through): the
+   * console's, though a function the session made reaches them through
+   * its scope. So is any object holding a session's variables object by
+   * a property (the layers a snippet is bound to).
+   */
+  sessionMachinery?: SessionSlot[];
 }
 
 /** Seed kinds of {@link HolderIndex.seeds}. */
@@ -452,18 +466,21 @@ export class HolderIndex {
     const seeds = new Uint8Array(graph.nodeCount);
     const parts = ownership.consoleScripts ?? [];
     const slots = ownership.sessionSlots ?? [];
+    const machinery = ownership.sessionMachinery ?? [];
     this.#consoleParts = parts;
     if (parts.length === 0) return seeds;
     const isConsole = (url: string) => this.isConsoleUrl(url);
     const closureCode = graph.nodeTypes.indexOf("closure");
     const consoleClosure = new Uint8Array(graph.nodeCount);
     const builtins: number[] = [];
+    // Session scopes whose other properties hold the console's helpers.
+    const sessionOnly = new Map<number, Set<string>>();
     for (let n = 0; n < graph.nodeCount; n++) {
       if (graph.nodeTypeCode(n) === closureCode) {
         const url = this.closureUrl(n);
         if (url === "") builtins.push(n);
         if (!isConsole(url)) {
-          if (url.startsWith(SNIPPET_PREFIX)) seeds[n] = SEED_SNIPPET;
+          if (isSnippetCode(url)) seeds[n] = SEED_SNIPPET;
           else if (isAppUrl(url)) seeds[n] = SEED_DEVELOPER;
           continue;
         }
@@ -478,13 +495,20 @@ export class HolderIndex {
             if (vars >= 0) {
               seeds[vars] = SEED_SESSION;
               this.#sessionScopes.add(vars);
+              if (slot.only) sessionOnly.set(vars, new Set(slot.only));
             }
+          }
+          for (const slot of machinery) {
+            if (!url.endsWith(slot.script)) continue;
+            const held = graph.child(context, slot.variable);
+            if (held >= 0) seeds[held] = SEED_CONSOLE;
           }
         }
       } else if (this.#isScript(n)) {
         if (isConsole(this.#scriptUrlOf(n))) seeds[n] = SEED_CONSOLE;
       }
     }
+    this.#sessionHelpers(seeds, sessionOnly);
     for (const module of new Set(this.#moduleOfContext.values())) {
       if (isConsole(this.moduleUrl(module))) seeds[module] = SEED_CONSOLE;
     }
@@ -493,10 +517,20 @@ export class HolderIndex {
     }
     // Suspended async functions and generators of the console: their
     // function is a console closure; their scope is the console's too. So
-    // are timers whose callback is the console's.
+    // are timers whose callback is the console's, and objects holding a
+    // session's variables by a property (the layers a snippet is bound to:
+    // a hook the session made reaches them through its scope).
+    const scopes = this.#sessionScopes;
+    const propertyEdge = graph.edgeTypes.indexOf("property");
     for (let n = 0; n < graph.nodeCount; n++) {
       const end = graph.firstEdge[n + 1]!;
       for (let e = graph.firstEdge[n]!; e < end; e++) {
+        if (
+          seeds[n] === 0 && graph.edgeTypeCode(e) === propertyEdge &&
+          scopes.has(graph.edgeTarget(e))
+        ) {
+          seeds[n] = SEED_CONSOLE;
+        }
         const name = this.#nameOf(e);
         if (
           name === Name.Callback && consoleClosure[graph.edgeTarget(e)] === 1
@@ -517,6 +551,29 @@ export class HolderIndex {
     }
     this.#consoleAsync(seeds, builtins);
     return seeds;
+  }
+
+  /**
+   * The console's helpers beside a session's values, which a function the
+   * session made reaches through its scope before the console does: what
+   * a session scope's other properties hold (see {@link SessionSlot.only}).
+   */
+  #sessionHelpers(
+    seeds: Uint8Array,
+    sessionOnly: Map<number, Set<string>>,
+  ): void {
+    const graph = this.#graph;
+    const propertyEdge = graph.edgeTypes.indexOf("property");
+    const mark = (n: number) => {
+      if (seeds[n] === 0) seeds[n] = SEED_CONSOLE;
+    };
+    for (const [scope, only] of sessionOnly) {
+      const end = graph.firstEdge[scope + 1]!;
+      for (let e = graph.firstEdge[scope]!; e < end; e++) {
+        if (graph.edgeTypeCode(e) !== propertyEdge) continue;
+        if (!only.has(String(graph.edgeName(e)))) mark(graph.edgeTarget(e));
+      }
+    }
   }
 
   /**
@@ -648,6 +705,15 @@ export class HolderIndex {
     return this.#sessionScopes.has(node);
   }
 
+  /**
+   * The objects in which console sessions keep their variables.
+   *
+   * @returns Their ordinals.
+   */
+  sessionScopes(): number[] {
+    return [...this.#sessionScopes];
+  }
+
   #indexExports(module: number): void {
     const graph = this.#graph;
     const end = graph.firstEdge[module + 1]!;
@@ -747,16 +813,13 @@ export class HolderIndex {
 /** What a `//# sourceURL=` names: `<console:3>` or a URL. */
 const SOURCE_URL = /^(<[^<>\s]+>|[a-z][a-z0-9+.-]*:[^\s]+)$/;
 
-/** Script URLs of code a console session compiled. */
-const SNIPPET_PREFIX = "<console:";
-
 /**
  * Whether a script URL is a local module (the service's, or the console's:
  * the caller tells them apart), not the runtime's (`ext:`, `node:`), an npm
  * package's or a console snippet's.
  */
 function isAppUrl(url: string): boolean {
-  return isDeveloperCode(url) && !url.startsWith(SNIPPET_PREFIX);
+  return isDeveloperCode(url) && !isSnippetCode(url);
 }
 
 /**

@@ -33,7 +33,7 @@ import {
 } from "./describe.ts";
 import { NO_EDGE } from "./shortest_paths.ts";
 import type { Holder } from "./holders.ts";
-import { isDeveloperCode } from "./code_kinds.ts";
+import { isDeveloperCode, isSnippetCode } from "./code_kinds.ts";
 import { isAllocatedIn } from "./snapshot_ids.ts";
 import { namePrefixTest } from "./graph.ts";
 
@@ -106,8 +106,15 @@ class LeakFinder {
   readonly #codeType: number;
   readonly #syntheticType: number;
   readonly #arrayType: number;
+  readonly #closureType: number;
   /** The nodes looked at: reachable, and not the console's unless `all`. */
   readonly #mask: Uint8Array;
+  /**
+   * Per new object that dominates a session's variables object (a hook
+   * that alone keeps a closed session's scope): what that scope retains,
+   * which is counted under the scope's own rows, not again under it.
+   */
+  #scopesUnder: Map<number, number> | undefined;
   /** Climb results per node: the node reached (-1: not climbed yet). */
   readonly #climbTo: Int32Array;
   /** And whether that node dominates it (see {@link Climb}). */
@@ -133,6 +140,7 @@ class LeakFinder {
     this.#codeType = graph.nodeTypes.indexOf("code");
     this.#syntheticType = graph.nodeTypes.indexOf("synthetic");
     this.#arrayType = graph.nodeTypes.indexOf("array");
+    this.#closureType = graph.nodeTypes.indexOf("closure");
     this.#mask = all ? analysis.paths.reachable : analysis.counted;
     this.#climbTo = new Int32Array(graph.nodeCount).fill(-1);
     this.#climbKind = new Uint8Array(graph.nodeCount);
@@ -218,22 +226,67 @@ class LeakFinder {
     return isAllocatedIn(this.#a.graph.nodeId(v), this.#since, this.#until);
   }
 
+  /**
+   * What a member retains that is its own: its retained size less the
+   * session scopes it dominates (anchors of rows of their own).
+   */
+  #retained(v: number): number {
+    if (!this.#scopesUnder) this.#indexScopesUnder();
+    return this.#a.retained[v]! - (this.#scopesUnder!.get(v) ?? 0);
+  }
+
+  #indexScopesUnder(): void {
+    const { retained, dominator } = this.#a;
+    const under = new Map<number, number>();
+    for (const scope of this.#a.holders.sessionScopes()) {
+      // The nearest member above the scope, then each member above it.
+      let at = dominator[scope]!;
+      for (let hops = 0; hops < 1_000_000; hops++) {
+        if (at === 0 || this.#isAnchor(at) || this.#isMember(at)) break;
+        const d = dominator[at]!;
+        if (d === at) break;
+        at = d;
+      }
+      for (let hops = 0; hops < 1_000_000 && this.#isMember(at); hops++) {
+        under.set(at, (under.get(at) ?? 0) + retained[scope]!);
+        if (this.#climb(at) !== Climb.Dominated) break;
+        at = this.#climbTo[at]!;
+      }
+    }
+    this.#scopesUnder = under;
+  }
+
   /** Counted (not the console's, unless `all`), new, and a JS-level object. */
   #isMember(v: number): boolean {
     return this.#mask[v] === 1 && this.#isNew(v) && this.#isCandidate(v) &&
       !this.#isCode(v);
   }
 
+  /**
+   * A JS-level object, not storage: V8's internals, and the objects in
+   * which a console session keeps its variables (its variables are what
+   * may leak, each one on its own, see {@link LeakFinder.#isAnchor}).
+   */
   #isCandidate(v: number): boolean {
     const graph = this.#a.graph;
     if (this.#candidateType[graph.nodeTypeCode(v)] !== 1) return false;
-    return !this.#isInternal(v);
+    return !this.#isInternal(v) && !this.#a.holders.isSessionScope(v);
+  }
+
+  /**
+   * Where a leak hangs off: the old heap, or a console session's variables
+   * object however new (a session opened after the baseline): what a
+   * session's variable holds is the operator's, named by the variable,
+   * never folded into the console's objects that hold the session.
+   */
+  #isAnchor(v: number): boolean {
+    return !this.#isNew(v) || this.#a.holders.isSessionScope(v);
   }
 
   /**
    * Climbs the dominator chain of `v` through new storage (and the
    * console's wrappers) to the first new object (then `v` is part of it)
-   * or the first old node, its anchor.
+   * or the first anchor (see {@link LeakFinder.#isAnchor}).
    */
   #climb(v: number): Climb {
     const { dominator } = this.#a;
@@ -247,14 +300,14 @@ class LeakFinder {
         to = 0;
         break;
       }
+      if (this.#isAnchor(d)) {
+        to = d;
+        break;
+      }
       const known = this.#climbTo[d]!;
       if (known >= 0 && !this.#isMember(d)) {
         to = known;
         kind = this.#climbKind[d]!;
-        break;
-      }
-      if (!this.#isNew(d)) {
-        to = d;
         break;
       }
       if (this.#isMember(d)) {
@@ -304,7 +357,7 @@ class LeakFinder {
         break;
       }
       first = from;
-      if (!this.#isNew(from)) return from;
+      if (this.#isAnchor(from)) return from;
       at = from;
     }
     return first >= 0 ? first : to;
@@ -357,7 +410,9 @@ class LeakFinder {
     const type = graph.nodeType(anchor);
     if (type === "array") return true;
     if (type !== "object") return false;
-    if (holders.isGlobal(anchor)) return false;
+    if (holders.isGlobal(anchor) || holders.isSessionScope(anchor)) {
+      return false;
+    }
     if (graph.child(anchor, "table") >= 0) return true;
     if (isDictionary(graph, anchor)) return true;
     const end = graph.firstEdge[anchor + 1]!;
@@ -466,15 +521,15 @@ class LeakFinder {
    * store).
    */
   #sizeOf(group: Group): number {
-    const { retained, dominator, graph } = this.#a;
+    const { dominator, graph } = this.#a;
     const mask = this.#mask;
     let size = 0;
     const seen = new Set<number>();
     for (const m of group.members) {
-      size += retained[m]!;
+      size += this.#retained(m);
       for (let at = dominator[m]!, hops = 0; hops < 1_000; hops++) {
         if (
-          at === 0 || at === group.anchor || !this.#isNew(at) || seen.has(at)
+          at === 0 || at === group.anchor || this.#isAnchor(at) || seen.has(at)
         ) break;
         seen.add(at);
         if (mask[at] === 1) size += graph.selfSize(at);
@@ -493,11 +548,12 @@ class LeakFinder {
    */
   #describe(group: Group, size: number): LeakGroup {
     const a = this.#a;
-    const { retained, graph } = a;
+    const { graph } = a;
+    const retained = (v: number) => this.#retained(v);
     // A member holding much of the group may be a container or a chain:
     // counted by what it holds.
     const units = group.members.flatMap((m) =>
-      retained[m]! >= size * 0.1 ? this.#unfold(m) : [m]
+      retained(m) >= size * 0.1 ? this.#unfold(m) : [m]
     );
     const classes = new Map<string, LeakClass>();
     let example = units[0]!;
@@ -506,8 +562,8 @@ class LeakFinder {
       let row = classes.get(name);
       if (!row) classes.set(name, row = { name, count: 0, retainedSize: 0 });
       row.count++;
-      row.retainedSize += retained[u]!;
-      if (retained[u]! > retained[example]!) example = u;
+      row.retainedSize += retained(u);
+      if (retained(u) > retained(example)) example = u;
     }
     const rows = [...classes.values()].sort((x, y) =>
       y.retainedSize - x.retainedSize
@@ -516,7 +572,7 @@ class LeakFinder {
     // The example is one of the main class.
     if (this.#unitClass(example) !== main.name) {
       example = units.filter((u) => this.#unitClass(u) === main.name)
-        .reduce((x, y) => retained[y]! > retained[x]! ? y : x);
+        .reduce((x, y) => retained(y) > retained(x) ? y : x);
     }
     const held = describeHolder(a, example);
     if (group.hop.endsWith("<key>")) {
@@ -558,7 +614,7 @@ class LeakFinder {
    * promise chain).
    */
   #unfold(root: number): number[] {
-    const { retained } = this.#a;
+    const retained = (v: number) => this.#retained(v);
     const chain = new Map<string, number[]>();
     let at = root;
     for (let steps = 0; steps < 1_000_000; steps++) {
@@ -566,10 +622,10 @@ class LeakFinder {
       let held = 0;
       let big = -1;
       for (const k of kids) {
-        held += retained[k]!;
-        if (big < 0 || retained[k]! > retained[big]!) big = k;
+        held += retained(k);
+        if (big < 0 || retained(k) > retained(big)) big = k;
       }
-      if (kids.length >= MANY_CHILDREN && held >= retained[at]! * 0.5) {
+      if (kids.length >= MANY_CHILDREN && held >= retained(at) * 0.5) {
         return kids;
       }
       const cls = this.#unitClass(at);
@@ -579,7 +635,7 @@ class LeakFinder {
       // Down the spine: the part holding most of it, or the next link of
       // a chain (same class) however little is left below.
       if (big < 0) break;
-      if (retained[big]! < retained[at]! * 0.8) {
+      if (retained(big) < retained(at) * 0.8) {
         const link = kids.find((k) => this.#unitClass(k) === cls);
         if (link === undefined) break;
         big = link;
@@ -680,6 +736,11 @@ class LeakFinder {
    * shared info), or off a module of the runtime or a package loaded since
    * the baseline (its record, or a function of its new script). A
    * developer's module loaded since then is not: what it holds may leak.
+   * Nor is a function a console session made, nor what it holds: its
+   * scope (the session's variables, a variable it closes over) and its
+   * properties are the operator's data, whatever holds the function; its
+   * code hangs off code nodes (shared info, feedback), met first on the
+   * way up.
    */
   #isCode(v: number): boolean {
     const { graph, paths } = this.#a;
@@ -699,7 +760,7 @@ class LeakFinder {
         break;
       }
       const from = graph.edgeSource(e);
-      if (from === 0) {
+      if (from === 0 || this.#isSnippetFunction(from)) {
         answer = 2;
         break;
       }
@@ -713,9 +774,17 @@ class LeakFinder {
     return answer === 1;
   }
 
+  /** A function compiled by a console session (`<console:N>`). */
+  #isSnippetFunction(n: number): boolean {
+    const { graph, holders } = this.#a;
+    return graph.nodeTypeCode(n) === this.#closureType &&
+      isSnippetCode(holders.closureUrl(n));
+  }
+
   /**
    * A module record, or a function, of a runtime or package module
-   * loaded since the baseline.
+   * loaded since the baseline (not the developer's code: a local module
+   * or a console snippet).
    */
   #isLoaded(n: number): boolean {
     const { graph, holders } = this.#a;
@@ -724,18 +793,13 @@ class LeakFinder {
     if (type === "closure") {
       const script = holders.closureScript(n);
       return script >= 0 && this.#isNew(script) &&
-        !isLocalCode(holders.closureUrl(n));
+        !isDeveloperCode(holders.closureUrl(n));
     }
     if (type !== "native" && type !== "hidden" && type !== "object") {
       return false;
     }
-    return holders.isModuleRecord(n) && !isLocalCode(holders.moduleUrl(n));
+    return holders.isModuleRecord(n) && !isDeveloperCode(holders.moduleUrl(n));
   }
-}
-
-/** A local module's URL (not the runtime's, a package's or a snippet's). */
-function isLocalCode(url: string): boolean {
-  return isDeveloperCode(url) && !url.startsWith("<");
 }
 
 /** Adds objects to a tally. */

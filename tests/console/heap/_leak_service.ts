@@ -16,14 +16,27 @@ import { TestConnection } from "../_console_client.ts";
 /** Where the leak modules live. */
 export const LEAKS_DIR = new URL("../../fixtures/leaks/", import.meta.url);
 
-/** A running service and its console session. */
-export interface LeakService {
-  /** The service's base URL. */
-  url: string;
+/** A console session of the service, over its own connection. */
+export interface ConsoleSession {
   /** Evaluates a snippet; returns its rendered value (throws on an error). */
   run(code: string): Promise<string>;
   /** Evaluates an expression and returns its awaited value, through JSON. */
   data<T>(code: string): Promise<T>;
+  /** Disconnects (the service ends the session, see `closedSessions`). */
+  close(): void;
+}
+
+/** A running service and its console session. */
+export interface LeakService extends Omit<ConsoleSession, "close"> {
+  /** The service's base URL. */
+  url: string;
+  /** Opens another console session (a new connection, a scope of its own). */
+  openSession(): Promise<ConsoleSession>;
+  /**
+   * Waits until the service has logged the end of `count` console
+   * sessions in all.
+   */
+  closedSessions(count: number): Promise<void>;
   /** Imports a leak module as `name` in the session. */
   importModule(file: string, name: string): Promise<void>;
   /**
@@ -65,6 +78,60 @@ export async function startLeakService(
   const url = listening.match(/(http:\/\/\S+)/)![1]!;
   const line = await service.stdout.waitFor(/^console listening on /);
   const port = Number(line.match(/:(\d+)$/)![1]);
+  const { run, data, close } = await openConsoleSession(port, token);
+  const opened = [close];
+  let closed = 0;
+  let stopped = false;
+  return {
+    url,
+    run,
+    data,
+    async openSession() {
+      const session = await openConsoleSession(port, token);
+      opened.push(session.close);
+      return session;
+    },
+    async closedSessions(count) {
+      // The service logs each session's end on stderr.
+      while (closed < count) {
+        await service.stderr.waitFor(/^console session \d+ .*closed$/, 60_000);
+        closed++;
+      }
+    },
+    async importModule(file, name) {
+      await run(
+        `const ${name} = await import(${
+          JSON.stringify(new URL(file, LEAKS_DIR).href)
+        }); undefined`,
+      );
+    },
+    async hookLookup(hook) {
+      await run(
+        `var __lookup = __lookup ?? users.lookup; users.lookup = (userId) => { (${hook})(\`\${userId}-\${crypto.randomUUID()}\`); return __lookup(userId); }; undefined`,
+      );
+    },
+    async unhook() {
+      await run("if (__lookup) users.lookup = __lookup; undefined");
+    },
+    async load(requests) {
+      const report = await sendLoad(`${url}users/random`, requests, 8);
+      assert.equal(report.ok, requests, JSON.stringify(report));
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const close of opened) close();
+      service.child.kill("SIGTERM");
+      await service.finish();
+    },
+  };
+}
+
+/** Opens a console session and says hello with the token. */
+async function openConsoleSession(
+  port: number,
+  token: string,
+): Promise<ConsoleSession> {
   const session = await TestConnection.open(port);
   assert.equal((await session.hello(token))?.type, "hello");
   let id = 0;
@@ -90,36 +157,5 @@ export async function startLeakService(
     );
     return JSON.parse(printed.join(""));
   };
-  let stopped = false;
-  return {
-    url,
-    run,
-    data,
-    async importModule(file, name) {
-      await run(
-        `const ${name} = await import(${
-          JSON.stringify(new URL(file, LEAKS_DIR).href)
-        }); undefined`,
-      );
-    },
-    async hookLookup(hook) {
-      await run(
-        `var __lookup = __lookup ?? users.lookup; users.lookup = (userId) => { (${hook})(\`\${userId}-\${crypto.randomUUID()}\`); return __lookup(userId); }; undefined`,
-      );
-    },
-    async unhook() {
-      await run("if (__lookup) users.lookup = __lookup; undefined");
-    },
-    async load(requests) {
-      const report = await sendLoad(`${url}users/random`, requests, 8);
-      assert.equal(report.ok, requests, JSON.stringify(report));
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      session.close();
-      service.child.kill("SIGTERM");
-      await service.finish();
-    },
-  };
+  return { run, data, close: () => session.close() };
 }

@@ -8,6 +8,7 @@ import {
   split,
 } from "./_fixture.ts";
 import { HeapBuilder } from "./_builder.ts";
+import { consoleOwnership } from "../../../console/heap/code_kinds.ts";
 
 const USERS_URL = "file:///app/lib/users.ts";
 const CONSOLE_URL = "file:///app/console/toolkit/heap.ts";
@@ -333,4 +334,90 @@ Deno.test("`HeapAnalysis.pick()` stands for the largest group of a class, new on
   const none = a.pick("User", { since: b.idOf(b.nodes.length) });
   assert.equal(none?.since, 0, "none new: among all");
   assert.equal(a.pick("NoSuchClass"), undefined);
+});
+
+Deno.test("`HeapAnalysis.leaks()` names a new session's variables, also when only its hook keeps them", () => {
+  const ownership = consoleOwnership("file:///app/console/");
+  for (const closed of [false, true]) {
+    for (const retyped of [false, true]) {
+      const b = new HeapBuilder();
+      const users = b.node("object", "Object", 40);
+      b.module(`${LIB}app.ts`, { users });
+      const scopeScript = b.script("file:///app/console/eval/scope.ts");
+      b.root(b.closure("createSessionScope", scopeScript));
+      // A hook's snippet compiled by `new Function` (named by its
+      // `//# sourceURL`): before the baseline when the operator retyped a
+      // snippet the console had cached.
+      const snippet = () => {
+        const script = b.node("code", "system / Script", 160);
+        b.edge(script, "hidden", 5, b.node("string", "<console:2>", 32));
+        return script;
+      };
+      const cached = retyped ? snippet() : -1;
+      // The console's cache keeps the compiled snippet.
+      if (retyped) b.root(b.closure("", cached));
+      const since = baseline(b);
+      // The session, opened after the baseline: its variables, its
+      // fallback layer (whose setter closes over them), the layers a
+      // snippet is bound to, and the hook it installed, whose scope
+      // resolves names through the layers.
+      const vars = b.node("object", "Object", 24);
+      const fallback = b.node("object", "Object", 24);
+      const setter = b.closure("set", scopeScript);
+      b.scope(setter, { vars, fallbackLayer: fallback });
+      b.prop(fallback, "set total", setter);
+      const layers = b.node("object", "Object", 40);
+      b.prop(layers, "vars", vars);
+      b.prop(layers, "fallback", fallback);
+      const hook = b.closure("", retyped ? cached : snippet());
+      const factory = b.node("object", "system / Context", 40);
+      b.edge(factory, "context", "__ce$", layers);
+      const withFallback = b.node("object", "system / Context", 40);
+      b.edge(withFallback, "internal", "extension", fallback);
+      b.edge(withFallback, "internal", "previous", factory);
+      const withVars = b.node("object", "system / Context", 40);
+      b.edge(withVars, "internal", "extension", vars);
+      b.edge(withVars, "internal", "previous", withFallback);
+      b.edge(hook, "internal", "context", withVars);
+      b.prop(users, "lookup", hook);
+      if (!closed) {
+        // The console's evaluator holds an open session's layers.
+        const evaluate = b.closure(
+          "evaluate",
+          b.script("file:///app/console/eval/evaluator.ts"),
+        );
+        b.scope(evaluate, { layers });
+        b.root(evaluate);
+      }
+      // What the hook keeps: `kept.push(...)` per request.
+      const kept = b.node("object", "Array", 16);
+      b.prop(vars, "kept", kept);
+      const elements = b.node("array", "", 160);
+      b.edge(kept, "internal", "elements", elements);
+      for (let i = 0; i < 20; i++) {
+        const entry = b.node("object", "Object", 40);
+        b.edge(elements, "element", i, entry);
+        b.prop(entry, "pad", b.node("string", "x".repeat(20) + i, 360));
+      }
+      const rows = b.analyse(ownership).leaks(since);
+      const what = `closed: ${closed}, retyped: ${retyped}: ${
+        JSON.stringify(rows.map((r) => [r.holder, r.via, r.retainedSize]))
+      }`;
+      const [row, ...rest] = rows;
+      assert.deepEqual(row?.holder, { kind: "session", name: "kept" }, what);
+      assert.equal(row.via.at(-1), "[*]", what);
+      assert.equal(row.owner, "session", what);
+      assert.equal(row.count, 20, what);
+      assert.equal(row.retainedSize, 16 + 160 + 20 * 400, what);
+      // The rest (the hook, a closed session's scope) is small, and does
+      // not count `kept` again: the rows add up to no more than is new.
+      for (const other of rest) assert.ok(other.retainedSize < 1_000, what);
+      const fresh = b.nodes.reduce(
+        (sum, n, i) => b.idOf(i) > since ? sum + n.size : sum,
+        0,
+      );
+      const counted = rows.reduce((sum, r) => sum + r.retainedSize, 0);
+      assert.ok(counted <= fresh, `${counted} > ${fresh}: ${what}`);
+    }
+  }
 });
