@@ -157,22 +157,14 @@ Deno.test({
       );
       // RSS: the child's memory is not the service's. During the capture
       // the service only reads the text back (in-process it also builds the
-      // snapshot); after it, both hand their garbage back (FFI is granted
-      // here) but a fork capture leaves less behind.
+      // snapshot). What each leaves after is not compared: the fork run goes
+      // first and starts the analysis worker, whose memory (~100 MiB, with
+      // the text read back) the in-process run then counts as its "before"
+      // (docs/capture.md: the service's RSS after, measured by bench:capture).
       const grew = (r: Captured) => r.rssPeak - r.rssBefore;
-      const left = (r: Captured) => r.rssAfter - r.rssBefore;
       assert.ok(
         grew(fork) < grew(inProcess),
         `peak growth: fork ${grew(fork)}, in-process ${grew(inProcess)}`,
-      );
-      assert.ok(
-        left(fork) < left(inProcess),
-        `left: fork ${left(fork)}, in-process ${left(inProcess)}`,
-      );
-      // What stays is the analysis worker's (its isolate, once started).
-      assert.ok(
-        left(fork) < 20 * 2 ** 20,
-        `fork: rss ${fork.rssBefore} → ${fork.rssAfter}`,
       );
     } finally {
       await helper.stop();
