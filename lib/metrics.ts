@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { LeakAlarmReadings } from "../console/toolkit/leak_alarm.ts";
+import { openHandles } from "../console/toolkit/process_handles.ts";
 import type { CacheStats } from "./users.ts";
 
 /** One route and status's request count. */
@@ -78,19 +80,7 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 type Registry = { metrics(): Promise<string> };
 const registries = new WeakMap<MetricsSource, Registry>();
 
-/** What the leak alarm reports on `/metrics`. */
-export interface LeakAlarmReadings {
-  /** V8 heap used after the latest full GC, bytes (`NaN` before the first). */
-  floorBytes: number;
-  /** Theil–Sen growth of that floor over the alarm's window (`NaN` until judged). */
-  growthBytesPerSecond: number;
-  /** Whether the alarm suspects a leak now. */
-  suspected: boolean;
-  /** Full-GC samples taken since start. */
-  samples: number;
-  /** V8's heap size limit (`--max-old-space-size`), bytes. */
-  heapLimitBytes: number;
-}
+export type { LeakAlarmReadings };
 
 let leakAlarm: (() => LeakAlarmReadings) | undefined;
 
@@ -110,6 +100,20 @@ let leakAlarm: (() => LeakAlarmReadings) | undefined;
  *   suspected: true,
  *   samples: 6,
  *   heapLimitBytes: 2 ** 31,
+ *   externalFloorBytes: 5e6,
+ *   externalGrowthBytesPerSecond: 9e5,
+ *   rssFloorBytes: 6e7,
+ *   nativeFloorBytes: 3e7,
+ *   nativeGrowthBytesPerSecond: 0,
+ *   openResources: 5,
+ *   openResourcesGrowthPerSecond: 0,
+ *   openFds: NaN,
+ *   heapSuspected: false,
+ *   externalSuspected: true,
+ *   nativeSuspected: false,
+ *   handlesSuspected: false,
+ *   forcedGcs: 3,
+ *   ignoredSamples: 0,
  * }));
  * const text = await renderMetrics({
  *   cache: new Map(),
@@ -119,6 +123,7 @@ let leakAlarm: (() => LeakAlarmReadings) | undefined;
  * exposeLeakAlarm(undefined);
  * assert.match(text, /^leakwatch_leak_suspected 1$/m);
  * assert.match(text, /^leakwatch_heap_after_gc_bytes 123$/m);
+ * assert.match(text, /^leakwatch_external_leak_suspected 1$/m);
  * ```
  */
 export function exposeLeakAlarm(
@@ -133,7 +138,8 @@ export function exposeLeakAlarm(
  * (Deno lets only `--allow-all` read `/proc/self`), the handle and request
  * counts (Deno's `process._getActiveHandles()` is always empty) and the GC
  * histogram (Deno emits no `gc` performance entries). Resident memory comes
- * from `Deno.memoryUsage()` instead.
+ * from `Deno.memoryUsage()` instead. The descriptor counts stay where
+ * `/proc/self/fd` can be read (under `--allow-all`).
  */
 export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
   "process_resident_memory_bytes",
@@ -184,7 +190,9 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
   addLeakAlarmGauges(Gauge, registers);
   const defaults = new Registry();
   collectDefaultMetrics({ register: defaults });
+  const fdsReadable = openHandles().fds !== null;
   for (const name of UNSUPPORTED_DEFAULT_METRICS) {
+    if (fdsReadable && FD_METRICS.includes(name)) continue;
     defaults.removeSingleMetric(name);
   }
   const gauge = (name: string, help: string, read: () => number) =>
@@ -270,6 +278,9 @@ const CACHE_COUNTERS: Record<string, [keyof CacheStats, string]> = {
   ],
 };
 
+/** prom-client's descriptor counts, which work where `/proc/self/fd` is readable. */
+const FD_METRICS = ["process_open_fds", "process_max_fds"];
+
 /** The leak alarm's gauges: the reading each shows (`suspected` as 1 or 0) and help. */
 const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
   leakwatch_heap_after_gc_bytes: [
@@ -282,7 +293,7 @@ const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
   ],
   leakwatch_leak_suspected: [
     "suspected",
-    "1 while the leak alarm suspects a leak, else 0.",
+    "1 while the leak alarm suspects a leak of any kind (JS heap, external, native memory, open handles), else 0.",
   ],
   leakwatch_heap_after_gc_samples: [
     "samples",
@@ -291,5 +302,57 @@ const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
   leakwatch_heap_limit_bytes: [
     "heapLimitBytes",
     "V8's heap size limit (--max-old-space-size), in bytes.",
+  ],
+  leakwatch_external_after_gc_bytes: [
+    "externalFloorBytes",
+    "V8 external memory (ArrayBuffer and typed-array backing stores) right after the latest full GC, in bytes.",
+  ],
+  leakwatch_external_growth_bytes_per_second: [
+    "externalGrowthBytesPerSecond",
+    "Growth of the external memory after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  ],
+  leakwatch_rss_after_gc_bytes: [
+    "rssFloorBytes",
+    "Resident memory right after the latest full GC, in bytes.",
+  ],
+  leakwatch_native_after_gc_bytes: [
+    "nativeFloorBytes",
+    "Resident memory outside the V8 heap and its external memory right after the latest full GC (native code: the runtime, zlib, sqlite...), in bytes.",
+  ],
+  leakwatch_native_growth_bytes_per_second: [
+    "nativeGrowthBytesPerSecond",
+    "Growth of that native memory over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  ],
+  leakwatch_open_resources: [
+    "openResources",
+    "Open Deno resources (files, sockets, fetch bodies, child processes...) at the leak alarm's latest sample.",
+  ],
+  leakwatch_open_resources_growth_per_second: [
+    "openResourcesGrowthPerSecond",
+    "Growth of the open Deno resources over the leak alarm's window (Theil-Sen slope), per second.",
+  ],
+  leakwatch_heap_leak_suspected: [
+    "heapSuspected",
+    "1 while the leak alarm suspects the JS heap, else 0.",
+  ],
+  leakwatch_external_leak_suspected: [
+    "externalSuspected",
+    "1 while the leak alarm suspects external memory (ArrayBuffers), else 0.",
+  ],
+  leakwatch_native_leak_suspected: [
+    "nativeSuspected",
+    "1 while the leak alarm suspects native memory, else 0.",
+  ],
+  leakwatch_handle_leak_suspected: [
+    "handlesSuspected",
+    "1 while the leak alarm suspects open resources or file descriptors, else 0.",
+  ],
+  leakwatch_forced_gcs: [
+    "forcedGcs",
+    "Full GCs the leak alarm ran itself since start (when V8 ran none for a tenth of its window).",
+  ],
+  leakwatch_ignored_samples: [
+    "ignoredSamples",
+    "Samples the leak alarm ignored since start (taken during or just after a heap capture).",
   ],
 };

@@ -165,15 +165,7 @@ async function startLeakAlarmFor(
     "../console/toolkit/leak_alarm.ts"
   );
   const alarm = startLeakAlarm(config.leakAlarm);
-  const heapLimit = (await import("node:v8")).default.getHeapStatistics()
-    .heap_size_limit;
-  exposeLeakAlarm(() => ({
-    floorBytes: alarm.latest?.bytes ?? NaN,
-    growthBytesPerSecond: alarm.detector.assessment.bytesPerSecond,
-    suspected: alarm.detector.suspected,
-    samples: alarm.samplesTotal,
-    heapLimitBytes: heapLimit,
-  }));
+  exposeLeakAlarm(() => alarm.readings());
   return async () => {
     exposeLeakAlarm(undefined);
     await alarm.stop();

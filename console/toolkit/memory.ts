@@ -8,6 +8,7 @@
 import { getHeapStatistics } from "node:v8";
 import { formatBytes, renderTable, withInspect } from "./report.ts";
 import { captureStats } from "./toolkit_state.ts";
+import { type OpenHandles, openHandles } from "./process_handles.ts";
 
 /**
  * Peak RSS growth of a snapshot-based helper, as a multiple of heap used.
@@ -78,6 +79,8 @@ export interface MemReport {
   snapshotHeapEstimate: number;
   /** RSS around this process's last capture, or null before the first. */
   lastCapture: LastCaptureMemory | null;
+  /** Open Deno resources by type, and file descriptors where readable. */
+  handles: OpenHandles;
 }
 
 /** RSS before and after the last capture. */
@@ -133,6 +136,7 @@ export function mem(): MemReport {
     heapLimit: heapRoom().limit,
     snapshotHeapEstimate: estimateCaptureHeap(usage.heapUsed),
     lastCapture: lastCaptureMemory(),
+    handles: openHandles(),
   };
   return withInspect(report, () => {
     const rows: Array<[string, string, string]> = [
@@ -159,6 +163,21 @@ export function mem(): MemReport {
         } of it (~${V8_CAPTURE_FACTOR}× heap used)`,
       ],
     ];
+    const handles = report.handles;
+    rows.push([
+      "open Deno resources",
+      String(handles.resources),
+      Object.entries(handles.byType).sort((a, b) => b[1] - a[1])
+        .map(([type, n]) => `${type} ${n}`).join(", "),
+    ], [
+      "open file descriptors",
+      handles.fds === null ? "unknown" : String(handles.fds),
+      handles.fds === null
+        ? handles.fdsProblem ?? ""
+        : handles.maxFds === null
+        ? ""
+        : `of ${handles.maxFds} allowed`,
+    ]);
     const last = report.lastCapture;
     if (last) {
       rows.push(

@@ -9,6 +9,7 @@
 
 import { AnalysisClient } from "../heap/worker_client.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
+import { beginDisturbance } from "./memory_disturbance.ts";
 import { closeTrim, trimAllocator } from "./release_memory.ts";
 
 /** Counters of captures made by this process. */
@@ -33,6 +34,8 @@ interface State {
   link: InspectorLink | undefined;
   lock: Promise<unknown>;
   garbagePending: boolean;
+  /** Ends the capture's mark for the leak alarm (memory_disturbance.ts). */
+  endDisturbance: (() => void) | undefined;
   analysis: AnalysisClient | undefined;
   sampling: { interval: number } | undefined;
   stats: CaptureStats;
@@ -42,6 +45,7 @@ const state: State = {
   link: undefined,
   lock: Promise.resolve(),
   garbagePending: false,
+  endDisturbance: undefined,
   analysis: undefined,
   sampling: undefined,
   stats: {
@@ -127,6 +131,7 @@ export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
 export function captureStarting(): void {
   state.stats.rssBefore = Deno.memoryUsage().rss;
   state.garbagePending = true;
+  state.endDisturbance ??= beginDisturbance("heap capture");
 }
 
 /**
@@ -164,9 +169,14 @@ export function captureStats(): CaptureStats {
 export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
-  await post("HeapProfiler.collectGarbage");
-  state.stats.trimmed = trimAllocator();
-  state.stats.rssAfter = Deno.memoryUsage().rss;
+  try {
+    await post("HeapProfiler.collectGarbage");
+    state.stats.trimmed = trimAllocator();
+    state.stats.rssAfter = Deno.memoryUsage().rss;
+  } finally {
+    state.endDisturbance?.();
+    state.endDisturbance = undefined;
+  }
   return true;
 }
 

@@ -71,7 +71,7 @@ Deno.test({
       );
       assert.match(
         lines[0]!,
-        /^leak alarm: heap after full GC growing .+\/s over the last 6 s \(\d+ samples\): floor .+ then, .+ now; sampling allocations for 2 s/,
+        /^leak alarm: JS heap after full GC growing \+[\d.]+ [KM]iB\/s over the last 6 s \(\d+ samples\): [\d.]+ MiB then, [\d.]+ MiB now; sampling allocations for 2 s to name the sites$/,
       );
       assert.equal(leak().state, "suspected");
       await until(
@@ -91,15 +91,18 @@ Deno.test({
       );
       assert.match(
         lines[1]!,
-        /^leak alarm: top live allocation sites after 2 s of sampling .*leakyAllocation.* tests\/console\/toolkit\/leak_alarm_test\.ts:\d+/,
+        /^leak alarm: top live allocation sites after 2 s of sampling every 16.0 KiB .*leakyAllocation.* tests\/console\/toolkit\/leak_alarm_test\.ts:\d+.*; leak\(\) shows them again, the alarm keeps watching$/,
       );
       const printed = Deno.inspect(leak());
       assert.match(printed, /LEAK SUSPECTED since/);
       assert.match(
         printed,
-        /heap after full GC, last \d+ of \d+ samples: .*[▁▂▃▄▅▆▇█]+/,
+        /JS heap +[\d.]+ MiB +[▁▂▃▄▅▆▇█]+ \(\d+\) +\+[\d.]+ [KM]iB\/s +LEAK SUSPECTED: growing over 6 s/,
       );
-      assert.match(printed, /last attribution .*\n {2}.*leakyAllocation/);
+      assert.match(
+        printed,
+        /last attribution .*after the JS heap tripped.*\n {2}.*leakyAllocation/,
+      );
       assert.match(printed, /heap\.leaks\(\)|too large to capture/);
       const report = JSON.parse(JSON.stringify(leak()));
       assert.equal(report.state, "suspected");
@@ -109,7 +112,7 @@ Deno.test({
       await until("the clear", () => !alarm.detector.suspected, 60_000);
       assert.match(
         lines.at(-1)!,
-        /^leak alarm cleared: heap after full GC no longer growing/,
+        /^leak alarm cleared: JS heap after full GC no longer growing \([+-][\d.]+ (B|KiB|MiB)\/s lately\), [\d.]+ MiB now; the alarm keeps watching$/,
       );
       assert.equal(leak().state, "watching");
       assert.ok(alarm.forcedGcs > 0);

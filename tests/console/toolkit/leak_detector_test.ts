@@ -8,7 +8,7 @@ import {
 const MiB = 2 ** 20;
 const OPTIONS: DetectorOptions = {
   windowMs: 60_000,
-  minGrowthBytes: 8 * MiB,
+  minGrowth: 8 * MiB,
   minGrowthRatio: 0.1,
 };
 
@@ -49,10 +49,10 @@ Deno.test("`LeakDetector` trips on a steady climb once the window is covered", (
   assert.equal(detector.since, when * 1000);
   const a = detector.assessment;
   assert.ok(
-    Math.abs(a.bytesPerSecond - 300e3) < 60e3,
-    String(a.bytesPerSecond),
+    Math.abs(a.perSecond - 300e3) < 60e3,
+    String(a.perSecond),
   );
-  assert.ok(a.floorNow > a.floorThen);
+  assert.ok(a.now > a.then);
 });
 
 Deno.test("`LeakDetector` ignores a flat noisy floor", () => {
@@ -85,18 +85,19 @@ Deno.test("`LeakDetector` does not trip on a cache that fills up and stays full"
 });
 
 Deno.test("`LeakDetector` needs both the absolute and the relative growth", () => {
-  // 6 MiB a minute: under the 8 MiB absolute threshold.
+  // 1.5 MiB a minute: under 8 MiB even over the 4-minute horizon.
   const slow = new LeakDetector(OPTIONS);
-  assert.deepEqual(feed(slow, 600, (s) => 20 * MiB + s * 0.1 * MiB), []);
-  // 12 MiB a minute on a 1 GiB floor: over 8 MiB but about 1%.
+  assert.deepEqual(feed(slow, 900, (s) => 20 * MiB + s * 0.025 * MiB), []);
+  // 12 MiB a minute on a 1 GiB floor: over 8 MiB but about 1%, and 5%
+  // over the long horizon.
   const big = new LeakDetector(OPTIONS);
-  assert.deepEqual(feed(big, 600, (s) => 1024 * MiB + s * 0.2 * MiB), []);
-  // The same climb on a 40 MiB floor trips.
+  assert.deepEqual(feed(big, 900, (s) => 1024 * MiB + s * 0.2 * MiB), []);
+  // The same climb on a 40 MiB floor trips within the first window.
   const small = new LeakDetector(OPTIONS);
-  assert.equal(
-    feed(small, 600, (s) => 40 * MiB + s * 0.2 * MiB)[0]?.[1],
-    "tripped",
-  );
+  const changes = feed(small, 600, (s) => 40 * MiB + s * 0.2 * MiB);
+  assert.equal(changes[0]?.[1], "tripped");
+  assert.ok(changes[0]![0] <= 80, String(changes[0]![0]));
+  assert.equal(small.assessment.horizonMs, 60_000);
 });
 
 Deno.test("`LeakDetector` clears when the floor stops growing, and trips again", () => {
@@ -124,10 +125,16 @@ Deno.test("`LeakDetector` stays tripped through a short pause in the climb", () 
 });
 
 Deno.test("`LeakDetector` waits for enough samples", () => {
-  const detector = new LeakDetector({ ...OPTIONS, minSamples: 8 });
+  const detector = new LeakDetector({
+    ...OPTIONS,
+    minSamples: 8,
+    longWindows: 1,
+  });
   // Four samples a minute, climbing fast: never judged.
   assert.deepEqual(feed(detector, 600, (s) => 30 * MiB + s * MiB, 15), []);
   assert.equal(detector.assessment.judged, false);
+  assert.equal(detector.assessment.verdict, "too few samples");
+  assert.equal(detector.assessment.samples, 5);
 });
 
 Deno.test("`LeakDetector` ignores out-of-order and non-finite samples", () => {
@@ -152,7 +159,7 @@ Deno.test("`LeakDetector` rejects bad thresholds with clear errors", () => {
     /Window must be positive/,
   );
   assert.throws(
-    () => new LeakDetector({ ...OPTIONS, minGrowthBytes: -1 }),
+    () => new LeakDetector({ ...OPTIONS, minGrowth: -1 }),
     /must not be negative/,
   );
   assert.throws(
