@@ -338,12 +338,12 @@ function classify(
 function functionLabel(site: Site): string {
   const name = site.frame.call.functionName || "(anonymous)";
   const callees = [...site.callees].sort((a, b) => b[1] - a[1]);
-  if (callees[0]?.[0] === "" || callees.length === 0) return name;
-  const shown = callees.slice(0, 2).map(([callee]) => callee).filter((c) =>
-    c !== ""
-  );
-  const more = callees.length - 2;
-  return `${name} › ${shown.join(", ")}${more > 0 ? ` (+${more})` : ""}`;
+  if (callees.length === 0 || callees[0]![0] === "") return name;
+  const others = callees.map(([callee]) => callee).filter((c) => c !== "");
+  const more = others.length - 2;
+  return `${name} › ${others.slice(0, 2).join(", ")}${
+    more > 0 ? ` (+${more})` : ""
+  }`;
 }
 
 /** A callee's name, with its npm package when it has one. */
