@@ -73,9 +73,10 @@ export interface LeakAlarmOptions {
   /** How long the allocation sampling after a trip lasts, in seconds. */
   profileSeconds: number;
   /**
-   * Average bytes between allocation samples (default: chosen from the
-   * heap's growth so that about 64 samples land on what leaks, between
-   * 32 KiB and 256 KiB).
+   * Average bytes between allocation samples (default: for a JS heap trip,
+   * chosen from the heap's growth so that about 64 samples land on what
+   * leaks, between 32 KiB and 256 KiB; for external or native memory, whose
+   * JS objects are small, 8 KiB).
    */
   profileIntervalBytes?: number;
   /** Least growth of open resources or descriptors over one window (default 32). */
@@ -222,9 +223,15 @@ const FORCED_GC_BUDGET = 0.005;
 const SAMPLES_PER_WINDOW = 10;
 const FULL_GC = "MarkSweepCompact";
 const DEFAULT_MIN_GROWTH_HANDLES = 32;
-/** Bounds of the adaptive sampling interval after a trip. */
+/** Bounds of the adaptive sampling interval after a JS heap trip. */
 const MIN_PROFILE_INTERVAL = 32 * 1024;
 const MAX_PROFILE_INTERVAL = 256 * 1024;
+/**
+ * The interval after an external or native trip: what leaks there is held
+ * by small JS objects (a Uint8Array, a zlib handle), a few hundred bytes
+ * each. A service allocating 20 MB/s takes ~2 500 samples a second at it.
+ */
+const SMALL_HOLDERS_INTERVAL = 8 * 1024;
 
 interface HeapStatistics {
   usedHeapSize: number;
@@ -687,10 +694,11 @@ export class LeakAlarm {
   #stopTracing: (() => void) | undefined;
 
   /** The sampling interval: ~64 samples on what the heap floor gains meanwhile. */
-  #profileInterval(): number {
+  #profileInterval(kind: WatchKind): number {
     if (this.options.profileIntervalBytes !== undefined) {
       return this.options.profileIntervalBytes;
     }
+    if (kind !== "heap") return SMALL_HOLDERS_INTERVAL;
     const a = this.detectors.heap!.assessment;
     const growth = a.judged && a.perSecond > 0
       ? a.perSecond * this.options.profileSeconds
@@ -705,7 +713,7 @@ export class LeakAlarm {
 
   #attribute(kind: WatchKind): void {
     const seconds = this.options.profileSeconds;
-    const interval = this.#profileInterval();
+    const interval = this.#profileInterval(kind);
     this.sampling = true;
     this.#startSampling(interval).then((exact) => {
       if (this.#stopped) return this.#endSampling();

@@ -287,7 +287,8 @@ function developerFrames(stack: string): Frame[] {
     if (!isDeveloperCode(url!) || url === import.meta.url) continue;
     const own = isConsoleCode(url!);
     (own ? consoleFrames : frames).push({
-      function: name || "(anonymous)",
+      // A call through a module namespace reads `Module.render`.
+      function: name?.replace(/^Module\./, "") || "(anonymous)",
       file: displayPath(url!),
       line: Number(row),
       column: 0,
