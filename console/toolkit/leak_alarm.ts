@@ -797,7 +797,9 @@ export class LeakAlarm {
         exactFrames: exact,
         sites: [],
         totalBytes: 0,
-        problem: `allocation sampling failed (${(error as Error).message})`,
+        problem: `allocation sampling failed (${
+          (error as Error).message
+        }); alloc.start() then alloc.top() in a console names the sites`,
       });
     } finally {
       this.sampling = false;
@@ -809,7 +811,9 @@ export class LeakAlarm {
     if (this.#stopped) return;
     this.lastAttribution = attribution;
     if (attribution.problem !== undefined) {
-      this.#log(`leak alarm: no allocation sites: ${attribution.problem}`);
+      this.#log(
+        `leak alarm: no allocation sites: ${attribution.problem}; the alarm keeps watching`,
+      );
       return;
     }
     const list = attribution.sites.map((site, i) =>

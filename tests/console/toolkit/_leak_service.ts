@@ -178,10 +178,15 @@ undefined`,
       let failed = 0;
       const running = (async () => {
         while (!stopped) {
+          // About a second's worth at a time, each batch paced from its
+          // start: a batch of one would otherwise go out at once.
           const batch = Math.max(1, Math.round(rate));
+          const started = performance.now();
           const report = await sendLoad(`${url}users/random`, batch, 8, rate);
           ok += report.ok;
           failed += report.failed;
+          const due = started + (batch / rate) * 1000 - performance.now();
+          if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
         }
       })();
       return async () => {
