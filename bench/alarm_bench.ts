@@ -19,6 +19,11 @@
  *   aborts its in-flight requests, and each aborted request leaves an
  *   `http` resource open, a leak the alarm reports when it repeats);
  *   `/metrics` is read once, at the end, for the same reason;
+ * - a long run without a leak (`soak`): `--cache-limit 10000` for
+ *   `--soak-minutes`, the load changing every minute (100, 1 000, 20, as
+ *   fast as answered, none, 500 requests/s) and a heap capture
+ *   (`heap.top()`) every 5 minutes: allocator caching, load steps and
+ *   capture aftermath, none of which may trip;
  * - idle CPU (`idle`): the same idle service with the alarm on and off,
  *   CPU time from `/proc/PID/stat` over `--idle-seconds`.
  *
@@ -27,7 +32,7 @@
  *
  * Run: deno task bench:alarm [--only LIST] [--root DIR] [--rate 500]
  * [--slow-rate 100] [--requests 1000000] [--idle-seconds 60]
- * [--limit 300] [--out bench/results/alarm.md]
+ * [--soak-minutes 20] [--limit 300] [--out bench/results/alarm.md]
  *
  * @module
  */
@@ -36,12 +41,13 @@ import { benchFlags } from "./_flags.ts";
 import { startLeakService } from "../tests/console/toolkit/_leak_service.ts";
 
 const flags = benchFlags(Deno.args, {
-  only: "heap,slow,arraybuffer,native,fd,metrics,cured,idle",
+  only: "heap,slow,arraybuffer,native,fd,metrics,cured,soak,idle",
   root: "",
   rate: 500,
   "slow-rate": 100,
   requests: 1_000_000,
   "idle-seconds": 60,
+  "soak-minutes": 20,
   limit: 300,
   out: "bench/results/alarm.md",
 });
@@ -237,6 +243,56 @@ async function curedRun() {
   }
 }
 
+/** Requests per second, minute after minute (`Infinity`: as fast as answered). */
+const SOAK_RATES = [100, 1000, 20, Infinity, 0, 500];
+
+async function soakRun() {
+  const service = await startLeakService(["--cache-limit", "10000"], {
+    root: ROOT,
+  });
+  const started = performance.now();
+  let requests = 0;
+  let failed = 0;
+  let captures = 0;
+  try {
+    for (let minute = 0; minute < flags["soak-minutes"]; minute++) {
+      const rate = SOAK_RATES[minute % SOAK_RATES.length]!;
+      if (minute % 5 === 2) {
+        await service.run("await heap.top(3)");
+        captures++;
+      }
+      const end = started + (minute + 1) * 60_000;
+      if (rate === 0) {
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.max(0, end - performance.now()))
+        );
+        continue;
+      }
+      const stop = service.loadUntilStopped(rate);
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, end - performance.now()))
+      );
+      const done = await stop();
+      requests += done.ok;
+      failed += done.failed;
+    }
+    const end = await gauges(service.url);
+    return {
+      minutes: (performance.now() - started) / 60_000,
+      requests,
+      failed,
+      captures,
+      trips: service.stderr.filter((l) => TRIP.test(l)),
+      samples: end.leakwatch_heap_after_gc_samples ?? 0,
+      ignored: end.leakwatch_ignored_samples ?? NaN,
+      native: end.leakwatch_native_after_gc_bytes ?? NaN,
+      rss: end.leakwatch_rss_after_gc_bytes ?? NaN,
+    };
+  } finally {
+    await service.stop();
+  }
+}
+
 /** CPU seconds (user + system) of a process, from /proc/PID/stat. */
 async function cpuSeconds(pid: number): Promise<number> {
   const { stdout } = await new Deno.Command("cat", {
@@ -330,6 +386,18 @@ if (import.meta.main) {
       }, ${cured.resources} resources at the end |`,
     );
     for (const trip of cured.trips) lines.push(`cured trip: \`${trip}\``);
+  }
+  if (only.has("soak")) {
+    const soak = await soakRun();
+    console.log(`soak: ${soak.requests} requests, ${soak.trips.length} trips`);
+    rows.push(
+      `| false alarms over ${
+        soak.minutes.toFixed(0)
+      } min: \`--cache-limit 10000\`, load changing every minute (100, 1 000, 20, unpaced, 0, 500 req/s), ${soak.captures} heap captures | ${soak.trips.length} trips; ${soak.requests} requests (${soak.failed} failed), ${soak.samples} full-GC samples, ${soak.ignored} ignored around captures; RSS ${
+        mib(soak.rss)
+      }, native ${mib(soak.native)} at the end |`,
+    );
+    for (const trip of soak.trips) lines.push(`soak trip: \`${trip}\``);
   }
   const report = [
     `Leak alarm, default settings (60 s window, 8 MiB and 10% growth, 32 handles), ${

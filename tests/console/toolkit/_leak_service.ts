@@ -41,8 +41,9 @@ export interface LeakService {
   /** Sends `requests` GET /users/random at `rate` per second. */
   load(requests: number, rate: number): Promise<void>;
   /**
-   * Keeps a paced load running until the returned function is called,
-   * which resolves with the requests answered and those that failed.
+   * Keeps a paced load running (`Infinity`: as fast as answered) until
+   * the returned function is called, which resolves with the requests
+   * answered and those that failed.
    */
   loadUntilStopped(
     rate: number,
@@ -180,7 +181,9 @@ undefined`,
         while (!stopped) {
           // About a second's worth at a time, each batch paced from its
           // start: a batch of one would otherwise go out at once.
-          const batch = Math.max(1, Math.round(rate));
+          const batch = Number.isFinite(rate)
+            ? Math.max(1, Math.round(rate))
+            : 1000;
           const started = performance.now();
           const report = await sendLoad(`${url}users/random`, batch, 8, rate);
           ok += report.ok;
