@@ -138,7 +138,9 @@ export interface MainProcess {
  *
  * @param args The subcommand and its flags.
  * @param options The task whose permissions to use, extra environment,
- * extra deno flags.
+ * extra deno flags; `allowAll` runs with `--allow-all` instead of the
+ * task's flags (Deno refuses it beside scoped ones); `root` runs another
+ * checkout's `main.ts`.
  * @returns The running process.
  */
 export async function spawnMain(
@@ -149,12 +151,16 @@ export async function spawnMain(
     stdin?: boolean;
     home?: string;
     denoFlags?: string[];
+    allowAll?: boolean;
+    root?: URL;
   } = {},
 ): Promise<MainProcess> {
   // By name, not Deno.execPath(): the test task grants --allow-run=deno.
   const child = new Deno.Command("deno", {
-    args: await mainArgs(args, options),
-    cwd: ROOT,
+    args: options.allowAll
+      ? ["run", "--allow-all", "main.ts", ...args]
+      : await mainArgs(args, options),
+    cwd: options.root ?? ROOT,
     env: {
       NO_COLOR: "1",
       ...options.home === undefined ? {} : { HOME: options.home },

@@ -319,7 +319,7 @@ function render(report: LeakReport): string {
     );
   }
   lines.push(renderTable(watches, [
-    { title: "watched", cell: (w) => watchTitle(w.kind) },
+    { title: "watched", cell: (w) => WATCHES[w.kind].title },
     {
       title: "now",
       cell: (w) => w.now === undefined ? "-" : formatAmount(w.now, w.unit),
@@ -360,7 +360,7 @@ function render(report: LeakReport): string {
     } else if (attribution.origins !== undefined) {
       lines.push(
         `last attribution (${when}, after the ${
-          watchTitle(attribution.watch)
+          WATCHES[attribution.watch].title
         } tripped; resources opened in ${attribution.seconds} s and still open):`,
       );
       for (const origin of attribution.origins) {
@@ -370,7 +370,7 @@ function render(report: LeakReport): string {
     } else {
       lines.push(
         `last attribution (${when}, after the ${
-          watchTitle(attribution.watch)
+          WATCHES[attribution.watch].title
         } tripped; ${attribution.seconds} s of sampling, ${
           formatAmount(attribution.totalBytes, "bytes")
         } live sampled${
@@ -387,14 +387,4 @@ function render(report: LeakReport): string {
   }
   lines.push(report.next);
   return lines.join("\n");
-}
-
-function watchTitle(kind: WatchKind): string {
-  return {
-    heap: "JS heap",
-    external: "external (ArrayBuffers)",
-    native: "native (RSS − heap − external)",
-    resources: "Deno resources",
-    fds: "file descriptors",
-  }[kind];
 }

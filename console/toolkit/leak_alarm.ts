@@ -103,25 +103,34 @@ export interface WatchSpec {
   unit: "bytes" | "count";
   /** What it measures, in a developer's words. */
   what: string;
+  /** A short name for tables. */
+  title: string;
 }
 
 /** The watches, in the order they are reported. */
 export const WATCHES: Readonly<Record<WatchKind, WatchSpec>> = {
-  heap: { unit: "bytes", what: "JS heap after full GC" },
+  heap: { unit: "bytes", what: "JS heap after full GC", title: "JS heap" },
   external: {
     unit: "bytes",
     what: "external memory after full GC (ArrayBuffers, typed arrays, Buffers)",
+    title: "external (ArrayBuffers)",
   },
   native: {
     unit: "bytes",
     what:
       "native memory after full GC (RSS outside the JS heap and external memory)",
+    title: "native (RSS − heap − external)",
   },
   resources: {
     unit: "count",
     what: "open Deno resources (files, sockets, fetch bodies...)",
+    title: "Deno resources",
   },
-  fds: { unit: "count", what: "open file descriptors" },
+  fds: {
+    unit: "count",
+    what: "open file descriptors",
+    title: "file descriptors",
+  },
 };
 
 /** The allocation sites found after a trip. */

@@ -8,12 +8,7 @@
  */
 
 import { sendLoad } from "../../../bench/load.ts";
-import {
-  type MainProcess,
-  OutputLines,
-  spawnMain,
-  taskFlags,
-} from "../../_process.ts";
+import { spawnMain } from "../../_process.ts";
 import { TestConnection, valueOf } from "../_console_client.ts";
 
 /** The folder of the leak modules. */
@@ -74,12 +69,11 @@ export async function startLeakService(
   const token = "leak-" + crypto.randomUUID();
   const serveArgs = ["serve", "--port", "0", "--console-port", "0", ...args];
   const env = { CONSOLE_TOKEN: token };
-  const service = options.allowAll || options.root !== undefined
-    ? await spawnService(serveArgs, env, options)
-    : await spawnMain(serveArgs, {
-      env,
-      denoFlags: [`--allow-read=${LEAK_FIXTURES.pathname}`],
-    });
+  const service = await spawnMain(serveArgs, {
+    env,
+    denoFlags: [`--allow-read=${LEAK_FIXTURES.pathname}`],
+    ...options,
+  });
   const stderr: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const pump = (async () => {
@@ -208,49 +202,6 @@ undefined`,
       }
       await service.finish();
       await pump;
-    },
-  };
-}
-
-/**
- * `main.ts` of `root` with the start task's permissions (and read access to
- * the leak modules), or under `--allow-all`, which Deno refuses beside
- * scoped flags.
- */
-async function spawnService(
-  args: string[],
-  env: Record<string, string>,
-  options: { allowAll?: boolean; root?: URL },
-): Promise<MainProcess> {
-  const flags = options.allowAll
-    ? ["--allow-all"]
-    : [...await taskFlags("start"), `--allow-read=${LEAK_FIXTURES.pathname}`];
-  const child = new Deno.Command("deno", {
-    args: ["run", ...flags, "main.ts", ...args],
-    cwd: options.root ?? new URL("../../../", import.meta.url),
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
-  return {
-    child,
-    stdout,
-    stderr,
-    async finish() {
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout.rest(),
-        stderr.rest(),
-      ]);
-      return {
-        code: status.code,
-        signal: status.signal,
-        stdout: out,
-        stderr: err,
-      };
     },
   };
 }
