@@ -113,6 +113,19 @@ export async function holdExactFrames(): Promise<ExactFrames> {
  *
  * @param scriptIds The script ids wanted.
  * @returns Script id → URL, for those found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holdExactFrames, scriptUrls } from "./exact_frames.ts";
+ * import { closeToolkitState } from "./toolkit_state.ts";
+ * // Not held: nothing to read.
+ * assert.equal((await scriptUrls(new Set(["78"]))).size, 0);
+ * const frames = await holdExactFrames();
+ * assert.equal((await scriptUrls(new Set(["no such script"]))).size, 0);
+ * await frames.release();
+ * await closeToolkitState();
+ * ```
  */
 export async function scriptUrls(
   scriptIds: ReadonlySet<string>,

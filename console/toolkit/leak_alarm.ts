@@ -665,19 +665,30 @@ export class LeakAlarm {
   async #traceOrigins(kind: WatchKind): Promise<void> {
     this.#tracing = true;
     const seconds = this.options.profileSeconds;
-    const { traceResourceOrigins } = await import("./resource_origins.ts");
-    const trace = traceResourceOrigins();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, seconds * 1000);
-      Deno.unrefTimer(timer);
-      this.#stopTracing = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#stopTracing = undefined;
-    const origins = await trace.finish(5);
-    this.#tracing = false;
+    let origins: ResourceOrigin[];
+    try {
+      const { traceResourceOrigins } = await import("./resource_origins.ts");
+      const trace = traceResourceOrigins();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, seconds * 1000);
+        Deno.unrefTimer(timer);
+        this.#stopTracing = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      origins = await trace.finish(5);
+    } catch (error) {
+      this.#log(
+        `leak alarm: cannot tell where resources are opened (${
+          (error as Error).message
+        }); the alarm keeps watching`,
+      );
+      return;
+    } finally {
+      this.#stopTracing = undefined;
+      this.#tracing = false;
+    }
     if (this.#stopped) return;
     this.lastAttribution = {
       at: Date.now(),
@@ -695,7 +706,7 @@ export class LeakAlarm {
     this.#log(
       `leak alarm: resources opened in the last ${seconds} s and still open, by the code that opened them: ${
         list ||
-        "none (they are opened through a reference to Deno's functions kept before the alarm looked, or outside Deno's API)"
+        "none through the Deno functions it watches (Deno.open, Deno.connect...): the runtime opened them itself (Deno.serve's connections), or the code calls those functions through a reference of its own"
       }; leak() shows them again, the alarm keeps watching`,
     );
   }

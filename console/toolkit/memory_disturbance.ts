@@ -74,6 +74,16 @@ export interface RecentDisturbance {
  * @param settleMs How long after its end a disturbance still counts.
  * @param now The time (`performance.now()` milliseconds).
  * @returns The disturbance, or undefined when memory is undisturbed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { beginDisturbance, recentDisturbance } from "./memory_disturbance.ts";
+ * beginDisturbance("heap capture")();
+ * const ended = recentDisturbance(1000)!;
+ * assert.equal(recentDisturbance(1000, ended.ended! + 999)?.reason, "heap capture");
+ * assert.equal(recentDisturbance(1000, ended.ended! + 1001), undefined);
+ * ```
  */
 export function recentDisturbance(
   settleMs: number,
@@ -93,6 +103,14 @@ export function recentDisturbance(
  * The last disturbance that ended, if any.
  *
  * @returns Its reason and times.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { beginDisturbance, lastDisturbance } from "./memory_disturbance.ts";
+ * beginDisturbance("snapshot to file")();
+ * assert.equal(lastDisturbance()?.reason, "snapshot to file");
+ * ```
  */
 export function lastDisturbance(): RecentDisturbance | undefined {
   return last === undefined ? undefined : { ...last };
