@@ -71,6 +71,11 @@ interface LeakCase {
   scrapeSeconds?: number;
   /** What the attribution should name. */
   names: RegExp;
+  /**
+   * The watch that must trip (the start of its trip line): its time is the
+   * detection time, even when another watch trips first.
+   */
+  watch: string;
 }
 
 const CASES: LeakCase[] = [
@@ -80,6 +85,7 @@ const CASES: LeakCase[] = [
     args: [],
     rate: flags.rate,
     names: /lib\/(fake_database|users)\.ts:\d+/,
+    watch: "JS heap",
   },
   {
     name: "slow",
@@ -87,6 +93,7 @@ const CASES: LeakCase[] = [
     args: [],
     rate: flags["slow-rate"],
     names: /lib\/(fake_database|users)\.ts:\d+/,
+    watch: "JS heap",
   },
   {
     name: "arraybuffer",
@@ -96,6 +103,7 @@ const CASES: LeakCase[] = [
     rate: 60,
     inject: ["response_snapshots.ts", "leakModule.snapshotResponse(id)"],
     names: /response_snapshots\.ts:\d+/,
+    watch: "external memory",
   },
   {
     name: "native",
@@ -108,6 +116,7 @@ const CASES: LeakCase[] = [
       "leakModule.compressExport(`user-${n}`)",
     ],
     names: /export_compression\.ts:\d+/,
+    watch: "native memory",
   },
   {
     name: "fd",
@@ -117,6 +126,7 @@ const CASES: LeakCase[] = [
     rate: 1.25,
     inject: ["greeting_template.ts", "leakModule.renderGreeting(`user-${n}`)"],
     names: /greeting_template\.ts:\d+/,
+    watch: "open Deno resources",
   },
   {
     name: "metrics",
@@ -126,12 +136,15 @@ const CASES: LeakCase[] = [
     rate: 20,
     scrapeSeconds: 15,
     names: /./,
+    watch: "native memory",
   },
 ];
 
 interface Detection {
   /** Requests that failed under the leak. */
   failed: number;
+  /** Another watch that tripped first, if one did. */
+  first: string | undefined;
   seconds: number | null;
   watch: string;
   trip: string;
@@ -156,18 +169,32 @@ async function detect(leak: LeakCase): Promise<Detection> {
     )();
     let found: Omit<Detection, "failed">;
     try {
-      const trip = await service.waitFor(TRIP, LIMIT_S * 1000);
+      // The old alarm's JS heap line read "leak alarm: heap after full GC".
+      const expected = leak.watch === "JS heap"
+        ? /^leak alarm: (JS )?heap after full GC growing /
+        : new RegExp(`^leak alarm: ${leak.watch}.* growing `);
+      const trip = await service.waitFor(expected, LIMIT_S * 1000);
       const seconds = (performance.now() - started) / 1000;
       const sites = await service.waitFor(SITES, 120_000).catch(() => "");
+      const first = service.stderr.find((l) => TRIP.test(l))!;
       found = {
         seconds,
         watch: trip.match(TRIP)![1]!,
+        first: first === trip ? undefined : first.match(TRIP)![1]!,
         trip,
         sites,
         named: leak.names.test(sites),
       };
     } catch {
-      found = { seconds: null, watch: "", trip: "", sites: "", named: false };
+      const first = service.stderr.find((l) => TRIP.test(l));
+      found = {
+        seconds: null,
+        watch: "",
+        first: first?.match(TRIP)?.[1],
+        trip: first ?? "",
+        sites: "",
+        named: false,
+      };
     }
     scraping = false;
     const { failed } = await stopLoad();
@@ -341,7 +368,8 @@ function detectionRow(leak: LeakCase, d: Detection): string {
       d.named ? "names" : "does NOT name"
     } ${leak.names.source.replace(/\\/g, "").replace(/:d\+$/, "")}`;
   const failed = d.failed > 0 ? ` (${d.failed} requests failed)` : "";
-  return `| detection, ${leak.what} | ${result}${failed} |`;
+  const first = d.first === undefined ? "" : ` (${d.first} tripped first)`;
+  return `| detection, ${leak.what} | ${result}${first}${failed} |`;
 }
 
 if (import.meta.main) {
