@@ -53,6 +53,11 @@ async function withLeak(
   }
 }
 
+/** The alarm's next line matching `pattern`, within the deadline. */
+function alarmLine(service: LeakService, pattern: RegExp): Promise<string> {
+  return service.waitFor(pattern, DEADLINE_MS);
+}
+
 /** The line of `text` in a leak module. */
 async function lineOf(module: string, text: string): Promise<number> {
   const source = await Deno.readTextFile(new URL(module, LEAK_FIXTURES));
@@ -72,17 +77,14 @@ Deno.test({
         "leakModule.snapshotResponse(id)",
         40,
         async (service) => {
-          const trip = await service.waitFor(
-            /^leak alarm: external memory/,
-            DEADLINE_MS,
-          );
+          const trip = await alarmLine(service, /^leak alarm: external memory/);
           assert.match(
             trip,
             /growing \+[\d.]+ (KiB|MiB)\/s over the last (30 s|2 min) \(\d+ samples\): [\d.]+ MiB then, [\d.]+ MiB now; sampling allocations for 10 s/,
           );
-          const sites = await service.waitFor(
+          const sites = await alarmLine(
+            service,
             /^leak alarm: top live allocation sites/,
-            DEADLINE_MS,
           );
           const line = await lineOf(
             "response_snapshots.ts",
@@ -108,17 +110,14 @@ Deno.test({
         "leakModule.compressExport(`user-${n}`)",
         10,
         async (service) => {
-          const trip = await service.waitFor(
-            /^leak alarm: native memory/,
-            DEADLINE_MS,
-          );
+          const trip = await alarmLine(service, /^leak alarm: native memory/);
           assert.match(
             trip,
             /^leak alarm: native memory after full GC \(RSS outside the JS heap and external memory\) growing \+[\d.]+ (KiB|MiB)\/s over the last/,
           );
-          const sites = await service.waitFor(
+          const sites = await alarmLine(
+            service,
             /^leak alarm: top live allocation sites/,
-            DEADLINE_MS,
           );
           assert.match(
             sites,
@@ -146,17 +145,17 @@ Deno.test({
       "leakModule.renderGreeting(`user-${n}`)",
       3,
       async (service) => {
-        const trip = await service.waitFor(
+        const trip = await alarmLine(
+          service,
           /^leak alarm: open Deno resources/,
-          DEADLINE_MS,
         );
         assert.match(
           trip,
           /growing: fsFile \+\d+ \(files from Deno\.open\(\), Deno\.openSync\(\) or Deno\.create\(\)\); watching for 10 s where they are opened to name the code$/,
         );
-        const origins = await service.waitFor(
+        const origins = await alarmLine(
+          service,
           /^leak alarm: resources opened in the last 10 s/,
-          DEADLINE_MS,
         );
         const line = await lineOf(
           "greeting_template.ts",
@@ -231,7 +230,7 @@ Deno.test({
       "leakModule.audit(`user-${n}`, `/users/${id}`)",
       250,
       async (service) => {
-        const trip = await service.waitFor(TRIP, DEADLINE_MS);
+        const trip = await alarmLine(service, TRIP);
         assert.match(
           trip,
           /^leak alarm: JS heap after full GC growing \+[\d.]+ KiB\/s over the last 2 min \(\d+ samples\)/,
@@ -242,9 +241,9 @@ Deno.test({
         // Judged (5 samples at least), not "not enough samples yet".
         assert.ok(heap.samples >= 5, String(heap.samples));
         assert.doesNotMatch(heap.verdict, /not enough/);
-        const sites = await service.waitFor(
+        const sites = await alarmLine(
+          service,
           /^leak alarm: top live allocation sites/,
-          DEADLINE_MS,
         );
         assert.match(
           sites,
@@ -279,9 +278,9 @@ Deno.test({
         "leakModule.trackVisit(`user-${n}`)",
         300,
         async (service) => {
-          const sites = await service.waitFor(
+          const sites = await alarmLine(
+            service,
             /^leak alarm: top live allocation sites/,
-            DEADLINE_MS,
           );
           assert.match(
             sites,
@@ -302,9 +301,9 @@ Deno.test({
         "leakModule.append({ id, n, at: new Date().toISOString(), tags: [id, `user-${n}`] })",
         300,
         async (service) => {
-          const sites = await service.waitFor(
+          const sites = await alarmLine(
+            service,
             /^leak alarm: top live allocation sites/,
-            DEADLINE_MS,
           );
           // The hook itself: a console session's code, named as such.
           assert.match(
