@@ -644,10 +644,14 @@ export class LeakAlarm {
     const start = Date.now() - a.horizonMs;
     const then = this.#resourceHistory.find((h) => h.at >= start)?.byType ??
       {};
-    const grown = Object.entries(now)
+    const deltas = Object.entries(now)
       .map(([type, n]) => [type, n - (then[type] ?? 0)] as const)
       .filter(([, delta]) => delta > 0)
-      .sort((x, y) => y[1] - x[1])
+      .sort((x, y) => y[1] - x[1]);
+    // Connections come and go meanwhile: a type that gained a tenth of
+    // what the first one did is not what grows.
+    const grown = deltas
+      .filter(([, delta]) => delta >= deltas[0]![1] / 10)
       .slice(0, 3)
       .map(([type, delta]) => `${type} +${delta} (${describeResource(type)})`);
     const next = this.#tracing
