@@ -8,7 +8,6 @@
 
 import {
   activeLeakAlarm,
-  formatDuration,
   formatOrigin,
   type LeakAlarm,
   type LeakAttribution,
@@ -23,6 +22,7 @@ import { type OpenHandles, openHandles } from "./process_handles.ts";
 import {
   formatAmount,
   formatRate,
+  formatSpan,
   renderTable,
   withInspect,
 } from "./report.ts";
@@ -222,7 +222,7 @@ function verdictText(
   alarm: LeakAlarm,
   unit: "bytes" | "count",
 ): string {
-  const over = formatDuration(a.horizonMs);
+  const over = formatSpan(a.horizonMs);
   const fresh = detector.rebaselined;
   const afresh = fresh !== undefined && detector.history.length > 0 &&
       detector.history[0]!.at >= fresh.at
@@ -230,12 +230,12 @@ function verdictText(
     : "";
   if (!a.judged) {
     const needed = detector.options.minSamples;
-    const spacing = formatDuration(alarm.gcSpacingMs());
+    const spacing = formatSpan(alarm.gcSpacingMs());
     if (a.verdict === "too few samples") {
       return `not enough samples yet for a ${over} trend: ${a.samples} of ${needed}; a full GC at least every ${spacing}${afresh}`;
     }
     return `not enough history yet for a ${over} trend: ${
-      formatDuration(a.spanMs)
+      formatSpan(a.spanMs)
     } of ${over} covered${afresh}`;
   }
   const prefix = detector.suspected ? "LEAK SUSPECTED: " : "";
@@ -302,7 +302,7 @@ function render(report: LeakReport): string {
   if (report.state === "suspected") {
     const what = watches.filter((w) => w.suspected).map((w) =>
       `${w.what} growing ${formatRate(w.perSecond ?? NaN, w.unit)} over ${
-        formatDuration(w.horizonSeconds * 1000)
+        formatSpan(w.horizonSeconds * 1000)
       }`
     ).join("; ");
     lines.push(`leak alarm: LEAK SUSPECTED since ${report.since}: ${what}`);
@@ -313,7 +313,7 @@ function render(report: LeakReport): string {
         heap?.perSecond === undefined
           ? `not enough samples yet for a ${report.windowSeconds} s trend`
           : `JS heap ${formatRate(heap.perSecond, "bytes")} over the last ${
-            formatDuration(heap.horizonSeconds * 1000)
+            formatSpan(heap.horizonSeconds * 1000)
           }`
       })`,
     );

@@ -41,7 +41,7 @@ import {
 import { recentDisturbance } from "./memory_disturbance.ts";
 import type { ResourceOrigin } from "./resource_origins.ts";
 import { describeResource, openHandles } from "./process_handles.ts";
-import { formatAmount, formatBytes, formatRate } from "./report.ts";
+import { formatAmount, formatBytes, formatRate, formatSpan } from "./report.ts";
 
 /**
  * Posts to the inspector, which (with the toolkit's process-wide state
@@ -613,7 +613,7 @@ export class LeakAlarm {
     }
     const measured = `leak alarm: ${spec.what} growing ${
       formatRate(a.perSecond, spec.unit)
-    } over the last ${formatDuration(a.horizonMs)} (${a.samples} samples): ${
+    } over the last ${formatSpan(a.horizonMs)} (${a.samples} samples): ${
       formatAmount(a.then, spec.unit)
     } then, ${formatAmount(a.now, spec.unit)} now`;
     if (spec.unit === "count") {
@@ -921,27 +921,4 @@ function lastFullGc(records: readonly GcRecord[]): GcRecord | undefined {
     if (records[i]!.gcType === FULL_GC) return records[i];
   }
   return undefined;
-}
-
-/**
- * A duration as `45 s`, `4 min` or `1.5 h`.
- *
- * @param ms Milliseconds.
- * @returns The text.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { formatDuration } from "./leak_alarm.ts";
- * assert.equal(formatDuration(60_000), "60 s");
- * assert.equal(formatDuration(240_000), "4 min");
- * assert.equal(formatDuration(5_400_000), "90 min");
- * assert.equal(formatDuration(9_000_000), "2.5 h");
- * ```
- */
-export function formatDuration(ms: number): string {
-  const s = ms / 1000;
-  if (s < 120) return `${Math.round(s)} s`;
-  if (s < 7200) return `${Number((s / 60).toFixed(1))} min`;
-  return `${Number((s / 3600).toFixed(1))} h`;
 }

@@ -96,6 +96,30 @@ export function formatAmount(value: number, unit: "bytes" | "count"): string {
 }
 
 /**
+ * Formats a span of time at the alarm's scale (windows, horizons): `45 s`,
+ * `4 min` or `1.5 h`.
+ *
+ * @param ms Milliseconds.
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatSpan } from "./report.ts";
+ * assert.equal(formatSpan(60_000), "60 s");
+ * assert.equal(formatSpan(240_000), "4 min");
+ * assert.equal(formatSpan(5_400_000), "90 min");
+ * assert.equal(formatSpan(9_000_000), "2.5 h");
+ * ```
+ */
+export function formatSpan(ms: number): string {
+  const s = ms / 1000;
+  if (s < 120) return `${Math.round(s)} s`;
+  if (s < 7200) return `${Number((s / 60).toFixed(1))} min`;
+  return `${Number((s / 3600).toFixed(1))} h`;
+}
+
+/**
  * Formats an integer with thin digit grouping.
  *
  * @example
