@@ -5,13 +5,15 @@
  * ```sh
  * deno run ... main.ts serve [flags]     # the service and its console
  * deno run ... main.ts console [flags]   # the console's client
+ * deno run ... main.ts analyze FILE...   # heap snapshot files, offline
+ * deno run ... main.ts attach PID        # the console in any Deno or Node process
  * ```
  *
  * @module
  */
 
 import { parseServeArgs, SERVE_HELP } from "./lib/config.ts";
-import { UsageError } from "./lib/flags.ts";
+import { UsageError } from "./console/config.ts";
 import { serve } from "./lib/serve.ts";
 
 /** The top-level help text. */
@@ -23,6 +25,9 @@ Usage: main.ts <command> [flags]
 Commands:
   serve     run the users service and its console (default)
   console   connect to a running service's console
+  analyze   read .heapsnapshot files (Chrome, Node, Deno): a summary of one,
+            the leaks between a baseline, a target and a final one
+  attach    the console in any running Deno or Node process, by pid
   help      show this help
 
 Run "main.ts <command> --help" for a command's flags.
@@ -53,8 +58,17 @@ export async function run(
       // Loaded here, not at the top: the client's modules (node:readline,
       // the line editor, history) cost `serve` start-up time and memory it
       // never uses. A literal specifier, so `deno compile` still embeds it.
-      const { runConsoleClient } = await import("./console/client/run.ts");
-      return await runConsoleClient(rest);
+      const client = await import("./console/client/main.ts");
+      return await client.main(rest);
+    }
+    case "analyze": {
+      const { runAnalyze } = await import("./console/analyze/run.ts");
+      return await runAnalyze(rest);
+    }
+    case "attach": {
+      // Loaded here for the same reason as the client (a literal specifier).
+      const attach = await import("./console/attach/main.ts");
+      return await attach.main(rest);
     }
     case "help":
     case "--help":
@@ -63,7 +77,7 @@ export async function run(
       return 0;
     default:
       throw new UsageError(
-        `unknown command "${command}" (expected serve, console or help)`,
+        `unknown command "${command}" (expected serve, console, analyze, attach or help)`,
       );
   }
 }
@@ -73,12 +87,12 @@ export async function run(
  * ended to its code. A run that returns gives its own code (the console
  * client documents its 0/1/2/130); a thrown error is mapped here.
  *
- * | code    | meaning                                                          |
- * | ------- | ---------------------------------------------------------------- |
- * | 0       | success; `serve` stopped gracefully                              |
- * | 1       | an unexpected error; requests still running after the grace      |
- * | 2       | a usage error: bad flag or value, bad configuration, cannot bind |
- * | 128 + n | `serve` ended at once by a second stop signal n (130 SIGINT)     |
+ * | code    | meaning                                                                                           |
+ * | ------- | ------------------------------------------------------------------------------------------------- |
+ * | 0       | success; `serve` stopped gracefully                                                               |
+ * | 1       | an unexpected error; requests still running after the grace                                       |
+ * | 2       | a usage error: bad flag or value, bad configuration, cannot bind, a bad snapshot file (`analyze`) |
+ * | 128 + n | `serve` ended at once by a second stop signal n (130 SIGINT)                                      |
  */
 export const EXIT_CODES = { ok: 0, failure: 1, usage: 2 } as const;
 

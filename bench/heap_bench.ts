@@ -14,12 +14,22 @@
  * snapshot + group the objects newer than the baseline's highest id),
  * memlab's is `findLeaksBySnapshotFilePaths(baseline, target, final)`.
  *
+ * Then the command lines side by side (`deno task bench:heap cli` runs only
+ * this part): `main.ts analyze` against memlab's own CLI (`memlab
+ * find-leaks`, `memlab analyze object-size`) on the same files, a
+ * baseline/target/final trio written by a Node and by a Deno program that
+ * leaks through a module-level Map (`bench/leak_program.ts`, final
+ * snapshot ≥ 100 MB): wall time, peak RSS, and the leak each one names.
+ * Writes bench/results/heap_analyze.md.
+ *
  * @module
  */
 
 import { CAPTURE_MEMORY_FACTOR } from "../console/toolkit/memory.ts";
 import type { RawSnapshot, SnapshotParser } from "../console/heap/parser.ts";
 import type { Toolkit } from "../console/toolkit/mod.ts";
+import { stripAnsi } from "../console/ansi.ts";
+import { makeLeakTrio, type Runtime } from "./leak_program.ts";
 
 const MEMLAB_VERSION = "2.0.5";
 const TARGET_USERS = [
@@ -333,6 +343,18 @@ const [baseline, target, final] = process.argv.slice(2);
 
 // ------------------------------------------------------------------ driver
 
+/** `deno task bench:heap cli`: only the command-line comparison. */
+async function cliOnly(): Promise<void> {
+  const work = Deno.env.get("HEAP_BENCH_DIR") ?? "/tmp/heap-bench";
+  const memlabDir = `${work}/memlab-${MEMLAB_VERSION}`;
+  await Deno.mkdir(work, { recursive: true });
+  await ensureMemlab(memlabDir);
+  const md = await cliReport(await compareClis(work, memlabDir));
+  console.log(md);
+  await Deno.mkdir(new URL("results/", HERE), { recursive: true });
+  await Deno.writeTextFile(new URL("results/heap_analyze.md", HERE), md);
+}
+
 const TIME = "/usr/bin/time";
 /** Set in children started under /usr/bin/time (it measures their peak RSS). */
 const timed = Deno.args.includes("--timed");
@@ -352,20 +374,48 @@ async function runMeasured<T extends { maxRss: number }>(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<T> {
-  if (!(await hasTime())) return resultOf<T>(await run(cmd, args, options));
+  const timed = await hasTime();
+  const measured = await timeCommand(
+    cmd,
+    timed ? [...args, "--timed"] : args,
+    options,
+  );
+  const result = resultOf<T>(measured.stdout);
+  if (timed) result.maxRss = measured.maxRss;
+  return result;
+}
+
+/** A command's output, wall time and peak RSS (0 without GNU time). */
+interface TimedRun {
+  stdout: string;
+  ms: number;
+  maxRss: number;
+}
+
+/** Runs a command to the end under GNU time, when installed. */
+async function timeCommand(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<TimedRun> {
+  if (!(await hasTime())) {
+    const started = performance.now();
+    const stdout = await run(cmd, args, options);
+    return { stdout, ms: performance.now() - started, maxRss: 0 };
+  }
   const report = await Deno.makeTempFile({ suffix: ".time" });
   try {
-    const result = resultOf<T>(
-      await run(
-        TIME,
-        ["-f", "%M", "-o", report, cmd, ...args, "--timed"],
-        options,
-      ),
+    const started = performance.now();
+    const stdout = await run(
+      TIME,
+      ["-f", "%M", "-o", report, cmd, ...args],
+      options,
     );
-    result.maxRss =
+    const ms = performance.now() - started;
+    const maxRss =
       Number((await Deno.readTextFile(report)).trim().split("\n").at(-1)) *
       1024;
-    return result;
+    return { stdout, ms, maxRss };
   } finally {
     await Deno.remove(report);
   }
@@ -388,10 +438,17 @@ function runChild<T extends { maxRss: number }>(
   ]);
 }
 
+/** Where a command runs; `stderr: true` appends its stderr to the output. */
+interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  stderr?: boolean;
+}
+
 async function run(
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: RunOptions = {},
 ): Promise<string> {
   const out = await new Deno.Command(cmd, {
     args,
@@ -401,14 +458,13 @@ async function run(
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) {
     throw new Error(
-      `${cmd} ${args.join(" ")} failed (${out.code}):\n${
-        new TextDecoder().decode(out.stderr)
-      }\n${stdout}`,
+      `${cmd} ${args.join(" ")} failed (${out.code}):\n${stderr}\n${stdout}`,
     );
   }
-  return stdout;
+  return options.stderr ? `${stdout}\n${stderr}` : stdout;
 }
 
 function resultOf<T>(stdout: string): T {
@@ -418,10 +474,14 @@ function resultOf<T>(stdout: string): T {
 }
 
 async function ensureMemlab(dir: string): Promise<void> {
-  const marker = `${dir}/node_modules/@memlab/api/package.json`;
+  const markers = ["api", "cli"].map((name) =>
+    `${dir}/node_modules/@memlab/${name}/package.json`
+  );
   try {
-    const pkg = JSON.parse(await Deno.readTextFile(marker));
-    if (pkg.version === MEMLAB_VERSION) return;
+    const versions = await Promise.all(
+      markers.map(async (m) => JSON.parse(await Deno.readTextFile(m)).version),
+    );
+    if (versions.every((v) => v === MEMLAB_VERSION)) return;
   } catch {
     // Not installed yet.
   }
@@ -436,6 +496,7 @@ async function ensureMemlab(dir: string): Promise<void> {
     `@memlab/heap-analysis@${MEMLAB_VERSION}`,
     `@memlab/core@${MEMLAB_VERSION}`,
     `@memlab/api@${MEMLAB_VERSION}`,
+    `@memlab/cli@${MEMLAB_VERSION}`,
   ], { cwd: dir, env: { PUPPETEER_SKIP_DOWNLOAD: "1" } });
 }
 
@@ -449,6 +510,190 @@ function s(ms: number): string {
 
 function verdict(ok: boolean): string {
   return ok ? "✅" : "❌ not met";
+}
+
+// ------------------------------------------------ analyze vs memlab's CLI
+
+/**
+ * The trios of the command-line comparison: each final snapshot ≥ 100 MB
+ * (Deno writes about half of Node's bytes per visit).
+ */
+const CLI_TRIOS: { runtime: Runtime; label: string; visits: number }[] = [
+  { runtime: "node-cjs", label: "Node CommonJS", visits: 220_000 },
+  { runtime: "deno", label: "Deno", visits: 200_000 },
+];
+
+/** The `analyze` task's `deno run` flags, as deno.json has them. */
+async function analyzeTaskFlags(): Promise<string[]> {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", ROOT)),
+  );
+  const words = (config.tasks.analyze.command as string).split(/\s+/);
+  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+}
+
+/** The first holder `analyze --json` names, with its group's size. */
+function ourLeak(stdout: string): string {
+  const { leaks } = JSON.parse(stdout) as {
+    leaks: { heldBy: string; objects: string; count: number }[];
+  };
+  const first = leaks[0];
+  return first
+    ? `${first.heldBy.split(" → ")[0]}: ${first.objects} × ${
+      first.count.toLocaleString("en")
+    }`
+    : "none";
+}
+
+/** What memlab's find-leaks reported: leak count, and its first trace's variable. */
+function memlabLeak(stdout: string): string {
+  const plain = stripAnsi(stdout);
+  const found = plain.match(/MemLab found (\d+) leak/);
+  const cluster = plain.split(/--Similar leaks in this run: /)[1];
+  if (!cluster) return found ? `${found[1]} leaks` : "no result";
+  const size = cluster.match(/^(\d+)--/)?.[1] ?? "?";
+  const variable = cluster.match(/--(\S+) \(variable\)--->/)?.[1];
+  const property = cluster.match(/--(\S+) \(property\)--->/)?.[1];
+  const holder = variable
+    ? `${variable} (variable)`
+    : property
+    ? `.${property} (property)`
+    : "no variable in the trace";
+  return `${holder}, ${Number(size).toLocaleString("en")} similar`;
+}
+
+/** The object `analyze FILE --json` lists as largest, and its holder. */
+function ourLargest(stdout: string): string {
+  const { largest } = JSON.parse(stdout) as {
+    largest: { label: string; heldBy: string }[];
+  };
+  return largest[0] ? `${largest[0].label}: ${largest[0].heldBy}` : "none";
+}
+
+/** The first object memlab's object-size lists, and who refers to it. */
+function memlabLargest(stdout: string): string {
+  const plain = stripAnsi(stdout);
+  const line = plain.split("\n").find((l) => l.startsWith("· @"));
+  if (!line) return "no result";
+  const id = line.match(/^· (@\d+) (\S+)/);
+  const refs = line.match(/refs: \[([^\]]*)\]/)?.[1];
+  return `${id?.[2]} ${id?.[1]}: refs [${refs ?? ""}]`;
+}
+
+/**
+ * Runs `analyze` and memlab's CLI on the same trios and returns the
+ * markdown table.
+ */
+async function compareClis(work: string, memlabDir: string): Promise<string[]> {
+  const flags = await analyzeTaskFlags();
+  const memlab = `${memlabDir}/node_modules/@memlab/cli/bin/memlab.js`;
+  // As `deno task analyze` started in the program's folder: files print
+  // relative to it.
+  const analyze = (args: string[], from: string) =>
+    timeCommand(Deno.execPath(), [
+      "run",
+      ...flags,
+      "main.ts",
+      "analyze",
+      ...args,
+    ], {
+      cwd: ROOT.pathname,
+      env: { INIT_CWD: from },
+    });
+  const memlabRun = (args: string[], dir: string) =>
+    timeCommand("node", [
+      "--max-old-space-size=16384",
+      memlab,
+      ...args,
+      "--work-dir",
+      dir,
+    ], {
+      cwd: memlabDir,
+      // memlab prints its progress and its findings on both streams.
+      stderr: true,
+    });
+  const rows: string[] = [];
+  for (const { runtime, label, visits } of CLI_TRIOS) {
+    const dir = `${work}/cli-${runtime}`;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dir, { recursive: true });
+    console.error(
+      `${label}: writing baseline, target, final (${visits} visits) ...`,
+    );
+    const trio = await makeLeakTrio(runtime, dir, {
+      visits,
+      late: visits / 10,
+    });
+    const files = [trio.baseline, trio.target, trio.final];
+    const size = (await Deno.stat(trio.final)).size;
+    const memlabWork = `${dir}/memlab-work`;
+    await Deno.mkdir(memlabWork, { recursive: true });
+    const row = (command: string, r: TimedRun, named: string) =>
+      `| ${label} | ${mb(size)} | ${command} | ${s(r.ms)} | ${mb(r.maxRss)} (${
+        (r.maxRss / size).toFixed(2)
+      }×) | ${named} |`;
+    console.error(`${label}: analyze BASELINE TARGET FINAL ...`);
+    const ours = await analyze([...files, "--json"], dir);
+    rows.push(
+      row("`analyze BASELINE TARGET FINAL`", ours, ourLeak(ours.stdout)),
+    );
+    const trioArgs = [
+      "--baseline",
+      trio.baseline,
+      "--target",
+      trio.target,
+      "--final",
+      trio.final,
+    ];
+    console.error(`${label}: memlab find-leaks ...`);
+    const theirs = await memlabRun(["find-leaks", ...trioArgs], memlabWork);
+    rows.push(row("`memlab find-leaks`", theirs, memlabLeak(theirs.stdout)));
+    console.error(`${label}: memlab find-leaks --trace-all-objects ...`);
+    const all = await memlabRun([
+      "find-leaks",
+      ...trioArgs,
+      "--trace-all-objects",
+    ], memlabWork);
+    rows.push(
+      row(
+        "`memlab find-leaks --trace-all-objects`",
+        all,
+        memlabLeak(all.stdout),
+      ),
+    );
+    console.error(`${label}: analyze FINAL ...`);
+    const summary = await analyze([trio.final, "--json"], dir);
+    rows.push(row("`analyze FINAL`", summary, ourLargest(summary.stdout)));
+    console.error(`${label}: memlab analyze object-size ...`);
+    const sizes = await memlabRun([
+      "analyze",
+      "object-size",
+      "--snapshot",
+      trio.final,
+    ], memlabWork);
+    rows.push(
+      row("`memlab analyze object-size`", sizes, memlabLargest(sizes.stdout)),
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
+  return rows;
+}
+
+/** The CLI comparison's report. */
+async function cliReport(rows: string[]): Promise<string> {
+  const load = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
+  return [
+    `## \`analyze\` vs memlab's CLI on the same snapshot files`,
+    ``,
+    `${new Date().toISOString().slice(0, 10)}, Deno ${Deno.version.deno}, ${
+      (await run("node", ["--version"])).trim()
+    }, memlab ${MEMLAB_VERSION}, ${navigator.hardwareConcurrency} cores, load average ${load} at the end. Each trio is written by a program that keeps every visit in a module-level Map \`seen\` between the baseline and the target snapshot, then pushes a tenth as many entries to \`late\` before the final one (bench/leak_program.ts). Wall time is the whole command, start-up included; peak RSS is GNU time's %M; × is peak RSS over the final snapshot's size. memlab runs under \`node --max-old-space-size=16384\`.`,
+    ``,
+    `| trio | final size | command | wall time | peak RSS (× final) | leak named |`,
+    `| --- | --- | --- | --- | --- | --- |`,
+    ...rows,
+    ``,
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -648,6 +893,7 @@ async function main(): Promise<void> {
     ``,
     ...checks,
     ``,
+    await cliReport(await compareClis(work, memlabDir)),
   ].join("\n");
   console.log(md);
   await Deno.mkdir(new URL("results/", HERE), { recursive: true });
@@ -661,6 +907,7 @@ if (import.meta.main) {
   else if (mode === "make3") await makeThree(Number(args[0]), args[1]!);
   else if (mode === "leaks") await leaksChild(args[0]!, args[1]!);
   else if (mode === "analyse") await analyse(args[0]!);
+  else if (mode === "cli") await cliOnly();
   else if (mode === "idle") {
     console.log(
       `RESULT ${JSON.stringify({ maxRss: timed ? 0 : await selfMaxRss() })}`,

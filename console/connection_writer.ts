@@ -22,6 +22,11 @@ export class ConnectionWriter {
   #pumping: Promise<void> | undefined;
   #encoder = new TextEncoder();
   #failed = false;
+  /**
+   * Called each time queued text has been written, so whoever had text
+   * dropped can send what it owes (the note saying so) once there is room.
+   */
+  drained: (() => void) | undefined;
 
   /** @param sink The connection. */
   constructor(sink: ByteSink) {
@@ -35,22 +40,25 @@ export class ConnectionWriter {
 
   /**
    * Queues `text`. Droppable text (console output) is discarded while more
-   * than `limit` bytes are waiting; replies never are.
+   * than {@linkcode MAX_PENDING_BYTES} are waiting; replies never are.
    *
    * @param text What to send.
    * @param droppable Whether it may be dropped for a slow client.
-   * @param limit The most bytes waiting before droppable text is dropped;
-   * {@linkcode MAX_PENDING_BYTES} by default.
    * @returns Whether it was queued (`false`: dropped, or the client is gone).
    */
-  send(text: string, droppable = false, limit = MAX_PENDING_BYTES): boolean {
+  send(text: string, droppable = false): boolean {
     if (this.#failed) return false;
-    if (droppable && this.#pendingBytes > limit) return false;
+    if (droppable && this.#pendingBytes > MAX_PENDING_BYTES) return false;
     const bytes = this.#encoder.encode(text);
     this.#queue.push(bytes);
     this.#pendingBytes += bytes.length;
     this.#pumping ??= this.#pump();
     return true;
+  }
+
+  /** Bytes queued and not yet written. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
   }
 
   /**
@@ -82,6 +90,7 @@ export class ConnectionWriter {
           written += await this.#sink.write(data.subarray(written));
         }
         this.#pendingBytes -= total;
+        this.drained?.();
       }
     } catch {
       this.#failed = true;

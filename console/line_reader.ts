@@ -20,14 +20,23 @@ export interface ByteSource {
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
+/**
+ * The buffer a reader starts with; it doubles as lines need. Small: the
+ * console opens one per connection, and under a flood of connections the
+ * allocation was the largest cost of each.
+ */
+const INITIAL_BYTES = 1024;
+
+/** Stateless (no `stream`), so one serves every reader. */
+const decoder = new TextDecoder();
+
 /** Reads `\n`-terminated lines (a trailing `\r` is dropped) from a source. */
 export class LineReader {
   #source: ByteSource;
-  #buffer = new Uint8Array(16 * 1024);
+  #buffer = new Uint8Array(INITIAL_BYTES);
   #start = 0;
   #end = 0;
   #eof = false;
-  #decoder = new TextDecoder();
   /** The longest line accepted, in bytes; longer lines are skipped. */
   maxBytes: number;
 
@@ -109,6 +118,6 @@ export class LineReader {
 
   #decode(start: number, end: number): string {
     if (end > start && this.#buffer[end - 1] === CARRIAGE_RETURN) end--;
-    return this.#decoder.decode(this.#buffer.subarray(start, end));
+    return decoder.decode(this.#buffer.subarray(start, end));
   }
 }

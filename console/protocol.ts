@@ -1,6 +1,7 @@
 /**
- * The console's wire protocol, version 2: message shapes shared by the
- * server and the client, and their validation.
+ * The console's wire protocol, version 3: message shapes shared by the
+ * server and the client, and their validation. `docs/protocol.md` is its
+ * reference.
  *
  * One connection carries newline-delimited lines. If the first line is a
  * JSON object the connection speaks *JSON lines* (one object a line, both
@@ -10,15 +11,19 @@
  * @module
  */
 
-/**
- * The protocol version this code speaks: 2 authenticates JSON clients by
- * challenge–response. A server still accepts version 1's hello with a
- * `token`.
- */
-export const PROTOCOL_VERSION = 2;
+import { isEndpoint } from "./endpoint.ts";
 
-/** The hello versions a server accepts. */
-const SUPPORTED_VERSIONS: readonly number[] = [1, 2];
+/**
+ * The protocol version this code speaks. 3 binds the challenge's answer to
+ * both nonces and the endpoint the client dialled, and the console proves
+ * it knows the token too; 2 (an answer over the console's nonce alone,
+ * which a relay could pass on) is refused. A hello that carries the token
+ * itself (version 1, scripts through `nc`) is still accepted.
+ */
+export const PROTOCOL_VERSION = 3;
+
+/** The versions a hello carrying its token may say. */
+const TOKEN_HELLO_VERSIONS: readonly number[] = [1, 2, 3];
 
 /** The longest line either side sends or accepts: 1 MiB. */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -37,17 +42,20 @@ export const DEFAULT_MAX_SESSIONS = 8;
 
 /**
  * Opens a session: must be the first line of a JSON connection. Without a
- * `token` the server answers with a `challenge`, which the client answers
- * with an {@linkcode AuthRequest}; with one (a script through `nc`) the
- * token is checked at once.
+ * `token` it says `version` 3 and carries the client's `nonce`; the server
+ * answers with a `challenge`, which the client answers with an
+ * {@linkcode AuthRequest}. With a `token` (a script through `nc`) the token
+ * is checked at once.
  */
 export interface HelloRequest {
   /** Always `"hello"`. */
   op: "hello";
   /** The console token itself; the client never sends it (challenge–response instead). */
   token?: string;
-  /** The protocol version the client speaks: 2 (1 is accepted with a `token`). */
+  /** The protocol version the client speaks: 3 (any of 1–3 with a `token`). */
   version?: number;
+  /** The client's fresh random nonce, 64 hex digits (required without `token`). */
+  nonce?: string;
   /** Render values with ANSI colours (the client is a terminal). */
   colors?: boolean;
 }
@@ -59,7 +67,16 @@ export interface HelloRequest {
 export interface AuthRequest {
   /** Always `"auth"`. */
   op: "auth";
-  /** HMAC-SHA256 keyed with the token over the challenge's nonce, as 64 hex digits. */
+  /**
+   * The endpoint the client dialled, as `endpoint.ts` writes it
+   * (`tcp:127.0.0.1:44444`, `unix:/path`): the answer is bound to it.
+   */
+  endpoint: string;
+  /**
+   * HMAC-SHA256 keyed with the token over `leakwatch-console-3 client`, the
+   * challenge's nonce, the hello's nonce and `endpoint`, one per line, as
+   * 64 hex digits (`token.ts` `answerChallenge`).
+   */
   answer: string;
 }
 
@@ -154,6 +171,12 @@ export type Reply =
     names: string[];
     /** A line or two to greet a human with. */
     banner: string;
+    /**
+     * After a challenge: the console's proof that it knows the token,
+     * HMAC-SHA256 keyed with it over `leakwatch-console-3 server` and the
+     * same nonces and endpoint (`token.ts` `proveConsole`).
+     */
+    proof?: string;
   }
   | {
     /** Console output of an evaluation (or of work it left running). */
@@ -262,7 +285,7 @@ const HTTP_METHODS =
  * import { looksLikeHttp } from "./protocol.ts";
  * assert.ok(looksLikeHttp("POST / HTTP/1.1"));
  * assert.ok(looksLikeHttp("M-SEARCH * HTTP/1.1"));
- * assert.ok(!looksLikeHttp('{"op":"hello","version":2}'));
+ * assert.ok(!looksLikeHttp('{"op":"hello","version":3}'));
  * assert.ok(!looksLikeHttp("GET_TOKEN / 2"));
  * ```
  */
@@ -285,7 +308,9 @@ export function looksLikeHttp(line: string): boolean {
  * import assert from "node:assert/strict";
  * import { parseHello } from "./protocol.ts";
  * assert.ok(parseHello('{"op":"hello","token":"t"}').token === "t");
- * assert.equal(parseHello('{"op":"hello","version":2}').token, undefined);
+ * const nonce = "0".repeat(64);
+ * assert.equal(parseHello(`{"op":"hello","version":3,"nonce":"${nonce}"}`).nonce, nonce);
+ * assert.throws(() => parseHello('{"op":"hello","version":2}'), /speaks 3/);
  * ```
  */
 export function parseHello(line: string): HelloRequest {
@@ -296,23 +321,45 @@ export function parseHello(line: string): HelloRequest {
   if (message.token !== undefined && typeof message.token !== "string") {
     throw new ProtocolError('"token" must be a string');
   }
-  if (
-    message.version !== undefined &&
-    !SUPPORTED_VERSIONS.includes(message.version as number)
-  ) {
-    throw new ProtocolError(
-      `Unsupported protocol version ${
-        JSON.stringify(message.version)
-      }: this server speaks ${PROTOCOL_VERSION}`,
-    );
-  }
-  if (message.version === 1 && message.token === undefined) {
+  if (message.token !== undefined) {
+    if (
+      message.version !== undefined &&
+      !TOKEN_HELLO_VERSIONS.includes(message.version as number)
+    ) {
+      throw unsupportedVersion(message.version);
+    }
+  } else if (message.version === 1) {
     throw new ProtocolError('A version 1 hello must carry "token"');
+  } else if (message.version !== PROTOCOL_VERSION) {
+    throw message.version === undefined
+      ? new ProtocolError(
+        `A hello without "token" must say "version": ${PROTOCOL_VERSION} and carry a "nonce"`,
+      )
+      : unsupportedVersion(message.version);
+  } else if (!isNonce(message.nonce)) {
+    throw new ProtocolError('"nonce" must be 64 lowercase hex digits');
   }
   if (message.colors !== undefined && typeof message.colors !== "boolean") {
     throw new ProtocolError('"colors" must be a boolean');
   }
   return message as unknown as HelloRequest;
+}
+
+/** The one line both sides show for a version this side does not speak. */
+function unsupportedVersion(version: unknown): ProtocolError {
+  return new ProtocolError(
+    `Unsupported protocol version ${
+      JSON.stringify(version)
+    }: this console speaks ${PROTOCOL_VERSION}${
+      typeof version === "number" && version < PROTOCOL_VERSION
+        ? " (the client is older than the console: update it)"
+        : ""
+    }`,
+  );
+}
+
+function isNonce(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
 }
 
 /**
@@ -327,23 +374,28 @@ export function parseHello(line: string): HelloRequest {
  * import assert from "node:assert/strict";
  * import { parseAuth } from "./protocol.ts";
  * const answer = "0".repeat(64);
- * assert.equal(parseAuth(`{"op":"auth","answer":"${answer}"}`).answer, answer);
+ * const auth = parseAuth(
+ *   `{"op":"auth","endpoint":"tcp:127.0.0.1:44444","answer":"${answer}"}`,
+ * );
+ * assert.equal(auth.endpoint, "tcp:127.0.0.1:44444");
  * ```
  */
 export function parseAuth(line: string): AuthRequest {
   const message = parseObject(line);
   if (message.op !== "auth") {
     throw new ProtocolError(
-      'The answer to a challenge must be {"op": "auth", "answer": ...}',
+      'The answer to a challenge must be {"op": "auth", "endpoint": ..., "answer": ...}',
     );
   }
-  if (
-    typeof message.answer !== "string" ||
-    !/^[0-9a-f]{64}$/.test(message.answer)
-  ) {
+  if (!isEndpoint(message.endpoint)) {
+    throw new ProtocolError(
+      '"endpoint" must be the address dialled, as "tcp:ADDRESS:PORT" or "unix:/PATH"',
+    );
+  }
+  if (!isNonce(message.answer)) {
     throw new ProtocolError('"answer" must be 64 lowercase hex digits');
   }
-  return { op: "auth", answer: message.answer };
+  return { op: "auth", endpoint: message.endpoint, answer: message.answer };
 }
 
 /**

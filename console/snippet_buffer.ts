@@ -38,17 +38,25 @@ export type SnippetStep =
  * ```
  */
 export class SnippetBuffer {
-  #lines: string[] = [];
-  #candidate: string[] | undefined;
+  // The waiting lines as one text: each line appends to it, so a snippet of
+  // thousands of lines is never joined again from the start.
+  #text = "";
+  #lines = 0;
+  #candidate: string | undefined;
 
   /** Whether lines of an incomplete snippet are waiting for more. */
   get pending(): boolean {
-    return this.#lines.length > 0;
+    return this.#lines > 0;
   }
 
   /** The waiting lines, joined; `""` when none. */
   get text(): string {
-    return this.#lines.join("\n");
+    return this.#text;
+  }
+
+  /** How many lines are waiting. */
+  get lineCount(): number {
+    return this.#lines;
   }
 
   /** The prompt for the next line: `>>> ` or `... `. */
@@ -68,11 +76,16 @@ export class SnippetBuffer {
       if (line.trim() === ".exit") return { kind: "exit" };
     } else if (line.trim() === "") {
       // A blank line cannot complete a snippet: keep it, ask for more.
-      this.#lines.push(line);
+      this.#text = this.#joined(line);
+      this.#lines++;
       return { kind: "skip" };
     }
-    this.#candidate = [...this.#lines, line];
-    return { kind: "evaluate", code: this.#candidate.join("\n") };
+    this.#candidate = this.#joined(line);
+    return { kind: "evaluate", code: this.#candidate };
+  }
+
+  #joined(line: string): string {
+    return this.pending ? `${this.#text}\n${line}` : line;
   }
 
   /**
@@ -82,13 +95,20 @@ export class SnippetBuffer {
    * the snippet is done (evaluated, failed or refused) and a new one starts.
    */
   settle(incomplete: boolean): void {
-    this.#lines = incomplete && this.#candidate ? this.#candidate : [];
+    if (incomplete && this.#candidate !== undefined) {
+      this.#text = this.#candidate;
+      this.#lines++;
+    } else {
+      this.#text = "";
+      this.#lines = 0;
+    }
     this.#candidate = undefined;
   }
 
   /** Drops the waiting lines (Ctrl-C). */
   clear(): void {
-    this.#lines = [];
+    this.#text = "";
+    this.#lines = 0;
     this.#candidate = undefined;
   }
 }

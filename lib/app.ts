@@ -9,8 +9,8 @@ import { HTTPException } from "hono/http-exception";
 import type { Users } from "./users.ts";
 import {
   METRICS_CONTENT_TYPE,
-  renderMetrics,
   RequestStats,
+  ServiceMetrics,
 } from "./metrics.ts";
 
 /** The longest `user_id` accepted, in UTF-8 bytes. */
@@ -96,12 +96,14 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ status: "ok" });
   });
 
+  // One registry for the app's whole life, however many scrapes.
+  const metrics = new ServiceMetrics({
+    cache: users.cache,
+    stats: users.stats,
+    requests,
+  });
   app.get(ROUTES.metrics, async (c) => {
-    const body = await renderMetrics({
-      cache: users.cache,
-      stats: users.stats,
-      requests,
-    });
+    const body = await metrics.render();
     requests.record(ROUTES.metrics, 200);
     return c.body(body, 200, { "content-type": METRICS_CONTENT_TYPE });
   });

@@ -9,21 +9,38 @@
  * reached through `Deno[Deno.internal].serveHttpOnConnection`, the only way
  * to give it a connection we accepted), and this module adds:
  *
- * - a cap on open connections: at the cap, the longest-idle connection is
- *   closed to make room, or the new one when every connection is busy;
+ * - a cap on open connections: at the cap, the connection quiet the longest
+ *   (no handler running, nothing sent or received for a moment) is cut off
+ *   to make room, or, when every one is busy, the one that has made the most
+ *   requests; the new one is refused only when each is busy with its first;
  * - a header timeout (a new connection must send its first request within
- *   it) and an idle timeout (between requests on a kept-alive connection);
+ *   it) and an idle timeout (between requests on a kept-alive connection,
+ *   and for a peer that stops reading its responses: a connection whose
+ *   handlers have all returned counts as idle, so one that pipelines
+ *   requests and never reads is cut off like any idle one);
  * - accept errors survived: on EMFILE/ENFILE the cap drops below the open
  *   count (leaving descriptors for the console and files), idle connections
- *   are closed, and accepting resumes after a back-off;
+ *   are cut off, and accepting resumes after a back-off; once a second has
+ *   passed without EMFILE the cap doubles back, sweep by sweep, to the one
+ *   configured;
  * - log lines about refusals and accept errors, at most one per kind every
  *   10 s, with the count of those not printed.
+ *
+ * Connections are only ever cut off, never closed gracefully: Deno's
+ * graceful close waits for every response to be written, forever when the
+ * peer does not read, and after it has begun the connection can no longer
+ * be cut off. A connection is cut off only once its handlers have returned
+ * and it has been quiet for a sweep, so responses already made go out first;
+ * during shutdown a request arriving on a kept-alive connection is answered
+ * 503 with `connection: close`.
  *
  * Where that internal is missing (another Deno), it falls back to plain
  * `Deno.serve` and says so once.
  *
  * @module
  */
+
+import { logToStderr } from "../console/process.ts";
 
 /** Options for {@linkcode serveGuarded}. */
 export interface GuardedServeOptions {
@@ -66,6 +83,13 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
 const DESCRIPTOR_RESERVE = 16;
 /** The sweep's period: timeouts are this precise. */
 const SWEEP_MS = 250;
+/**
+ * Sweeps a connection must have been quiet before it is cut off for room
+ * or at shutdown: its latest response has had at least one sweep to go out.
+ */
+const QUIET_TICKS = 2;
+/** Quiet time after an EMFILE before the lowered cap starts rising again. */
+const CAP_RECOVERY_MS = 1_000;
 const LOG_EVERY_MS = 10_000;
 
 type ConnectionServer = {
@@ -74,7 +98,7 @@ type ConnectionServer = {
 };
 type ServeOnConnection = (
   conn: Deno.Conn,
-  signal: AbortSignal | undefined,
+  signal: ConnectionCutter | undefined,
   handler: (request: Request) => Response | Promise<Response>,
   onError: (error: unknown) => Response | Promise<Response>,
   onListen: () => void,
@@ -83,14 +107,50 @@ type ServeOnConnection = (
 /** One accepted connection's state, read by the sweep. */
 interface Connection {
   server: ConnectionServer;
-  /** Requests whose response is still being made. */
+  /** Cuts it off. */
+  cutter: ConnectionCutter;
+  /** Requests whose handler has not returned its response yet. */
   active: number;
   /** Requests seen so far. */
   requests: number;
-  /** The sweep tick of the last request (or of the accept). */
+  /** The sweep tick of the last request or response (or of the accept). */
   seen: number;
-  /** Set once its shutdown began. */
+  /** Set once the server shuts down: cut off as soon as it is quiet. */
   closing: boolean;
+}
+
+/**
+ * What Deno's per-connection server takes as its abort signal: it adds one
+ * listener that cuts the connection off. Called here rather than through an
+ * `AbortSignal`, because that listener throws once the connection has ended
+ * by itself, and a throw from an event listener would be an uncaught error.
+ */
+class ConnectionCutter {
+  #listeners: (() => void)[] = [];
+  #cut = false;
+
+  /** Deno's server registers its "abort" listener here. */
+  addEventListener(_type: string, listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Whether {@linkcode cut} was called. */
+  get cut(): boolean {
+    return this.#cut;
+  }
+
+  /** Cuts the connection off: its socket closes, unsent responses are lost. */
+  cutOff(): void {
+    if (this.#cut) return;
+    this.#cut = true;
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch {
+        // It has ended already.
+      }
+    }
+  }
 }
 
 function serveOnConnection(): ServeOnConnection | undefined {
@@ -154,6 +214,10 @@ class Guard {
   open = new Set<Connection>();
   cap: number;
   finished: Promise<void>;
+  /** The cap configured; `cap` is lower for a while after an EMFILE. */
+  #maxConnections: number;
+  /** The sweep tick of the latest EMFILE. */
+  #emfileTick = 0;
   #listener: Deno.Listener;
   #serveOn: ServeOnConnection;
   #handler: (request: Request) => Response | Promise<Response>;
@@ -166,6 +230,8 @@ class Guard {
   #stopped: Promise<void> | undefined;
   #accepting: Promise<void>;
   #wake: (() => void) | undefined;
+  /** Called whenever a connection ends, while shutting down. */
+  #drained: (() => void) | undefined;
 
   constructor(
     listener: Deno.Listener,
@@ -178,6 +244,7 @@ class Guard {
     this.#serveOn = serveOn;
     this.#handler = handler;
     this.cap = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#maxConnections = this.cap;
     this.#headersTicks = ticks(
       options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
     );
@@ -207,7 +274,7 @@ class Guard {
           this.#outOfDescriptors();
           this.#log.line(
             "emfile",
-            `http accept failed: ${message}; ${this.open.size} connections open, cap now ${this.cap}, idle ones closed, retrying`,
+            `http accept failed: ${message}; ${this.open.size} connections open, cap now ${this.cap}, quiet ones cut off, retrying`,
           );
         } else {
           this.#log.line("accept", `http accept failed: ${message}`);
@@ -215,7 +282,7 @@ class Guard {
         await this.#pause(backoffMs);
         continue;
       }
-      if (this.open.size >= this.cap && !this.#closeLongestIdle()) {
+      if (this.open.size >= this.cap && !this.#makeRoom()) {
         this.#log.line(
           "cap",
           `http connection refused: ${this.open.size} open, the cap is ${this.cap}`,
@@ -241,6 +308,7 @@ class Guard {
   #serve(conn: Deno.Conn): void {
     const connection: Connection = {
       server: undefined as unknown as ConnectionServer,
+      cutter: new ConnectionCutter(),
       active: 0,
       requests: 0,
       seen: this.#tick,
@@ -253,10 +321,11 @@ class Guard {
     };
     connection.server = this.#serveOn(
       conn,
-      undefined,
+      connection.cutter,
       (request) => {
         connection.requests++;
         connection.seen = this.#tick;
+        if (connection.closing) return shuttingDown();
         const response = handler(request);
         if (response instanceof Promise) {
           connection.active++;
@@ -265,7 +334,7 @@ class Guard {
         return response;
       },
       (error) => {
-        console.error(error);
+        logToStderr(`http handler failed: ${Deno.inspect(error)}`);
         return Response.json({ error: "Internal server error" }, {
           status: 500,
         });
@@ -279,46 +348,101 @@ class Guard {
       .finally(() => {
         this.open.delete(connection);
         this.#wake?.();
+        this.#drained?.();
       });
   }
 
-  #close(connection: Connection): void {
-    if (connection.closing) return;
-    connection.closing = true;
-    connection.server.shutdown().catch(() => {});
+  /** Whether `connection` may be cut off now without losing a response. */
+  #quiet(connection: Connection): boolean {
+    return connection.active === 0 && !connection.cutter.cut &&
+      (connection.requests === 0 ||
+        this.#tick - connection.seen >= QUIET_TICKS);
   }
 
   #sweepIdle(): void {
     this.#tick++;
+    this.#raiseCap();
     for (const connection of this.open) {
-      if (connection.active > 0 || connection.closing) continue;
-      const limit = connection.requests === 0
+      if (connection.active > 0 || connection.cutter.cut) continue;
+      const limit = connection.closing
+        ? QUIET_TICKS
+        : connection.requests === 0
         ? this.#headersTicks
         : this.#idleTicks;
-      if (this.#tick - connection.seen >= limit) this.#close(connection);
+      if (this.#tick - connection.seen >= limit) connection.cutter.cutOff();
     }
   }
 
-  /** Closes the idle connection seen least recently; `false` if none is idle. */
-  #closeLongestIdle(): boolean {
-    let oldest: Connection | undefined;
+  /** Cuts off the connection quiet the longest; `false` if none is quiet. */
+  #cutQuietest(): boolean {
+    let quietest: Connection | undefined;
     for (const connection of this.open) {
-      if (connection.active > 0 || connection.closing) continue;
-      if (oldest === undefined || connection.seen < oldest.seen) {
-        oldest = connection;
+      if (!this.#quiet(connection)) continue;
+      if (quietest === undefined || connection.seen < quietest.seen) {
+        quietest = connection;
       }
     }
-    if (oldest === undefined) return false;
-    this.#close(oldest);
+    if (quietest === undefined) return false;
+    quietest.cutter.cutOff();
     return true;
   }
 
-  /** Lowers the cap below what is open now and closes idle connections above it. */
+  /**
+   * Makes room for a new connection at the cap: cuts off the quietest
+   * connection, or, when every one is busy, the one that has made the most
+   * requests (a client pipelining request after request, read or not, must
+   * not keep everyone else out).
+   *
+   * @returns `false` when no connection has made more than one request:
+   * all busy with their first, the newcomer is refused.
+   */
+  #makeRoom(): boolean {
+    if (this.#cutQuietest()) return true;
+    let busiest: Connection | undefined;
+    for (const connection of this.open) {
+      if (connection.cutter.cut || connection.requests < 2) continue;
+      if (busiest === undefined || connection.requests > busiest.requests) {
+        busiest = connection;
+      }
+    }
+    if (busiest === undefined) return false;
+    this.#log.line(
+      "busiest",
+      `http connection cut off to make room: ${this.open.size} open (the cap is ${this.cap}), none quiet; it had made ${busiest.requests} requests`,
+    );
+    busiest.cutter.cutOff();
+    return true;
+  }
+
+  /** Lowers the cap below what is open now and cuts off quiet connections above it. */
   #outOfDescriptors(): void {
-    const live = [...this.open].filter((c) => !c.closing).length;
+    this.#emfileTick = this.#tick;
+    const live = [...this.open].filter((c) => !c.cutter.cut).length;
     this.cap = Math.max(1, Math.min(this.cap, live - DESCRIPTOR_RESERVE));
     let excess = live - this.cap;
-    while (excess > 0 && this.#closeLongestIdle()) excess--;
+    while (excess > 0 && this.#cutQuietest()) excess--;
+  }
+
+  /**
+   * Lets a cap lowered by EMFILE rise again once no EMFILE came for
+   * {@linkcode CAP_RECOVERY_MS}: it doubles each sweep (by the reserve at
+   * least) up to the configured cap; another EMFILE lowers it again.
+   */
+  #raiseCap(): void {
+    if (this.cap >= this.#maxConnections) return;
+    if (this.#tick - this.#emfileTick < ticks(CAP_RECOVERY_MS)) return;
+    this.cap = Math.min(
+      this.#maxConnections,
+      Math.max(this.cap * 2, this.cap + DESCRIPTOR_RESERVE),
+    );
+    if (this.cap === this.#maxConnections) {
+      this.#log.line(
+        "cap restored",
+        `http connection cap back to ${this.cap}: no "too many open files" for ${
+          CAP_RECOVERY_MS / 1000
+        } s`,
+      );
+    }
   }
 
   /** Waits `ms`, or less when a connection closes (a descriptor came free). */
@@ -335,16 +459,31 @@ class Guard {
   shutdown(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#closing = true;
-      clearInterval(this.#sweep);
       closeQuietly(this.#listener);
       this.#wake?.();
       await this.#accepting;
-      const finishing = [...this.open].map((c) => c.server.finished);
-      for (const connection of this.open) this.#close(connection);
-      await Promise.allSettled(finishing);
+      // In-flight requests finish; each connection is cut off once quiet
+      // (the sweep keeps running until the last one is gone).
+      for (const connection of this.open) {
+        connection.closing = true;
+        if (this.#quiet(connection)) connection.cutter.cutOff();
+      }
+      while (this.open.size > 0) {
+        await new Promise<void>((resolve) => this.#drained = resolve);
+      }
+      this.#drained = undefined;
+      clearInterval(this.#sweep);
     })();
     return this.#stopped;
   }
+}
+
+/** The answer to a request that arrives on a connection while shutting down. */
+function shuttingDown(): Response {
+  return Response.json({ error: "Service shutting down" }, {
+    status: 503,
+    headers: { connection: "close" },
+  });
 }
 
 function serveUnguarded(
@@ -401,8 +540,4 @@ class ThrottledLog {
     this.#kinds.set(kind, { at: now, held: 0 });
     this.#write(held > 0 ? `${text} (and ${held} more like it)` : text);
   }
-}
-
-function logToStderr(line: string): void {
-  console.error(line);
 }

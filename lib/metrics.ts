@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { LeakAlarmReadings } from "../console/toolkit/leak_alarm.ts";
+import { logWriteFailures } from "../console/process.ts";
 import { openHandles } from "../console/toolkit/process_handles.ts";
 import type { CacheStats } from "./users.ts";
 
@@ -77,60 +77,7 @@ export interface MetricsSource {
 /** The content type of the Prometheus text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-type Registry = { metrics(): Promise<string> };
-const registries = new WeakMap<MetricsSource, Registry>();
-
-export type { LeakAlarmReadings };
-
-let leakAlarm: (() => LeakAlarmReadings) | undefined;
-
-/**
- * Puts the leak alarm's gauges on `/metrics` (process-wide, as the alarm
- * is: one V8 heap), or takes them off with `undefined`.
- *
- * @param readings Reads the alarm's current state at each scrape.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { exposeLeakAlarm, RequestStats, renderMetrics } from "./metrics.ts";
- * exposeLeakAlarm(() => ({
- *   floorBytes: 123,
- *   growthBytesPerSecond: 4.5,
- *   suspected: true,
- *   samples: 6,
- *   heapLimitBytes: 2 ** 31,
- *   externalFloorBytes: 5e6,
- *   externalGrowthBytesPerSecond: 9e5,
- *   rssFloorBytes: 6e7,
- *   nativeFloorBytes: 3e7,
- *   nativeGrowthBytesPerSecond: 0,
- *   openResources: 5,
- *   openResourcesGrowthPerSecond: 0,
- *   openFds: NaN,
- *   heapSuspected: false,
- *   externalSuspected: true,
- *   nativeSuspected: false,
- *   handlesSuspected: false,
- *   forcedGcs: 3,
- *   ignoredSamples: 0,
- * }));
- * const text = await renderMetrics({
- *   cache: new Map(),
- *   stats: { hits: 0, misses: 0 },
- *   requests: new RequestStats(),
- * });
- * exposeLeakAlarm(undefined);
- * assert.match(text, /^leakwatch_leak_suspected 1$/m);
- * assert.match(text, /^leakwatch_heap_after_gc_bytes 123$/m);
- * assert.match(text, /^leakwatch_external_leak_suspected 1$/m);
- * ```
- */
-export function exposeLeakAlarm(
-  readings: (() => LeakAlarmReadings) | undefined,
-): void {
-  leakAlarm = readings;
-}
+type Registry = import("prom-client").Registry;
 
 /**
  * prom-client default metrics that do not work under Deno with scoped
@@ -138,8 +85,9 @@ export function exposeLeakAlarm(
  * (Deno lets only `--allow-all` read `/proc/self`), the handle and request
  * counts (Deno's `process._getActiveHandles()` is always empty) and the GC
  * histogram (Deno emits no `gc` performance entries). Resident memory comes
- * from `Deno.memoryUsage()` instead. The descriptor counts stay where
- * `/proc/self/fd` can be read (under `--allow-all`).
+ * from `Deno.memoryUsage()` instead. The descriptor counts
+ * (`process_open_fds`, `process_max_fds`) stay where `/proc/self/fd` can be
+ * read (under `--allow-all`).
  */
 export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
   "process_resident_memory_bytes",
@@ -155,7 +103,78 @@ export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
 ];
 
 /**
- * Renders the metrics in the Prometheus text format.
+ * prom-client default metrics replaced by ours: its CPU counters count from
+ * the moment they were created, ours read the process's whole CPU time, so
+ * they never restart below an earlier value.
+ */
+const REPLACED_DEFAULT_METRICS: readonly string[] = [
+  "process_cpu_user_seconds_total",
+  "process_cpu_system_seconds_total",
+  "process_cpu_seconds_total",
+];
+
+/** prom-client's descriptor counts, which work where `/proc/self/fd` is readable. */
+const FD_METRICS: readonly string[] = ["process_open_fds", "process_max_fds"];
+
+/**
+ * A service's `/metrics`: the process's metrics (prom-client's defaults,
+ * memory, CPU, the leak alarm, dropped log lines) and the service's own
+ * (its cache and request counters).
+ *
+ * Registries are built once and kept: the process's on the first scrape of
+ * any service, this service's on its first scrape, however many scrapes
+ * arrive at once. (Building one per scrape leaks: prom-client's default
+ * metrics start an event-loop monitor that nothing stops, 10–16 MB of
+ * native memory each, and restart their counters at zero.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RequestStats, ServiceMetrics } from "./metrics.ts";
+ * const requests = new RequestStats();
+ * const metrics = new ServiceMetrics({
+ *   cache: new Map(),
+ *   stats: { hits: 3, misses: 1 },
+ *   requests,
+ * });
+ * requests.record("/healthz", 200);
+ * const text = await metrics.render();
+ * assert.match(text, /^users_cache_hits_total 3$/m);
+ * assert.match(text, /^http_requests_total\{route="\/healthz",status="200"\} 1$/m);
+ * ```
+ */
+export class ServiceMetrics {
+  #source: MetricsSource;
+  #registry: Promise<Registry> | undefined;
+
+  /** @param source The cache, its counters and the request counts. */
+  constructor(source: MetricsSource) {
+    this.#source = source;
+  }
+
+  /**
+   * Renders the metrics in the Prometheus text format.
+   *
+   * @returns The exposition text.
+   */
+  async render(): Promise<string> {
+    // A turn of the event loop first: a render takes 2-3 ms of CPU, and
+    // without a pause Deno's HTTP server answers ~60 of one client's
+    // pipelined scrapes back to back while every other request waits.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#registry ??= buildServiceRegistry(this.#source).catch((error) => {
+      // A failed build (prom-client could not load) is retried next time.
+      this.#registry = undefined;
+      throw error;
+    });
+    return await (await this.#registry).metrics();
+  }
+}
+
+/**
+ * Renders the metrics of `source` in the Prometheus text format, with a
+ * registry built for this one call: for a one-off rendering (a test, a
+ * script). A server keeps one {@linkcode ServiceMetrics} instead.
  *
  * @param source The cache, its counters and the request counts.
  * @returns The exposition text.
@@ -172,46 +191,43 @@ export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
  * assert.ok(text.includes("users_cache_entries 0"));
  * ```
  */
-export async function renderMetrics(source: MetricsSource): Promise<string> {
-  let registry = registries.get(source);
-  if (registry === undefined) {
-    registry = await createRegistry(source);
-    registries.set(source, registry);
-  }
-  return await registry.metrics();
+export function renderMetrics(source: MetricsSource): Promise<string> {
+  return new ServiceMetrics(source).render();
 }
 
-async function createRegistry(source: MetricsSource): Promise<Registry> {
-  const { Counter, Gauge, Registry, collectDefaultMetrics } = await import(
-    "prom-client"
-  );
-  const registry = new Registry();
+/** prom-client, loaded with the first scrape (its import costs ~30 ms). */
+type PromClient = typeof import("prom-client");
+
+/** The process's registry, built once for every service of the process. */
+let processRegistry: Promise<Registry> | undefined;
+
+async function buildServiceRegistry(source: MetricsSource): Promise<Registry> {
+  processRegistry ??= buildProcessRegistry().catch((error) => {
+    processRegistry = undefined;
+    throw error;
+  });
+  const shared = await processRegistry;
+  const client = await import("prom-client");
+  const registry = new client.Registry();
+  addServiceMetrics(client, registry, source);
+  return client.Registry.merge([registry, shared]);
+}
+
+/** The cache gauge and the cache and request counters of one service. */
+function addServiceMetrics(
+  { Counter, Gauge }: PromClient,
+  registry: Registry,
+  source: MetricsSource,
+): void {
   const registers = [registry];
-  addLeakAlarmGauges(Gauge, registers);
-  const defaults = new Registry();
-  collectDefaultMetrics({ register: defaults });
-  const fdsReadable = openHandles().fds !== null;
-  for (const name of UNSUPPORTED_DEFAULT_METRICS) {
-    if (fdsReadable && FD_METRICS.includes(name)) continue;
-    defaults.removeSingleMetric(name);
-  }
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read());
-      },
-    });
-  for (const [name, [field, help]] of Object.entries(MEMORY_GAUGES)) {
-    gauge(name, help, () => Deno.memoryUsage()[field]);
-  }
-  gauge(
-    "users_cache_entries",
-    "Users held in the cache.",
-    () => source.cache.size,
-  );
+  new Gauge({
+    name: "users_cache_entries",
+    help: "Users held in the cache.",
+    registers,
+    collect() {
+      this.set(source.cache.size);
+    },
+  });
   for (const [name, [stat, help]] of Object.entries(CACHE_COUNTERS)) {
     new Counter({
       name,
@@ -235,39 +251,55 @@ async function createRegistry(source: MetricsSource): Promise<Registry> {
       }
     },
   });
-  return Registry.merge([registry, defaults]);
 }
 
-function addLeakAlarmGauges(
-  Gauge: typeof import("prom-client").Gauge,
-  registers: import("prom-client").Registry[],
-): void {
-  for (const [name, [reading, help]] of Object.entries(LEAK_ALARM_GAUGES)) {
-    new Gauge({
+/**
+ * prom-client's defaults that work under Deno, and the gauges and
+ * counters of {@linkcode PROCESS_GAUGES} and {@linkcode PROCESS_COUNTERS}.
+ */
+async function buildProcessRegistry(): Promise<Registry> {
+  const client = await import("prom-client");
+  const { default: process } = await import("node:process");
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const fdsReadable = openHandles().fds !== null;
+  for (
+    const name of [...UNSUPPORTED_DEFAULT_METRICS, ...REPLACED_DEFAULT_METRICS]
+  ) {
+    if (fdsReadable && FD_METRICS.includes(name)) continue;
+    registry.removeSingleMetric(name);
+  }
+  const { addLeakAlarmGauges } = await import("../console/mod.ts");
+  addLeakAlarmGauges(registry, client.Gauge);
+  const registers = [registry];
+  for (const [name, [help, read]] of Object.entries(PROCESS_GAUGES)) {
+    new client.Gauge({
       name,
       help,
       registers,
       collect() {
-        // NaN while the alarm is off or has nothing to say yet: a 0 would
-        // read as an empty heap or a flat trend.
-        this.set(
-          leakAlarm === undefined ? NaN : Number(leakAlarm()[reading]),
-        );
+        this.set(read());
       },
     });
   }
+  const counters = processCounters(process.cpuUsage.bind(process));
+  for (const [name, [help, read]] of Object.entries(counters)) {
+    new client.Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // Totals kept by the process itself: monotonic whenever read.
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+  return registry;
 }
 
-/** Gauges read from `Deno.memoryUsage()` at each scrape: field and help. */
-const MEMORY_GAUGES: Record<string, [keyof Deno.MemoryUsage, string]> = {
-  process_resident_memory_bytes: ["rss", "Resident memory size in bytes."],
-  deno_heap_used_bytes: ["heapUsed", "V8 heap used in bytes."],
-  deno_heap_total_bytes: ["heapTotal", "V8 heap allocated in bytes."],
-  deno_external_memory_bytes: [
-    "external",
-    "Memory of C++ objects bound to JavaScript objects, in bytes.",
-  ],
-};
+/** A process-wide gauge or counter: its help and how to read it at a scrape. */
+type Reading = [help: string, read: () => number];
 
 /** The cache's counters, read from its stats at each scrape. */
 const CACHE_COUNTERS: Record<string, [keyof CacheStats, string]> = {
@@ -278,81 +310,55 @@ const CACHE_COUNTERS: Record<string, [keyof CacheStats, string]> = {
   ],
 };
 
-/** prom-client's descriptor counts, which work where `/proc/self/fd` is readable. */
-const FD_METRICS = ["process_open_fds", "process_max_fds"];
-
-/** The leak alarm's gauges: the reading each shows (`suspected` as 1 or 0) and help. */
-const LEAK_ALARM_GAUGES: Record<string, [keyof LeakAlarmReadings, string]> = {
-  leakwatch_heap_after_gc_bytes: [
-    "floorBytes",
-    "V8 heap used right after the latest full (mark-sweep) GC, in bytes.",
+/**
+ * Gauges read at each scrape, process-wide (one V8 heap, one process):
+ * add a row to put another on `/metrics`.
+ */
+const PROCESS_GAUGES: Record<string, Reading> = {
+  process_resident_memory_bytes: [
+    "Resident memory size in bytes.",
+    () => Deno.memoryUsage().rss,
   ],
-  leakwatch_heap_growth_bytes_per_second: [
-    "growthBytesPerSecond",
-    "Growth of the heap after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  deno_heap_used_bytes: [
+    "V8 heap used in bytes.",
+    () => Deno.memoryUsage().heapUsed,
   ],
-  leakwatch_leak_suspected: [
-    "suspected",
-    "1 while the leak alarm suspects a leak of any kind (JS heap, external, native memory, open handles), else 0.",
+  deno_heap_total_bytes: [
+    "V8 heap allocated in bytes.",
+    () => Deno.memoryUsage().heapTotal,
   ],
-  leakwatch_heap_after_gc_samples: [
-    "samples",
-    "Full-GC samples the leak alarm has taken since start.",
-  ],
-  leakwatch_heap_limit_bytes: [
-    "heapLimitBytes",
-    "V8's heap size limit (--max-old-space-size), in bytes.",
-  ],
-  leakwatch_external_after_gc_bytes: [
-    "externalFloorBytes",
-    "V8 external memory (ArrayBuffer and typed-array backing stores) right after the latest full GC, in bytes.",
-  ],
-  leakwatch_external_growth_bytes_per_second: [
-    "externalGrowthBytesPerSecond",
-    "Growth of the external memory after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
-  ],
-  leakwatch_rss_after_gc_bytes: [
-    "rssFloorBytes",
-    "Resident memory right after the latest full GC, in bytes.",
-  ],
-  leakwatch_native_after_gc_bytes: [
-    "nativeFloorBytes",
-    "Resident memory outside the V8 heap and its external memory right after the latest full GC (native code: the runtime, zlib, sqlite...), in bytes.",
-  ],
-  leakwatch_native_growth_bytes_per_second: [
-    "nativeGrowthBytesPerSecond",
-    "Growth of that native memory over the leak alarm's window (Theil-Sen slope), in bytes per second.",
-  ],
-  leakwatch_open_resources: [
-    "openResources",
-    "Open Deno resources (files, sockets, fetch bodies, child processes...) at the leak alarm's latest sample.",
-  ],
-  leakwatch_open_resources_growth_per_second: [
-    "openResourcesGrowthPerSecond",
-    "Growth of the open Deno resources over the leak alarm's window (Theil-Sen slope), per second.",
-  ],
-  leakwatch_heap_leak_suspected: [
-    "heapSuspected",
-    "1 while the leak alarm suspects the JS heap, else 0.",
-  ],
-  leakwatch_external_leak_suspected: [
-    "externalSuspected",
-    "1 while the leak alarm suspects external memory (ArrayBuffers), else 0.",
-  ],
-  leakwatch_native_leak_suspected: [
-    "nativeSuspected",
-    "1 while the leak alarm suspects native memory, else 0.",
-  ],
-  leakwatch_handle_leak_suspected: [
-    "handlesSuspected",
-    "1 while the leak alarm suspects open resources or file descriptors, else 0.",
-  ],
-  leakwatch_forced_gcs: [
-    "forcedGcs",
-    "Full GCs the leak alarm ran itself since start (when V8 ran none for a tenth of its window).",
-  ],
-  leakwatch_ignored_samples: [
-    "ignoredSamples",
-    "Samples the leak alarm ignored since start (taken during or just after a heap capture).",
+  deno_external_memory_bytes: [
+    "Memory of C++ objects bound to JavaScript objects, in bytes.",
+    () => Deno.memoryUsage().external,
   ],
 };
+
+/** Counters read at each scrape from totals the process keeps. */
+function processCounters(
+  cpuUsage: () => { user: number; system: number },
+): Record<string, Reading> {
+  return {
+    process_cpu_user_seconds_total: [
+      "Total user CPU time spent in seconds.",
+      () => cpuUsage().user / 1e6,
+    ],
+    process_cpu_system_seconds_total: [
+      "Total system CPU time spent in seconds.",
+      () => cpuUsage().system / 1e6,
+    ],
+    process_cpu_seconds_total: [
+      "Total user and system CPU time spent in seconds.",
+      () => {
+        const { user, system } = cpuUsage();
+        return (user + system) / 1e6;
+      },
+    ],
+    leakwatch_log_lines_dropped_total: [
+      "Log lines the service could not write (stderr or stdout closed or broken).",
+      () => {
+        const { stdout, stderr } = logWriteFailures();
+        return stdout + stderr;
+      },
+    ],
+  };
+}

@@ -1,22 +1,25 @@
 /**
  * The `serve` subcommand: the users service over `Deno.serve`, its live
- * console, and a graceful shutdown on SIGINT/SIGTERM/SIGHUP.
+ * console, and a graceful shutdown on every terminating signal it can
+ * catch (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...).
  *
  * @module
  */
 
-import type { ConsoleServer, SessionIO } from "../console/server/listener.ts";
+import { type ConsoleConfig, UsageError } from "../console/config.ts";
+import type { ConsoleHandle } from "../console/mod.ts";
 import { createApp, serveHandler } from "./app.ts";
-import {
-  checkServeConfig,
-  type ConsoleConfig,
-  type ServeConfig,
-} from "./config.ts";
-import { UsageError } from "./flags.ts";
+import { checkServeConfig, type ServeConfig } from "./config.ts";
 import { type GuardedServer, serveGuarded } from "./http_server.ts";
-import { exposeLeakAlarm, RequestStats } from "./metrics.ts";
+import { RequestStats } from "./metrics.ts";
 import { createNamespace, type Namespace } from "./namespace.ts";
-import { signalExitCode, STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
+import {
+  guardInspectorSignal,
+  logToStderr,
+  printToStdout,
+  signalExitCode,
+} from "../console/process.ts";
+import { STOP_SIGNALS, StopRequests } from "./stop_signals.ts";
 import { cache, createUsers } from "./users.ts";
 
 /** How long in-flight requests get to finish after the first signal. */
@@ -29,7 +32,7 @@ export interface Service {
   /** The console's namespace. */
   namespace: Namespace;
   /** The live console, unless disabled. */
-  console: ConsoleServer | null;
+  console: ConsoleHandle | null;
   /** Stops accepting, lets in-flight requests finish, closes everything. */
   shutdown(): Promise<void>;
   /** Settles when the HTTP server has stopped. */
@@ -58,11 +61,11 @@ export async function startService(config: ServeConfig): Promise<Service> {
     fetchOptions: { delayMs: config.dbDelayMs },
   });
   const requests = new RequestStats();
-  const app = createApp({ users, requests });
+  const app = createApp({ users, requests, logError: logErrorToStderr });
   const namespace = createNamespace({ app, users, requests, config });
 
   const server = listen(config, serveHandler(app));
-  let consoleServer: ConsoleServer | null = null;
+  let consoleServer: ConsoleHandle | null = null;
   if (config.console !== null) {
     try {
       consoleServer = await startConsole(namespace, config.console);
@@ -71,18 +74,18 @@ export async function startService(config: ServeConfig): Promise<Service> {
       throw error;
     }
   }
-  console.log(
+  printToStdout(
     `users service listening on http://${
       formatHost(server.addr.hostname)
     }:${server.addr.port}/`,
   );
   if (consoleServer !== null) {
-    const where = "path" in consoleServer.addr
-      ? consoleServer.addr.path
-      : `${formatHost(consoleServer.addr.hostname)}:${consoleServer.addr.port}`;
-    console.log(`console listening on ${where}`);
+    const { describeEndpoint } = await import("../console/mod.ts");
+    printToStdout(
+      `console listening on ${describeEndpoint(consoleServer.endpoint)}`,
+    );
     if (consoleServer.tokenFile !== undefined) {
-      console.log(`console token in ${consoleServer.tokenFile}`);
+      printToStdout(`console token in ${consoleServer.tokenFile}`);
     }
   }
   const addr = server.addr;
@@ -104,42 +107,35 @@ export async function startService(config: ServeConfig): Promise<Service> {
   };
 }
 
-/**
- * The leak toolkit, injected into the console: loaded with the first
- * session (a literal specifier, so `deno compile` embeds it), released when
- * the console closes.
- */
-function toolkitHooks() {
-  let toolkit: Promise<typeof import("../console/toolkit/mod.ts")> | undefined;
-  return {
-    async scope(io: SessionIO) {
-      toolkit ??= import("../console/toolkit/mod.ts");
-      const { createToolkit } = await toolkit;
-      return createToolkit(io) as unknown as Record<string, unknown>;
-    },
-    async onClose() {
-      if (toolkit !== undefined) await (await toolkit).closeToolkit();
-    },
-  };
+/** An unexpected error in a request handler, as one never-throwing log entry. */
+function logErrorToStderr(error: unknown): void {
+  logToStderr(`error: ${Deno.inspect(error)}`);
 }
 
 /**
- * Starts the console server. Its modules load here, once the configuration
- * is known good: a literal specifier, so `deno compile` still embeds them.
+ * Starts the console through the public module, as any host would, with
+ * the `serve` command's settings: its own stop-signal handling
+ * (`signals: "host"`) and its own start-up lines. The console's modules load
+ * here, once the configuration is known good: a literal specifier, so
+ * `deno compile` still embeds them.
  */
 async function startConsole(
   namespace: Namespace,
   config: ConsoleConfig,
-): Promise<ConsoleServer> {
-  const consoleModule = await import("../console/server/listener.ts");
+): Promise<ConsoleHandle> {
+  const consoleModule = await import("../console/mod.ts");
   try {
-    return await consoleModule.startConsoleServer(namespace, {
+    return await consoleModule.startConsole(namespace, {
+      program: "leakwatch",
       host: config.host,
       port: config.port,
       socket: config.socket,
       token: config.token,
       maxSessions: config.maxSessions,
-      ...toolkitHooks(),
+      signals: "host",
+      // serve guards SIGUSR1 itself, from start-up, console or not.
+      inspectorSignal: "host",
+      announce: false,
     });
   } catch (error) {
     if (error instanceof consoleModule.ConsoleConfigError) {
@@ -150,8 +146,8 @@ async function startConsole(
 }
 
 /**
- * Starts the leak alarm unless `--leak-alarm off`, and exposes it on
- * `/metrics`. Loaded after HTTP listens (a literal specifier, so
+ * Starts the leak alarm unless `--leak-alarm off` (its gauges on `/metrics`
+ * read it). Loaded after HTTP listens (a literal specifier, so
  * `deno compile` embeds it).
  *
  * @param config The parsed configuration.
@@ -161,15 +157,9 @@ async function startLeakAlarmFor(
   config: ServeConfig,
 ): Promise<() => Promise<void>> {
   if (config.leakAlarm === null) return () => Promise.resolve();
-  const { startLeakAlarm } = await import(
-    "../console/toolkit/leak_alarm.ts"
-  );
-  const alarm = startLeakAlarm(config.leakAlarm);
-  exposeLeakAlarm(() => alarm.readings());
-  return async () => {
-    exposeLeakAlarm(undefined);
-    await alarm.stop();
-  };
+  const { startLeakAlarm } = await import("../console/mod.ts");
+  const alarm = await startLeakAlarm({ ...config.leakAlarm, log: logToStderr });
+  return () => alarm.stop();
 }
 
 function listen(
@@ -212,8 +202,8 @@ export function formatHost(hostname: string): string {
 }
 
 /**
- * Runs the service until SIGINT, SIGTERM or SIGHUP, then shuts down
- * gracefully. A second stop request (any stop signal except a copy of the
+ * Runs the service until a stop signal ({@linkcode STOP_SIGNALS}: SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT, SIGUSR2, ...), then shuts down gracefully. A second stop request (any stop signal except a copy of the
  * first within `REPEAT_WINDOW_MS` of stop_signals.ts, which `deno task` forwards), or
  * in-flight requests still running after {@linkcode SHUTDOWN_GRACE_MS}, ends
  * the process at once through `exit`.
@@ -231,6 +221,9 @@ export async function serve(
   // killing it by the signal's default action.
   let service: Service | undefined;
   let stopRequested = false;
+  // Kept until the process exits: removing it would let the next SIGUSR1
+  // open the inspector during the last moments.
+  guardInspector(config);
   const removeListeners = listenForStop(() => {
     stopRequested = true;
     service?.shutdown();
@@ -245,8 +238,20 @@ export async function serve(
   await service.finished;
   await service.shutdown();
   removeListeners();
-  console.error("users service stopped");
+  logToStderr("users service stopped");
   return 0;
+}
+
+/**
+ * Closes the V8 inspector Deno opens on SIGUSR1 unless the operator passed
+ * `--allow-inspector-signal` (console/inspector_guard.ts).
+ */
+function guardInspector(config: ServeConfig): () => void {
+  return guardInspectorSignal({
+    allow: config.allowInspectorSignal,
+    howToAllow: "start with --allow-inspector-signal",
+    log: logToStderr,
+  });
 }
 
 /** Turns stop signals into one graceful shutdown, or an exit on a second request. */
@@ -260,13 +265,13 @@ function listenForStop(
       case "repeat":
         return;
       case "exit":
-        console.error(`received ${signal} again: exiting now`);
+        logToStderr(`received ${signal} again: exiting now`);
         exit(signalExitCode(signal));
         return;
       case "stop":
-        console.error(`received ${signal}: finishing in-flight requests`);
+        logToStderr(`received ${signal}: finishing in-flight requests`);
         Deno.unrefTimer(setTimeout(() => {
-          console.error(
+          logToStderr(
             `in-flight requests still running after ${SHUTDOWN_GRACE_MS} ms: exiting`,
           );
           exit(1);

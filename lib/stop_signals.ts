@@ -7,12 +7,15 @@
  * @module
  */
 
-/** The signals that stop the service gracefully. */
-export const STOP_SIGNALS: readonly Deno.Signal[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-];
+import { EXIT_SIGNALS } from "../console/process.ts";
+
+/**
+ * The signals that stop the service gracefully: every terminating signal
+ * the process can catch (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR2,
+ * SIGALRM, ... on this platform; see console/exit_signals.ts for the ones
+ * left out and why).
+ */
+export const STOP_SIGNALS: readonly Deno.Signal[] = EXIT_SIGNALS;
 
 /**
  * How long after the first stop signal the same signal still counts as its
@@ -23,29 +26,6 @@ export const REPEAT_WINDOW_MS = 250;
 
 /** What to do about one stop signal. */
 export type StopDecision = "stop" | "repeat" | "exit";
-
-/**
- * The conventional exit code of a process ended by `signal` (128 + its
- * number), used when a second stop request ends the service at once.
- *
- * @param signal One of {@linkcode STOP_SIGNALS}.
- * @returns The exit code.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { signalExitCode } from "./stop_signals.ts";
- * assert.equal(signalExitCode("SIGINT"), 130);
- * ```
- */
-export function signalExitCode(signal: Deno.Signal): number {
-  const numbers: Partial<Record<Deno.Signal, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGTERM: 15,
-  };
-  return 128 + (numbers[signal] ?? 0);
-}
 
 /**
  * Counts stop requests: one shutdown per request, however many copies of

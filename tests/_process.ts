@@ -155,39 +155,25 @@ export async function spawnMain(
     root?: URL;
   } = {},
 ): Promise<MainProcess> {
-  // By name, not Deno.execPath(): the test task grants --allow-run=deno.
-  const child = new Deno.Command("deno", {
-    args: options.allowAll
+  const process = spawnDeno(
+    options.allowAll
       ? ["run", "--allow-all", "main.ts", ...args]
       : await mainArgs(args, options),
-    cwd: options.root ?? ROOT,
-    env: {
-      NO_COLOR: "1",
-      ...options.home === undefined ? {} : { HOME: options.home },
-      ...options.env,
+    {
+      cwd: options.root ?? ROOT,
+      env: {
+        ...options.home === undefined ? {} : { HOME: options.home },
+        ...options.env,
+      },
+      stdin: options.stdin,
+      deadlineMs: null,
     },
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new OutputLines(child.stdout);
-  const stderr = new OutputLines(child.stderr);
+  );
   return {
-    child,
-    stdout,
-    stderr,
+    ...process,
     async finish() {
-      const [status, out, err] = await Promise.all([
-        child.status,
-        stdout.rest(),
-        stderr.rest(),
-      ]);
-      return {
-        code: status.code,
-        signal: status.signal,
-        stdout: out,
-        stderr: err,
-      };
+      const { status, stdout, stderr } = await process.finish();
+      return { code: status.code, signal: status.signal, stdout, stderr };
     },
   };
 }
@@ -333,6 +319,85 @@ function spawnGroup(args: string[]): TaskGroup {
         stderr.rest(),
       ]);
       return { code, stdout: out, stderr: err };
+    },
+  };
+}
+
+/** A `deno` child started by {@linkcode spawnDeno}. */
+export interface DenoProcess {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** Its stdout, line by line. */
+  stdout: OutputLines;
+  /** Its stderr, line by line. */
+  stderr: OutputLines;
+  /**
+   * Waits for the exit and the rest of the output. A child still running
+   * at the deadline is killed (SIGKILL), so a hang fails the test instead
+   * of stalling it.
+   */
+  finish(): Promise<{
+    status: Deno.CommandStatus;
+    stdout: string;
+    stderr: string;
+  }>;
+}
+
+/**
+ * Runs `deno ...args` (a test's helper script, an example's task) with its
+ * output piped and read line by line.
+ *
+ * @param args The arguments after `deno`.
+ * @param options The working directory, extra environment, a piped stdin,
+ * and how long `finish()` waits before it kills (default 30 s; `null`:
+ * as long as it takes).
+ * @returns The running process.
+ */
+export function spawnDeno(
+  args: string[],
+  options: {
+    cwd?: string | URL;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    deadlineMs?: number | null;
+  } = {},
+): DenoProcess {
+  // By name, not Deno.execPath(): the test task grants --allow-run=deno.
+  const child = new Deno.Command("deno", {
+    args,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new OutputLines(child.stdout);
+  const stderr = new OutputLines(child.stderr);
+  return {
+    child,
+    stdout,
+    stderr,
+    async finish() {
+      const deadlineMs = options.deadlineMs === undefined
+        ? 30_000
+        : options.deadlineMs;
+      const timer = deadlineMs === null ? undefined : setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, deadlineMs);
+      try {
+        const [status, out, err] = await Promise.all([
+          child.status,
+          stdout.rest(),
+          stderr.rest(),
+        ]);
+        return { status, stdout: out, stderr: err };
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

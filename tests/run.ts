@@ -21,7 +21,7 @@ export function testPermissions(runDir: string): string[] {
     "--allow-env",
     "--allow-read",
     "--allow-write",
-    `--allow-run=deno,dot,script,promtool,prometheus,${runDir}/compile/leakwatch`,
+    `--allow-run=deno,dot,script,promtool,prometheus,node,chromium,sleep,ps,ss,readlink,kill,${runDir}/compile/leakwatch`,
     "--allow-sys",
   ];
 }

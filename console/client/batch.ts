@@ -7,12 +7,12 @@
 
 import type {
   BackgroundHandlers,
-  ConsoleConnection,
   EvalOutcome,
   EvaluateOptions,
   StreamHandlers,
 } from "./connection.ts";
-import { stripAnsi } from "../ansi.ts";
+import type { ClientSession } from "./client_session.ts";
+import { escapeControls, escapeJsonControls, stripAnsi } from "../ansi.ts";
 import { type ByteSource, LineReader } from "../line_reader.ts";
 import type { ProgressLine } from "./progress_bar.ts";
 import { MAX_LINE_BYTES, type WireError } from "../protocol.ts";
@@ -24,6 +24,12 @@ export interface ClientStreams {
   write(stream: "stdout" | "stderr", text: string): void;
   /** The progress bar (on a terminal's stderr); none to show no progress. */
   progress?: ProgressLine;
+  /**
+   * Let the server's colour sequences through (the session asked for
+   * colours: stdout is a terminal). Every other control character a server
+   * sends is shown escaped, always (see `escapeControls`).
+   */
+  colors?: boolean;
 }
 
 /** Options for {@linkcode runEvalOnce}. */
@@ -50,7 +56,7 @@ export interface EvalOnceOptions {
  * @throws {ConsoleClientError} When the connection is lost.
  */
 export async function runEvalOnce(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
   options: EvalOnceOptions = {},
@@ -66,23 +72,29 @@ export async function runEvalOnce(
     return 1;
   }
   if (outcome.kind === "value") {
-    if (stripAnsi(outcome.value) !== "undefined") {
-      streams.write("stdout", outcome.value + "\n");
+    if (stripAnsi(String(outcome.value)) !== "undefined") {
+      streams.write("stdout", shown(outcome.value, streams) + "\n");
     }
     return 0;
   }
   return 1;
 }
 
+/** Server text as the client prints it: control characters escaped. */
+function shown(text: string, streams: ClientStreams): string {
+  return escapeControls(text, { colors: streams.colors });
+}
+
 /** `-e CODE --json`: exactly one JSON value on stdout, whatever happens. */
 async function runEvalOnceJson(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
 ): Promise<number> {
   const toStderr: ClientStreams = {
     write: (_stream, text) => streams.write("stderr", text),
     progress: streams.progress,
+    colors: streams.colors,
   };
   connection.background = backgroundHandlers(toStderr);
   const outcome = await evaluate(connection, code, toStderr, {
@@ -90,7 +102,7 @@ async function runEvalOnceJson(
     quiet: true,
   });
   if (outcome.kind === "value") {
-    streams.write("stdout", outcome.json + "\n");
+    streams.write("stdout", escapeJsonControls(outcome.json ?? "null") + "\n");
     return 0;
   }
   const error = outcome.kind === "error"
@@ -123,12 +135,13 @@ async function runEvalOnceJson(
 export function errorJson(
   error: { name: string; message: string; stack?: string },
 ): string {
-  const shown: Record<string, string> = {
-    name: error.name,
-    message: error.message,
+  const fields: Record<string, string> = {
+    name: String(error.name),
+    message: String(error.message),
   };
-  if (error.stack) shown.stack = error.stack;
-  return JSON.stringify({ error: shown });
+  if (error.stack) fields.stack = String(error.stack);
+  // The server's text: safe on a terminal, the same values for a program.
+  return escapeJsonControls(JSON.stringify({ error: fields }));
 }
 
 /**
@@ -145,7 +158,7 @@ export function errorJson(
  * @throws {ConsoleClientError} When the connection is lost.
  */
 export async function runTranscript(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   input: ByteSource,
   streams: ClientStreams,
 ): Promise<number> {
@@ -174,7 +187,7 @@ export async function runTranscript(
     const outcome = await evaluate(connection, step.code, streams);
     buffer.settle(outcome.kind === "incomplete");
     if (outcome.kind === "value") {
-      streams.write("stdout", outcome.value + "\n");
+      streams.write("stdout", shown(outcome.value, streams) + "\n");
     } else if (outcome.kind === "error") {
       failed = true;
     }
@@ -183,7 +196,7 @@ export async function runTranscript(
     streams.write(
       "stderr",
       `error: the input ended inside an incomplete snippet (from line ${
-        lineNumber - buffer.text.split("\n").length + 1
+        lineNumber - buffer.lineCount + 1
       })\n`,
     );
     failed = true;
@@ -196,7 +209,7 @@ export async function runTranscript(
  * `quiet`.
  */
 async function evaluate(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   code: string,
   streams: ClientStreams,
   options: EvaluateOptions & { quiet?: boolean } = {},
@@ -204,7 +217,7 @@ async function evaluate(
   const handlers: StreamHandlers = {
     output(stream, text) {
       streams.progress?.clear();
-      streams.write(stream, text);
+      streams.write(stream, shown(text, streams));
     },
   };
   if (streams.progress) {
@@ -228,7 +241,7 @@ async function evaluate(
     streams.progress?.clear();
   }
   if (outcome.kind === "error" && !options.quiet) {
-    streams.write("stderr", outcome.text + "\n");
+    streams.write("stderr", shown(outcome.text, streams) + "\n");
   }
   return outcome;
 }
@@ -238,11 +251,11 @@ function backgroundHandlers(streams: ClientStreams): BackgroundHandlers {
   return {
     output(stream: "stdout" | "stderr", text: string) {
       streams.progress?.clear();
-      streams.write(stream, text);
+      streams.write(stream, shown(text, streams));
     },
     notice(error: WireError) {
       streams.progress?.clear();
-      streams.write("stderr", `error: ${error.message}\n`);
+      streams.write("stderr", `error: ${shown(error.message, streams)}\n`);
     },
   };
 }

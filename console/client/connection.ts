@@ -18,7 +18,8 @@ import {
   type RequestId,
   type WireError,
 } from "../protocol.ts";
-import { answerChallenge } from "../token.ts";
+import { tcpEndpoint, unixEndpoint } from "../endpoint.ts";
+import { answerChallenge, createNonce, verifyConsoleProof } from "../token.ts";
 
 /**
  * A failure that ends the client: cannot connect, refused session, lost
@@ -45,6 +46,18 @@ export class SessionRefusedError extends ConsoleClientError {
     super(message);
     this.name = "SessionRefusedError";
     this.error = error;
+  }
+}
+
+/**
+ * The console could not prove it knows the token: another process may be
+ * listening in its place. The client refuses it before sending any code.
+ */
+export class ConsoleAuthenticationError extends ConsoleClientError {
+  /** @param message The `error: ...` line's text. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConsoleAuthenticationError";
   }
 }
 
@@ -155,7 +168,7 @@ export async function connectConsole(
     );
   }
   try {
-    return await ConsoleConnection.open(conn, where, options);
+    return await ConsoleConnection.open(conn, address, options);
   } catch (error) {
     try {
       conn.close();
@@ -198,36 +211,45 @@ export class ConsoleConnection {
   }
 
   /**
-   * Says hello on an open connection, answers the server's challenge (an
-   * HMAC of its nonce keyed with the token: the token itself is never
-   * sent) and waits for the session. Text before the first `{` of the
-   * first line (a `token: ` prompt the server shows a slow client) is
-   * skipped.
+   * Says hello on an open connection (with a fresh nonce, at once: the
+   * console favours connections that speak), answers the server's challenge
+   * (an HMAC keyed with the token over both nonces and the endpoint
+   * dialled: the token itself is never sent, and the answer is good for
+   * this console only), checks the console's proof that it knows the token
+   * too, and waits for the session. Text before the first `{` of the first
+   * line (a `token: ` prompt the server shows a slow client) is skipped.
    *
    * @param conn The connection.
-   * @param where The address, for messages.
+   * @param address Where it was dialled.
    * @param options The token and the session's options.
    * @returns The session.
    * @throws {ConsoleClientError} When the session is refused or the server
    * does not speak this protocol version.
+   * @throws {ConsoleAuthenticationError} When the console does not prove it
+   * knows the token.
    */
   static async open(
     conn: Deno.Conn,
-    where: string,
+    address: ConsoleAddress,
     options: ConnectOptions,
   ): Promise<ConsoleConnection> {
-    const { token, source } = await options.credentials();
+    const where = describeAddress(address);
     const reader = new LineReader(conn, MAX_LINE_BYTES);
     const writer = new ConnectionWriter(conn);
-    // The token never goes on the wire: the server sends a nonce and we
-    // answer with its HMAC keyed with the token, so a process that took the
-    // port learns nothing it could use.
+    const clientNonce = createNonce();
     const hello: Record<string, unknown> = {
       op: "hello",
       version: PROTOCOL_VERSION,
+      nonce: clientNonce,
     };
     if (options.colors) hello.colors = true;
     writer.send(JSON.stringify(hello) + "\n");
+    const { token, source } = await options.credentials();
+    // What was dialled, as the console writes its own address: a relay on
+    // another address cannot pass the answer on.
+    const endpoint = "socket" in address
+      ? await unixEndpoint(address.socket)
+      : tcpEndpoint(conn.remoteAddr as Deno.NetAddr);
 
     const timeoutMs = options.helloTimeoutMs ?? 15_000;
     const deadline = Date.now() + timeoutMs;
@@ -237,7 +259,7 @@ export class ConsoleConnection {
       first: true,
     });
     if (challenge.type !== "challenge") {
-      throw new ConsoleClientError(
+      throw new ConsoleAuthenticationError(
         challenge.type === "hello"
           ? `the console at ${where} opened a session without checking the token: is it a leakwatch console (protocol ${PROTOCOL_VERSION})?`
           : `unexpected first reply from ${where}: type ${
@@ -245,13 +267,17 @@ export class ConsoleConnection {
           } (expected "challenge")`,
       );
     }
-    if (typeof challenge.nonce !== "string" || challenge.nonce.length > 1024) {
+    if (
+      typeof challenge.nonce !== "string" ||
+      !/^[0-9a-f]{64}$/.test(challenge.nonce)
+    ) {
       throw new ConsoleClientError(
-        `the console at ${where} sent a malformed challenge: is it a leakwatch console?`,
+        `the console at ${where} sent a malformed challenge: is it a leakwatch console (protocol ${PROTOCOL_VERSION})?`,
       );
     }
-    const answer = await answerChallenge(token, challenge.nonce);
-    writer.send(JSON.stringify({ op: "auth", answer }) + "\n");
+    const binding = { serverNonce: challenge.nonce, clientNonce, endpoint };
+    const answer = await answerChallenge(token, binding);
+    writer.send(JSON.stringify({ op: "auth", endpoint, answer }) + "\n");
     const reply = await readHandshakeReply(reader, { ...step, first: false });
     if (reply.type !== "hello") {
       throw new ConsoleClientError(
@@ -261,8 +287,11 @@ export class ConsoleConnection {
       );
     }
     if (reply.version !== PROTOCOL_VERSION) {
-      throw new ConsoleClientError(
-        `protocol version mismatch: the console at ${where} speaks version ${reply.version}, this client speaks ${PROTOCOL_VERSION}`,
+      throw new ConsoleClientError(versionMismatch(where, reply.version));
+    }
+    if (!await verifyConsoleProof(token, binding, reply.proof as string)) {
+      throw new ConsoleAuthenticationError(
+        `the console at ${where} did not prove it knows the token: another process may be listening in its place; nothing was sent to it`,
       );
     }
     return new ConsoleConnection(conn, where, reader, writer, {
@@ -619,13 +648,42 @@ function describeRefusal(
   source: string,
 ): string {
   switch (error.name) {
-    case "AuthenticationError":
-      return `authentication failed at ${where}: invalid console token (from ${source})`;
+    case "AuthenticationError": {
+      const reason = String(error.message).replace(
+        /^Authentication failed: /,
+        "",
+      );
+      return reason === "invalid console token"
+        ? `authentication failed at ${where}: invalid console token (from ${source})`
+        : `authentication failed at ${where}: ${reason}`;
+    }
+    case "AuthenticationThrottledError":
+      return `the console at ${where} refused to check the token: ${error.message}`;
+    case "ProtocolError": {
+      // A console of another version names the one it speaks.
+      const other = String(error.message).match(
+        /^Unsupported protocol version \d+: this (?:server|console) speaks (\d+)/,
+      );
+      if (other) {
+        return versionMismatch(where, Number(other[1]));
+      }
+      return `the console at ${where} refused the session: ${error.name}: ${error.message}`;
+    }
     case "SessionLimitError":
       return `the console at ${where} is full: ${error.message}`;
     default:
       return `the console at ${where} refused the session: ${error.name}: ${error.message}`;
   }
+}
+
+/** The one line for a console of another protocol version, saying which side to update. */
+function versionMismatch(where: string, theirs: unknown): string {
+  const advice = typeof theirs !== "number"
+    ? ""
+    : theirs < PROTOCOL_VERSION
+    ? " (the service is older than this client: update it, or use its own client)"
+    : " (this client is older than the service: update it)";
+  return `protocol version mismatch: the console at ${where} speaks version ${theirs}, this client speaks ${PROTOCOL_VERSION}${advice}`;
 }
 
 function describeConnectError(error: unknown, address: ConsoleAddress): string {

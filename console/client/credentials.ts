@@ -7,6 +7,7 @@
 
 import { ConsoleClientError } from "./connection.ts";
 import type { ConsoleAddress } from "./flags.ts";
+import { NotPrivateError } from "../state_dir.ts";
 import { readTokenFile, tokenFilePath } from "../token.ts";
 
 /** A token and where it came from, for messages (`--token`, a file). */
@@ -25,7 +26,8 @@ export interface Credentials {
  * @param given The token of `--token` or `CONSOLE_TOKEN`, if any.
  * @returns The token and its source.
  * @throws {ConsoleClientError} When no token file is there, it cannot be
- * read, or it is empty: the message says what to pass instead.
+ * read, it is empty, or it is not this user's own and private (another
+ * user owns it, or others may read it): the message says what to do.
  *
  * @example
  * ```ts
@@ -62,6 +64,12 @@ export async function findToken(
   try {
     token = await readTokenFile(path);
   } catch (error) {
+    if (error instanceof NotPrivateError) {
+      // Already one whole line: what is wrong and what to do.
+      throw new ConsoleClientError(
+        error.message[0]!.toLowerCase() + error.message.slice(1),
+      );
+    }
     const reason = error instanceof Deno.errors.NotCapable
       ? `not permitted (grant --allow-read=${path})`
       : error instanceof Error

@@ -9,6 +9,7 @@
 
 import {
   connectConsole,
+  ConsoleAuthenticationError,
   ConsoleClientError,
   type ConsoleConnection,
   type EvalOutcome,
@@ -17,6 +18,11 @@ import {
 import type { Credentials } from "./credentials.ts";
 import { TIMED_OUT, withinDeadline } from "./deadline.ts";
 import { type ConsoleAddress, describeAddress } from "./flags.ts";
+import {
+  escapeControls,
+  escapeJsonControls,
+  type EscapeOptions,
+} from "../ansi.ts";
 
 /** What one target answered. */
 export interface TargetResult {
@@ -31,7 +37,9 @@ export interface TargetResult {
   /**
    * Why it failed, when not `ok`: the snippet's error (`Error`,
    * `TypeError`, …) or the client's (`ConnectionError`, `TimeoutError`,
-   * `AuthenticationError`, `SessionLimitError`, `ProtocolError`,
+   * `AuthenticationError` (a wrong token, an answer relayed from another
+   * address, an instance that cannot prove it knows the token),
+   * `AuthenticationThrottledError`, `SessionLimitError`, `ProtocolError`,
    * `IncompleteInputError`).
    */
   error?: { name: string; message: string };
@@ -166,7 +174,7 @@ function fromOutcome(
       return {
         ok: false,
         error: { name: outcome.name, message: outcome.message },
-        errorText: outcome.text.split("\n")[0],
+        errorText: String(outcome.text).split("\n")[0],
       };
     case "incomplete":
       return {
@@ -183,6 +191,11 @@ function fromOutcome(
 function describeFailure(error: unknown): { name: string; message: string } {
   if (error instanceof SessionRefusedError) {
     return { name: error.error.name, message: error.message };
+  }
+  // The instance could not prove it knows the token: as much an
+  // authentication failure as a refused token.
+  if (error instanceof ConsoleAuthenticationError) {
+    return { name: "AuthenticationError", message: error.message };
   }
   if (error instanceof ConsoleClientError) {
     return { name: "ConnectionError", message: error.message };
@@ -204,9 +217,11 @@ function roundMs(ms: number): number {
 /**
  * Renders the results as one table: instance, duration, then the value or
  * the error (last, as it may span lines; continuation lines are indented
- * under it).
+ * under it). What the instances sent is shown with its control characters
+ * escaped (see `escapeControls`); colours pass with `colors`.
  *
  * @param results The results, in order.
+ * @param options Whether the instances' colours may pass.
  * @returns The table, ending in a newline.
  *
  * @example
@@ -229,11 +244,17 @@ function roundMs(ms: number): number {
  * );
  * ```
  */
-export function renderTargetTable(results: TargetResult[]): string {
+export function renderTargetTable(
+  results: TargetResult[],
+  options: EscapeOptions = {},
+): string {
+  // Each line shown escaped: the values and errors are the servers' text.
   const rows = results.map((result) => ({
-    target: result.target,
+    target: escapeControls(result.target),
     duration: formatDuration(result.durationMs),
-    lines: answerText(result).split("\n"),
+    lines: answerText(result).split("\n").map((line) =>
+      escapeControls(line, options)
+    ),
   }));
   const header = { target: "instance", duration: "duration" };
   const targetWidth = Math.max(
@@ -259,8 +280,8 @@ export function renderTargetTable(results: TargetResult[]): string {
 }
 
 function answerText(result: TargetResult): string {
-  if (result.ok) return result.value ?? "";
-  if (result.errorText !== undefined) return result.errorText;
+  if (result.ok) return String(result.value ?? "");
+  if (result.errorText !== undefined) return String(result.errorText);
   return `error: ${result.error?.message ?? "unknown"}`;
 }
 
@@ -303,7 +324,8 @@ export function targetResultLine(result: TargetResult): string {
   line.durationMs = result.durationMs;
   if (result.ok) line.value = JSON.parse(result.json ?? "null");
   else line.error = result.error;
-  return JSON.stringify(line);
+  // The instances' text: safe on a terminal, the same values for a program.
+  return escapeJsonControls(JSON.stringify(line));
 }
 
 /**

@@ -5,23 +5,26 @@
  * @module
  */
 
-import {
-  flagOrEnv,
-  parseFlags,
-  parseInteger,
-  UsageError,
-} from "../../lib/flags.ts";
+import { flagOrEnv, parseFlags, parseInteger, UsageError } from "../flags.ts";
+import { type ConsoleEndpoint, describeEndpoint } from "../discovery.ts";
 import { DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT } from "../protocol.ts";
 
 /** Where a console listens: a TCP host and port, or a unix socket. */
-export type ConsoleAddress = { host: string; port: number } | {
-  socket: string;
-};
+export type ConsoleAddress = ConsoleEndpoint;
+
+export { describeEndpoint as describeAddress } from "../discovery.ts";
 
 /** Everything `main.ts console` runs with. */
 export interface ConsoleClientConfig {
-  /** Where to connect. */
+  /**
+   * Where to connect; with `pid`, the default address, replaced by the
+   * endpoint in that process's entry once it is read.
+   */
   address: ConsoleAddress;
+  /** `--pid`: the process whose console to connect to, found by its entry. */
+  pid?: number;
+  /** `--list`: list the consoles this user can see instead of connecting. */
+  list?: true;
   /**
    * The token given on the command line or in the environment, and where it
    * came from (`--token` or `CONSOLE_TOKEN`); without one the client reads
@@ -64,11 +67,16 @@ Connects to a running service's live console.
                 errors to stderr
   -e CODE       evaluates CODE once and prints its awaited value (nothing
                 when it is undefined)
+  --list        lists the consoles started through console/mod.ts that this
+                user can see: pid, program, endpoint, alive or stale (a
+                stale entry, whose process is gone, is removed)
   --target A --target B ... -e CODE
                 evaluates CODE on each instance in parallel and prints one
                 table: instance, duration, value or error
 
 Flags (environment variable in brackets):
+  --pid PID       connect to the console of process PID, found by the entry
+                  it wrote in $HOME/.leakwatch/consoles (see --list)
   --host HOST     console host (CONSOLE_HOST) [default: ${DEFAULT_CONSOLE_HOST}]
   --port PORT     console port (CONSOLE_PORT) [default: ${DEFAULT_CONSOLE_PORT}]
   --socket PATH   connect to a unix socket instead (CONSOLE_SOCKET)
@@ -80,7 +88,8 @@ Flags (environment variable in brackets):
   -e CODE         evaluate CODE and exit
   --json          with -e: print the value as JSON (for jq), an error as
                   {"error": {"name", "message"}}; the snippet's console
-                  output goes to stderr
+                  output goes to stderr. With --list: one JSON object per
+                  console per line
   --target ADDR   run -e CODE on this instance; repeat it for more. ADDR is
                   HOST:PORT, [IPV6]:PORT, PORT (on 127.0.0.1) or a unix
                   socket path (with a "/"); each finds its own token file,
@@ -102,11 +111,36 @@ Exit codes:
       1 MiB line limit, or no answer came within --timeout; with --target:
       any instance failed (refused, wrong token, timed out, or an error)
   2   bad flags, cannot connect, no token file, authentication failed, the
-      console is full, protocol version mismatch, or the connection was lost
+      console is full, protocol version mismatch, the connection was lost,
+      or --pid names a process without a running console
   130 left with a second Ctrl-C while an evaluation ignored the interrupt
 `;
 
 const PORT_RANGE = { min: 1, max: 65535 };
+/** Linux's largest pid_max. */
+const PID_RANGE = { min: 1, max: 4_194_304 };
+
+/** `--list`, with nothing but `--json` beside it. */
+function parseListFlags(
+  flags: Record<string, string | boolean | string[] | undefined>,
+): ConsoleClientConfig {
+  const others = Object.entries(flags)
+    .filter(([name, value]) =>
+      value !== undefined && name !== "list" && name !== "json"
+    )
+    .map(([name]) => name === "eval" ? "-e" : `--${name}`);
+  if (others.length > 0) {
+    throw new UsageError(
+      `--list takes no other flag than --json: received ${others.join(", ")}`,
+    );
+  }
+  const config: ConsoleClientConfig = {
+    address: { host: DEFAULT_CONSOLE_HOST, port: DEFAULT_CONSOLE_PORT },
+    list: true,
+  };
+  if (flags.json) config.json = true;
+  return config;
+}
 
 /**
  * Parses the `console` subcommand's arguments, with environment fallbacks.
@@ -130,6 +164,8 @@ export function parseConsoleArgs(
 ): ConsoleClientConfig | "help" {
   const flags = parseFlags(args, {
     help: { type: "boolean", short: "h" },
+    list: { type: "boolean" },
+    pid: { type: "string" },
     host: { type: "string" },
     port: { type: "string" },
     socket: { type: "string" },
@@ -153,6 +189,15 @@ export function parseConsoleArgs(
   if (flags.socket !== undefined && tcpFlags) {
     throw new UsageError("--socket cannot be combined with --host or --port");
   }
+  if (flags.list) return parseListFlags(flags);
+  if (
+    flags.pid !== undefined &&
+    (tcpFlags || flags.socket !== undefined || flags.target !== undefined)
+  ) {
+    throw new UsageError(
+      "--pid cannot be combined with --host, --port, --socket or --target",
+    );
+  }
   const socket = tcpFlags
     ? undefined
     : text(flags.socket, "--socket", "CONSOLE_SOCKET");
@@ -172,6 +217,9 @@ export function parseConsoleArgs(
   }
 
   const config: ConsoleClientConfig = { address };
+  if (flags.pid !== undefined) {
+    config.pid = parseInteger(flags.pid, "--pid", PID_RANGE);
+  }
   const token = text(flags.token, "--token", "CONSOLE_TOKEN");
   if (token !== undefined) {
     config.token = { value: token.value.trim(), source: token.source };
@@ -260,7 +308,7 @@ function parseTargets(values: string[]): ConsoleAddress[] {
   const seen = new Set<string>();
   return values.map((value) => {
     const address = parseTarget(value);
-    const name = describeAddress(address);
+    const name = describeEndpoint(address);
     if (seen.has(name)) {
       throw new UsageError(`--target ${name} is given twice`);
     }
@@ -280,24 +328,4 @@ function parseSeconds(value: string, name: string): number {
     );
   }
   return Math.round(seconds * 1000);
-}
-
-/**
- * Names an address for messages: `127.0.0.1:44444`, `[::1]:44444` or the
- * socket's path.
- *
- * @param address The address.
- * @returns Its printable form.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { describeAddress } from "./flags.ts";
- * assert.equal(describeAddress({ host: "::1", port: 1 }), "[::1]:1");
- * ```
- */
-export function describeAddress(address: ConsoleAddress): string {
-  if ("socket" in address) return address.socket;
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}`;
 }

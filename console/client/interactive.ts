@@ -10,13 +10,11 @@
 import { createInterface, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createCompleter, toReadlineCompleter } from "./tab_completion.ts";
-import {
-  ConsoleClientError,
-  type ConsoleConnection,
-  type EvalOutcome,
-} from "./connection.ts";
+import { ConsoleClientError, type EvalOutcome } from "./connection.ts";
+import type { ClientSession } from "./client_session.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import type { ProgressLine } from "./progress_bar.ts";
+import { escapeControls } from "../ansi.ts";
 import { PROMPT, SnippetBuffer } from "../snippet_buffer.ts";
 
 /** Options for {@linkcode runInteractive}. */
@@ -37,6 +35,12 @@ export interface InteractiveOptions {
   progress?: ProgressLine;
   /** Shown before the first prompt (the console's banner). */
   banner?: string;
+  /**
+   * Let the server's colour sequences through (the session asked for
+   * colours). Every other control character a server sends is shown
+   * escaped, always (see `escapeControls`).
+   */
+  colors?: boolean;
 }
 
 const INTERRUPT_IGNORED =
@@ -76,7 +80,7 @@ export const INTERRUPT_SENT =
  * ```
  */
 export async function runInteractive(
-  connection: ConsoleConnection,
+  connection: ClientSession,
   options: InteractiveOptions,
 ): Promise<number> {
   const warnings = new HistoryWarnings(options.errorOutput);
@@ -117,7 +121,7 @@ class HistoryWarnings {
  * the queue of lines typed while an evaluation runs.
  */
 class Repl {
-  #connection: ConsoleConnection;
+  #connection: ClientSession;
   #options: InteractiveOptions;
   #terminal: boolean;
   #warnings: HistoryWarnings;
@@ -131,7 +135,7 @@ class Repl {
   #resolve: (code: number) => void = () => {};
 
   constructor(
-    connection: ConsoleConnection,
+    connection: ClientSession,
     options: InteractiveOptions,
     history: string[],
     warnings: HistoryWarnings,
@@ -161,7 +165,7 @@ class Repl {
     const { promise, resolve } = Promise.withResolvers<number>();
     this.#resolve = resolve;
     if (this.#options.banner) {
-      this.#options.output.write(this.#options.banner + "\n");
+      this.#options.output.write(this.#shown(this.#options.banner) + "\n");
     }
     this.#connection.background = {
       output: (stream, text) => this.#print(stream, text),
@@ -189,19 +193,26 @@ class Repl {
     if (this.#done) return;
     this.#done = true;
     this.#options.progress?.clear();
-    if (message !== "") this.#options.errorOutput.write(message);
+    // Messages may quote the server (a lost connection's reason).
+    if (message !== "") this.#options.errorOutput.write(this.#shown(message));
     this.#rl.close();
     this.#resolve(code);
   }
 
-  /** Prints above the prompt when one is shown, else straight out. */
+  /** Server text as printed: control characters escaped, colours kept when asked for. */
+  #shown(text: string): string {
+    return escapeControls(text, { colors: this.#options.colors });
+  }
+
+  /** Prints server text above the prompt when one is shown, else straight out. */
   #print(stream: "stdout" | "stderr", text: string): void {
     if (this.#done) return;
     this.#options.progress?.clear();
     const atPrompt = !this.#busy && !this.#inputClosed;
     if (atPrompt && this.#terminal) this.#options.output.write("\r\x1b[K");
+    const shown = this.#shown(text);
     (stream === "stderr" ? this.#options.errorOutput : this.#options.output)
-      .write(text.endsWith("\n") ? text : text + "\n");
+      .write(shown.endsWith("\n") ? shown : shown + "\n");
     if (atPrompt) this.#rl.prompt(true);
   }
 
@@ -256,8 +267,11 @@ class Repl {
       progress?.clear();
     }
     this.#buffer.settle(outcome.kind === "incomplete");
-    if (outcome.kind === "value") output.write(outcome.value + "\n");
-    else if (outcome.kind === "error") errorOutput.write(outcome.text + "\n");
+    if (outcome.kind === "value") {
+      output.write(this.#shown(outcome.value) + "\n");
+    } else if (outcome.kind === "error") {
+      errorOutput.write(this.#shown(outcome.text) + "\n");
+    }
   }
 
   #onCtrlC(): void {
@@ -273,11 +287,15 @@ class Repl {
   #interruptEvaluation(): void {
     this.#queue.length = 0; // what was typed ahead belonged to the stopped work
     if (this.#interrupting) {
-      return this.#finish(130, `\n${INTERRUPT_IGNORED}`);
+      const ignored = this.#connection.interruptTexts?.ignored ??
+        INTERRUPT_IGNORED;
+      return this.#finish(130, `\n${ignored}`);
     }
     this.#interrupting = true;
     this.#options.progress?.clear();
-    this.#options.errorOutput.write(INTERRUPT_SENT);
+    this.#options.errorOutput.write(
+      this.#connection.interruptTexts?.sent ?? INTERRUPT_SENT,
+    );
     this.#connection.interrupt().catch(() => {
       // A lost connection is reported by the evaluation it ends.
     });

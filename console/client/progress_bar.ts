@@ -5,6 +5,8 @@
  * @module
  */
 
+import { escapeControls } from "../ansi.ts";
+
 /**
  * Renders a progress bar: `[#####.....]  50% label`.
  *
@@ -68,7 +70,12 @@ export class ProgressLine {
    * @param total Units in all.
    */
   update(label: string, done: number, total: number): void {
-    let bar = renderProgressBar(label.replace(/[\r\n]/g, " "), done, total);
+    // The label is the server's: on one line, its control characters shown.
+    let bar = renderProgressBar(
+      escapeControls(String(label).replace(/[\r\n]/g, " ")),
+      done,
+      total,
+    );
     const columns = this.#columns();
     if (columns !== undefined && columns > 1 && bar.length >= columns) {
       bar = bar.slice(0, columns - 1);

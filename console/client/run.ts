@@ -6,6 +6,7 @@
  */
 
 import process from "node:process";
+import { escapeControls } from "../ansi.ts";
 import { errorJson, runEvalOnce, runTranscript } from "./batch.ts";
 import type { ClientStreams } from "./batch.ts";
 import {
@@ -21,7 +22,14 @@ import {
   type ConsoleConnection,
   SessionRefusedError,
 } from "./connection.ts";
+import type { ClientSession } from "./client_session.ts";
 import { findToken } from "./credentials.ts";
+import { listConsoles, type ListedConsole } from "../discovery.ts";
+import {
+  consoleListLine,
+  endpointOfPid,
+  renderConsoleList,
+} from "./local_consoles.ts";
 import { TIMED_OUT, withinDeadline } from "./deadline.ts";
 import {
   evaluateOnTargets,
@@ -57,10 +65,19 @@ const encoder = new TextEncoder();
  * ```
  */
 export async function runConsoleClient(args: string[]): Promise<number> {
-  const config = parseConsoleArgs(args);
-  if (config === "help") {
-    write(Deno.stdout, CONSOLE_HELP);
+  const parsed = parseConsoleArgs(args);
+  if (parsed === "help") {
+    writeText(Deno.stdout, CONSOLE_HELP);
     return 0;
+  }
+  if (parsed.list) return await runList(parsed.json);
+  let config = parsed;
+  if (config.pid !== undefined) {
+    try {
+      config = { ...config, address: await endpointOfPid(config.pid) };
+    } catch (error) {
+      return reportFailure(error, config.json);
+    }
   }
   const colors = Deno.stdout.isTerminal() && !Deno.noColor &&
     config.json === undefined;
@@ -79,38 +96,92 @@ export async function runConsoleClient(args: string[]): Promise<number> {
       colors,
     });
   } catch (error) {
-    return failed(error, config.json);
+    return reportFailure(error, config.json);
   }
   try {
+    return await runSession(connection, {
+      eval: config.eval,
+      json: config.json,
+      interactive,
+      colors,
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Options for {@linkcode runSession}: which mode, on this process's terminal. */
+export interface SessionModeOptions {
+  /** `-e CODE`: evaluate it once. */
+  eval?: string;
+  /** `--json`: with `eval`, exactly one JSON value on stdout. */
+  json?: true;
+  /** The REPL (stdin is a terminal and there is no `eval`); else piped input. */
+  interactive: boolean;
+  /**
+   * Colour the session's values and let the server's colours through
+   * (other control characters are always shown escaped); by default when
+   * stdout is a terminal, `NO_COLOR` is unset and `json` is not asked for.
+   */
+  colors?: boolean;
+}
+
+/**
+ * Runs one mode of the client on an open session, on this process's
+ * stdin, stdout and stderr: the REPL, one `-e` snippet, or a piped
+ * transcript. Any kind of session: a console connection, an attached
+ * process. The caller closes the session.
+ *
+ * @param session The open session.
+ * @param options The mode.
+ * @returns The exit code (see {@linkcode runConsoleClient}).
+ *
+ * @example
+ * ```ts ignore
+ * import { runSession } from "./run.ts";
+ * const code = await runSession(session, { eval: "1 + 1", interactive: false });
+ * await session.close();
+ * ```
+ */
+export async function runSession(
+  session: ClientSession,
+  options: SessionModeOptions,
+): Promise<number> {
+  const colors = options.colors ??
+    (Deno.stdout.isTerminal() && !Deno.noColor && options.json === undefined);
+  try {
     const progress = Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined;
-    if (interactive) {
-      return await runInteractive(connection, {
+    if (options.interactive) {
+      return await runInteractive(session, {
         input: process.stdin,
         output: process.stdout,
         errorOutput: process.stderr,
         terminal: Deno.stdout.isTerminal(),
         historyPath: optionalHistoryPath(),
         progress,
-        banner: connection.info.banner,
+        banner: session.info.banner,
+        colors,
       });
     }
     const streams: ClientStreams = {
       write: (stream, text) =>
-        write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+        writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
       progress,
+      colors,
     };
-    if (config.eval !== undefined) {
-      return await runEvalOnce(connection, config.eval, streams, {
-        json: config.json,
+    if (options.eval !== undefined) {
+      return await runEvalOnce(session, options.eval, streams, {
+        json: options.json,
       });
     }
-    return await runTranscript(connection, Deno.stdin, streams);
+    return await runTranscript(session, Deno.stdin, streams);
   } catch (error) {
-    return failed(error, config.json);
-  } finally {
-    await connection.close();
+    return reportFailure(error, options.json);
   }
 }
 
@@ -133,15 +204,21 @@ async function runOnTargets(
     json: config.json,
     colors,
     output(target, _stream, text) {
-      const lines = text.replace(/\n$/, "").split("\n");
-      write(Deno.stderr, lines.map((line) => `[${target}] ${line}\n`).join(""));
+      // Each line its own, escaped: no line can rewrite another's mark.
+      const lines = String(text).replace(/\n$/, "").split("\n");
+      writeText(
+        Deno.stderr,
+        lines.map((line) =>
+          `[${escapeControls(target)}] ${escapeControls(line, { colors })}\n`
+        ).join(""),
+      );
     },
   });
-  write(
+  writeText(
     Deno.stdout,
     config.json
       ? results.map((result) => targetResultLine(result) + "\n").join("")
-      : renderTargetTable(results),
+      : renderTargetTable(results, { colors }),
   );
   return results.every((result) => result.ok) ? 0 : 1;
 }
@@ -158,7 +235,7 @@ async function runEvalOnceWithin(
   colors: boolean,
 ): Promise<number> {
   const timeoutMs = config.timeoutMs!;
-  const streams = batchStreams();
+  const streams = batchStreams(colors);
   let connection: ConsoleConnection | undefined;
   try {
     const exitCode = await withinDeadline(timeoutMs, async (opened) => {
@@ -178,29 +255,62 @@ async function runEvalOnceWithin(
       formatDuration(timeoutMs)
     } (--timeout)`;
     if (config.json) {
-      write(
+      writeText(
         Deno.stdout,
         errorJson({ name: "TimeoutError", message }) + "\n",
       );
     } else {
-      write(Deno.stderr, `error: ${message}\n`);
+      writeText(Deno.stderr, `error: ${message}\n`);
     }
     return 1;
   } catch (error) {
-    return failed(error, config.json);
+    return reportFailure(error, config.json);
   } finally {
     await connection?.close();
   }
 }
 
+/**
+ * `--list`: the consoles this user runs, as a table (or JSON lines); stale
+ * entries are removed on the way.
+ *
+ * @returns 0, or 2 when the entries cannot be read.
+ */
+async function runList(json?: true): Promise<number> {
+  let listed: ListedConsole[];
+  try {
+    listed = await listConsoles({ removeStale: true });
+  } catch (error) {
+    return reportFailure(
+      new ConsoleClientError(
+        `cannot list the consoles: ${
+          error instanceof Error ? error.message : error
+        }`,
+      ),
+      json,
+    );
+  }
+  writeText(
+    Deno.stdout,
+    json
+      ? listed.map((entry) => consoleListLine(entry) + "\n").join("")
+      : renderConsoleList(listed),
+  );
+  return 0;
+}
+
 /** Where `-e` and piped modes print, with a progress bar on a terminal. */
-function batchStreams(): ClientStreams {
+function batchStreams(colors: boolean): ClientStreams {
   return {
     write: (stream, text) =>
-      write(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
+      writeText(stream === "stderr" ? Deno.stderr : Deno.stdout, text),
     progress: Deno.stderr.isTerminal()
-      ? new ProgressLine((text) => write(Deno.stderr, text), terminalColumns)
+      ? new ProgressLine(
+        (text) => writeText(Deno.stderr, text),
+        terminalColumns,
+      )
       : undefined,
+    colors,
   };
 }
 
@@ -217,16 +327,31 @@ function optionalHistoryPath(): string | undefined {
  * Reports a failure that ends the client (exit 2): one `error:` line on
  * stderr, or with `--json` one `{"error": …}` object on stdout, so a
  * script reading stdout always gets JSON.
+ *
+ * @param error The failure: a {@linkcode ConsoleClientError} (anything
+ * else is thrown again).
+ * @param json Whether stdout is JSON (`--json`).
+ * @returns 2.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportFailure } from "./run.ts";
+ * import { ConsoleClientError } from "./connection.ts";
+ * // Prints "error: cannot connect" on stderr.
+ * assert.equal(reportFailure(new ConsoleClientError("cannot connect")), 2);
+ * ```
  */
-function failed(error: unknown, json?: true): number {
+export function reportFailure(error: unknown, json?: true): number {
   if (!(error instanceof ConsoleClientError)) throw error;
   if (json) {
     const name = error instanceof SessionRefusedError
       ? error.error.name
       : "ConnectionError";
-    write(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
+    writeText(Deno.stdout, errorJson({ name, message: error.message }) + "\n");
   } else {
-    write(Deno.stderr, `error: ${error.message}\n`);
+    // The message may quote the server (a refusal's reason).
+    writeText(Deno.stderr, `error: ${escapeControls(error.message)}\n`);
   }
   return 2;
 }
@@ -239,7 +364,23 @@ function terminalColumns(): number | undefined {
   }
 }
 
-function write(file: { writeSync(data: Uint8Array): number }, text: string) {
+/**
+ * Writes all of `text` to a file (stdout, stderr) at once; a reader that
+ * went away (`| head`) is not an error.
+ *
+ * @param file Where to write.
+ * @param text What.
+ *
+ * @example
+ * ```ts
+ * import { writeText } from "./run.ts";
+ * writeText(Deno.stderr, "a status line\n");
+ * ```
+ */
+export function writeText(
+  file: { writeSync(data: Uint8Array): number },
+  text: string,
+): void {
   const data = encoder.encode(text);
   let written = 0;
   try {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { hasControlCharacters } from "../ansi.ts";
+
 /** Asks the console for completions (`ConsoleConnection.complete`). */
 export type CompleteFn = (
   code: string,
@@ -56,7 +58,11 @@ export function createCompleter(
         return [[], ""];
       }
       return [
-        candidates.filter((c) => typeof c === "string"),
+        // Readline prints candidates and types the chosen one into the
+        // line: a server's control characters must get in neither.
+        candidates.filter((c) =>
+          typeof c === "string" && !hasControlCharacters(c)
+        ),
         code.slice(start),
       ];
     } catch {

@@ -14,13 +14,18 @@ import {
   compileSnippet,
   findCachedSnippet,
 } from "./snippet_compiler.ts";
-import { completeCode, type CompletionResult } from "./completion.ts";
+import {
+  completeCode,
+  CompletionError,
+  type CompletionResult,
+} from "./completion.ts";
 import {
   currentContext,
   installConsoleRouting,
   type OutputContext,
   runInContext,
 } from "./console_routing.ts";
+import { SnippetContinuation } from "./continuation.ts";
 import { describeThrown, renderValue } from "./render.ts";
 import { readInspection } from "./inspection.ts";
 import { toJsonText } from "./json_value.ts";
@@ -41,6 +46,12 @@ export interface EvaluatorOptions {
   colors?: boolean;
   /** Truncate rendered values and errors past this many characters. Default 100 000. */
   maxResultChars?: number;
+  /**
+   * The most milliseconds reading a snippet may take in the parse worker;
+   * `PARSE_BUDGET_MS` (10 s) by default. Past it the evaluation fails with
+   * a `ParseBudgetError`.
+   */
+  parseBudgetMs?: number;
 }
 
 /** Options for {@linkcode Evaluator.evaluate}. */
@@ -82,12 +93,20 @@ export interface Evaluator {
    * `signal` only takes effect while the snippet awaits.
    */
   evaluate(code: string, options?: EvaluateOptions): Promise<EvalResult>;
-  /** Completes the identifier or member chain before `cursor`. */
+  /**
+   * Completes the identifier or member chain before `cursor`; rejects with
+   * a `CompletionError` when the code before the cursor is over
+   * `MAX_COMPLETION_CHARS` or the completion over its time budget.
+   */
   complete(code: string, cursor: number): Promise<Completion>;
   /**
-   * Ends the session: its variables, `_` and `_error` are released, later
-   * evaluations fail, and console output of work it left running goes to the
-   * service's own console from now on.
+   * Ends the session: later evaluations fail, `_` and `_error` are
+   * released, and console output of work it left running goes to the
+   * service's own console from now on. What the session defined lives on
+   * as long as something references it, as any closure's scope does: a
+   * function it put in the namespace (`users.lookup = …`) keeps working,
+   * with the session's variables; once nothing references them, the
+   * session's scope is collected.
    */
   close(): void;
 }
@@ -120,12 +139,15 @@ const INTERRUPTED = Symbol("interrupted");
  *   while no evaluation waits for it (a timer's, or that of work an
  *   interrupted evaluation left running, or its later failure) is marked
  *   `{ background: true }`. After `close()`, work the session left running
- *   (a `setInterval`, say) writes to the service's own console again.
+ *   (a `setInterval`, say) writes to the service's own console again, and
+ *   functions the session made keep their variables (see `close()`).
  * - Snippets are TypeScript first, as in `deno repl` (`id<number>(7)` is a
- *   generic call), and JavaScript where TypeScript cannot parse them. The
- *   transpiler is loaded on the first snippet whose two readings can
- *   differ (one with a `<`, or one JavaScript rejects that has a
- *   TypeScript-only token).
+ *   generic call), and JavaScript where TypeScript cannot parse them.
+ *   Snippets whose two readings can differ (one with a `<`, or one
+ *   JavaScript rejects that has a TypeScript-only token), and snippets over
+ *   `INLINE_PARSE_MAX_CHARS`, are read in a worker within a time budget
+ *   (`parseBudgetMs`), so no snippet holds the service's event loop while
+ *   it is read; an interrupt stops the reading too.
  *
  * @example
  * ```ts
@@ -177,6 +199,7 @@ export function createEvaluator(
     namespace,
     sessionEntries(namespace, options.scope ?? {}),
   );
+  const continuation = new SnippetContinuation();
   const sessionConsole = createSessionConsole({
     write(stream, text) {
       // Output is the pending evaluation's only while it is waited for;
@@ -296,13 +319,25 @@ export function createEvaluator(
           : { ...result, durationMs: since(started) };
       }
       let compiled: CompileOutcome | undefined = findCachedSnippet(code);
+      // A long snippet pasted line by line: no parse until it can end.
+      if (compiled === undefined && continuation.stillOpen(code)) {
+        return { kind: "incomplete" };
+      }
       if (compiled === undefined) {
         try {
-          compiled = await compileSnippet(code);
+          compiled = await compileSnippet(code, {
+            signal,
+            parseBudgetMs: options.parseBudgetMs,
+          });
         } catch (error) {
-          return failure(error, started); // e.g. the transpiler failed to load
+          if (signal?.aborted) return interrupted(started);
+          // Over its parse budget, nested past the stack's depth, or the
+          // parse worker could not start: the snippet never ran.
+          scope.setLastError(error);
+          return unreadSnippet(error, started);
         }
       }
+      continuation.settled(code, compiled.kind === "incomplete");
       if (compiled.kind === "incomplete") return compiled;
       if (compiled.kind === "error") {
         const result = syntaxFailure(code, compiled, started);
@@ -330,14 +365,16 @@ export function createEvaluator(
     complete(code, cursor) {
       try {
         return Promise.resolve(completeCode(code, cursor, scope));
-      } catch {
+      } catch (error) {
+        // Too long, or over its time budget: the client is told.
+        if (error instanceof CompletionError) return Promise.reject(error);
         // A value whose traps throw has no members to offer.
         return Promise.resolve({ candidates: [], start: cursor });
       }
     },
     close() {
       sessionConsole.close();
-      scope.clear();
+      scope.release();
     },
   };
 }
@@ -423,6 +460,24 @@ function closedSession(started: number): EvalResult {
     message,
     stack: "",
     text: `Uncaught Error: ${message}`,
+    durationMs: since(started),
+  };
+}
+
+/**
+ * A snippet that could not be read (not a syntax error): the error without
+ * frames, which would be the console's own, as the snippet never ran.
+ */
+function unreadSnippet(error: unknown, started: number): EvalResult {
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  const stack = `${name}: ${message}`;
+  return {
+    kind: "error",
+    name,
+    message,
+    stack,
+    text: `Uncaught ${stack}`,
     durationMs: since(started),
   };
 }

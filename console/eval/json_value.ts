@@ -59,6 +59,84 @@ export function toJsonText(
   value: unknown,
   options: JsonTextOptions = {},
 ): string {
+  // Self-contained (no module-level names): `attach` runs this function's
+  // own source in the target process, so both consoles share its rules.
+  type Json =
+    | null
+    | boolean
+    | number
+    | string
+    | Json[]
+    | { [key: string]: Json };
+  const circular = "[Circular]";
+  const convert = (value: unknown, ancestors: Set<object>): Json => {
+    switch (typeof value) {
+      case "undefined":
+        return null;
+      case "boolean":
+      case "string":
+        return value;
+      case "number":
+        return Number.isFinite(value) ? value : null;
+      case "bigint":
+        return value.toString();
+      case "symbol":
+        return value.toString();
+      case "function":
+        return typeof value.name === "string" && value.name !== ""
+          ? value.name
+          : "[anonymous]";
+    }
+    if (value === null) return null;
+    const object = value as object;
+    if (ancestors.has(object)) return circular;
+    ancestors.add(object);
+    try {
+      return convertObject(object, ancestors);
+    } finally {
+      ancestors.delete(object);
+    }
+  };
+  const convertObject = (object: object, ancestors: Set<object>): Json => {
+    const child = (value: unknown) => convert(value, ancestors);
+    if (object instanceof Date) {
+      return Number.isNaN(object.getTime()) ? null : object.toISOString();
+    }
+    if (object instanceof Map) {
+      const entries = [...object.entries()];
+      if (entries.every(([key]) => typeof key === "string")) {
+        const out: Record<string, Json> = {};
+        for (const [key, value] of entries) out[key as string] = child(value);
+        return out;
+      }
+      return entries.map(([key, value]) => [child(key), child(value)]);
+    }
+    if (object instanceof Set) return [...object].map(child);
+    if (Array.isArray(object)) return object.map(child);
+    if (ArrayBuffer.isView(object) && !(object instanceof DataView)) {
+      return Array.from(object as unknown as ArrayLike<number | bigint>, child);
+    }
+    if (
+      object instanceof String || object instanceof Number ||
+      object instanceof Boolean || object instanceof BigInt
+    ) {
+      return child(object.valueOf());
+    }
+    if (object instanceof Error) {
+      return { name: String(object.name), message: String(object.message) };
+    }
+    const toJSON = (object as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") {
+      const replaced = toJSON.call(object, "");
+      // A toJSON that returns its own object would loop: read its keys instead.
+      if (replaced !== object) return child(replaced);
+    }
+    const out: Record<string, Json> = {};
+    for (const key of Object.keys(object)) {
+      out[key] = child((object as Record<string, unknown>)[key]);
+    }
+    return out;
+  };
   const text = JSON.stringify(convert(value, new Set())) ?? "null";
   const limit = options.maxChars ?? Infinity;
   if (text.length > limit) {
@@ -67,76 +145,4 @@ export function toJsonText(
     );
   }
   return text;
-}
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function convert(value: unknown, ancestors: Set<object>): Json {
-  switch (typeof value) {
-    case "undefined":
-      return null;
-    case "boolean":
-    case "string":
-      return value;
-    case "number":
-      return Number.isFinite(value) ? value : null;
-    case "bigint":
-      return value.toString();
-    case "symbol":
-      return value.toString();
-    case "function":
-      return typeof value.name === "string" && value.name !== ""
-        ? value.name
-        : "[anonymous]";
-  }
-  if (value === null) return null;
-  const object = value as object;
-  if (ancestors.has(object)) return CIRCULAR;
-  ancestors.add(object);
-  try {
-    return convertObject(object, ancestors);
-  } finally {
-    ancestors.delete(object);
-  }
-}
-
-function convertObject(object: object, ancestors: Set<object>): Json {
-  const child = (value: unknown) => convert(value, ancestors);
-  if (object instanceof Date) {
-    return Number.isNaN(object.getTime()) ? null : object.toISOString();
-  }
-  if (object instanceof Map) {
-    const entries = [...object.entries()];
-    if (entries.every(([key]) => typeof key === "string")) {
-      const out: Record<string, Json> = {};
-      for (const [key, value] of entries) out[key as string] = child(value);
-      return out;
-    }
-    return entries.map(([key, value]) => [child(key), child(value)]);
-  }
-  if (object instanceof Set) return [...object].map(child);
-  if (Array.isArray(object)) return object.map(child);
-  if (ArrayBuffer.isView(object) && !(object instanceof DataView)) {
-    return Array.from(object as unknown as ArrayLike<number | bigint>, child);
-  }
-  if (
-    object instanceof String || object instanceof Number ||
-    object instanceof Boolean || object instanceof BigInt
-  ) {
-    return child(object.valueOf());
-  }
-  if (object instanceof Error) {
-    return { name: String(object.name), message: String(object.message) };
-  }
-  const toJSON = (object as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === "function") {
-    const replaced = toJSON.call(object, "");
-    // A toJSON that returns its own object would loop: read its keys instead.
-    if (replaced !== object) return child(replaced);
-  }
-  const out: Record<string, Json> = {};
-  for (const key of Object.keys(object)) {
-    out[key] = child((object as Record<string, unknown>)[key]);
-  }
-  return out;
 }

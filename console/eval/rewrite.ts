@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Node, Program } from "acorn";
+import type { Node, Program } from "../npm/acorn.ts";
 
 /** The local variable of the generated function that holds the snippet's value. */
 export const RESULT_VARIABLE = "__ce$r";
@@ -23,14 +23,31 @@ export interface SnippetDeclarations {
   assignedNames: readonly string[];
 }
 
+/**
+ * How offsets in a rewritten body map back to the parsed code: plain data,
+ * so a worker can send it (read it with {@linkcode toSourceOffset}).
+ */
+export interface OffsetMap {
+  /**
+   * Each edit as four numbers, in output order: its start and end in the
+   * parsed code, then where its text starts and ends in the body.
+   */
+  edits: number[];
+  /**
+   * Pairs of offsets in the parsed code: a position V8 reports (a detached
+   * call's `(`) and the one to show instead (the callee's name).
+   */
+  anchors: number[];
+}
+
 /** A snippet ready to be wrapped in the session's function. */
 export interface RewrittenSnippet extends SnippetDeclarations {
   /** The snippet with declarations turned into assignments and values recorded. */
   body: string;
   /** Whether `await` (or `for await`) is used outside any function. */
   hasTopLevelAwait: boolean;
-  /** Maps an offset in `body` back to the offset in the parsed code. */
-  toSourceOffset(offset: number): number;
+  /** Maps offsets in `body` back to the parsed code. */
+  offsets: OffsetMap;
 }
 
 interface Edit {
@@ -58,7 +75,7 @@ type AnyNode = Node & Record<string, unknown>;
  *
  * @example
  * ```ts
- * import { parse } from "acorn";
+ * import { parse } from "../npm/acorn.ts";
  * import { rewriteSnippet } from "./rewrite.ts";
  * import assert from "node:assert/strict";
  *
@@ -82,6 +99,59 @@ export function rewriteSnippet(
     rewriter.statement(statement as AnyNode, true);
   }
   return rewriter.finish();
+}
+
+/**
+ * Maps an offset in a rewritten body back to the parsed code: text the
+ * rewrite inserted maps to where it was inserted, and a detached call's
+ * `(` to its callee's name. A binary search over the edits.
+ *
+ * @example
+ * ```ts
+ * import { rewriteSnippet, toSourceOffset } from "./rewrite.ts";
+ * import { parseSnippet } from "./syntax.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const parsed = parseSnippet("let a = 1; a");
+ * assert.ok(parsed.kind === "ok");
+ * const out = rewriteSnippet(parsed.code, parsed.program);
+ * const at = out.body.lastIndexOf("a");
+ * assert.equal(toSourceOffset(out.offsets, at), parsed.code.lastIndexOf("a"));
+ * ```
+ *
+ * @param offsets The rewrite's {@linkcode OffsetMap}.
+ * @param offset An offset in the body.
+ * @returns The offset in the parsed code.
+ */
+export function toSourceOffset(offsets: OffsetMap, offset: number): number {
+  const { edits, anchors } = offsets;
+  // The last edit whose output starts at or before `offset`.
+  let low = 0;
+  let high = edits.length / 4 - 1;
+  let found = -1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (edits[middle * 4 + 2]! <= offset) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  let source = offset;
+  if (found !== -1) {
+    const [start, end, , outEnd] = edits.slice(found * 4, found * 4 + 4) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    source = offset < outEnd ? start : end + (offset - outEnd);
+  }
+  for (let i = 0; i < anchors.length; i += 2) {
+    if (anchors[i] === source) return anchors[i + 1]!;
+  }
+  return source;
 }
 
 class Rewriter {
@@ -177,49 +247,27 @@ class Rewriter {
   finish(): RewrittenSnippet {
     const edits = this.#edits.sort((a, b) => a.start - b.start);
     // Where each edit landed in the output, to map stack positions back.
-    const landed: {
-      start: number;
-      end: number;
-      outStart: number;
-      outEnd: number;
-    }[] = [];
-    let body = "";
+    const landed: number[] = [];
+    const parts: string[] = [];
+    let length = 0;
     let copied = 0;
     for (const edit of edits) {
-      body += this.#code.slice(copied, edit.start);
-      const outStart = body.length;
-      body += edit.text;
-      landed.push({
-        start: edit.start,
-        end: edit.end,
-        outStart,
-        outEnd: body.length,
-      });
+      const kept = this.#code.slice(copied, edit.start);
+      parts.push(kept, edit.text);
+      const outStart = length + kept.length;
+      length = outStart + edit.text.length;
+      landed.push(edit.start, edit.end, outStart, length);
       copied = edit.end;
     }
-    body += this.#code.slice(copied);
-    const anchors = this.#callAnchors;
-    const toSource = (offset: number): number => {
-      let last;
-      for (const edit of landed) {
-        if (edit.outStart > offset) break;
-        last = edit;
-      }
-      if (last === undefined) return offset;
-      if (offset < last.outEnd) return last.start;
-      return last.end + (offset - last.outEnd);
-    };
+    parts.push(this.#code.slice(copied));
     return {
-      body,
+      body: parts.join(""),
       lexicalNames: [...this.#lexical],
       varNames: [...this.#vars],
       functionNames: [...this.#functions],
       assignedNames: [...this.#assigned],
       hasTopLevelAwait: this.#hasTopLevelAwait,
-      toSourceOffset(offset: number): number {
-        const source = toSource(offset);
-        return anchors.get(source) ?? source;
-      },
+      offsets: { edits: landed, anchors: [...this.#callAnchors].flat() },
     };
   }
 

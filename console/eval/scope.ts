@@ -33,8 +33,13 @@ export interface SessionScope {
   names(): string[];
   /** Resolves `name` like a snippet would, globals excluded, without running getters. */
   lookup(name: string): BindingLookup;
-  /** Forgets the session's variables, `_` and `_error`, so they can be collected. */
-  clear(): void;
+  /**
+   * Forgets `_` and `_error` (the last value may be big) when the session
+   * ends. The session's variables stay: functions it made (a hook it put in
+   * the namespace, a timer) keep using them, and they are collected with
+   * the layers once nothing references those functions.
+   */
+  release(): void;
 }
 
 /** The name under which snippets see the namespace object itself. */
@@ -157,13 +162,9 @@ export function createSessionScope(
         ...Object.getOwnPropertyNames(namespace),
       ];
     },
-    clear() {
-      for (const name of Object.keys(vars)) delete vars[name];
+    release() {
       session._ = undefined;
       session._error = undefined;
-      for (const name of Object.getOwnPropertyNames(fallbackLayer)) {
-        delete fallbackLayer[name];
-      }
     },
     lookup(name) {
       if (Object.hasOwn(vars, name)) {

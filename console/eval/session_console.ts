@@ -6,7 +6,6 @@
  * @module
  */
 
-import { CLEAR_SCREEN } from "../ansi.ts";
 import { formatArgs, type FormatOptions } from "./format_args.ts";
 import { renderConsoleTable } from "./console_table.ts";
 
@@ -24,9 +23,8 @@ export interface OutputInfo {
 /** Where a session's console output goes. */
 export interface EvalOutput {
   /**
-   * Receives whole lines, each ending with `"\n"` (only `console.clear()`
-   * sends a bare terminal escape, and only with colors on). The evaluator
-   * passes `info`; a session console on its own does not.
+   * Receives whole lines, each ending with `"\n"`. The evaluator passes
+   * `info`; a session console on its own does not.
    */
   write(stream: "stdout" | "stderr", text: string, info?: OutputInfo): void;
 }
@@ -223,9 +221,9 @@ export function createSessionConsole(
       timers.delete(key);
     },
     clear() {
+      // Indentation only: the client shows a server's terminal escapes
+      // escaped (a server must not clear the operator's screen).
       indent = 0;
-      // Only a terminal client understands the escape; others get nothing.
-      if (colors) write("stdout", CLEAR_SCREEN);
     },
   };
 }

@@ -113,6 +113,8 @@ export function createSessionHelpers(
  * @returns The answer, or `undefined` when `code` is not a dot command.
  */
 export function dotCommand(code: string): string | undefined {
+  // A dot command is a word: a long snippet need not be searched for one.
+  if (code.length > 256) return undefined;
   const match = /^\s*\.([A-Za-z]+)\s*$/.exec(code);
   if (match === null) return undefined;
   switch (match[1]) {
@@ -141,7 +143,31 @@ function inspect(value: unknown, options: unknown = {}): object {
   return inspectWith(value, readLimits(options, base));
 }
 
-function readLimits(options: unknown, base: InspectLimits): InspectLimits {
+/**
+ * Reads `inspect()`'s second argument: `{ depth, entries, lines }`, each a
+ * whole number (depth ≥ 0, the others ≥ 1) or `Infinity`; what is not given
+ * keeps `base`. Self-contained (no module-level names): `attach` runs its
+ * source in the target process for the same `inspect()` there.
+ *
+ * @param options What the caller passed.
+ * @param base The limits it starts from.
+ * @returns The limits.
+ * @throws {TypeError} When `options` is not an object.
+ * @throws {RangeError} When a limit is not a valid number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readLimits } from "./session_helpers.ts";
+ * const base = { depth: 4, entries: 100, lines: Infinity };
+ * assert.deepEqual(readLimits({ depth: 1 }, base), { ...base, depth: 1 });
+ * assert.throws(() => readLimits({ lines: 0 }, base), RangeError);
+ * ```
+ */
+export function readLimits(
+  options: unknown,
+  base: InspectLimits,
+): InspectLimits {
   if (options === null || typeof options !== "object") {
     throw new TypeError(
       `inspect() takes { depth, entries, lines } as its second argument, got ${

@@ -8,17 +8,19 @@
 
 import {
   RESULT_VARIABLE,
-  rewriteSnippet,
   type SnippetDeclarations,
+  toSourceOffset,
 } from "./rewrite.ts";
 import {
   type IncompleteSnippet,
   lineAndColumn,
-  type ParseOutcome,
-  parseSnippet,
   type SnippetSyntaxError,
 } from "./syntax.ts";
-import { mightBeTypeScript, stripTypes } from "./transpile.ts";
+import {
+  type PreparedSnippet,
+  prepareWithoutTranspiler,
+} from "./snippet_parser.ts";
+import { prepareInWorker } from "./parse_worker_client.ts";
 
 /** The objects a compiled snippet resolves free identifiers against. */
 export interface ScopeLayers {
@@ -40,6 +42,8 @@ export interface CompiledSnippet extends SnippetDeclarations {
   id: number;
   /** Whether the run function is async (the snippet awaits at top level). */
   isAsync: boolean;
+  /** Characters it keeps (its parsed text and body), for the cache's bound. */
+  size: number;
   /**
    * Creates the run function for one session. A sync run returns the
    * snippet's value; an async one resolves to `[value]`, boxed so that a
@@ -62,15 +66,36 @@ export const LAYERS_PARAMETER = "__ce$";
 /** Lines that `new Function` puts before the body, plus the generated header line. */
 export const HEADER_LINES = 3;
 const CACHE_LIMIT = 256;
+// The cache keeps each snippet's text, body and parsed code: bounded in
+// characters too, or 256 snippets near the 1 MiB line limit would keep
+// most of a gigabyte.
+const CACHE_MAX_CHARS = 8 * 1024 * 1024;
+let cachedChars = 0;
 const cache = new Map<string, CompiledSnippet>();
 const byId = new Map<number, CompiledSnippet>();
 let nextId = 1;
 
+/** Options for {@linkcode compileSnippet}. */
+export interface CompileOptions {
+  /** Aborting gives the snippet up, its reading in the worker included. */
+  signal?: AbortSignal;
+  /** The most milliseconds the reading may take in the worker (`PARSE_BUDGET_MS`). */
+  parseBudgetMs?: number;
+}
+
+/**
+ * Snippets up to this length that need no transpiler are read on the
+ * service's thread (at most a few milliseconds); longer ones, and every
+ * TypeScript reading, go to the parse worker, so none holds the event loop.
+ */
+export const INLINE_PARSE_MAX_CHARS = 32 * 1024;
+
 /**
  * Compiles `code`, reusing an earlier compilation of the same text.
  * TypeScript is tried first, JavaScript where TypeScript cannot parse the
- * snippet; a snippet without TypeScript-only tokens (`:`, `<`, `!`, `?`,
- * `as`, `interface`, ...) never loads the transpiler.
+ * snippet. Short snippets without TypeScript-only tokens (`:`, `<`, `!`,
+ * `?`, `as`, `interface`, ...) are read on this thread; the others in the
+ * parse worker, within a time budget (see `prepareInWorker`).
  *
  * @example
  * ```ts
@@ -83,16 +108,28 @@ let nextId = 1;
  * ```
  *
  * @param code The snippet text.
+ * @param options Its abort signal and parse budget.
  * @returns The compiled snippet, incomplete, or a syntax error.
+ * @throws {ParseBudgetError} When reading it took longer than the budget.
  */
-export async function compileSnippet(code: string): Promise<CompileOutcome> {
+export async function compileSnippet(
+  code: string,
+  options: CompileOptions = {},
+): Promise<CompileOutcome> {
   const cached = findCachedSnippet(code);
   if (cached !== undefined) return cached;
-  const parsed = await parseTypeScriptFirst(code);
-  if (parsed.kind !== "ok") return parsed;
+  const prepared =
+    (code.length <= INLINE_PARSE_MAX_CHARS
+      ? prepareWithoutTranspiler(code)
+      : undefined) ??
+      await prepareInWorker(code, {
+        signal: options.signal,
+        budgetMs: options.parseBudgetMs,
+      });
+  if (prepared.kind !== "prepared") return prepared;
   let compiled: CompiledSnippet;
   try {
-    compiled = build(parsed.code, parsed.wrapped, parsed.program);
+    compiled = build(prepared);
   } catch (error) {
     // V8 rejected what acorn accepted (an early error acorn does not check).
     if (!(error instanceof SyntaxError)) throw error;
@@ -106,40 +143,6 @@ export async function compileSnippet(code: string): Promise<CompileOutcome> {
   }
   remember(code, compiled);
   return compiled;
-}
-
-/**
- * Reads a snippet as TypeScript first, as `deno repl` does, so that
- * `id<number>(7)` is a generic call and not two comparisons; JavaScript is
- * the fallback for what the TypeScript reading (sucrase) cannot parse.
- *
- * The transpiler is skipped where both readings give the same program: a
- * snippet without any TypeScript-only token, and JavaScript that parses and
- * has no `<` (TypeScript's syntax is a superset of JavaScript's; the `<` of
- * type arguments is the one place where valid JavaScript reads differently).
- */
-async function parseTypeScriptFirst(
-  code: string,
-): Promise<ParseOutcome> {
-  if (!mightBeTypeScript(code)) return parseSnippet(code);
-  if (!code.includes("<")) {
-    const plain = parseSnippet(code);
-    if (plain.kind !== "error") return plain;
-  }
-  const stripped = await stripTypes(code);
-  if (stripped.kind === "ok") {
-    const parsed = parseSnippet(stripped.code);
-    if (parsed.kind === "ok") return parsed;
-    // sucrase let through what is not JavaScript either: try the snippet as
-    // written before reporting the error of the TypeScript reading.
-    const plain = parseSnippet(code);
-    return plain.kind === "ok" ? plain : parsed;
-  }
-  const plain = parseSnippet(code);
-  if (plain.kind === "ok" || plain.kind === "incomplete") return plain;
-  if (stripped.kind === "incomplete") return stripped;
-  // Both readings failed: the one that got further has the relevant error.
-  return stripped.pos > plain.pos ? stripped : plain;
 }
 
 /**
@@ -160,6 +163,9 @@ async function parseTypeScriptFirst(
  * @returns The compiled snippet, or `undefined` when it is not cached.
  */
 export function findCachedSnippet(code: string): CompiledSnippet | undefined {
+  // Hashing a long text for the lookup costs more than it saves: long
+  // snippets are typed (or pasted) once, each line a new text.
+  if (code.length > INLINE_PARSE_MAX_CHARS) return undefined;
   const cached = cache.get(code);
   if (cached === undefined) return undefined;
   // Least recently used first: a hit moves to the end.
@@ -191,23 +197,24 @@ export function findCompiledSnippet(id: number): CompiledSnippet | undefined {
 function remember(code: string, compiled: CompiledSnippet): void {
   cache.set(code, compiled);
   byId.set(compiled.id, compiled);
-  if (cache.size > CACHE_LIMIT) {
+  cachedChars += code.length + compiled.size;
+  // The newest stays, however big: its stack frames are mapped through it.
+  while (
+    cache.size > 1 &&
+    (cache.size > CACHE_LIMIT || cachedChars > CACHE_MAX_CHARS)
+  ) {
     const [oldestCode, oldest] = cache.entries().next().value!;
     cache.delete(oldestCode);
     byId.delete(oldest.id);
+    cachedChars -= oldestCode.length + oldest.size;
   }
 }
 
-function build(
-  parsedCode: string,
-  wrappedInParens: boolean,
-  program: Parameters<typeof rewriteSnippet>[1],
-): CompiledSnippet {
-  const rewritten = rewriteSnippet(parsedCode, program);
+function build(prepared: PreparedSnippet): CompiledSnippet {
   const id = nextId++;
-  const isAsync = rewritten.hasTopLevelAwait;
+  const isAsync = prepared.hasTopLevelAwait;
   const p = LAYERS_PARAMETER;
-  const hoists = rewritten.functionNames.map((name) =>
+  const hoists = prepared.functionNames.map((name) =>
     `${p}.vars.${name} = ${name};`
   ).join(" ");
   // Sloppy-mode `with` puts the layers between the snippet and the globals;
@@ -215,31 +222,32 @@ function build(
   const source =
     `with (${p}.fallback) with (${p}.namespace) with (${p}.session) ` +
     `with (${p}.vars) return ${isAsync ? "async " : ""}function () { ` +
-    `var ${RESULT_VARIABLE}; ${hoists}\n${rewritten.body}\n` +
+    `var ${RESULT_VARIABLE}; ${hoists}\n${prepared.body}\n` +
     `;return ${isAsync ? `[${RESULT_VARIABLE}]` : RESULT_VARIABLE} }\n` +
     `//# sourceURL=<console:${id}>`;
   const factory = new Function(p, source) as (
     layers: ScopeLayers,
   ) => () => unknown;
-  const body = rewritten.body;
+  const { body, offsets, wrapped } = prepared;
   // Stack positions are reported in the snippet as written (for TypeScript:
   // in sucrase's output, which keeps the lines).
-  const shift = wrappedInParens ? 1 : 0;
-  const shownCode = wrappedInParens ? parsedCode.slice(1, -1) : parsedCode;
+  const shift = wrapped ? 1 : 0;
+  const shownCode = wrapped ? prepared.code.slice(1, -1) : prepared.code;
   return {
     kind: "compiled",
     id,
     isAsync,
-    lexicalNames: rewritten.lexicalNames,
-    varNames: rewritten.varNames,
-    functionNames: rewritten.functionNames,
-    assignedNames: rewritten.assignedNames,
+    size: prepared.code.length + body.length,
+    lexicalNames: prepared.lexicalNames,
+    varNames: prepared.varNames,
+    functionNames: prepared.functionNames,
+    assignedNames: prepared.assignedNames,
     bind: factory,
     mapLocation(line, column) {
       const bodyLine = line - HEADER_LINES;
       if (bodyLine < 1) return { line: 1, column: 1 };
       const offset = offsetOf(body, bodyLine, column - 1);
-      const source = Math.max(0, rewritten.toSourceOffset(offset) - shift);
+      const source = Math.max(0, toSourceOffset(offsets, offset) - shift);
       const location = lineAndColumn(shownCode, source);
       return { line: location.line, column: location.column + 1 };
     },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parse, type Program } from "acorn";
+import { parse, type Program } from "../npm/acorn.ts";
 
 /** A snippet that parsed; `code` is what was parsed (see {@linkcode parseSnippet}). */
 export interface ParsedSnippet {

@@ -1,6 +1,7 @@
 /**
  * Strips TypeScript syntax from console snippets with sucrase, loaded on the
- * first snippet that needs it so that plain JavaScript never pays for it.
+ * first snippet that needs it so that plain JavaScript never pays for it
+ * (the parse worker, which runs it, loads it when it starts).
  *
  * @module
  */
@@ -25,10 +26,9 @@ export type StripOutcome =
   | IncompleteSnippet
   | SnippetSyntaxError;
 
-type Sucrase = typeof import("sucrase");
+type Sucrase = typeof import("../npm/sucrase.ts");
 
 let sucrase: Promise<Sucrase> | undefined;
-let loaded = false;
 
 // Tokens without which a snippet reads the same as TypeScript and as
 // JavaScript; a snippet with none of them skips loading sucrase.
@@ -56,19 +56,20 @@ export function mightBeTypeScript(code: string): boolean {
 }
 
 /**
- * Tells whether sucrase has been loaded in this process.
+ * Loads sucrase ahead of the first snippet that needs it (the parse worker
+ * does so at start, so that loading is not counted in a snippet's time
+ * budget). A failed load is retried by the next call.
  *
  * @example
  * ```ts
- * import { isTranspilerLoaded } from "./transpile.ts";
- *
- * console.log(isTranspilerLoaded() ? "sucrase is loaded" : "not loaded yet");
+ * import { loadTranspiler } from "./transpile.ts";
+ * await loadTranspiler();
  * ```
  *
- * @returns `true` once {@linkcode stripTypes} has loaded sucrase.
+ * @returns When sucrase is loaded.
  */
-export function isTranspilerLoaded(): boolean {
-  return loaded;
+export async function loadTranspiler(): Promise<void> {
+  await loadSucrase();
 }
 
 /**
@@ -103,15 +104,9 @@ export async function stripTypes(code: string): Promise<StripOutcome> {
 }
 
 function loadSucrase(): Promise<Sucrase> {
-  sucrase ??= import("sucrase").then(
-    (module) => {
-      loaded = true;
-      return module;
-    },
-    (error) => {
-      sucrase = undefined; // let a later snippet retry
-      throw error;
-    },
-  );
+  sucrase ??= import("../npm/sucrase.ts").catch((error) => {
+    sucrase = undefined; // let a later snippet retry
+    throw error;
+  });
   return sucrase;
 }

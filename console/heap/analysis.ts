@@ -24,6 +24,7 @@ import {
 } from "./shortest_paths.ts";
 import { buildRetainers, isEssentialEdge } from "./retainers.ts";
 import { findLeaks } from "./leaks.ts";
+import { isHeapObjectId } from "./snapshot_ids.ts";
 import { Scratch } from "./scratch.ts";
 
 import type { ProgressFn } from "./progress.ts";
@@ -153,6 +154,16 @@ export interface ScopeOptions {
   all?: boolean;
 }
 
+/** Which new objects {@link HeapAnalysis.leaks} looks at. */
+export interface LeakOptions extends ScopeOptions {
+  /**
+   * Only objects with an id up to this: the target snapshot's highest, for
+   * memlab's three-snapshot method (allocated between baseline and target,
+   * alive in the final one). Default: no upper bound.
+   */
+  until?: number;
+}
+
 /** Totals of an analysed snapshot. */
 export interface SnapshotSummary {
   /** Number of nodes. */
@@ -167,7 +178,7 @@ export interface SnapshotSummary {
   reachableSize: number;
   /** Characters of snapshot text. */
   textLength: number;
-  /** The highest node id: objects allocated later get higher ones. */
+  /** The highest heap-object id: objects allocated later get higher ones. */
   maxNodeId: number;
   /** Reachable nodes held only by the console. */
   consoleCount: number;
@@ -368,7 +379,8 @@ export class HeapAnalysis {
     const { reachable, owner } = this.paths;
     for (let n = 0; n < graph.nodeCount; n++) {
       const id = graph.nodeId(n);
-      if (id > maxNodeId) maxNodeId = id;
+      // Embedders' ids (even) follow no allocation order: not a cut-off.
+      if (id > maxNodeId && isHeapObjectId(id)) maxNodeId = id;
       if (reachable[n] === 1) {
         reachableCount++;
         reachableSize += graph.selfSize(n);
@@ -809,11 +821,11 @@ export class HeapAnalysis {
    *
    * @param since The baseline snapshot's highest node id.
    * @param n How many groups (default 10).
-   * @param options Include the console's objects.
+   * @param options Include the console's objects; an upper id bound.
    * @returns The groups.
    */
-  leaks(since: number, n = 10, options: ScopeOptions = {}): LeakGroup[] {
-    return findLeaks(this, since, n, options.all ?? false);
+  leaks(since: number, n = 10, options: LeakOptions = {}): LeakGroup[] {
+    return findLeaks(this, since, n, options.all ?? false, options.until);
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
  * Names in the developer's terms for what holds an object: module bindings
- * (`cache` of `lib/users.ts`, exported or not), closures (function name and
- * where it is defined), closure variables and console-session variables,
- * found in the snapshot's module records, contexts and scripts. Also marks
- * what belongs to the console, so the queries can leave it out.
+ * (`cache` of `lib/users.ts`, exported or not; a CommonJS module's or a
+ * classic script's top-level variables), global variables, closures
+ * (function name and where it is defined), closure variables and
+ * console-session variables, found in the snapshot's module records,
+ * contexts, global objects and scripts. Also marks what belongs to the
+ * console, so the queries can leave it out.
  *
  * @module
  */
@@ -14,10 +16,13 @@ import type { HeapGraph } from "./graph.ts";
 export interface Holder {
   /**
    * `export`: an exported module binding; `module`: a module-level binding
-   * that is not exported (or, with an empty name, the module itself); `closure`: a function; `context`: a variable a
+   * that is not exported (or, with an empty name, the module itself), also
+   * a CommonJS module's or a classic script's top-level variable;
+   * `global`: a property of the global object (`globalThis.x`, `var x` in
+   * a classic script); `closure`: a function; `context`: a variable a
    * closure captured; `session`: a console session's variable.
    */
-  kind: "export" | "module" | "closure" | "context" | "session";
+  kind: "export" | "module" | "global" | "closure" | "context" | "session";
   /** Binding, function or variable name (`""` for an anonymous function). */
   name: string;
   /** The module's or the function's script URL, when known. */
@@ -58,6 +63,7 @@ const SCRIPT_PREFIX = "system / Script / ";
 const MODULE_NAME = "system / SourceTextModule";
 const CELL_NAME = "system / Cell";
 const CONTEXT_PREFIX = "system / Context";
+const NATIVE_CONTEXT_PREFIX = "system / NativeContext";
 
 const enum Name {
   Other,
@@ -68,6 +74,9 @@ const enum Name {
   Context,
   Value,
   Callback,
+  Previous,
+  GlobalObject,
+  GlobalProxy,
 }
 
 /** The edge names the index follows; any other is {@link Name.Other}. */
@@ -75,11 +84,16 @@ const NAME_CODES: ReadonlyMap<string, Name> = new Map([
   ["extension", Name.Extension],
   ["shared", Name.Shared],
   ["script", Name.Script],
+  // V8 11 (Node 20): a shared function info's script, under its own name.
+  ["script_or_debug_info", Name.Script],
   ["function", Name.Function],
   ["context", Name.Context],
   ["value", Name.Value],
   ["_onTimeout", Name.Callback],
   ["callback", Name.Callback],
+  ["previous", Name.Previous],
+  ["global_object", Name.GlobalObject],
+  ["global_proxy", Name.GlobalProxy],
 ]);
 
 /**
@@ -101,6 +115,12 @@ export class HolderIndex {
   readonly #moduleUrl = new Map<number, string>();
   readonly #names: Int8Array;
   readonly #isModule = new Set<number>();
+  readonly #contexts: number[] = [];
+  readonly #nativeContexts: number[] = [];
+  /** Top-level scope of a script or CommonJS module → a URL ("": unknown). */
+  #scriptScopes: Map<number, string> | undefined;
+  /** Global objects (`globalThis` of each realm). */
+  #globals: Set<number> | undefined;
 
   /**
    * Indexes a graph.
@@ -111,8 +131,10 @@ export class HolderIndex {
     this.#graph = graph;
     this.#names = new Int8Array(graph.strings.length).fill(-1);
     const modules: number[] = [];
-    const contexts: number[] = [];
-    // Per name string: 1 module record, 2 context, 0 other (tested once).
+    const contexts = this.#contexts;
+    const nativeContexts = this.#nativeContexts;
+    // Per name string: 1 module record, 2 context, 3 native context, 0
+    // other (tested once).
     const kindOfName = new Int8Array(graph.strings.length).fill(-1);
     const nodes = graph.nodes;
     const nf = graph.nodeFieldCount;
@@ -126,11 +148,14 @@ export class HolderIndex {
           ? 1
           : text.startsWith(CONTEXT_PREFIX)
           ? 2
+          : text.startsWith(NATIVE_CONTEXT_PREFIX)
+          ? 3
           : 0;
         kindOfName[name] = kind;
       }
       if (kind === 1) modules.push(n);
       else if (kind === 2) contexts.push(n);
+      else if (kind === 3) nativeContexts.push(n);
     }
     if (modules.length === 0) return;
     const isModule = this.#isModule;
@@ -179,7 +204,7 @@ export class HolderIndex {
     const shared = this.#childNamed(node, Name.Shared);
     if (shared < 0) return "";
     const script = this.#childNamed(shared, Name.Script);
-    return script < 0 ? "" : scriptUrl(graph.nodeName(script));
+    return script < 0 ? "" : scriptUrl(graph.nodeName(script), true);
   }
 
   /**
@@ -200,7 +225,14 @@ export class HolderIndex {
       if (module !== undefined) {
         return { kind: "module", name, url: this.moduleUrl(module) };
       }
+      const script = this.#scriptScopeUrls().get(from);
+      if (script !== undefined) {
+        return { kind: "module", name, ...(script ? { url: script } : {}) };
+      }
       return { kind: "context", name };
+    }
+    if (type === "property" && this.#globalObjects().has(from)) {
+      return { kind: "global", name: String(graph.edgeName(edge)) };
     }
     if (this.#isModule.has(from) && type !== "weak") {
       return { kind: "module", name: "", url: this.moduleUrl(from) };
@@ -249,8 +281,11 @@ export class HolderIndex {
           if (at < 0) break;
           at = this.#childNamed(at, step);
         }
-        if (at >= 0 && this.#isScript(at)) {
-          url = scriptUrl(graph.nodeName(at));
+        // The last hop is a script edge: its target is the script, named
+        // bare in V8 11 (Node 20).
+        const found = at >= 0 ? scriptUrl(graph.nodeName(at), true) : "";
+        if (found !== "") {
+          url = found;
           break;
         }
       }
@@ -330,6 +365,62 @@ export class HolderIndex {
     return seeds;
   }
 
+  /**
+   * The top-level scopes of scripts and CommonJS modules (whose variables
+   * are not module records'): contexts that sit right under a realm's
+   * native context, each with the script of a closure made in it.
+   */
+  #scriptScopeUrls(): Map<number, string> {
+    if (this.#scriptScopes) return this.#scriptScopes;
+    const graph = this.#graph;
+    const natives = new Set(this.#nativeContexts);
+    const scopes = new Map<number, string>();
+    for (const n of this.#contexts) {
+      if (this.#moduleOfContext.has(n)) continue;
+      const previous = this.#childNamed(n, Name.Previous);
+      if (previous >= 0 && natives.has(previous)) scopes.set(n, "");
+    }
+    if (scopes.size > 0) {
+      const closureCode = graph.nodeTypes.indexOf("closure");
+      let unnamed = scopes.size;
+      for (let n = 0; n < graph.nodeCount && unnamed > 0; n++) {
+        if (graph.nodeTypeCode(n) !== closureCode) continue;
+        const scope = this.#childNamed(n, Name.Context);
+        if (scopes.get(scope) !== "") continue;
+        const url = this.closureUrl(n);
+        if (url === "") continue;
+        scopes.set(scope, url);
+        unnamed--;
+      }
+    }
+    this.#scriptScopes = scopes;
+    return scopes;
+  }
+
+  /**
+   * Global objects: what a native context names as its global object
+   * (`global_object`, or `extension` in Node 20's V8) and that points back
+   * at a global proxy.
+   */
+  #globalObjects(): Set<number> {
+    if (this.#globals) return this.#globals;
+    const graph = this.#graph;
+    const globals = new Set<number>();
+    for (const n of this.#nativeContexts) {
+      const end = graph.firstEdge[n + 1]!;
+      for (let e = graph.firstEdge[n]!; e < end; e++) {
+        const name = this.#nameOf(e);
+        if (name !== Name.GlobalObject && name !== Name.Extension) continue;
+        const target = graph.edgeTarget(e);
+        if (this.#childNamed(target, Name.GlobalProxy) >= 0) {
+          globals.add(target);
+        }
+      }
+    }
+    this.#globals = globals;
+    return globals;
+  }
+
   #indexExports(module: number): void {
     const graph = this.#graph;
     const end = graph.firstEdge[module + 1]!;
@@ -392,8 +483,14 @@ export class HolderIndex {
   }
 }
 
-function scriptUrl(nodeName: string): string {
-  return nodeName.startsWith(SCRIPT_PREFIX)
-    ? nodeName.slice(SCRIPT_PREFIX.length)
-    : "";
+/**
+ * A script's URL from its node's name: `system / Script / URL`, or, where
+ * V8 11 (Node 20) names a script by its URL alone, any name that is not a
+ * `system / ...` one when `bare` allows it.
+ */
+function scriptUrl(nodeName: string, bare = false): string {
+  if (nodeName.startsWith(SCRIPT_PREFIX)) {
+    return nodeName.slice(SCRIPT_PREFIX.length);
+  }
+  return bare && !nodeName.startsWith("system / ") ? nodeName : "";
 }

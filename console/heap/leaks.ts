@@ -29,6 +29,8 @@ const CANDIDATE_TYPES = new Set([
  * @param since The baseline snapshot's highest node id.
  * @param n How many groups.
  * @param all Include the console's objects.
+ * @param until The target snapshot's highest id, in the three-snapshot
+ *   method: objects first seen after it are not counted.
  * @returns The largest groups.
  */
 export function findLeaks(
@@ -36,6 +38,7 @@ export function findLeaks(
   since: number,
   n: number,
   all: boolean,
+  until = Infinity,
 ): LeakGroup[] {
   const { graph, paths, retained, dominator } = analysis;
   const { owner, parentEdge } = paths;
@@ -47,7 +50,8 @@ export function findLeaks(
   graph.nodeTypes.forEach((t, i) => {
     if (CANDIDATE_TYPES.has(t)) candidateType[i] = 1;
   });
-  const isNew = (v: number) => mask[v] === 1 && graph.nodeId(v) > since;
+  const isNew = (v: number) =>
+    mask[v] === 1 && graph.nodeId(v) > since && graph.nodeId(v) <= until;
   // V8 internals (`system / ...`) are storage, not objects: the test is
   // cached per name string.
   const internalName = new Int8Array(graph.strings.length).fill(-1);

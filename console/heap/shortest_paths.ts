@@ -1,8 +1,9 @@
 /**
  * Shortest retaining paths: a breadth-first search from the root that
- * follows only edges that keep their target alive (no weak edges), and that
- * reaches the console's part of the heap last, so that what the service
- * holds is found through the service.
+ * follows only edges that keep their target alive (no weak edges), that
+ * enters the roots of the moment of capture (handles and stack frames) only
+ * after the program's own roots, and that reaches the console's part of the
+ * heap last, so that what the service holds is found through the service.
  *
  * @module
  */
@@ -13,6 +14,20 @@ import type { Scratch } from "./scratch.ts";
 
 /** Marks "no parent" in {@link ShortestPaths.parentEdge}. */
 export const NO_EDGE = 0xffffffff;
+
+/**
+ * GC root categories that hold what was in use while the snapshot was
+ * taken: the frames on the stack (Node's `writeHeapSnapshot()` called from a
+ * module's code), handles and identity maps of the code that asked (Chrome
+ * lists a page's script variables there after DevTools talked to the page).
+ * A path through them names no variable of the program, so they are
+ * entered last.
+ */
+const MOMENT_ROOTS = new Set([
+  "(Handle scope)",
+  "(Stack roots)",
+  "(Identity map)",
+]);
 
 /** {@link ShortestPaths.owner}: not reachable. */
 export const OWNER_NONE = 0;
@@ -68,6 +83,8 @@ export function shortestPaths(
   const typeAt = graph.edgeTypeOffset;
   const toAt = graph.edgeToOffset;
   const deferred: number[][] = [[], [], [], []];
+  const moment = momentRoots(graph);
+  const late: number[] = [];
   let head = 0;
   let tail = 0;
   let phase = OWNER_APP;
@@ -94,7 +111,11 @@ export function shortestPaths(
           continue;
         }
         owner[to] = phase;
-        queue[tail++] = to;
+        if (moment.has(to)) late.push(to);
+        else queue[tail++] = to;
+      }
+      if (head === tail && late.length > 0) {
+        for (const n of late.splice(0)) queue[tail++] = n;
       }
     }
     const next = deferred[OWNER_SESSION]!.length > 0
@@ -108,4 +129,19 @@ export function shortestPaths(
   }
   scratch.give(queue);
   return { reachable, parentEdge, owner };
+}
+
+/** The {@link MOMENT_ROOTS} categories under the root's `(GC roots)`. */
+function momentRoots(graph: HeapGraph): Set<number> {
+  const found = new Set<number>();
+  const { firstEdge } = graph;
+  for (let e = firstEdge[0]!; e < firstEdge[1]!; e++) {
+    const roots = graph.edgeTarget(e);
+    if (graph.nodeName(roots) !== "(GC roots)") continue;
+    for (let f = firstEdge[roots]!; f < firstEdge[roots + 1]!; f++) {
+      const category = graph.edgeTarget(f);
+      if (MOMENT_ROOTS.has(graph.nodeName(category))) found.add(category);
+    }
+  }
+  return found;
 }

@@ -100,6 +100,25 @@ export class StringTable {
   }
 
   /**
+   * Frees the table at once (its arrays and the text it points into), for
+   * a snapshot read only for its ids: the next one should not be parsed on
+   * top of it. The table is empty afterwards.
+   */
+  dispose(): void {
+    for (const a of [this.#piece, this.#start, this.#end, this.#escaped]) {
+      free(a);
+    }
+    this.#piece = new Uint32Array(0);
+    this.#start = new Uint32Array(0);
+    this.#end = new Uint32Array(0);
+    this.#escaped = new Uint8Array(0);
+    this.#pieces = [];
+    this.#lastPiece = "";
+    this.#own = [];
+    this.#length = 0;
+  }
+
+  /**
    * Every string, decoded (for tests and small snapshots).
    *
    * @returns Every string, decoded (for tests and small snapshots).

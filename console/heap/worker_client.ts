@@ -10,6 +10,7 @@ import type { SnapshotSummary } from "./analysis.ts";
 import type { Ownership } from "./holders.ts";
 import type { ProgressFn } from "./progress.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
+import { workerError } from "../worker_error.ts";
 
 /** How long the worker may sit idle before it stops and frees its snapshot. */
 const IDLE_MS = 2 * 60_000;
@@ -70,7 +71,7 @@ export class AnalysisClient {
     const path = decodeURIComponent(dir.pathname);
     const state = Deno.permissions.querySync({ name: "read", path }).state;
     if (state !== "granted") {
-      throw workerError(`Requires read access to "${path}"`);
+      throw analysisWorkerError(`Requires read access to "${path}"`);
     }
   }
 
@@ -189,7 +190,7 @@ export class AnalysisClient {
     worker.onerror = (event: ErrorEvent) => {
       // Without preventDefault an error in the worker would end the service.
       event.preventDefault();
-      this.#stop(workerError(event.message));
+      this.#stop(analysisWorkerError(event.message));
     };
     worker.onmessageerror = () => {
       this.#stop(new Error("Heap analysis worker sent an unreadable message"));
@@ -248,15 +249,10 @@ export class AnalysisClient {
   }
 }
 
-function workerError(message: string): Error {
-  if (/Requires read access/.test(message)) {
-    const dir = new URL(".", import.meta.url);
-    const path = dir.protocol === "file:"
-      ? decodeURIComponent(dir.pathname)
-      : dir.href;
-    return new Error(
-      `Heap analysis worker could not load its code: run with --allow-read=${path} (${message})`,
-    );
-  }
-  return new Error(`Heap analysis worker failed: ${message}`);
+function analysisWorkerError(message: string): Error {
+  return workerError(
+    "Heap analysis worker",
+    new URL(".", import.meta.url),
+    message,
+  );
 }

@@ -13,16 +13,13 @@ import {
   type RequestId,
 } from "../protocol.ts";
 import {
+  ClientOutput,
   createSessionCore,
   drain,
-  DroppedOutput,
   type Session,
   type SessionContext,
   type SessionResult,
 } from "./session.ts";
-
-/** Characters of output per message: at most 6 bytes each once escaped. */
-const OUTPUT_PIECE_CHARS = 128 * 1024;
 
 /**
  * Starts a JSON-lines session; it runs until the client disconnects.
@@ -34,27 +31,28 @@ export async function runJsonSession(
   context: SessionContext,
 ): Promise<Session> {
   const { writer } = context;
-  const send = (reply: Reply, droppable = false) =>
-    writer.send(JSON.stringify(reply) + "\n", droppable);
-  const dropped = new DroppedOutput();
+  // Long output goes in pieces, so no message comes near the 1 MiB line
+  // limit even when every character needs escaping.
+  const output = new ClientOutput(
+    writer,
+    (id, stream, text) =>
+      JSON.stringify({ type: "output", id, stream, text }) + "\n",
+  );
+  const send = (reply: Reply) => {
+    // Notes of dropped output come before any reply (an evaluation's result
+    // after its output).
+    output.flush();
+    writer.send(JSON.stringify(reply) + "\n");
+  };
   const core = await createSessionCore(context, {
     output(id, stream, text) {
-      // Long output goes in pieces, so no message comes near the 1 MiB line
-      // limit even when every character needs escaping.
-      let sent = 0;
-      for (const piece of pieces(text, OUTPUT_PIECE_CHARS)) {
-        if (!send({ type: "output", id, stream, text: piece }, true)) break;
-        sent += piece.length;
-      }
-      dropped.add(text.length - sent);
-      dropped.report(
-        writer,
-        (note) =>
-          JSON.stringify({ type: "output", id, stream, text: note }) + "\n",
-      );
+      output.write(id, stream, text);
     },
     progress(id, label, done, total) {
-      send({ type: "progress", id, label, done, total }, true);
+      writer.send(
+        JSON.stringify({ type: "progress", id, label, done, total }) + "\n",
+        true,
+      );
     },
   });
 
@@ -106,13 +104,17 @@ export async function runJsonSession(
             );
             send({ type: "completions", id: request.id, candidates, start });
           } catch (error) {
-            // A value whose every trap throws must not end the session.
+            // Refused (too long, over its budget) or failed: the session
+            // goes on either way.
             send({
               type: "error",
               id: request.id,
               error: {
                 name: "CompletionError",
-                message: `Completion failed: ${describeThrown(error)}`,
+                message: error instanceof Error &&
+                    error.name === "CompletionError"
+                  ? error.message
+                  : `Completion failed: ${describeThrown(error)}`,
               },
             });
           }
@@ -161,19 +163,6 @@ function describeThrown(error: unknown): string {
 
 function protocolError(id: RequestId | null, message: string): Reply {
   return { type: "error", id, error: { name: "ProtocolError", message } };
-}
-
-/** Cuts `text` into pieces of at most `size` code units, never inside a surrogate pair. */
-function* pieces(text: string, size: number): Generator<string> {
-  let start = 0;
-  while (text.length - start > size) {
-    let end = start + size;
-    const last = text.charCodeAt(end - 1);
-    if (last >= 0xd800 && last <= 0xdbff) end--;
-    yield text.slice(start, end);
-    start = end;
-  }
-  yield text.slice(start);
 }
 
 function resultReply(id: RequestId, result: SessionResult): Reply {

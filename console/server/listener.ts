@@ -8,7 +8,9 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { ConnectionWriter } from "../connection_writer.ts";
+import { tcpEndpoint, unixEndpoint } from "../endpoint.ts";
 import { LineReader } from "../line_reader.ts";
 import {
   DEFAULT_CONSOLE_HOST,
@@ -25,9 +27,17 @@ import {
   tokenFilePath,
   writeTokenFile,
 } from "../token.ts";
+import {
+  checkOwner,
+  ensurePrivateDirectory,
+  NotPrivateError,
+} from "../state_dir.ts";
+import { AuthThrottle, type AuthThrottleOptions } from "./auth_throttle.ts";
 import type { Admission, HandshakeSettings } from "./handshake.ts";
 import { escapeLogField, logToStderr, RefusalLog } from "./log.ts";
+import { peerOf } from "./peer.ts";
 import type { ScopeFactory, Session, SessionContext } from "./session.ts";
+import { type Stage, WaitingRoom } from "./waiting_room.ts";
 
 export type { SessionIO } from "./session.ts";
 
@@ -59,16 +69,45 @@ export interface ConsoleServerOptions {
   onClose?: () => Promise<void>;
   /** Where connection and evaluation logs go; stderr by default. */
   log?: (line: string) => void;
+  /**
+   * The program the console is in, first in its banner (`app.ts console
+   * (protocol 2), pid 1234`); `leakwatch` by default.
+   */
+  program?: string;
+  /**
+   * Whether the listener keeps the process alive; `true` by default. An
+   * embedded console passes `false`: the host ends when its own work does
+   * (an open session still holds it until the client leaves).
+   */
+  keepAlive?: boolean;
   /** The pause before a wrong token's connection is closed; 1000 ms. */
   authFailureDelayMs?: number;
+  /**
+   * The budget of failed authentications, per peer (a remote address; all
+   * of loopback; the unix socket) and overall: an attempt made while it is
+   * spent is refused before its token is checked. 10 at once then one every
+   * 2 s per peer, 30 then 2 a second overall, by default.
+   */
+  authThrottle?: AuthThrottleOptions;
   /** How long a connection may take to authenticate; 5 000 ms. */
   authTimeoutMs?: number;
   /**
-   * Most connections authenticating at once; 16 by default. They never
-   * take session slots; when a new one comes while all are taken, the
-   * oldest is closed, so idle connections cannot lock the operator out.
+   * Most connections authenticating at once; 512 by default. They never
+   * take session slots; when a new one comes while all are taken, one is
+   * closed to make room: one told its token was wrong first, then one that
+   * has not said hello, then one answering the challenge; within each, the
+   * oldest of the peer holding the most. So connections that send nothing
+   * cannot push out the operator's, which says hello at once.
    */
   maxUnauthenticated?: number;
+  /**
+   * The least time an unauthenticated connection keeps its place before a
+   * newcomer may push it out (time to say hello, then to answer the
+   * challenge); 250 ms. While everyone waiting is younger, new connections
+   * wait in the kernel's backlog: a flood is taken in at most
+   * `maxUnauthenticated` per this time.
+   */
+  unauthenticatedStayMs?: number;
   /** Silence after which a connection is asked for its token (text mode); 250 ms. */
   promptDelayMs?: number;
   /**
@@ -111,8 +150,10 @@ interface Settings {
   scope: ScopeFactory;
   log: (line: string) => void;
   authFailureDelayMs: number;
+  authThrottle: AuthThrottleOptions;
   authTimeoutMs: number;
   maxUnauthenticated: number;
+  unauthenticatedStayMs: number;
   promptDelayMs: number;
   endGraceMs: number;
 }
@@ -125,13 +166,19 @@ interface ServerState {
   banner: string;
   names: string[];
   connections: Set<Deno.Conn>;
-  /**
-   * Connections still authenticating, oldest first, each with what closes
-   * it early.
-   */
-  unauthenticated: Map<Deno.Conn, () => void>;
+  /** Connections still authenticating, bounded. */
+  waiting: WaitingRoom<Deno.Conn>;
+  /** Failed authentications, per peer and overall. */
+  throttle: AuthThrottle;
+  /** The unix socket's endpoint (its real path), when listening on one. */
+  unixEndpoint: string | undefined;
   /** Refusals, logged without flooding the log. */
   refusals: RefusalLog;
+  /**
+   * Failed authentications, logged apart: a connection flood filling the
+   * other log's lines cannot hide them.
+   */
+  authFailures: RefusalLog;
   /** The sessions running, to end them on close. */
   sessions: Set<Session>;
   /** Session slots taken: sessions running or being opened. */
@@ -151,6 +198,8 @@ interface ServerState {
  * @param options Where to listen, the token, limits.
  * @returns The running server.
  * @throws {ConsoleConfigError} On an unsafe or impossible configuration.
+ * @throws {RangeError} On limits out of range (`maxUnauthenticated`,
+ * `unauthenticatedStayMs`, `authThrottle`).
  *
  * @example
  * ```ts
@@ -170,10 +219,17 @@ export async function startConsoleServer(
   options: ConsoleServerOptions = {},
 ): Promise<ConsoleServer> {
   const settings = resolveSettings(options);
+  // Built before anything listens: bad limits throw with nothing bound.
+  const waiting = new WaitingRoom<Deno.Conn>({
+    capacity: settings.maxUnauthenticated,
+    minStayMs: settings.unauthenticatedStayMs,
+  });
+  const throttle = new AuthThrottle(settings.authThrottle);
   if (settings.socket !== undefined) await checkSocketPath(settings.socket);
   const listener = settings.socket !== undefined
     ? await listenUnix(settings.socket)
     : listenTcp(settings.host, settings.port);
+  if (options.keepAlive === false) listener.unref();
   let token = options.token;
   let tokenFile: string | undefined;
   if (token === undefined) {
@@ -196,10 +252,15 @@ export async function startConsoleServer(
     namespace,
     token,
     names,
-    banner: banner(names),
+    banner: banner(options.program ?? "leakwatch", names),
     connections: new Set(),
-    unauthenticated: new Map(),
+    waiting,
+    throttle,
+    unixEndpoint: settings.socket === undefined
+      ? undefined
+      : await unixEndpoint(settings.socket),
     refusals: new RefusalLog(settings.log),
+    authFailures: new RefusalLog(settings.log),
     sessions: new Set(),
     slots: 0,
     connectionCount: 0,
@@ -234,8 +295,10 @@ function resolveSettings(options: ConsoleServerOptions): Settings {
     scope: options.scope ?? (() => ({})),
     log: options.log ?? logToStderr,
     authFailureDelayMs: options.authFailureDelayMs ?? 1000,
+    authThrottle: options.authThrottle ?? {},
     authTimeoutMs: options.authTimeoutMs ?? 5_000,
-    maxUnauthenticated: options.maxUnauthenticated ?? 16,
+    maxUnauthenticated: options.maxUnauthenticated ?? 512,
+    unauthenticatedStayMs: options.unauthenticatedStayMs ?? 250,
     promptDelayMs: options.promptDelayMs ?? 250,
     endGraceMs: options.endGraceMs ?? 30_000,
   };
@@ -345,9 +408,11 @@ async function checkSocketPath(
       );
     }
     try {
-      await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
-      await Deno.chmod(directory, 0o700); // mkdir's mode passes the umask
+      await ensurePrivateDirectory(directory);
     } catch (error) {
+      if (error instanceof NotPrivateError) {
+        throw new ConsoleConfigError(error.message);
+      }
       throw new ConsoleConfigError(
         `Cannot create the socket directory ${directory}: ${
           describeListenError(error)
@@ -358,6 +423,16 @@ async function checkSocketPath(
     throw new ConsoleConfigError(
       `Cannot listen on ${path}: ${directory} is not a directory`,
     );
+  } else if (createDirectory) {
+    // Ours to create, so ours to own: another user's could swap the socket.
+    try {
+      checkOwner(directory, info, "socket directory");
+    } catch (error) {
+      if (error instanceof NotPrivateError) {
+        throw new ConsoleConfigError(error.message);
+      }
+      throw error;
+    }
   }
   try {
     const existing = await Deno.lstat(path);
@@ -381,6 +456,9 @@ async function publishToken(
   try {
     await writeTokenFile(file, token);
   } catch (error) {
+    if (error instanceof NotPrivateError) {
+      throw new ConsoleConfigError(error.message);
+    }
     throw new ConsoleConfigError(
       `Cannot write the console token file "${file}": ${
         error instanceof Error ? error.message : error
@@ -390,8 +468,8 @@ async function publishToken(
   return file;
 }
 
-function banner(names: string[]): string {
-  return `leakwatch console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
+function banner(program: string, names: string[]): string {
+  return `${program} console (protocol ${PROTOCOL_VERSION}), pid ${Deno.pid}\n` +
     `In scope: ${names.join(", ")}\n` +
     `help() lists what is in scope; .exit or Ctrl-D leaves.\n` +
     `Code runs inside the service: a synchronous endless loop stalls it and cannot be interrupted.`;
@@ -402,7 +480,7 @@ async function acceptConnections(
   listener: Deno.Listener,
   state: ServerState,
 ): Promise<void> {
-  const { log, maxUnauthenticated } = state.settings;
+  const { log } = state.settings;
   // Accept errors (EMFILE when the process is out of descriptors) repeat
   // until something closes: back off instead of spinning, and log the first
   // of a run and then a count at most every 10 s instead of a line each.
@@ -410,6 +488,12 @@ async function acceptConnections(
   let failures = 0;
   let lastLogged = -Infinity;
   while (true) {
+    // While the waiting room is full of connections that have not had
+    // their time yet, newcomers wait in the kernel's backlog.
+    for (let ms = state.waiting.waitMs(); ms > 0; ms = state.waiting.waitMs()) {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      if (state.closing) return;
+    }
     let conn: Deno.Conn;
     try {
       conn = await listener.accept();
@@ -431,14 +515,13 @@ async function acceptConnections(
       continue;
     }
     backoffMs = 0;
-    if (state.unauthenticated.size >= maxUnauthenticated) {
-      // Unauthenticated connections are cheap to open: bound them, but make
-      // room for the newest (a real client authenticates in a round trip),
-      // so that idle ones cannot keep the operator out.
-      const [, evict] = state.unauthenticated.entries().next().value!;
-      evict();
-    }
     serveConnection(conn, ++state.connectionCount, state);
+    // A backlog of connections is accepted without a turn of the event
+    // loop in between: the reads of those accepted already (the operator's
+    // hello) and HTTP would wait until it is drained. A turn after each
+    // (setImmediate runs after the I/O poll; setTimeout would be clamped)
+    // keeps them fair.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
@@ -450,28 +533,31 @@ async function serveConnection(
 ): Promise<void> {
   const { log } = state.settings;
   const peer = formatPeer(conn.remoteAddr);
+  const budget = peerOf(conn.remoteAddr);
   state.connections.add(conn);
   let evicted = false;
-  state.unauthenticated.set(conn, () => {
+  // Unauthenticated connections are cheap to open: the waiting room bounds
+  // them, pushing out the least advanced to make room for a newcomer.
+  state.waiting.enter(conn, budget, (stage: Stage) => {
     evicted = true;
-    state.unauthenticated.delete(conn);
-    state.refusals.record(
-      "too many unauthenticated connections",
-      `console connection ${number} from ${peer} closed: too many unauthenticated connections`,
-    );
+    // One told its token was wrong is logged as that already.
+    if (stage !== "failed") {
+      state.refusals.record(
+        "too many unauthenticated connections",
+        `console connection ${number} from ${peer} closed: too many unauthenticated connections`,
+      );
+    }
     closeQuietly(conn);
   });
   try {
     const reader = new LineReader(conn, MAX_HELLO_BYTES);
     const writer = new ConnectionWriter(conn);
-    // Loaded with the first connection, not at start-up (the token check
-    // needs crypto). Literal specifiers, so `deno compile` embeds them.
-    const { admit } = await import("./handshake.ts");
+    const { admit } = await loadHandshake();
     const admission = await admit(
       { reader, writer },
-      handshakeSettings(state, number, peer, () => evicted),
+      handshakeSettings(state, conn, { number, peer, budget }, () => evicted),
     );
-    state.unauthenticated.delete(conn);
+    state.waiting.leave(conn);
     if (admission === undefined || state.closing || evicted) {
       admission?.release();
       return;
@@ -507,10 +593,22 @@ async function serveConnection(
     }
     log(`console connection ${number} failed: ${escapeLogField(message)}`);
   } finally {
-    state.unauthenticated.delete(conn);
+    state.waiting.leave(conn);
     state.connections.delete(conn);
     closeQuietly(conn);
   }
+}
+
+let handshakeModule: Promise<typeof import("./handshake.ts")> | undefined;
+
+/**
+ * The handshake, loaded with the first connection, not at start-up (the
+ * token check needs crypto); a literal specifier, so `deno compile` embeds
+ * it. Imported once: a dynamic import costs turns of the event loop each
+ * time, and a connection's first read must not wait behind a flood.
+ */
+function loadHandshake(): Promise<typeof import("./handshake.ts")> {
+  return handshakeModule ??= import("./handshake.ts");
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -523,13 +621,26 @@ function closeQuietly(conn: Deno.Conn): void {
 
 function handshakeSettings(
   state: ServerState,
-  number: number,
-  peer: string,
+  conn: Deno.Conn,
+  { number, peer, budget }: { number: number; peer: string; budget: string },
   evicted: () => boolean,
 ): HandshakeSettings {
   const { settings } = state;
+  const record = (log: RefusalLog, reason: string, detail?: string) => {
+    if (evicted()) return; // already logged
+    log.record(
+      reason,
+      `console connection ${number} from ${peer} refused: ${reason}${
+        detail === undefined ? "" : ` (${detail})`
+      }`,
+    );
+  };
   return {
     token: state.token,
+    endpoint: state.unixEndpoint ??
+      tcpEndpoint(conn.localAddr as Deno.NetAddr),
+    peer: budget,
+    throttle: state.throttle,
     maxSessions: settings.maxSessions,
     claimSession() {
       if (state.slots >= settings.maxSessions) return undefined;
@@ -543,15 +654,9 @@ function handshakeSettings(
     authFailureDelayMs: settings.authFailureDelayMs,
     authTimeoutMs: settings.authTimeoutMs,
     promptDelayMs: settings.promptDelayMs,
-    refused(reason, detail) {
-      if (evicted()) return; // already logged
-      state.refusals.record(
-        reason,
-        `console connection ${number} from ${peer} refused: ${reason}${
-          detail === undefined ? "" : ` (${detail})`
-        }`,
-      );
-    },
+    progressed: (stage) => state.waiting.advance(conn, stage),
+    refused: (reason, detail) => record(state.refusals, reason, detail),
+    authRefused: (reason, detail) => record(state.authFailures, reason, detail),
   };
 }
 
@@ -571,6 +676,7 @@ async function runSession(
       pid: Deno.pid,
       names: state.names,
       banner: state.banner,
+      ...admission.proof === undefined ? {} : { proof: admission.proof },
     };
     writer.send(JSON.stringify(hello) + "\n");
   } else if (admission.prompted) {
@@ -604,9 +710,13 @@ async function closeServer(
   },
 ): Promise<void> {
   state.closing = true;
+  // An unreferenced listener (keepAlive: false) would let the process end
+  // while close() waits for its accept to settle.
+  listener.ref();
   listener.close();
   await accepting;
   state.refusals.close();
+  state.authFailures.close();
   for (const session of state.sessions) session.close();
   for (const conn of state.connections) closeQuietly(conn);
   // What the sessions' bindings started (the toolkit's inspector session,
@@ -629,7 +739,9 @@ function listenTcp(host: string, port: number): Deno.Listener {
     return Deno.listen({ hostname: host, port, transport: "tcp" });
   } catch (error) {
     throw new ConsoleConfigError(
-      `Cannot listen on ${host}:${port}: ${describeListenError(error)}`,
+      `Cannot listen on ${host}:${port}: ${
+        describeListenError(error, `--allow-net=${host}`)
+      }`,
     );
   }
 }
@@ -641,7 +753,12 @@ async function listenUnix(path: string): Promise<Deno.Listener> {
     listener = Deno.listen({ path, transport: "unix" });
   } catch (error) {
     throw new ConsoleConfigError(
-      `Cannot listen on ${path}: ${describeListenError(error)}`,
+      `Cannot listen on ${path}: ${
+        describeListenError(
+          error,
+          `--allow-net=unix:${path} and read and write on it`,
+        )
+      }`,
     );
   }
   try {
@@ -680,10 +797,14 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
 }
 
-function describeListenError(error: unknown): string {
+/** The error's reason; `grant` names the permission a refusal needs. */
+function describeListenError(
+  error: unknown,
+  grant = "--allow-read and --allow-write on it",
+): string {
   if (error instanceof Deno.errors.AddrInUse) return "address in use";
   if (error instanceof Deno.errors.NotCapable) {
-    return "not permitted (grant --allow-net for the address, or read/write on the socket's directory)";
+    return `not permitted (grant ${grant})`;
   }
   return error instanceof Error ? error.message : String(error);
 }

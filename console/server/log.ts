@@ -1,20 +1,96 @@
 /**
- * The console server's log lines: where they go by default, and escaping
- * of text that came from a client.
+ * The service's own log lines (the console server's, the HTTP server's,
+ * `serve`'s) and escaping of text that came from a client.
+ *
+ * Writing a line never throws: stderr or stdout closed (`Deno.stderr.close()`
+ * in a session), a pipe whose reader is gone (a crashed log shipper, `| head
+ * -1`) or a hung-up terminal costs the line, not the service. Lines lost that
+ * way are counted ({@linkcode logWriteFailures}, `/metrics`
+ * `leakwatch_log_lines_dropped_total`).
  *
  * @module
  */
 
 const encoder = new TextEncoder();
 
+/** Lines not written, by stream. */
+const failures = { stdout: 0, stderr: 0 };
+
 /**
  * Writes one log line to stderr, straight to the stream: a session's
- * console routing must never capture the server's own log.
+ * console routing must never capture the server's own log. Never throws; a
+ * line that cannot be written is counted.
  *
  * @param line The line, without its newline.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logToStderr, logWriteFailures } from "./log.ts";
+ * const before = logWriteFailures().stderr;
+ * logToStderr("a line for stderr");
+ * assert.equal(logWriteFailures().stderr, before);
+ * ```
  */
 export function logToStderr(line: string): void {
-  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+  writeLine(Deno.stderr, "stderr", line);
+}
+
+/**
+ * Writes one line to stdout (the service's announcements: where it
+ * listens), like {@linkcode logToStderr}: never throws, counts a failure.
+ *
+ * @param line The line, without its newline.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logWriteFailures, printToStdout } from "./log.ts";
+ * const before = logWriteFailures().stdout;
+ * printToStdout("a line for stdout");
+ * assert.equal(logWriteFailures().stdout, before);
+ * ```
+ */
+export function printToStdout(line: string): void {
+  writeLine(Deno.stdout, "stdout", line);
+}
+
+/**
+ * How many lines {@linkcode logToStderr} and {@linkcode printToStdout}
+ * could not write since the process started.
+ *
+ * @returns The counts, by stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logWriteFailures } from "./log.ts";
+ * const { stdout, stderr } = logWriteFailures();
+ * assert.ok(stdout >= 0 && stderr >= 0);
+ * ```
+ */
+export function logWriteFailures(): { stdout: number; stderr: number } {
+  return { ...failures };
+}
+
+function writeLine(
+  stream: { writeSync(bytes: Uint8Array): number },
+  name: keyof typeof failures,
+  line: string,
+): void {
+  const bytes = encoder.encode(line + "\n");
+  try {
+    // A pipe may take part of a line; the rest follows.
+    for (let at = 0; at < bytes.length;) {
+      const written = stream.writeSync(bytes.subarray(at));
+      if (written <= 0) throw new Error("nothing written");
+      at += written;
+    }
+  } catch {
+    // EPIPE, EBADF, EIO, a closed resource: the line is lost, the service
+    // carries on, and the loss shows on /metrics.
+    failures[name]++;
+  }
 }
 
 /**

@@ -9,10 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
-import {
-  type ConnectionWriter,
-  MAX_PENDING_BYTES,
-} from "../connection_writer.ts";
+import type { ConnectionWriter } from "../connection_writer.ts";
 import {
   createEvaluator,
   type EvalResult,
@@ -138,14 +135,21 @@ export class SessionCore {
   #current: PendingEvaluation | undefined;
   #waiting: PendingEvaluation[] = [];
   #closed = false;
+  #onClose: (() => void) | undefined;
 
   /**
    * @param context The session's environment.
    * @param evaluator Its evaluator.
+   * @param onClose Called once by {@linkcode SessionCore.close}.
    */
-  constructor(context: SessionContext, evaluator: Evaluator) {
+  constructor(
+    context: SessionContext,
+    evaluator: Evaluator,
+    onClose?: () => void,
+  ) {
     this.#context = context;
     this.evaluator = evaluator;
+    this.#onClose = onClose;
   }
 
   /** The id of the evaluation running now, for output routing. */
@@ -234,7 +238,9 @@ export class SessionCore {
 
   /**
    * Ends the session: pending evaluations are interrupted (their work goes
-   * on in the background) and the evaluator is released. Idempotent.
+   * on in the background), the evaluator is closed (what the session
+   * defined lives on while referenced) and the link to the connection is
+   * cut. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
@@ -242,6 +248,7 @@ export class SessionCore {
     this.#current?.controller.abort();
     for (const pending of this.#waiting) pending.controller.abort();
     this.#evaluatorClose();
+    this.#onClose?.();
   }
 
   #evaluatorClose(): void {
@@ -271,11 +278,13 @@ export async function createSessionCore(
   sinks: SessionSinks,
 ): Promise<SessionCore> {
   // The sinks need the core's current evaluation; the core needs the
-  // evaluator they feed.
-  const made: { core?: SessionCore } = {};
+  // evaluator they feed. Closing cuts the link: functions the session made
+  // may outlive it (a hook in the namespace keeps the session's scope, the
+  // toolkit's `io` in it), and must not keep its connection too.
+  const link: { sinks?: SessionSinks; core?: SessionCore } = { sinks };
   const io: SessionIO = {
     progress(label, done, total) {
-      sinks.progress(made.core?.currentId ?? null, label, done, total);
+      link.sinks?.progress(link.core?.currentId ?? null, label, done, total);
     },
   };
   const scope = await context.scope(io);
@@ -284,8 +293,8 @@ export async function createSessionCore(
       write(stream, text, info) {
         // Background output (a timer's, an interrupted evaluation's) belongs
         // to no request, even while another evaluation is pending.
-        sinks.output(
-          info?.background ? null : made.core?.currentId ?? null,
+        link.sinks?.output(
+          info?.background ? null : link.core?.currentId ?? null,
           stream,
           text,
         );
@@ -294,46 +303,126 @@ export async function createSessionCore(
     scope,
     colors: context.colors,
   });
-  made.core = new SessionCore(context, evaluator);
-  return made.core;
+  link.core = new SessionCore(context, evaluator, () => {
+    link.sinks = undefined;
+    link.core = undefined;
+  });
+  return link.core;
+}
+
+/** Characters of output per message: at most 6 bytes each once escaped. */
+export const OUTPUT_PIECE_CHARS = 128 * 1024;
+
+/** Makes the wire text of one piece of output (a JSON line, or the text itself). */
+export type OutputFormat = (
+  id: RequestId | null,
+  stream: "stdout" | "stderr",
+  text: string,
+) => string;
+
+/**
+ * A session's console output on its way to a client that may read slowly
+ * or not at all: sent in pieces, dropped while more than the writer's limit
+ * waits, and every dropped character counted in a note (`… (N characters
+ * of output dropped: …)`) that goes out as soon as output could go again,
+ * and at the latest before the next reply (so at most one note per
+ * evaluation and stream waits, whatever the backlog). For each evaluation
+ * and stream, the characters delivered plus those the notes count are the
+ * characters printed.
+ */
+export class ClientOutput {
+  #writer: ConnectionWriter;
+  #format: OutputFormat;
+  /** Dropped characters not yet noted, per evaluation and stream. */
+  #owed = new Map<string, {
+    id: RequestId | null;
+    stream: "stdout" | "stderr";
+    characters: number;
+  }>();
+
+  /**
+   * @param writer The connection.
+   * @param format Makes the wire text of a piece of output.
+   */
+  constructor(writer: ConnectionWriter, format: OutputFormat) {
+    this.#writer = writer;
+    this.#format = format;
+    writer.drained = () => this.#report(false);
+  }
+
+  /**
+   * Sends output, as much as the client's backlog allows; the rest is
+   * counted for a note.
+   *
+   * @param id The evaluation that wrote it, or `null`.
+   * @param stream Where it was written.
+   * @param text The text.
+   */
+  write(id: RequestId | null, stream: "stdout" | "stderr", text: string): void {
+    // What was dropped earlier is said before what comes after it.
+    this.#report(false);
+    let sent = 0;
+    if (this.#owed.size === 0) {
+      for (const piece of pieces(text, OUTPUT_PIECE_CHARS)) {
+        if (!this.#writer.send(this.#format(id, stream, piece), true)) break;
+        sent += piece.length;
+      }
+    }
+    if (sent < text.length) this.#drop(id, stream, text.length - sent);
+  }
+
+  /**
+   * Sends every note still owed, whatever the backlog (at most one per
+   * evaluation and stream): called before a reply, so the notes of an
+   * evaluation's output come before its result.
+   */
+  flush(): void {
+    this.#report(true);
+  }
+
+  #drop(id: RequestId | null, stream: "stdout" | "stderr", characters: number) {
+    const key = `${stream} ${JSON.stringify(id)}`;
+    const owed = this.#owed.get(key);
+    if (owed !== undefined) owed.characters += characters;
+    else this.#owed.set(key, { id, stream, characters });
+  }
+
+  #report(force: boolean): void {
+    for (const [key, { id, stream, characters }] of this.#owed) {
+      const note =
+        `… (${characters} characters of output dropped: the client did not read fast enough)\n`;
+      // Unforced, a note goes when output could go again: one note per
+      // stretch of dropped output, not one per line dropped.
+      const sent = this.#writer.send(this.#format(id, stream, note), !force);
+      if (!sent) return;
+      this.#owed.delete(key);
+    }
+  }
 }
 
 /**
- * How much more than the writer's limit may wait for the notes that say
- * output was dropped, so those notes stay bounded too.
+ * Cuts `text` into pieces of at most `size` code units, never inside a
+ * surrogate pair or a terminal escape sequence.
  */
-const DROP_NOTE_ROOM = 64 * 1024;
-
-/**
- * Counts console output dropped for a client that reads too slowly, and
- * says so: nothing is cut silently.
- */
-export class DroppedOutput {
-  #characters = 0;
-
-  /**
-   * Records dropped characters.
-   *
-   * @param characters How many.
-   */
-  add(characters: number): void {
-    this.#characters += characters;
+function* pieces(text: string, size: number): Generator<string> {
+  let start = 0;
+  while (text.length - start > size) {
+    let end = start + size;
+    const last = text.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+    // An escape sequence (`ESC [ 3 1 m`) cut in two would reach the client
+    // as two broken halves: cut before it instead.
+    const escape = text.lastIndexOf("\x1b", end - 1);
+    if (
+      escape > start && end - escape < 64 &&
+      !/[@-~]/.test(text.slice(escape + 2, end))
+    ) {
+      end = escape;
+    }
+    yield text.slice(start, end);
+    start = end;
   }
-
-  /**
-   * Sends the note about what was dropped since the last note, if anything
-   * was; kept for later when even the note finds no room.
-   *
-   * @param writer The connection.
-   * @param format Makes the wire text of the note.
-   */
-  report(writer: ConnectionWriter, format: (note: string) => string): void {
-    if (this.#characters === 0) return;
-    const note =
-      `… (${this.#characters} characters of output dropped: the client did not read fast enough)\n`;
-    const limit = MAX_PENDING_BYTES + DROP_NOTE_ROOM;
-    if (writer.send(format(note), true, limit)) this.#characters = 0;
-  }
+  yield text.slice(start);
 }
 
 /**

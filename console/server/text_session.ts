@@ -10,8 +10,8 @@ import type { LineEvent, LineReader } from "../line_reader.ts";
 import { MAX_LINE_BYTES } from "../protocol.ts";
 import { SnippetBuffer } from "../snippet_buffer.ts";
 import {
+  ClientOutput,
   createSessionCore,
-  DroppedOutput,
   type Session,
   type SessionContext,
 } from "./session.ts";
@@ -30,11 +30,10 @@ export async function runTextSession(
 ): Promise<Session> {
   const { writer } = context;
   const lastPercent = new Map<string, number>();
-  const dropped = new DroppedOutput();
+  const output = new ClientOutput(writer, (_id, _stream, text) => text);
   const core = await createSessionCore(context, {
-    output(_id, _stream, text) {
-      if (!writer.send(text, true)) dropped.add(text.length);
-      dropped.report(writer, (note) => note);
+    output(id, stream, text) {
+      output.write(id, stream, text);
     },
     progress(_id, label, done, total) {
       // A plain connection has no progress bar: a line every quarter.
@@ -103,6 +102,7 @@ export async function runTextSession(
         core.prepare(++evaluations),
         (result) => {
           snippet.settle(result.kind === "incomplete");
+          output.flush(); // what was dropped is said before the result
           writer.send(
             result.kind === "incomplete"
               ? snippet.prompt

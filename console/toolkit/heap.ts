@@ -258,21 +258,46 @@ export interface HeapHelpers {
   snapshot(file?: string): Promise<SnapshotReport>;
 }
 
+/** The console's folder, as this process loaded it. */
+const CONSOLE_ROOT = new URL("../", import.meta.url).href;
+
 /**
- * What belongs to the console in a snapshot: the scripts of this folder's
- * parent (the console), the packages only it loads, and where a session
- * keeps its variables (shown as the session's).
+ * This module's path under the console's folder (`toolkit/heap.ts`): every
+ * snapshot the console captures holds its script, so a script URL ending in
+ * `/console/` and this path tells where that console's folder was.
  */
-const OWNERSHIP: Ownership = {
-  consoleScripts: [
-    new URL("../", import.meta.url).href,
-    "/registry.npmjs.org/acorn/",
-    "/registry.npmjs.org/sucrase/",
-    "/node_modules/acorn/",
-    "/node_modules/sucrase/",
-  ],
-  sessionSlots: [{ script: "/console/eval/scope.ts", variable: "vars" }],
-};
+export const CONSOLE_MARKER = import.meta.url.slice(CONSOLE_ROOT.length);
+
+/**
+ * What belongs to the console in a snapshot: the scripts under the
+ * console's folder, the packages only it loads, and where a session keeps
+ * its variables (shown as the session's).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { consoleOwnership } from "./heap.ts";
+ * const ownership = consoleOwnership("file:///srv/app/console/");
+ * assert.equal(ownership.consoleScripts?.[0], "file:///srv/app/console/");
+ * ```
+ *
+ * @param root The console folder's URL (default: this process's).
+ * @returns The ownership the analysis takes.
+ */
+export function consoleOwnership(root: string = CONSOLE_ROOT): Ownership {
+  return {
+    consoleScripts: [
+      root,
+      "/registry.npmjs.org/acorn/",
+      "/registry.npmjs.org/sucrase/",
+      "/node_modules/acorn/",
+      "/node_modules/sucrase/",
+    ],
+    sessionSlots: [{ script: "/console/eval/scope.ts", variable: "vars" }],
+  };
+}
+
+const OWNERSHIP: Ownership = consoleOwnership();
 
 /** The last analysed snapshot's totals (the worker keeps one per process). */
 let lastSummary: SnapshotSummary | undefined;
@@ -323,13 +348,7 @@ class HeapSession {
         n,
         all: options?.all,
       });
-      const rows: TypeRow[] = stats.map((s) => ({
-        type: s.name,
-        count: s.count,
-        shallowSize: s.shallowSize,
-        retainedSize: s.retainedSize,
-      }));
-      return withInspect(rows, () => typeTable(rows));
+      return typeReport(stats);
     });
   }
 
@@ -386,8 +405,7 @@ class HeapSession {
         all: options?.all,
       });
       if (!path) throw notFound(handle);
-      const names = await holderNames(path.steps, (s) => [s.holder]);
-      return withInspect(path, () => renderPath(path, names));
+      return await pathReport(path);
     });
   }
 
@@ -412,21 +430,9 @@ class HeapSession {
         all: options.all,
       } as const;
       if (by === "kind") {
-        const groups = await client.query<LargeGroup[]>(query);
-        const names = await holderNames(groups, (g) => [g.closure]);
-        const rows: KindRow[] = groups.map((g) => ({
-          ...g,
-          name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
-        }));
-        return withInspect(rows, () => renderKinds(rows));
+        return await kindReport(await client.query<LargeGroup[]>(query));
       }
-      const objects = await client.query<LargeObject[]>(query);
-      const names = await holderNames(objects, (o) => [o.holder]);
-      const rows: LargestRow[] = objects.map((o) => ({
-        ...o,
-        heldBy: heldByText(o.holder, o.via, names, o.path),
-      }));
-      return withInspect(rows, () => renderLargest(rows));
+      return await largestReport(await client.query<LargeObject[]>(query));
     });
   }
 
@@ -456,19 +462,7 @@ class HeapSession {
         n,
         all: options.all,
       });
-      const names = await holderNames(groups, (g) => [
-        g.holder,
-        g.closure,
-        ...g.example.steps.map((s) => s.holder),
-      ]);
-      const rows: LeakRow[] = groups.map((g) => ({
-        ...g,
-        heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
-        objects: g.closure
-          ? `(closure) ${names.get(g.closure)!.text}`
-          : g.className,
-      }));
-      return withInspect(rows, () => renderLeaks(rows, names));
+      return await leakReport(groups);
     });
   }
 
@@ -490,16 +484,7 @@ class HeapSession {
         all: options.all,
       });
       if (!found) throw notFound(handle);
-      const names = await holderNames(
-        found.nodes,
-        (n) => [n.holder, n.info.closure],
-      );
-      const dot = renderDot(found, (node) => {
-        const lines: string[] = [];
-        if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
-        if (node.holder) lines.push(names.get(node.holder)!.text);
-        return lines;
-      });
+      const dot = await retainerDot(found);
       await Deno.writeTextFile(files.dot, dot);
       let imageFile: string | null = null;
       let note: string | null = null;
@@ -574,6 +559,147 @@ export function createHeap(progress: ProgressFn): HeapHelpers {
     graph: (target, file, options) => session.graph(target, file, options),
     snapshot: (file) => session.snapshot(file),
   };
+}
+
+/**
+ * `heap.top()`'s rows from a census: they print as a table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { typeReport } from "./heap.ts";
+ * const rows = typeReport([
+ *   { name: "Map", count: 2, shallowSize: 160, retainedSize: 4096 },
+ * ]);
+ * assert.equal(rows[0]!.type, "Map");
+ * assert.match(Deno.inspect(rows), /^type +count +shallow +retained/);
+ * ```
+ *
+ * @param stats The census rows, in the order to show.
+ * @returns The rows.
+ */
+export function typeReport(stats: ClassStats[]): TypeRow[] {
+  const rows: TypeRow[] = stats.map((s) => ({
+    type: s.name,
+    count: s.count,
+    shallowSize: s.shallowSize,
+    retainedSize: s.retainedSize,
+  }));
+  return withInspect(rows, () => typeTable(rows));
+}
+
+/**
+ * `heap.path()`'s result: the path, printing hop by hop with its holders
+ * named in the developer's terms.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await pathReport(analysis.path(node)));
+ * ```
+ *
+ * @param path A retaining path.
+ * @returns The same path.
+ */
+export async function pathReport(path: RetainingPath): Promise<RetainingPath> {
+  const names = await holderNames(path.steps, (s) => [s.holder]);
+  return withInspect(path, () => renderPath(path, names));
+}
+
+/**
+ * `heap.largest(n, { by: "kind" })`'s rows: kinds named (closures by their
+ * function's `.ts` position), printing as a table.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await kindReport(analysis.largestGroups(10)));
+ * ```
+ *
+ * @param groups The kinds, largest first.
+ * @returns The rows.
+ */
+export async function kindReport(groups: LargeGroup[]): Promise<KindRow[]> {
+  const names = await holderNames(groups, (g) => [g.closure]);
+  const rows: KindRow[] = groups.map((g) => ({
+    ...g,
+    name: g.closure ? `(closure) ${names.get(g.closure)!.text}` : g.kind,
+  }));
+  return withInspect(rows, () => renderKinds(rows));
+}
+
+/**
+ * `heap.largest()`'s rows: each object with who holds it, printing as a
+ * table.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await largestReport(analysis.largest(10)));
+ * ```
+ *
+ * @param objects The objects, largest first.
+ * @returns The rows.
+ */
+export async function largestReport(
+  objects: LargeObject[],
+): Promise<LargestRow[]> {
+  const names = await holderNames(objects, (o) => [o.holder]);
+  const rows: LargestRow[] = objects.map((o) => ({
+    ...o,
+    heldBy: heldByText(o.holder, o.via, names, o.path),
+  }));
+  return withInspect(rows, () => renderLargest(rows));
+}
+
+/**
+ * `heap.leaks()`'s rows: each group with its holder and objects named,
+ * printing as a table and the first group's example path.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await leakReport(analysis.leaks(baselineMaxId)));
+ * ```
+ *
+ * @param groups The groups, largest first.
+ * @returns The rows.
+ */
+export async function leakReport(groups: LeakGroup[]): Promise<LeakRow[]> {
+  const names = await holderNames(groups, (g) => [
+    g.holder,
+    g.closure,
+    ...g.example.steps.map((s) => s.holder),
+  ]);
+  const rows: LeakRow[] = groups.map((g) => ({
+    ...g,
+    heldBy: g.holder ? names.get(g.holder)!.text : "(no named holder)",
+    objects: g.closure
+      ? `(closure) ${names.get(g.closure)!.text}`
+      : g.className,
+  }));
+  return withInspect(rows, () => renderLeaks(rows, names));
+}
+
+/**
+ * `heap.graph()`'s drawing: the retainer graph as Graphviz DOT, nodes
+ * labelled with their functions and the bindings that hold them.
+ *
+ * @example
+ * ```ts ignore
+ * const dot = await retainerDot(analysis.retainerGraph(node));
+ * ```
+ *
+ * @param found The retainers around a node.
+ * @returns The DOT source.
+ */
+export async function retainerDot(found: RetainerGraph): Promise<string> {
+  const names = await holderNames(
+    found.nodes,
+    (n) => [n.holder, n.info.closure],
+  );
+  return renderDot(found, (node) => {
+    const lines: string[] = [];
+    if (node.info.closure) lines.push(names.get(node.info.closure)!.text);
+    if (node.holder) lines.push(names.get(node.holder)!.text);
+    return lines;
+  });
 }
 
 function growthRows(
@@ -737,6 +863,8 @@ async function holderName(h: Holder): Promise<HolderName> {
         line: at.line,
       };
     }
+    case "global":
+      return { kind: h.kind, text: `globalThis.${h.name}` };
     case "context":
       return { kind: h.kind, text: `context ${h.name}` };
     case "session":
@@ -761,8 +889,9 @@ async function sourcePosition(
 /** A script URL as a developer reads it: a path relative to the cwd if under it. */
 function displayFile(url: string): string {
   if (url.startsWith("data:")) return clip(url, 40);
-  if (!url.startsWith("file://")) return url;
-  const path = fileUrlPath(url);
+  // Node names CommonJS scripts by their path, ES modules by file URL.
+  if (!url.startsWith("file://") && !url.startsWith("/")) return url;
+  const path = url.startsWith("/") ? url : fileUrlPath(url);
   if (path === undefined) return url;
   // npm packages as `npm:name@version/file`, not their cache path.
   const npm = path.match(

@@ -58,8 +58,11 @@ export interface ToolkitIO {
   progress: ProgressFn;
 }
 
-/** The helpers of one console session. */
-export interface Toolkit {
+/**
+ * The helpers of one console session. A type, not an interface, so that it
+ * is a session scope as it is (a `Record<string, unknown>`), with no cast.
+ */
+export type Toolkit = {
   /**
    * Memory use, human units when printed.
    *
@@ -104,7 +107,7 @@ export interface Toolkit {
    * @returns One line per helper.
    */
   help(): string;
-}
+};
 
 /**
  * Makes the toolkit of one console session. Each session has its own

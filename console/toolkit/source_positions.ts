@@ -22,7 +22,7 @@
  * @module
  */
 
-import { originalPositionFor, TraceMap } from "@jridgewell/trace-mapping";
+import { originalPositionFor, TraceMap } from "../npm/trace_mapping.ts";
 
 /** A position in a developer's source file. */
 export interface SourcePosition {

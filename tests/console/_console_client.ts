@@ -7,7 +7,8 @@
 
 import { LineReader } from "../../console/line_reader.ts";
 import { PROTOCOL_VERSION, type Reply } from "../../console/protocol.ts";
-import { answerChallenge } from "../../console/token.ts";
+import { tcpEndpoint, unixEndpoint } from "../../console/endpoint.ts";
+import { answerChallenge, createNonce } from "../../console/token.ts";
 
 /** A test's connection to a console server. */
 export class TestConnection {
@@ -86,10 +87,11 @@ export class TestConnection {
   /**
    * Reads the next reply.
    *
+   * @param timeoutMs How long to wait.
    * @returns The reply, or `null` when the connection closed.
    */
-  async reply(): Promise<Reply | null> {
-    const line = await this.line();
+  async reply(timeoutMs?: number): Promise<Reply | null> {
+    const line = await this.line(timeoutMs);
     return line === null ? null : JSON.parse(line);
   }
 
@@ -97,14 +99,16 @@ export class TestConnection {
    * Reads replies until one of `types` arrives for `id`, collecting the rest.
    *
    * @param id The request id.
+   * @param timeoutMs How long to wait for each reply.
    * @returns The final reply and the replies before it.
    */
   async until(
     id: string | number,
+    timeoutMs?: number,
   ): Promise<{ final: Reply; before: Reply[] }> {
     const before: Reply[] = [];
     while (true) {
-      const reply = await this.reply();
+      const reply = await this.reply(timeoutMs);
       if (reply === null) throw new Error("Connection closed");
       if (
         "id" in reply && reply.id === id && reply.type !== "output" &&
@@ -117,20 +121,41 @@ export class TestConnection {
   }
 
   /**
-   * Opens a session as the client does: a hello without the token, then
-   * the answer to the server's challenge.
+   * The endpoint this connection dialled, as the client writes it.
+   *
+   * @returns `tcp:ADDRESS:PORT` or `unix:PATH`.
+   */
+  endpoint(): Promise<string> {
+    const addr = this.conn.remoteAddr;
+    return "hostname" in addr
+      ? Promise.resolve(tcpEndpoint(addr))
+      : unixEndpoint((addr as Deno.UnixAddr).path);
+  }
+
+  /**
+   * Opens a session as the client does: a hello with a nonce, then the
+   * answer to the server's challenge, bound to `endpoint`.
    *
    * @param token The token.
+   * @param endpoint The endpoint to claim; the one dialled by default.
    * @returns The reply after the answer (or the first, when it is no
    * challenge).
    */
-  async hello(token: string): Promise<Reply | null> {
-    await this.send({ op: "hello", version: PROTOCOL_VERSION });
+  async hello(token: string, endpoint?: string): Promise<Reply | null> {
+    const clientNonce = createNonce();
+    await this.send({
+      op: "hello",
+      version: PROTOCOL_VERSION,
+      nonce: clientNonce,
+    });
     const challenge = await this.reply();
     if (challenge?.type !== "challenge") return challenge;
+    endpoint ??= await this.endpoint();
+    const binding = { serverNonce: challenge.nonce, clientNonce, endpoint };
     await this.send({
       op: "auth",
-      answer: await answerChallenge(token, challenge.nonce),
+      endpoint,
+      answer: await answerChallenge(token, binding),
     });
     return await this.reply();
   }

@@ -76,12 +76,30 @@ Deno.test("ConnectionWriter.send() drops droppable text past the limit for a slo
   const big = "x".repeat(MAX_PENDING_BYTES + 1);
   assert.equal(writer.send(big, true), true);
   assert.equal(writer.send("dropped output\n", true), false);
-  // A higher limit of its own (the note that output was dropped).
-  assert.equal(writer.send("", true, MAX_PENDING_BYTES + 100), true);
   assert.equal(writer.send("a reply\n"), true);
   sink.release();
   await writer.flush();
   assert.equal(sink.text, big + "a reply\n");
+});
+
+Deno.test("ConnectionWriter.drained is called once queued text is written, when output could go again", async () => {
+  const sink = new TestSink();
+  const writer = new ConnectionWriter(sink);
+  const seen: number[] = [];
+  writer.drained = () => seen.push(writer.pendingBytes);
+  sink.hold();
+  writer.send("x".repeat(MAX_PENDING_BYTES + 1), true);
+  assert.equal(writer.send("dropped\n", true), false);
+  assert.equal(writer.pendingBytes, MAX_PENDING_BYTES + 1);
+  // What drained() sends goes out in the same pump.
+  writer.drained = () => {
+    seen.push(writer.pendingBytes);
+    if (seen.length === 1) writer.send("noted\n", true);
+  };
+  sink.release();
+  await writer.flush();
+  assert.deepEqual(seen, [0, 0]);
+  assert.equal(sink.text, "x".repeat(MAX_PENDING_BYTES + 1) + "noted\n");
 });
 
 Deno.test("ConnectionWriter.failed is set by a failed write; later sends are ignored", async () => {

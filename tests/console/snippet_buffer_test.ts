@@ -55,3 +55,18 @@ Deno.test("SnippetBuffer starts over after a finished snippet or clear()", () =>
   assert.equal(buffer.pending, false);
   assert.deepEqual(buffer.add("1"), { kind: "evaluate", code: "1" });
 });
+
+Deno.test("SnippetBuffer counts its lines, blank ones included", () => {
+  const buffer = new SnippetBuffer();
+  buffer.add("[1,");
+  buffer.settle(true);
+  assert.equal(buffer.add("").kind, "skip");
+  buffer.add("2,");
+  buffer.settle(true);
+  assert.equal(buffer.lineCount, 3);
+  assert.equal(buffer.text, "[1,\n\n2,");
+  buffer.add("]");
+  buffer.settle(false);
+  assert.equal(buffer.lineCount, 0);
+  assert.equal(buffer.text, "");
+});

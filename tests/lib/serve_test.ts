@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { runMain, spawnTaskGroup, startServe } from "../_process.ts";
-import { signalExitCode, StopRequests } from "../../lib/stop_signals.ts";
-import { UsageError } from "../../lib/flags.ts";
+import { signalExitCode } from "../../console/exit_signals.ts";
+import { StopRequests } from "../../lib/stop_signals.ts";
+import { UsageError } from "../../console/flags.ts";
 import { EXIT_CODES, reportError } from "../../main.ts";
 
 Deno.test("main.ts serve answers HTTP as a real process and exits 0 on SIGTERM", async () => {
@@ -210,7 +211,7 @@ Deno.test("main.ts rejects an unknown command with exit 2", async () => {
   assert.equal(code, 2);
   assert.equal(
     stderr,
-    'error: unknown command "frobnicate" (expected serve, console or help)\n',
+    'error: unknown command "frobnicate" (expected serve, console, analyze, attach or help)\n',
   );
 });
 

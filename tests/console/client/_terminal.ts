@@ -65,3 +65,99 @@ export function screenOf(text: string): string {
   }
   return lines.join("\n");
 }
+
+/** A command running under a pseudo-terminal: keys in, the screen out. */
+export interface Terminal {
+  /** Everything written to the terminal. */
+  readonly raw: string;
+  /** What the screen shows now. */
+  visible(): string;
+  /** Waits until the screen matches `pattern` (10 s by default). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Types `text` (then lets the terminal settle for 50 ms). */
+  type(text: string): Promise<void>;
+  /** Closes the keyboard and waits for the exit. */
+  finish(): Promise<{ code: number; stderr: string }>;
+}
+
+/**
+ * Runs a shell command under a real pseudo-terminal (`script`) in the
+ * project's folder, with `TERM=xterm-256color`, Deno's cache where it is
+ * and `env` on top.
+ *
+ * @param command The shell command line.
+ * @param env Extra environment (`HOME`, a token, ...).
+ * @returns The terminal.
+ */
+export function startTerminal(
+  command: string,
+  env: Record<string, string>,
+): Terminal {
+  const realHome = Deno.env.get("HOME")!;
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    `${Deno.env.get("XDG_CACHE_HOME") ?? `${realHome}/.cache`}/deno`;
+  const child = new Deno.Command("script", {
+    args: ["-qfec", command, "/dev/null"],
+    cwd: new URL("../../../", import.meta.url),
+    env: { DENO_DIR: denoDir, TERM: "xterm-256color", ...env },
+    clearEnv: false,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let screen = "";
+  const reading = (async () => {
+    for await (
+      const chunk of child.stdout.pipeThrough(new TextDecoderStream())
+    ) screen += chunk;
+  })();
+  const stderr = new Response(child.stderr).text();
+  const keys = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  const visible = () => screenOf(screen);
+  return {
+    get raw() {
+      return screen;
+    },
+    visible,
+    async waitFor(pattern: RegExp, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(visible())) {
+        if (Date.now() > deadline) {
+          throw new Error(`No ${pattern} on screen:\n${visible()}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async type(text: string) {
+      await keys.write(encoder.encode(text));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    async finish() {
+      await keys.close().catch(() => {});
+      const status = await child.status;
+      await reading;
+      return { code: status.code, stderr: await stderr };
+    },
+  };
+}
+
+/**
+ * Whether `script` (util-linux) may run here, for a real pseudo-terminal.
+ *
+ * @returns `true` when permitted and installed.
+ */
+export function canUseScript(): boolean {
+  const { state } = Deno.permissions.querySync({
+    name: "run",
+    command: "script",
+  });
+  if (state !== "granted") return false;
+  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
+    try {
+      return Deno.statSync(`${dir}/script`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -7,6 +7,7 @@ import {
 } from "../../../console/client/connection.ts";
 import { LineReader } from "../../../console/line_reader.ts";
 import { MAX_LINE_BYTES } from "../../../console/protocol.ts";
+import { proveConsole } from "../../../console/token.ts";
 import { startTestConsole, TOKEN } from "./_fixture.ts";
 
 const credentials = (token = TOKEN) => () =>
@@ -16,19 +17,23 @@ const credentials = (token = TOKEN) => () =>
  * A fake console: answers the first line with `reply` (raw text), then
  * waits for the client to leave. Disposing it closes it.
  */
-function fakeConsole(reply: (hello: string) => string) {
+function fakeConsole(
+  reply: (hello: string, port: number) => string | Promise<string>,
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
   const hellos: string[] = [];
   const served = (async () => {
     const conn = await listener.accept();
     const reader = new LineReader(conn, 1 << 20);
     const first = await reader.next();
     if (first.kind === "line") hellos.push(first.line);
-    await conn.write(new TextEncoder().encode(reply(hellos[0] ?? "")));
+    await conn.write(
+      new TextEncoder().encode(await reply(hellos[0] ?? "", port)),
+    );
     while ((await reader.next().catch(() => ({ kind: "eof" }))).kind !== "eof");
     conn.close();
   })();
-  const port = (listener.addr as Deno.NetAddr).port;
   return {
     port,
     hellos,
@@ -49,14 +54,30 @@ function fakeConsole(reply: (hello: string) => string) {
 /** What a console sends before its hello: a challenge (answered unchecked by a fake). */
 const CHALLENGE = JSON.stringify({ type: "challenge", nonce: "ab".repeat(32) });
 
-const HELLO = JSON.stringify({
-  type: "hello",
-  version: 2,
-  session: 1,
-  pid: 1,
-  names: ["main"],
-  banner: "hi",
-});
+/**
+ * A fake's hello after its challenge, with the proof a console that knows
+ * the token makes (over the client's nonce in `hello`, and the port).
+ */
+async function provenHello(
+  hello: string,
+  port: number,
+  version = 3,
+): Promise<string> {
+  const binding = {
+    serverNonce: "ab".repeat(32),
+    clientNonce: JSON.parse(hello).nonce,
+    endpoint: `tcp:127.0.0.1:${port}`,
+  };
+  return JSON.stringify({
+    type: "hello",
+    version,
+    session: 1,
+    pid: 1,
+    names: ["main"],
+    banner: "hi",
+    proof: await proveConsole(TOKEN, binding),
+  });
+}
 
 Deno.test("connectConsole() opens a session and evaluate() returns values, errors and incomplete", async () => {
   await using t = await startTestConsole();
@@ -200,27 +221,50 @@ Deno.test("connectConsole() says it cannot connect, naming the address", async (
 });
 
 Deno.test("connectConsole() skips a token prompt before the hello and sends colors when asked", async () => {
-  await using fake = fakeConsole(() => `token: ${CHALLENGE}\n${HELLO}\n`);
+  await using fake = fakeConsole(async (hello, port) =>
+    `token: ${CHALLENGE}\n${await provenHello(hello, port)}\n`
+  );
   const connection = await fake.connect({ colors: true });
   assert.equal(connection.info.banner, "hi");
-  assert.deepEqual(JSON.parse(fake.hellos[0]!), {
+  const hello = JSON.parse(fake.hellos[0]!);
+  assert.match(hello.nonce, /^[0-9a-f]{64}$/);
+  assert.deepEqual(hello, {
     op: "hello",
-    version: 2,
+    version: 3,
+    nonce: hello.nonce,
     colors: true,
   });
   await connection.close();
 });
 
 Deno.test("connectConsole() refuses a console of another protocol version", async () => {
-  await using fake = fakeConsole(() =>
-    CHALLENGE + "\n" + HELLO.replace('"version":2', '"version":3') + "\n"
+  await using fake = fakeConsole(async (hello, port) =>
+    CHALLENGE + "\n" + await provenHello(hello, port, 4) + "\n"
   );
   await assert.rejects(
     fake.connect(),
     (error: Error) =>
       error instanceof ConsoleClientError &&
       error.message ===
-        `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 3, this client speaks 2`,
+        `protocol version mismatch: the console at 127.0.0.1:${fake.port} speaks version 4, this client speaks 3 (this client is older than the service: update it)`,
+  );
+  // A version 2 console refuses the hello, naming the version it speaks.
+  await using older = fakeConsole(() =>
+    JSON.stringify({
+      type: "error",
+      id: null,
+      error: {
+        name: "ProtocolError",
+        message: "Unsupported protocol version 3: this server speaks 2",
+      },
+    }) + "\n"
+  );
+  await assert.rejects(
+    older.connect(),
+    (error: Error) =>
+      error instanceof ConsoleClientError &&
+      error.message ===
+        `protocol version mismatch: the console at 127.0.0.1:${older.port} speaks version 2, this client speaks 3 (the service is older than this client: update it, or use its own client)`,
   );
 });
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { connectConsole } from "../../../console/client/connection.ts";
 import { evaluateOnTargets } from "../../../console/client/fan_out.ts";
-import { startScriptedConsole } from "./_scripted_console.ts";
+import { SCRIPTED_TOKEN, startScriptedConsole } from "./_scripted_console.ts";
 
 const credentials = () =>
-  Promise.resolve({ token: "scripted-token-0123456789", source: "--token" });
+  Promise.resolve({ token: SCRIPTED_TOKEN, source: "--token" });
 
 /** A result reply for `id` with extra fields. */
 function result(id: number, extra: Record<string, unknown>): string {

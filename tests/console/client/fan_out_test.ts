@@ -5,6 +5,8 @@ import {
   renderTargetTable,
   targetResultLine,
 } from "../../../console/client/fan_out.ts";
+import { runMain } from "../../_process.ts";
+import { startRelay } from "../_relay.ts";
 import { listenDeaf, startTestConsole, TOKEN } from "./_fixture.ts";
 
 const withToken = (token = TOKEN): FanOutOptions["credentials"] => () =>
@@ -206,4 +208,79 @@ Deno.test("targetResultLine() is one JSON object: the value parsed, or the error
   });
   assert.ok(!line.includes("\n"));
   assert.deepEqual(JSON.parse(line).value, [1]);
+});
+
+Deno.test("main.ts console --target: a relay to an instance sharing the token is an authentication failure in its row", async () => {
+  // Two instances with one token, as a fleet started with CONSOLE_TOKEN.
+  await using first = await startTestConsole({}, { name: "first" });
+  await using second = await startTestConsole({}, { name: "second" });
+  // A local user listening on a port of the operator's list, passing every
+  // connection on to the first instance.
+  await using relay = await startRelay("0", String(first.port));
+  const run = (json: boolean) =>
+    runMain([
+      "console",
+      "--token",
+      TOKEN,
+      "--target",
+      `localhost:${first.port}`,
+      "--target",
+      String(relay.listening),
+      "--target",
+      `127.0.0.1:${second.port}`,
+      ...json ? ["--json"] : [],
+      "-e",
+      "name",
+    ], { task: "console" });
+  const refusal =
+    `authentication failed at 127.0.0.1:${relay.listening}: the client dialled 127.0.0.1:${relay.listening}, but this console is 127.0.0.1:${first.port}: something in between passed the connection on`;
+
+  const table = await run(false);
+  assert.equal(table.code, 1, table.stderr);
+  const rows = table.stdout.trim().split("\n").map((row) =>
+    row.replace(/\s+\d+(\.\d+)? m?s\s+/, " | ")
+  );
+  assert.deepEqual(rows.slice(1), [
+    `localhost:${first.port} | "first"`,
+    `127.0.0.1:${relay.listening} | error: ${refusal}`,
+    `127.0.0.1:${second.port} | "second"`,
+  ]);
+
+  const lines = await run(true);
+  assert.equal(lines.code, 1, lines.stderr);
+  const results = lines.stdout.trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assert.deepEqual(results.map((result) => result.ok), [true, false, true]);
+  assert.deepEqual(results[1].error, {
+    name: "AuthenticationError",
+    message: refusal,
+  });
+  await relay.output.waitFor(/^relayed 2$/);
+});
+
+Deno.test("renderTargetTable() shows the instances' escapes escaped, colours only when asked", () => {
+  const results = [
+    {
+      target: "127.0.0.1:4001",
+      ok: true,
+      value: "\x1b[33m1\x1b[39m\x1b]0;title\x07",
+      durationMs: 1,
+    },
+    {
+      target: "127.0.0.1:4002",
+      ok: false,
+      error: { name: "Error", message: "x" },
+      errorText: "Uncaught \x9b2J\u202eboom",
+      durationMs: 1,
+    },
+  ];
+  const plain = renderTargetTable(results);
+  assert.ok(plain.includes("\\u001b[33m1\\u001b[39m\\u001b]0;title\\u0007"));
+  assert.ok(plain.includes("Uncaught \\u009b2J\\u202eboom"));
+  const colored = renderTargetTable(results, { colors: true });
+  assert.ok(
+    colored.includes("\x1b[33m1\x1b[39m\\u001b]0;title\\u0007\x1b[0m"),
+    colored,
+  );
 });

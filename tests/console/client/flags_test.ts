@@ -4,7 +4,7 @@ import {
   describeAddress,
   parseConsoleArgs,
 } from "../../../console/client/flags.ts";
-import { UsageError } from "../../../lib/flags.ts";
+import { UsageError } from "../../../console/flags.ts";
 
 const VARIABLES = [
   "CONSOLE_HOST",
@@ -25,6 +25,22 @@ function withEnv<T>(env: Record<string, string>, fn: () => T): T {
       if (value === undefined) Deno.env.delete(name);
       else Deno.env.set(name, value);
     }
+  }
+}
+
+/**
+ * Asserts each command line fails with a UsageError of one short line
+ * matching its pattern.
+ */
+function assertUsageErrors(cases: [string[], RegExp][]): void {
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseConsoleArgs(args),
+      (error: Error) =>
+        error instanceof UsageError && message.test(error.message) &&
+        !error.message.includes("\n") && error.message.length < 300,
+      `${args.slice(0, 6).join(" ")}: ${message}`,
+    );
   }
 }
 
@@ -85,15 +101,7 @@ Deno.test("parseConsoleArgs() turns every mistake into a one-line UsageError", (
       ],
       [["-e"], /argument missing/],
     ];
-    for (const [args, message] of cases) {
-      assert.throws(
-        () => parseConsoleArgs(args),
-        (error: Error) =>
-          error instanceof UsageError && message.test(error.message) &&
-          !error.message.includes("\n"),
-        args.join(" "),
-      );
-    }
+    assertUsageErrors(cases);
   });
   withEnv({ CONSOLE_PORT: "70000" }, () => {
     assert.throws(() => parseConsoleArgs([]), {
@@ -209,14 +217,59 @@ Deno.test("parseConsoleArgs() refuses bad --target, --json and --timeout use in 
       [["--target", "1", "--timeout", "1e9", "-e", "1"], /at most 3600/],
       [["--target", "1", "--timeout", "4000", "-e", "1"], /at most 3600/],
     ];
-    for (const [args, message] of cases) {
-      assert.throws(
-        () => parseConsoleArgs(args),
-        (error: Error) =>
-          error instanceof UsageError && message.test(error.message) &&
-          !error.message.includes("\n") && error.message.length < 300,
-        `${args.slice(0, 6).join(" ")}: ${message}`,
-      );
-    }
+    assertUsageErrors(cases);
+  });
+});
+
+Deno.test("parseConsoleArgs() reads --pid and --list", () => {
+  withEnv({ CONSOLE_PORT: "4000" }, () => {
+    assert.deepEqual(parseConsoleArgs(["--pid", "1234", "-e", "1"]), {
+      address: { host: "127.0.0.1", port: 4000 },
+      pid: 1234,
+      eval: "1",
+    });
+    assert.deepEqual(parseConsoleArgs(["--list"]), {
+      address: { host: "127.0.0.1", port: 44444 },
+      list: true,
+    });
+    assert.deepEqual(parseConsoleArgs(["--list", "--json"]), {
+      address: { host: "127.0.0.1", port: 44444 },
+      list: true,
+      json: true,
+    });
+  });
+});
+
+Deno.test("parseConsoleArgs() refuses bad --pid and --list use in one line", () => {
+  withEnv({}, () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ["--pid", "0"],
+        /^--pid must be an integer from 1 to 4194304: received "0"$/,
+      ],
+      [["--pid", "-5"], /^--pid needs a value/],
+      [["--pid", "12abc"], /^--pid must be an integer/],
+      [["--pid", "9".repeat(30)], /^--pid must be an integer/],
+      [["--pid", "4194305"], /^--pid must be an integer from 1 to 4194304/],
+      [["--pid", ""], /^--pid must be an integer/],
+      [["--pid"], /^Option '--pid <value>' argument missing$/],
+      [
+        ["--pid", "1", "--port", "2"],
+        /^--pid cannot be combined with --host, --port, --socket or --target$/,
+      ],
+      [["--pid", "1", "--socket", "/s"], /^--pid cannot be combined/],
+      [["--pid", "1", "--target", "1", "-e", "1"], /^--pid cannot be combined/],
+      [
+        ["--list", "-e", "1"],
+        /^--list takes no other flag than --json: received -e$/,
+      ],
+      [
+        ["--list", "--pid", "1", "--port", "2"],
+        /^--list takes no other flag than --json: received --pid, --port$/,
+      ],
+      [["--list", "extra"], /^Unexpected argument 'extra'$/],
+      [["--list=yes"], /^Option '--list' does not take an argument$/],
+    ];
+    assertUsageErrors(cases);
   });
 });

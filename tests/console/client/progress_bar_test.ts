@@ -27,3 +27,13 @@ Deno.test("ProgressLine draws in place, fits the terminal, and clears only what 
   assert.deepEqual(written.slice(1), ["\r\x1b[K"]);
   assert.equal(line.shown, false);
 });
+
+Deno.test("ProgressLine.update() shows a label's control characters escaped", () => {
+  const drawn: string[] = [];
+  const line = new ProgressLine((text) => drawn.push(text));
+  line.update("\x1b]0;title\x07snap\u202eshot\nnext", 1, 2);
+  assert.equal(
+    drawn[0],
+    "\r[##########..........]  50% \\u001b]0;title\\u0007snap\\u202eshot next\x1b[K",
+  );
+});

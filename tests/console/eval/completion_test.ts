@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { faker } from "@faker-js/faker";
-import { completeCode } from "../../../console/eval/completion.ts";
+import {
+  completeCode,
+  CompletionError,
+  MAX_COMPLETION_CHARS,
+} from "../../../console/eval/completion.ts";
 import { createSessionScope } from "../../../console/eval/scope.ts";
 import { createEvaluator } from "../../../console/eval/evaluator.ts";
 
@@ -175,4 +179,136 @@ Deno.test("completeCode() gives nothing inside strings and comments", () => {
   assert.deepEqual(complete("// cac", service()).candidates, []);
   assert.deepEqual(complete("/* cac", service()).candidates, []);
   assert.ok(complete("`${cac", service()).candidates.includes("cache"));
+});
+
+Deno.test("completeCode() completes across lines, whitespace and unicode names", () => {
+  const namespace = {
+    café: { ünïcode: 1, ascii: 2 },
+    config: service().config,
+  };
+  assert.deepEqual(complete("café.ü", namespace), {
+    candidates: ["ünïcode"],
+    start: 5,
+  });
+  assert.deepEqual(complete("config\n  .po", namespace).candidates, [
+    "port",
+    "portName",
+  ]);
+  assert.deepEqual(complete("config .\tpo", namespace).candidates, [
+    "port",
+    "portName",
+  ]);
+  const emoji = { "𝒳val": { inner: 1 } };
+  assert.deepEqual(complete("𝒳val.in", emoji).candidates, ["inner"]);
+});
+
+const WORDS = /[\p{ID_Continue}$]+/gu;
+
+/** The fastest of `runs` timings of `fn`, in milliseconds. */
+function fastest(runs: number, fn: () => void): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    fn();
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
+Deno.test("completeCode() takes time linear in the input, not quadratic", () => {
+  const scope = scopeWith(service());
+  const unlimited = { maxChars: Infinity, budgetMs: Infinity };
+  // Each shape once took time quadratic in its length (a 40 000-character
+  // member chain: 5.9 s; 128 000 characters: minutes). The baseline, in the
+  // same run, is one linear pass over the same text: finding its words.
+  const shapes: ((n: number) => string)[] = [
+    (n) => "cache" + ".x".repeat(n / 2),
+    (n) => "x".repeat(n) + " ",
+    (n) => "config" + ".port".repeat(n / 5) + ".to",
+  ];
+  for (const shape of shapes) {
+    const code = shape(128_000);
+    const completion = fastest(
+      5,
+      () => completeCode(code, code.length, scope, unlimited),
+    );
+    const baseline = fastest(5, () => code.match(WORDS));
+    // Linear: tens of times the baseline (tokenizing costs more than a
+    // regular expression); quadratic: tens of thousands.
+    const ratio = completion / Math.max(baseline, 0.2);
+    assert.ok(
+      ratio < 500,
+      `${code.slice(0, 12)}…: ${completion.toFixed(1)} ms, ${
+        ratio.toFixed(1)
+      }× a linear pass`,
+    );
+  }
+});
+
+Deno.test("completeCode() refuses code over its limit before the cursor, at once", () => {
+  const scope = scopeWith(service());
+  const code = "cache" + ".x".repeat(400_000);
+  assert.throws(
+    () => completeCode(code, code.length, scope),
+    (error: Error) =>
+      error instanceof CompletionError &&
+      error.message ===
+        `Completion reads at most ${MAX_COMPLETION_CHARS} characters before the cursor; this request has ${code.length}`,
+  );
+  // What follows the cursor is never read: a short prefix completes.
+  assertOffers(completeCode(code, 5, scope), { name: "cache", start: 0 });
+});
+
+Deno.test("completeCode() gives up past its time budget", () => {
+  const wide: Record<string, number> = {};
+  for (let i = 0; i < 50_000; i++) wide[`key${i}`] = i;
+  const scope = scopeWith({ wide });
+  assert.throws(
+    () => completeCode("wide.k", 6, scope, { budgetMs: 0 }),
+    { name: "CompletionError", message: /gave up after its 0 ms budget/ },
+  );
+  // With time enough, the same object completes.
+  assert.equal(
+    completeCode("wide.key4999", 12, scope, { budgetMs: 60_000 }).candidates
+      .length,
+    11,
+  );
+});
+
+Deno.test("completeCode() lists no indices of big arrays, typed arrays and strings", () => {
+  const big = new Array(3_000_000).fill(0);
+  const small = [1, 2, 3];
+  const bytes = new Uint8Array(3_000_000);
+  const text = "x".repeat(3_000_000);
+  const scope = scopeWith({ big, small, bytes, text });
+  const time = (code: string) =>
+    fastest(3, () => completeCode(code, code.length, scope));
+  // Listing 3 million indices took ~1 s; the names come from the
+  // prototypes either way.
+  assert.ok(time("big.") / Math.max(time("small."), 0.05) < 50);
+  assert.ok(time("bytes.") / Math.max(time("small."), 0.05) < 50);
+  assert.ok(time("text.") / Math.max(time("small."), 0.05) < 50);
+  for (const name of ["big", "small"]) {
+    const { candidates } = completeCode(`${name}.`, name.length + 1, scope);
+    for (const member of ["length", "push", "map"]) {
+      assert.ok(candidates.includes(member), `${name}.${member}`);
+    }
+  }
+  assert.ok(completeCode("bytes.", 6, scope).candidates.includes("subarray"));
+  assert.ok(completeCode("text.", 5, scope).candidates.includes("padEnd"));
+  // A small array's own named properties are still offered.
+  const match = Object.assign(["a"], { index: 0, input: "a" });
+  assert.deepEqual(
+    completeCode("match.in", 8, scopeWith({ match })).candidates,
+    ["includes", "index", "indexOf", "input"],
+  );
+});
+
+Deno.test("complete() rejects with a CompletionError for input over the limit", async () => {
+  const evaluator = createEvaluator({}, { output: { write() {} } });
+  const code = "x".repeat(MAX_COMPLETION_CHARS + 1);
+  await assert.rejects(evaluator.complete(code, code.length), {
+    name: "CompletionError",
+  });
+  evaluator.close();
 });

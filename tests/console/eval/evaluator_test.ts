@@ -5,6 +5,7 @@ import {
   type Evaluator,
   type EvaluatorOptions,
 } from "../../../console/eval/evaluator.ts";
+import { gc } from "../../../console/toolkit/gc.ts";
 
 interface Session {
   evaluator: Evaluator;
@@ -751,6 +752,52 @@ Deno.test("evaluate() ignores a signal that never aborts", async () => {
   assert.equal((error as { message: string }).message, "x");
 });
 
+Deno.test("evaluate() gives up reading a snippet past its parse budget, and the session goes on", async () => {
+  const { evaluator } = openSession({}, { parseBudgetMs: 300 });
+  // 150 characters whose TypeScript reading backtracks for hours.
+  const result = await evaluator.evaluate("a<b>(".repeat(30));
+  assert.equal(result.kind, "error");
+  assert.equal((result as { name: string }).name, "ParseBudgetError");
+  assert.match(
+    (result as { text: string }).text,
+    /^Uncaught ParseBudgetError: Reading the snippet took over 300 ms/,
+  );
+  // The snippet never ran: no frames (they would be the console's own).
+  assert.doesNotMatch((result as { text: string }).text, /\n\s+at /);
+  assert.equal(
+    await value(evaluator, "let typed: number = 6 * 7; typed"),
+    "42",
+  );
+});
+
+Deno.test("evaluate() is interrupted while its snippet is being read", async () => {
+  const { evaluator } = openSession();
+  const controller = new AbortController();
+  const pending = evaluator.evaluate("a<b>(".repeat(40), {
+    signal: controller.signal,
+  });
+  controller.abort();
+  const result = await pending;
+  assert.equal((result as { name: string }).name, "Interrupted");
+  // Answered at once: the endless reading was stopped, not waited for.
+  assert.equal(await value(evaluator, "const s: string = 'ok'; s"), '"ok"');
+});
+
+Deno.test("evaluate() reads a long snippet off the event loop", async () => {
+  const { evaluator } = openSession();
+  const code = "[" + "1,".repeat(200_000) + "].length";
+  // Timers keep firing while the snippet is read: the loop is free.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    const before = ticks;
+    assert.equal(await value(evaluator, code), "200000");
+    assert.ok(ticks > before, "no timer fired while the snippet was read");
+  } finally {
+    clearInterval(timer);
+  }
+});
+
 // --- completion ------------------------------------------------------------
 
 Deno.test("complete() uses the session's own declarations", async () => {
@@ -773,6 +820,86 @@ Deno.test("close() releases the session and refuses later evaluations", async ()
   await failure(evaluator, "kept", {
     message: "The console session is closed",
   });
+});
+
+Deno.test("close() leaves what the session defined working for whoever still calls it", async () => {
+  const users = {
+    lookup(id: string): string | undefined {
+      return id === "known" ? "a user" : undefined;
+    },
+  };
+  const namespace: Record<string, unknown> = { users };
+  const first = openSession(namespace);
+  // The shape of the report: a hook calling a function and a counter of the
+  // session's, installed into the service, then the operator logs out.
+  await value(
+    first.evaluator,
+    [
+      "let calls = 0;",
+      "const original = users.lookup.bind(users);",
+      "const L = (id) => { calls++; lastId = id; return original(id) };",
+      "users.lookup = (id) => L(id);",
+      "users.lookupCalls = () => calls;",
+      "users.lastLookup = () => lastId;",
+    ].join("\n"),
+  );
+  first.evaluator.close();
+  const hooked = users as typeof users & {
+    lookupCalls(): number;
+    lastLookup(): string;
+  };
+  assert.equal(hooked.lookup("known"), "a user");
+  assert.equal(hooked.lookup("other"), undefined);
+  assert.equal(hooked.lookupCalls(), 2);
+  // An assignment to a name the session never declared stays the
+  // session's: it never becomes a global.
+  assert.equal(hooked.lastLookup(), "other");
+  assert.equal("lastId" in globalThis, false);
+  // Another session calls it too; the counter goes on.
+  const second = openSession(namespace);
+  assert.equal(
+    await value(second.evaluator, "users.lookup('known'); users.lookupCalls()"),
+    "3",
+  );
+  second.evaluator.close();
+});
+
+/** Collects garbage until `done()` holds (finalizers run after a collection). */
+async function collectUntil(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("Never collected");
+    await gc();
+    await tick(0);
+  }
+}
+
+Deno.test("close() lets a session nothing references be collected, and one a hook references live until the hook goes", async () => {
+  const collected: string[] = [];
+  const registry = new FinalizationRegistry<string>((held) =>
+    collected.push(held)
+  );
+  const hooks: { bump?: () => number } = {};
+  // Each session lives in a function of its own: a suspended async frame
+  // may keep a stale reference to what its loop last held.
+  const closedSession = async (name: string, hook: string) => {
+    const { evaluator } = openSession({ registry, hooks });
+    await value(
+      evaluator,
+      "const big = new Array(100_000).fill(1); let count = 0;\n" +
+        "function bump() { return ++count + big.length }\n" +
+        `registry.register(big, "${name}"); ${hook}`,
+    );
+    evaluator.close();
+  };
+  await closedSession("free", "");
+  await closedSession("hooked", "hooks.bump = bump");
+  await collectUntil(() => collected.includes("free"));
+  assert.deepEqual(collected, ["free"]);
+  assert.equal(hooks.bump!(), 100_001);
+  assert.equal(hooks.bump!(), 100_002);
+  delete hooks.bump;
+  await collectUntil(() => collected.includes("hooked"));
 });
 
 // --- odds and ends ---------------------------------------------------------

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { parse } from "acorn";
-import { rewriteSnippet } from "../../../console/eval/rewrite.ts";
+import { parse } from "../../../console/npm/acorn.ts";
+import {
+  rewriteSnippet,
+  toSourceOffset,
+} from "../../../console/eval/rewrite.ts";
 
 function rewrite(code: string) {
   return rewriteSnippet(
@@ -90,14 +93,14 @@ Deno.test("rewriteSnippet() maps output offsets back to the source", () => {
   assert.equal(out.body, "void (a = 1); __ce$r = ((0, boom)())");
   // `a` in the output is `a` in the source.
   assert.equal(
-    out.toSourceOffset(out.body.indexOf("a =")),
+    toSourceOffset(out.offsets, out.body.indexOf("a =")),
     code.indexOf("a ="),
   );
   // V8 reports `(0, boom)()` at its `(`: shown at `boom`.
   assert.equal(
-    out.toSourceOffset(out.body.indexOf(")()") + 1),
+    toSourceOffset(out.offsets, out.body.indexOf(")()") + 1),
     code.indexOf("boom"),
   );
   // Inside inserted text: the edit's position.
-  assert.equal(out.toSourceOffset(2), 0);
+  assert.equal(toSourceOffset(out.offsets, 2), 0);
 });

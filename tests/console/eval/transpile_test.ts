@@ -1,13 +1,14 @@
-// This file runs in its own isolate, so nothing else has loaded sucrase yet.
+// This file runs in its own isolate, so nothing else has started the parse
+// worker (which loads sucrase) yet.
 import assert from "node:assert/strict";
 import { createEvaluator } from "../../../console/eval/evaluator.ts";
+import { parseWorkerStarts } from "../../../console/eval/parse_worker_client.ts";
 import {
-  isTranspilerLoaded,
   mightBeTypeScript,
   stripTypes,
 } from "../../../console/eval/transpile.ts";
 
-Deno.test("evaluate() loads the transpiler only for TypeScript", async () => {
+Deno.test("evaluate() starts the parse worker (and its transpiler) only for TypeScript", async () => {
   const evaluator = createEvaluator({ cache: new Map() }, {
     output: { write() {} },
   });
@@ -15,10 +16,10 @@ Deno.test("evaluate() loads the transpiler only for TypeScript", async () => {
   await evaluator.evaluate("let x = { a: [1, 2] }; x.a.map((n) => n * 2)");
   await evaluator.evaluate("1 +* 2");
   await evaluator.evaluate("foo(");
-  assert.equal(isTranspilerLoaded(), false);
+  assert.equal(parseWorkerStarts(), 0);
   const result = await evaluator.evaluate("let typed: number = 2; typed");
   assert.equal(result.kind === "value" && result.text, "2");
-  assert.equal(isTranspilerLoaded(), true);
+  assert.equal(parseWorkerStarts(), 1);
 });
 
 Deno.test("mightBeTypeScript() spots TypeScript-only syntax", () => {

@@ -1,16 +1,50 @@
 import assert from "node:assert/strict";
-import { connectConsole } from "../../../console/client/connection.ts";
-import { answerChallenge } from "../../../console/token.ts";
-import { valueOf } from "../_console_client.ts";
-import { startTest, TOKEN } from "./_server.ts";
+import { relative } from "node:path";
+import {
+  connectConsole,
+  SessionRefusedError,
+} from "../../../console/client/connection.ts";
+import {
+  type ConsoleAddress,
+  describeAddress,
+} from "../../../console/client/flags.ts";
+import { startConsoleServer } from "../../../console/server/listener.ts";
+import {
+  answerChallenge,
+  createNonce,
+  verifyConsoleProof,
+} from "../../../console/token.ts";
+import { type TestConnection, valueOf } from "../_console_client.ts";
+import { startRelay } from "../_relay.ts";
+import { startTest, testNamespace, testSocketPath, TOKEN } from "./_server.ts";
+
+/**
+ * Says a version 3 hello on `c` and reads the challenge.
+ *
+ * @returns Both nonces and the endpoint `c` dialled.
+ */
+async function challenged(c: TestConnection) {
+  const clientNonce = createNonce();
+  await c.send({ op: "hello", version: 3, nonce: clientNonce });
+  const challenge = await c.reply();
+  assert.ok(challenge?.type === "challenge", JSON.stringify(challenge));
+  assert.match(challenge.nonce, /^[0-9a-f]{64}$/);
+  return {
+    serverNonce: challenge.nonce,
+    clientNonce,
+    endpoint: await c.endpoint(),
+  };
+}
 
 Deno.test("admit() refuses a client without a valid hello and evaluates nothing", async () => {
   await using t = await startTest();
   const lines = [
     '{"op":"eval","id":1,"code":"state.touched++"}',
     '{"op":"hello","token":42}',
-    '{"op":"hello","token":"' + TOKEN + '","version":3}',
+    '{"op":"hello","token":"' + TOKEN + '","version":4}',
     '{"op":"hello","version":1}',
+    '{"op":"hello","version":2}',
+    '{"op":"hello","version":3}',
   ];
   for (const line of lines) {
     const c = await t.connect();
@@ -103,75 +137,125 @@ Deno.test("admit() refuses more sessions than the limit with a clear error", asy
   assert.equal(t.server.sessions, 2);
 });
 
-Deno.test("admit() opens a JSON session by challenge–response with a fresh nonce each time", async () => {
+Deno.test("admit() opens a JSON session by challenge–response with a fresh nonce each time, and proves it knows the token", async () => {
   await using t = await startTest();
   const nonces = [];
   for (let i = 0; i < 2; i++) {
     const c = await t.connect();
-    await c.send({ op: "hello", version: 2 });
-    const challenge = await c.reply();
-    assert.ok(challenge?.type === "challenge");
-    assert.match(challenge.nonce, /^[0-9a-f]{64}$/);
-    nonces.push(challenge.nonce);
+    const binding = await challenged(c);
+    assert.equal(binding.endpoint, `tcp:127.0.0.1:${t.port}`);
+    nonces.push(binding.serverNonce);
     await c.send({
       op: "auth",
-      answer: await answerChallenge(TOKEN, challenge.nonce),
+      endpoint: binding.endpoint,
+      answer: await answerChallenge(TOKEN, binding),
     });
-    assert.equal((await c.reply())?.type, "hello");
+    const hello = await c.reply();
+    assert.ok(hello?.type === "hello");
+    assert.equal(hello.version, 3);
+    assert.ok(await verifyConsoleProof(TOKEN, binding, hello.proof!));
+    assert.ok(
+      !await verifyConsoleProof(
+        "another-token-0123456789",
+        binding,
+        hello.proof!,
+      ),
+    );
     assert.equal(valueOf((await c.eval(1, "cache.size")).final), "2");
   }
   assert.notEqual(nonces[0], nonces[1]);
 });
 
-Deno.test("admit() refuses a wrong, replayed or malformed answer to the challenge", async () => {
+Deno.test("admit() refuses a wrong, replayed, rebound or malformed answer to the challenge", async () => {
   await using t = await startTest();
-  const challenged = async () => {
-    const c = await t.connect();
-    await c.send({ op: "hello", version: 2 });
-    const challenge = await c.reply();
-    assert.ok(challenge?.type === "challenge");
-    return { c, nonce: challenge.nonce };
-  };
   const evalLine = '{"op":"eval","id":1,"code":"state.touched++"}\n';
+  const refusedWith = async (c: TestConnection, name: string) => {
+    const reply = await c.reply();
+    assert.ok(reply?.type === "error", JSON.stringify(reply));
+    assert.equal(reply.error.name, name, reply.error.message);
+    assert.equal(await c.line(), null);
+    return reply.error.message;
+  };
   // Keyed with another token.
-  const wrong = await challenged();
-  await wrong.c.send({
+  const wrong = await t.connect();
+  const wrongBinding = await challenged(wrong);
+  await wrong.send({
     op: "auth",
-    answer: await answerChallenge("another-token-0123456789", wrong.nonce),
+    endpoint: wrongBinding.endpoint,
+    answer: await answerChallenge("another-token-0123456789", wrongBinding),
   });
-  await wrong.c.write(evalLine);
-  const refused = await wrong.c.reply();
-  assert.ok(refused?.type === "error");
-  assert.equal(refused.error.name, "AuthenticationError");
-  assert.equal(await wrong.c.line(), null);
-  // A valid answer to another connection's nonce.
-  const first = await challenged();
-  const second = await challenged();
-  await second.c.send({
+  await wrong.write(evalLine);
+  assert.equal(
+    await refusedWith(wrong, "AuthenticationError"),
+    "Authentication failed: invalid console token",
+  );
+  // A valid answer to another connection's nonces.
+  const first = await t.connect();
+  const firstBinding = await challenged(first);
+  const second = await t.connect();
+  const secondBinding = await challenged(second);
+  await second.send({
     op: "auth",
-    answer: await answerChallenge(TOKEN, first.nonce),
+    endpoint: secondBinding.endpoint,
+    answer: await answerChallenge(TOKEN, firstBinding),
   });
-  const replayed = await second.c.reply();
-  assert.ok(replayed?.type === "error");
-  assert.equal(replayed.error.name, "AuthenticationError");
+  await refusedWith(second, "AuthenticationError");
+  // The right answer for the endpoint it names, with the endpoint field
+  // rewritten (as a relay would, to pass it on): the answer no longer fits.
+  const rebound = await t.connect();
+  const reboundBinding = await challenged(rebound);
+  await rebound.send({
+    op: "auth",
+    endpoint: reboundBinding.endpoint,
+    answer: await answerChallenge(TOKEN, {
+      ...reboundBinding,
+      endpoint: "tcp:127.0.0.1:1",
+    }),
+  });
+  assert.equal(
+    await refusedWith(rebound, "AuthenticationError"),
+    "Authentication failed: invalid console token",
+  );
+  // The right answer for another endpoint, said openly: refused, naming both.
+  const elsewhere = await t.connect();
+  const elsewhereBinding = {
+    ...await challenged(elsewhere),
+    endpoint: "tcp:127.0.0.1:1",
+  };
+  await elsewhere.send({
+    op: "auth",
+    endpoint: elsewhereBinding.endpoint,
+    answer: await answerChallenge(TOKEN, elsewhereBinding),
+  });
+  assert.equal(
+    await refusedWith(elsewhere, "AuthenticationError"),
+    `Authentication failed: the client dialled 127.0.0.1:1, but this console is 127.0.0.1:${t.port}: something in between passed the connection on`,
+  );
   // Not an answer at all.
   for (
     const line of [
       '{"op":"eval","id":1,"code":"state.touched++"}',
       '{"op":"auth","answer":"xyz"}',
+      `{"op":"auth","answer":"${"0".repeat(64)}"}`,
       "not json",
     ]
   ) {
-    const { c } = await challenged();
+    const c = await t.connect();
+    await challenged(c);
     await c.write(line + "\n" + evalLine);
-    const reply = await c.reply();
-    assert.ok(reply?.type === "error", line);
-    assert.equal(reply.error.name, "ProtocolError", line);
-    assert.equal(await c.line(), null);
+    await refusedWith(c, "ProtocolError");
   }
   assert.equal(t.namespace.state.touched, 0);
   assert.ok(
     t.logs.some((line) => /refused: bad answer to the challenge/.test(line)),
+  );
+  assert.ok(
+    t.logs.some((line) =>
+      line.endsWith(
+        `refused: answer for another address (dialled 127.0.0.1:1, this console is 127.0.0.1:${t.port}: a relay in between)`,
+      )
+    ),
+    t.logs.join("\n"),
   );
 });
 
@@ -232,6 +316,20 @@ Deno.test("connectConsole() sends nothing a process squatting the port could use
     type: "challenge",
     nonce: "00".repeat(32),
   });
+  // A session as a console opens it, but by a process that cannot prove it
+  // knows the token.
+  const fakeHello = {
+    type: "hello",
+    version: 3,
+    session: 1,
+    pid: 1,
+    names: [],
+    banner: "",
+  };
+  const unprovenHello = JSON.stringify({
+    ...fakeHello,
+    proof: "00".repeat(32),
+  });
   const cases: [string, (line: string) => string | undefined, RegExp][] = [
     // Plays the console: asks, gets an HMAC of its own nonce, refuses.
     [
@@ -248,16 +346,15 @@ Deno.test("connectConsole() sends nothing a process squatting the port could use
     // Opens a "session" without asking: the client refuses it.
     [
       "skips the challenge",
-      () =>
-        JSON.stringify({
-          type: "hello",
-          version: 2,
-          session: 1,
-          pid: 1,
-          names: [],
-          banner: "",
-        }) + "\n",
+      () => JSON.stringify(fakeHello) + "\n",
       /without checking the token/,
+    ],
+    // Plays the console through the challenge, then opens a "session" it
+    // cannot prove: the client refuses it before sending anything more.
+    [
+      "cannot prove it knows the token",
+      () => challenge + "\n" + unprovenHello + "\n",
+      /did not prove it knows the token/,
     ],
     // Says nothing.
     ["stays silent", () => undefined, /no answer/],
@@ -302,4 +399,191 @@ Deno.test("admit() logs what a client sent escaped: no forged log lines", async 
     assert.ok(!/[\u0000-\u001f\u007f]/.test(line), JSON.stringify(line));
     assert.ok(!line.startsWith("console session 99"));
   }
+});
+
+Deno.test("a relay on another address gets no session: TCP to TCP, TCP to a unix socket, unix socket to unix socket", async () => {
+  const namespace = testNamespace();
+  const logs: string[] = [];
+  const options = { token: TOKEN, log: (line: string) => logs.push(line) };
+  const tcp = await startConsoleServer(namespace, { port: 0, ...options });
+  const socket = testSocketPath();
+  const unix = await startConsoleServer(namespace, { socket, ...options });
+  const tcpPort = String((tcp.addr as Deno.NetAddr).port);
+  // Where the operator would dial: a path the tests may connect to.
+  const operatorSocket = `${Deno.env.get("HOME")}/.leakwatch/console.sock`;
+  await Deno.mkdir(`${Deno.env.get("HOME")}/.leakwatch`, { recursive: true });
+  const connect = (address: ConsoleAddress) =>
+    connectConsole(address, {
+      credentials: () => Promise.resolve({ token: TOKEN, source: "test" }),
+    });
+  try {
+    const cases: [string, string, string, ConsoleAddress | undefined][] = [
+      ["TCP to TCP", "0", tcpPort, undefined],
+      ["TCP to a unix socket", "0", socket, undefined],
+      ["unix socket to unix socket", operatorSocket, socket, {
+        socket: operatorSocket,
+      }],
+    ];
+    for (const [name, listen, to, dialled] of cases) {
+      await using relay = await startRelay(listen, to);
+      const address = dialled ??
+        { host: "127.0.0.1", port: Number(relay.listening) };
+      const here = /^\d+$/.test(to) ? `127.0.0.1:${to}` : socket;
+      await assert.rejects(
+        connect(address),
+        (error: Error) =>
+          error instanceof SessionRefusedError &&
+          error.error.name === "AuthenticationError" &&
+          error.message ===
+            `authentication failed at ${
+              describeAddress(address)
+            }: the client dialled ${
+              describeAddress(address)
+            }, but this console is ${here}: something in between passed the connection on`,
+        name,
+      );
+      await relay.output.waitFor(/^relayed 1$/);
+      await Deno.remove(operatorSocket).catch(() => {});
+    }
+    assert.equal(namespace.state.touched, 0);
+    assert.equal(
+      logs.filter((line) => /refused: answer for another address/.test(line))
+        .length,
+      3,
+      logs.join("\n"),
+    );
+    // The same consoles, dialled directly, or through a symbolic link or a
+    // relative path to the socket: no relay, so a session.
+    await Deno.symlink(socket, operatorSocket);
+    const relativePath = relative(Deno.cwd(), socket);
+    assert.ok(!relativePath.startsWith("/"), relativePath);
+    for (
+      const address of [
+        { host: "127.0.0.1", port: Number(tcpPort) },
+        { socket },
+        { socket: operatorSocket },
+        { socket: relativePath },
+      ]
+    ) {
+      const connection = await connect(address);
+      const outcome = await connection.evaluate("++state.touched");
+      assert.equal(outcome.kind, "value", describeAddress(address));
+      await connection.close();
+    }
+  } finally {
+    await Deno.remove(operatorSocket).catch(() => {});
+    await tcp.close();
+    await unix.close();
+  }
+});
+
+Deno.test("admit() throttles wrong tokens across connections: past the budget, attempts are refused unchecked", async () => {
+  await using t = await startTest({
+    authFailureDelayMs: 300,
+    // 4 failures, then one per 100 s: nothing refills within the test.
+    authThrottle: { burst: 4, perSecond: 0.01 },
+  });
+  // Eight connections at a time, each guessing in one of the three ways a
+  // token is presented, none waiting for the verdict of the others.
+  const guess = async (i: number) => {
+    const c = await t.connect();
+    try {
+      const wrong = `wrong-token-${i}-${crypto.randomUUID()}`;
+      if (i % 3 === 0) {
+        await c.write(wrong + "\n");
+        const line = await c.line();
+        return line?.startsWith("error: Too many failed")
+          ? "AuthenticationThrottledError"
+          : line?.startsWith("error: Authentication failed")
+          ? "AuthenticationError"
+          : line;
+      }
+      const reply = i % 3 === 1
+        ? await c.helloWithToken(wrong)
+        : await c.hello(wrong);
+      return reply?.type === "error" ? reply.error.name : reply?.type;
+    } finally {
+      c.close();
+    }
+  };
+  const verdicts: (string | null | undefined)[] = [];
+  for (let round = 0; round < 5; round++) {
+    verdicts.push(
+      ...await Promise.all(
+        Array.from({ length: 8 }, (_, j) => guess(round * 8 + j)),
+      ),
+    );
+  }
+  assert.equal(
+    verdicts.filter((v) => v === "AuthenticationError").length,
+    4,
+    verdicts.join(" "),
+  );
+  assert.equal(
+    verdicts.filter((v) => v === "AuthenticationThrottledError").length,
+    36,
+  );
+  // Past the budget, even the right token is not checked: on loopback
+  // every local user is one peer (docs/security.md).
+  const operator = await t.connect();
+  const refused = await operator.hello(TOKEN);
+  assert.ok(refused?.type === "error");
+  assert.deepEqual(refused.error, {
+    name: "AuthenticationThrottledError",
+    message:
+      "Too many failed authentications from this machine: try again in 100 s",
+  });
+  assert.equal(t.namespace.state.touched, 0);
+  // Logged as what they are, apart from other refusals, without a flood:
+  // five lines, then counts.
+  await t.server.close();
+  const lines = (ending: string) =>
+    t.logs.filter((line) => line.endsWith(ending)).length;
+  const counted = (reason: string) =>
+    t.logs.map((line) =>
+      Number(line.match(new RegExp(`${reason}: (\\d+)`))?.[1] ?? 0)
+    ).reduce((a, b) => a + b, 0);
+  assert.equal(
+    lines("refused: invalid token") + counted("invalid token"),
+    4,
+    t.logs.join("\n"),
+  );
+  assert.equal(
+    lines(
+      "refused: authentication throttled (too many failures from loopback)",
+    ) + counted("authentication throttled"),
+    37,
+    t.logs.join("\n"),
+  );
+  assert.equal(t.logs.length, 6, t.logs.join("\n"));
+  assert.ok(!t.logs.some((line) => /too many unauthenticated/.test(line)));
+});
+
+Deno.test("admit() spends the failure budget on wrong tokens only: right ones give theirs back", async () => {
+  await using t = await startTest({
+    authThrottle: { burst: 2, perSecond: 0.01 },
+  });
+  const outcome = async (token: string) => {
+    const c = await t.connect();
+    const reply = await c.hello(token);
+    c.close();
+    return reply?.type === "error" ? reply.error.name : reply?.type;
+  };
+  const wrong = "wrong-token-wrong-token";
+  assert.deepEqual(
+    [
+      await outcome(wrong),
+      await outcome(TOKEN),
+      await outcome(TOKEN),
+      await outcome(wrong),
+      await outcome(TOKEN),
+    ],
+    [
+      "AuthenticationError",
+      "hello",
+      "hello",
+      "AuthenticationError",
+      "AuthenticationThrottledError",
+    ],
+  );
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { MAX_LINE_BYTES } from "../../../console/protocol.ts";
+import { MAX_LINE_BYTES, type Reply } from "../../../console/protocol.ts";
 import { valueOf } from "../_console_client.ts";
 import { settle, startTest, TOKEN } from "./_server.ts";
 
@@ -9,7 +9,7 @@ Deno.test("runJsonSession() is greeted with the protocol version, pid and names"
   const connection = await t.connect();
   const hello = await connection.hello(TOKEN);
   assert.ok(hello?.type === "hello");
-  assert.equal(hello.version, 2);
+  assert.equal(hello.version, 3);
   assert.equal(hello.pid, Deno.pid);
   assert.deepEqual(hello.names, ["main", "cache", "state", "slow"]);
   assert.match(hello.banner, /help\(\)/);
@@ -361,4 +361,102 @@ Deno.test("runJsonSession() answers a completion that throws with an error and c
     valueOf((await c.eval(3, "'still here'")).final),
     '"still here"',
   );
+});
+
+const NOTE =
+  /^… \((\d+) characters of output dropped: the client did not read fast enough\)\n$/;
+
+/** Characters delivered and noted as dropped, per evaluation id (`null`: background). */
+function account(
+  replies: Reply[],
+): Map<unknown, { delivered: number; noted: number }> {
+  const byId = new Map<unknown, { delivered: number; noted: number }>();
+  for (const reply of replies) {
+    if (reply.type !== "output") continue;
+    const entry = byId.get(reply.id) ?? { delivered: 0, noted: 0 };
+    const note = reply.text.match(NOTE);
+    if (note) entry.noted += Number(note[1]);
+    else entry.delivered += reply.text.length;
+    byId.set(reply.id, entry);
+  }
+  return byId;
+}
+
+Deno.test("runJsonSession() counts every character dropped for a client that does not read, in notes", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  // 20 million characters in lines while the client reads nothing, then
+  // 5 million more from a timer, after the evaluation answered.
+  await c.send({
+    op: "eval",
+    id: 1,
+    code:
+      "for (let i = 0; i < 20_000; i++) console.log('x'.repeat(999)); 'printed'",
+  });
+  await c.send({
+    op: "eval",
+    id: 2,
+    code: "setTimeout(() => { " +
+      "for (let i = 0; i < 50_000; i++) console.log('y'.repeat(99)); " +
+      "state.touched = 1 }, 0); 1",
+  });
+  await settle(() => t.namespace.state.touched === 1, 120_000);
+  // Now read: the backlog drains, the notes owed go out, and every note
+  // is in before the answer to a last request.
+  const replies: Reply[] = [];
+  await c.send({ op: "eval", id: 3, code: "'last'" });
+  while (true) {
+    const reply = await c.reply();
+    assert.ok(reply !== null, "connection open");
+    replies.push(reply);
+    if (reply.type === "result" && reply.id === 3) break;
+  }
+  const byId = account(replies);
+  const first = byId.get(1)!;
+  const background = byId.get(null)!;
+  assert.ok(first.noted > 0 && background.noted > 0, JSON.stringify([...byId]));
+  assert.equal(first.delivered + first.noted, 20_000 * 1000);
+  assert.equal(background.delivered + background.noted, 50_000 * 100);
+  assert.equal(
+    replies.filter((r) => r.type === "result").map((r) => r.id).join(),
+    "1,2,3",
+  );
+});
+
+Deno.test("runJsonSession() notes a dropped single output of 50 million characters before its result", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  const total = 50_000_000;
+  await c.send({
+    op: "eval",
+    id: 1,
+    code: `console.log("x".repeat(${total})); 1`,
+  });
+  await settle(() => t.logs.some((line) => / eval .* ok$/.test(line)), 60_000);
+  const { final, before } = await c.until(1);
+  assert.equal(valueOf(final), "1");
+  const { delivered, noted } = account(before).get(1)!;
+  assert.equal(delivered + noted, total + 1);
+  assert.match((before.at(-1) as { text: string }).text, NOTE);
+});
+
+Deno.test("runJsonSession() cuts long output into pieces, never inside an escape sequence", async () => {
+  await using t = await startTest();
+  const c = await t.session();
+  const { before } = await c.eval(
+    1,
+    'console.log("a".repeat(128 * 1024 - 3) + "\\x1b[31mred\\x1b[39m" + "b".repeat(10))',
+  );
+  const texts = before.map((reply) =>
+    reply.type === "output" ? reply.text : ""
+  );
+  assert.ok(texts.length > 1);
+  assert.equal(
+    texts.join(""),
+    "a".repeat(128 * 1024 - 3) + "\x1b[31mred\x1b[39m" + "b".repeat(10) + "\n",
+  );
+  for (const text of texts) {
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(text, /\x1b(\[[0-9;]*)?$/, "a piece ends inside one");
+  }
 });

@@ -5,6 +5,7 @@ import {
   isLoopback,
   startConsoleServer,
 } from "../../../console/server/listener.ts";
+import { OutputLines, runMain } from "../../_process.ts";
 import { TestConnection, valueOf } from "../_console_client.ts";
 import { settle, startTest, testSocketPath, TOKEN } from "./_server.ts";
 
@@ -342,4 +343,64 @@ Deno.test("checkConsoleOptions() refuses an unusable socket path and creates its
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("startConsoleServer() lets the operator's client in while a flood of connections that send nothing pours in", async () => {
+  await using t = await startTest();
+  // Another process opening 500 connections a second, each sending nothing
+  // and held for a second: a flood that once kept the operator out two
+  // times in four or more.
+  const flood = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "bench/console_flood.ts",
+      "--flood",
+      String(t.port),
+      "--rate",
+      "500",
+      "--hold",
+      "1000",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const floodOutput = new OutputLines(flood.stdout);
+  try {
+    // The waiting room is full and pushing connections out.
+    await settle(
+      () => t.logs.some((line) => /too many unauthenticated/.test(line)),
+      60_000,
+    );
+    for (let i = 0; i < 3; i++) {
+      const client = await runMain(
+        [
+          "console",
+          "--port",
+          String(t.port),
+          "--token",
+          TOKEN,
+          "-e",
+          "cache.size",
+        ],
+        { task: "console" },
+      );
+      assert.equal(client.code, 0, client.stderr);
+      assert.equal(client.stdout, "2\n");
+    }
+    // The flood went on meanwhile.
+    const stats = JSON.parse(await floodOutput.waitFor(/perSecond/, 30_000));
+    assert.ok(stats.opened > 250, JSON.stringify(stats));
+  } finally {
+    flood.kill("SIGKILL");
+    await flood.status;
+    await floodOutput.rest();
+  }
+  await t.server.close();
+  const pushedOut = t.logs.map((line) =>
+    Number(line.match(/too many unauthenticated connections: (\d+)/)?.[1] ?? 0)
+  ).reduce((a, b) => a + b, 0);
+  assert.ok(pushedOut > 100, t.logs.join("\n"));
+  assert.equal(t.namespace.state.touched, 0);
 });

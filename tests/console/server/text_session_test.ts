@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTest, TOKEN } from "./_server.ts";
+import { settle, startTest, TOKEN } from "./_server.ts";
 
 Deno.test("runTextSession() asks for the token, shows a banner and prompts, accepts CRLF", async () => {
   await using t = await startTest({ promptDelayMs: 50 });
@@ -12,7 +12,7 @@ Deno.test("runTextSession() asks for the token, shows a banner and prompts, acce
   assert.equal(await c.line(), "");
   assert.match(
     (await c.line())!,
-    /^leakwatch console \(protocol 2\), pid \d+$/,
+    /^leakwatch console \(protocol 3\), pid \d+$/,
   );
   assert.equal(await c.line(), "In scope: main, cache, state, slow");
   assert.match((await c.line())!, /help\(\)/);
@@ -55,4 +55,54 @@ Deno.test("runTextSession() evaluates every line piped in before the input ended
     text += line + "\n";
   }
   assert.match(text, />>> 42\n>>> \.\.\. 2\n>>> "last"\n>>> \n$/);
+});
+
+Deno.test("runTextSession() counts every character dropped for a client that does not read, and queues no more than its limit", async () => {
+  const logs: string[] = [];
+  await using t = await startTest({
+    promptDelayMs: 60_000,
+    log: (line) => logs.push(line),
+  });
+  const c = await t.connect();
+  const printed = 30_000_000;
+  // One line of 30 million characters, then 10 000 lines of 999: the
+  // client reads nothing until both evaluations are done.
+  await c.write(
+    `${TOKEN}\nconsole.log("x".repeat(${printed - 1}))\n` +
+      "for (let i = 0; i < 10_000; i++) console.log('y'.repeat(998)); 'end'\n",
+  );
+  await settle(
+    () => logs.filter((line) => / eval .* ok$/.test(line)).length === 2,
+    60_000,
+  );
+  await c.write(".exit\n");
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(1 << 20);
+  while (true) {
+    const n = await c.conn.read(buffer);
+    if (n === null) break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  // The snippets' output lies between the first prompt and the last
+  // result, with the first result (`undefined`) and the notes among it.
+  const note =
+    /… \((\d+) characters of output dropped: the client did not read fast enough\)\n/g;
+  let region = text.slice(
+    text.indexOf(">>> ") + 4,
+    text.lastIndexOf('"end"\n>>> '),
+  );
+  const noted = [...region.matchAll(note)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
+  region = region.replace(note, "");
+  assert.equal(region.split("undefined\n>>> ").length, 2);
+  const delivered = region.length - "undefined\n>>> ".length;
+  assert.ok(noted > 0);
+  assert.equal(delivered + noted, printed + 10_000 * 999);
+  // The backlog kept for the client stayed near the 8 MiB limit: far less
+  // than what was printed arrived.
+  assert.ok(delivered < 12 * 1024 * 1024, `${delivered} delivered`);
+  assert.match(text, /"end"\n>>> \n$/);
 });

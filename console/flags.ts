@@ -17,6 +17,34 @@ export class UsageError extends Error {
 }
 
 /**
+ * Runs a command-line entry point: a {@linkcode UsageError} it throws is
+ * one `error: ...` line on stderr and exit 2; anything else propagates.
+ *
+ * @param run The command.
+ * @returns Its exit code, or 2.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exitOnUsageError, UsageError } from "./flags.ts";
+ * // Prints "error: no such flag" on stderr.
+ * assert.equal(await exitOnUsageError(() => Promise.reject(new UsageError("no such flag"))), 2);
+ * assert.equal(await exitOnUsageError(() => Promise.resolve(0)), 0);
+ * ```
+ */
+export async function exitOnUsageError(
+  run: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+}
+
+/**
  * Parses `args` strictly (unknown flags, missing values and positionals are
  * errors), turning `parseArgs` failures into {@linkcode UsageError}s.
  *
@@ -145,4 +173,66 @@ export function parseInteger(
     );
   }
   return number;
+}
+
+/**
+ * A flag's text, else its environment variable's: `undefined` when neither
+ * is set, a {@linkcode UsageError} when the one given is blank.
+ *
+ * @param flag The flag's value, if given.
+ * @param flagName The flag, e.g. `--host`.
+ * @param envName The environment variable, e.g. `HOST`.
+ * @returns The value, as given.
+ * @throws {UsageError} When the value is empty or only spaces.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { textFlag } from "./flags.ts";
+ * assert.equal(textFlag("::1", "--host", "SURELY_NOT_SET_ANYWHERE"), "::1");
+ * assert.throws(() => textFlag(" ", "--host", "HOST"), /--host must not be empty/);
+ * ```
+ */
+export function textFlag(
+  flag: string | undefined,
+  flagName: string,
+  envName: string,
+): string | undefined {
+  const { value, source } = flagOrEnv(flag, flagName, envName);
+  if (value !== undefined && value.trim() === "") {
+    throw new UsageError(`${source} must not be empty`);
+  }
+  return value;
+}
+
+/**
+ * A flag's whole number within `range`, else its environment variable's,
+ * else `fallback`.
+ *
+ * @param flag The flag's value, if given.
+ * @param flagName The flag, e.g. `--port`.
+ * @param envName The environment variable, e.g. `PORT`.
+ * @param fallback The default.
+ * @param range Inclusive bounds.
+ * @returns The number.
+ * @throws {UsageError} When the value given is not such a number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { integerFlag } from "./flags.ts";
+ * const range = { min: 0, max: 65535 };
+ * assert.equal(integerFlag("80", "--port", "PORT", 8000, range), 80);
+ * assert.equal(integerFlag(undefined, "--port", "SURELY_NOT_SET", 8000, range), 8000);
+ * ```
+ */
+export function integerFlag(
+  flag: string | undefined,
+  flagName: string,
+  envName: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
+  const { value, source } = flagOrEnv(flag, flagName, envName);
+  return value === undefined ? fallback : parseInteger(value, source, range);
 }
