@@ -398,9 +398,12 @@ Deno.test("startConsoleServer() lets the operator's client in while a flood of c
     await floodOutput.rest();
   }
   await t.server.close();
-  const pushedOut = t.logs.map((line) =>
-    Number(line.match(/too many unauthenticated connections: (\d+)/)?.[1] ?? 0)
-  ).reduce((a, b) => a + b, 0);
-  assert.ok(pushedOut > 100, t.logs.join("\n"));
+  // The room was full while the operator came in (the settle above); how
+  // many the flood lost to it rather than to its own hold depends on the
+  // machine's load, so only that it happened is asserted.
+  assert.ok(
+    t.logs.some((line) => /too many unauthenticated connections/.test(line)),
+    t.logs.join("\n"),
+  );
   assert.equal(t.namespace.state.touched, 0);
 });

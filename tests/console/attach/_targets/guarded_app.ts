@@ -1,27 +1,13 @@
 /**
  * A Deno program that refuses SIGUSR1's inspector the way a host embedding
- * the leakwatch console does: on each SIGUSR1 it closes every inspector
- * that opens in the next second. Prints `listening on PORT`, then
- * `closed the inspector` each time it closed one.
+ * the leakwatch console does: with the console's own guard, which closes
+ * the inspector Deno opens and logs one `SIGUSR1...: refused` line on
+ * stderr per signal (or burst). Prints `listening on PORT`.
  */
 
-let watching = false;
-Deno.addSignalListener("SIGUSR1", async () => {
-  if (watching) return;
-  watching = true;
-  const inspector = await import("node:inspector");
-  const until = performance.now() + 1_000;
-  let closed = false;
-  while (performance.now() < until) {
-    if (inspector.url() !== undefined) {
-      inspector.close();
-      closed = true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  if (closed) console.log("closed the inspector");
-  watching = false;
-});
+import { guardInspectorSignal } from "../../../../console/process.ts";
+
+guardInspectorSignal();
 
 Deno.serve({
   hostname: "127.0.0.1",
