@@ -8,8 +8,7 @@
  * @module
  */
 
-import { logWriteFailures } from "../console/process.ts";
-import { openHandles } from "../console/toolkit/process_handles.ts";
+import { logWriteFailures, openHandles } from "../console/process.ts";
 import type { CacheStats } from "./users.ts";
 
 /** One route and status's request count. */
