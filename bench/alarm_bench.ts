@@ -11,9 +11,10 @@
  *   - `arraybuffer`, `native`, `fd`: a `--cache-limit` service with a leak
  *     module of `tests/fixtures/leaks/` hooked into `users.lookup` from a
  *     console session, one unit per request;
- *   - `metrics`: the service's own `/metrics` scraped every 15 s (the
- *     registry-per-scrape bug leaks native memory; once fixed, nothing
- *     should trip);
+ *   - `metrics`: the `/metrics` bug reintroduced (a prom-client registry
+ *     per scrape, `metrics_registry_leak.ts`), one scrape every 15 s, and
+ *     the service's own `/metrics` scraped as often (fixed: it must not
+ *     add to the leak);
  * - false alarms (`cured`): `--cache-limit 10000` under one long `wrk` run
  *   of at least `--requests` `/users/random` (one run: every `wrk` stop
  *   aborts its in-flight requests, and each aborted request leaves an
@@ -131,11 +132,15 @@ const CASES: LeakCase[] = [
   {
     name: "metrics",
     what:
-      "the service's own /metrics scraped every 15 s, 20 requests/s (a registry per scrape)",
+      "the /metrics bug reintroduced: metrics_registry_leak.ts's handler (a registry per scrape) called every 300th request, ~every 15 s at 20 requests/s; the service's own /metrics scraped every 15 s too",
     args: ["--cache-limit", "10000"],
     rate: 20,
+    inject: [
+      "metrics_registry_leak.ts",
+      "if (n % 300 === 0) leakModule.scrape().catch(() => {})",
+    ],
     scrapeSeconds: 15,
-    names: /./,
+    names: /metrics_registry_leak\.ts:\d+/,
     watch: "native memory",
   },
 ];
