@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type LeakAlarmReadings, readLeakAlarm } from "./alarm_gauges.ts";
+import type { LeakAlarmReadings } from "./alarm_gauges.ts";
 import { type LeakAlarmConfig, leakAlarmConfig } from "./config.ts";
 
 /** Options for {@linkcode startLeakAlarm}; every one has a default. */
@@ -33,12 +33,15 @@ export interface LeakAlarmHandle {
 }
 
 /**
- * Starts this process's leak alarm: it watches the heap left after each
- * full GC, logs one line when that floor keeps growing (`leak alarm: heap
- * after full GC growing ...`), then samples allocations for a while and
- * logs the top live allocation sites (`file.ts:line:column`). One alarm
- * per process: starting another stops the first. It never keeps the
- * process alive.
+ * Starts this process's leak alarm: it watches the JS heap, the external
+ * memory (ArrayBuffers) and the native memory left after each full GC, and
+ * the open Deno resources and file descriptors; it logs one line when one
+ * keeps growing (`leak alarm: JS heap after full GC growing ...`), then
+ * for memory samples allocations for a while and logs the top live
+ * allocation sites by the innermost frame of your code (`file.ts:line`),
+ * for handles the lines that opened the ones still open. One alarm per
+ * process: starting another stops the first. It never keeps the process
+ * alive (`docs/alarm.md`).
  *
  * @param settings Thresholds and window; defaults in `LEAK_ALARM_DEFAULTS`.
  * @returns The running alarm.
@@ -68,9 +71,9 @@ export async function startLeakAlarm(
   return {
     settings: Object.freeze(config),
     get suspected() {
-      return alarm.detector.suspected;
+      return alarm.suspects.length > 0;
     },
-    readings: () => readLeakAlarm(alarm),
+    readings: () => alarm.readings(),
     stop: () => alarm.stop(),
   };
 }

@@ -8,22 +8,9 @@
  * @module
  */
 
-import v8 from "node:v8";
-import type { LeakAlarm } from "./toolkit/leak_alarm.ts";
+import type { LeakAlarmReadings } from "./toolkit/leak_alarm.ts";
 
-/** What the leak alarm says now, as numbers a dashboard can show. */
-export interface LeakAlarmReadings {
-  /** V8 heap used after the latest full GC, bytes (`NaN` before the first). */
-  floorBytes: number;
-  /** Theil–Sen growth of that floor over the alarm's window (`NaN` until judged). */
-  growthBytesPerSecond: number;
-  /** Whether the alarm suspects a leak now. */
-  suspected: boolean;
-  /** Full-GC samples taken since start. */
-  samples: number;
-  /** V8's heap size limit (`--max-old-space-size`), bytes. */
-  heapLimitBytes: number;
-}
+export type { LeakAlarmReadings };
 
 /**
  * The leak alarm's gauges: the reading each shows (`suspected` as 1 or 0)
@@ -42,7 +29,7 @@ export const LEAK_ALARM_GAUGES: Readonly<
   ],
   leakwatch_leak_suspected: [
     "suspected",
-    "1 while the leak alarm suspects a leak, else 0.",
+    "1 while the leak alarm suspects a leak of any kind (JS heap, external, native memory, open handles), else 0.",
   ],
   leakwatch_heap_after_gc_samples: [
     "samples",
@@ -52,41 +39,59 @@ export const LEAK_ALARM_GAUGES: Readonly<
     "heapLimitBytes",
     "V8's heap size limit (--max-old-space-size), in bytes.",
   ],
+  leakwatch_external_after_gc_bytes: [
+    "externalFloorBytes",
+    "V8 external memory (ArrayBuffer and typed-array backing stores) right after the latest full GC, in bytes.",
+  ],
+  leakwatch_external_growth_bytes_per_second: [
+    "externalGrowthBytesPerSecond",
+    "Growth of the external memory after full GCs over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  ],
+  leakwatch_rss_after_gc_bytes: [
+    "rssFloorBytes",
+    "Resident memory right after the latest full GC, in bytes.",
+  ],
+  leakwatch_native_after_gc_bytes: [
+    "nativeFloorBytes",
+    "Resident memory outside the V8 heap and its external memory right after the latest full GC (native code: the runtime, zlib, sqlite...), in bytes.",
+  ],
+  leakwatch_native_growth_bytes_per_second: [
+    "nativeGrowthBytesPerSecond",
+    "Growth of that native memory over the leak alarm's window (Theil-Sen slope), in bytes per second.",
+  ],
+  leakwatch_open_resources: [
+    "openResources",
+    "Open Deno resources (files, sockets, fetch bodies, child processes...) at the leak alarm's latest sample.",
+  ],
+  leakwatch_open_resources_growth_per_second: [
+    "openResourcesGrowthPerSecond",
+    "Growth of the open Deno resources over the leak alarm's window (Theil-Sen slope), per second.",
+  ],
+  leakwatch_heap_leak_suspected: [
+    "heapSuspected",
+    "1 while the leak alarm suspects the JS heap, else 0.",
+  ],
+  leakwatch_external_leak_suspected: [
+    "externalSuspected",
+    "1 while the leak alarm suspects external memory (ArrayBuffers), else 0.",
+  ],
+  leakwatch_native_leak_suspected: [
+    "nativeSuspected",
+    "1 while the leak alarm suspects native memory, else 0.",
+  ],
+  leakwatch_handle_leak_suspected: [
+    "handlesSuspected",
+    "1 while the leak alarm suspects open resources or file descriptors, else 0.",
+  ],
+  leakwatch_forced_gcs: [
+    "forcedGcs",
+    "Full GCs the leak alarm ran itself since start (when V8 ran none for a tenth of its window).",
+  ],
+  leakwatch_ignored_samples: [
+    "ignoredSamples",
+    "Samples the leak alarm ignored since start (taken during or just after a heap capture).",
+  ],
 };
-
-/**
- * Reads a running alarm.
- *
- * @param alarm The alarm.
- * @returns Its readings now.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { readLeakAlarm } from "./alarm_gauges.ts";
- * import { startLeakAlarm } from "./toolkit/leak_alarm.ts";
- * const alarm = startLeakAlarm({
- *   windowSeconds: 60,
- *   minGrowthBytes: 8 * 2 ** 20,
- *   minGrowthPercent: 10,
- *   gcIntervalSeconds: 10,
- *   profileSeconds: 30,
- * });
- * const readings = readLeakAlarm(alarm);
- * await alarm.stop();
- * assert.equal(readings.suspected, false);
- * assert.ok(readings.heapLimitBytes > 0);
- * ```
- */
-export function readLeakAlarm(alarm: LeakAlarm): LeakAlarmReadings {
-  return {
-    floorBytes: alarm.latest?.bytes ?? NaN,
-    growthBytesPerSecond: alarm.detector.assessment.bytesPerSecond,
-    suspected: alarm.detector.suspected,
-    samples: alarm.samplesTotal,
-    heapLimitBytes: v8.getHeapStatistics().heap_size_limit,
-  };
-}
 
 /**
  * Reads this process's alarm, if one runs (one V8 heap, one alarm). Its
@@ -106,8 +111,7 @@ export async function currentLeakAlarmReadings(): Promise<
   LeakAlarmReadings | undefined
 > {
   const { activeLeakAlarm } = await import("./toolkit/leak_alarm.ts");
-  const alarm = activeLeakAlarm();
-  return alarm === undefined ? undefined : readLeakAlarm(alarm);
+  return activeLeakAlarm()?.readings();
 }
 
 /**

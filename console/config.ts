@@ -127,20 +127,21 @@ export const CONSOLE_FLAGS_HELP =
 
 /** The `--help` lines of {@linkcode LEAK_ALARM_FLAGS}. */
 export const LEAK_ALARM_FLAGS_HELP =
-  `  --leak-alarm on|off      watch the heap after full GCs and log a suspected
-                           leak with its allocation sites (LEAK_ALARM)
-                           [default: on]
-  --leak-alarm-window S    seconds of post-GC floor the trend is fitted over
+  `  --leak-alarm on|off      watch the JS heap, external and native memory
+                           after full GCs and the open handles, and log a
+                           suspected leak with where it comes from
+                           (LEAK_ALARM) [default: on]
+  --leak-alarm-window S    seconds of post-GC floors the trend is fitted over
                            (LEAK_ALARM_WINDOW) [default: 60]
   --leak-alarm-min-growth MIB
-                           least floor growth per window to trip, MiB
-                           (LEAK_ALARM_MIN_GROWTH) [default: 8]
+                           least growth of a memory floor per window to
+                           trip, MiB (LEAK_ALARM_MIN_GROWTH) [default: 8]
   --leak-alarm-min-growth-percent P
                            and least growth per window in percent of the
                            floor (LEAK_ALARM_MIN_GROWTH_PERCENT) [default: 10]
   --leak-alarm-gc-interval S
-                           ask for a full GC after S seconds without one (an
-                           eighth of the window at most), within a 0.5% time
+                           ask for a full GC after S seconds without one (a
+                           tenth of the window at most), within a 0.5% time
                            budget (LEAK_ALARM_GC_INTERVAL) [default: 10]
   --leak-alarm-profile S   seconds of allocation sampling after a trip
                            (LEAK_ALARM_PROFILE) [default: 30]

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { logWriteFailures } from "../console/process.ts";
+import { logWriteFailures, openHandles } from "../console/process.ts";
 import type { CacheStats } from "./users.ts";
 
 /** One route and status's request count. */
@@ -84,7 +84,9 @@ type Registry = import("prom-client").Registry;
  * (Deno lets only `--allow-all` read `/proc/self`), the handle and request
  * counts (Deno's `process._getActiveHandles()` is always empty) and the GC
  * histogram (Deno emits no `gc` performance entries). Resident memory comes
- * from `Deno.memoryUsage()` instead.
+ * from `Deno.memoryUsage()` instead. The descriptor counts
+ * (`process_open_fds`, `process_max_fds`) stay where `/proc/self/fd` can be
+ * read (under `--allow-all`).
  */
 export const UNSUPPORTED_DEFAULT_METRICS: readonly string[] = [
   "process_resident_memory_bytes",
@@ -109,6 +111,9 @@ const REPLACED_DEFAULT_METRICS: readonly string[] = [
   "process_cpu_system_seconds_total",
   "process_cpu_seconds_total",
 ];
+
+/** prom-client's descriptor counts, which work where `/proc/self/fd` is readable. */
+const FD_METRICS: readonly string[] = ["process_open_fds", "process_max_fds"];
 
 /**
  * A service's `/metrics`: the process's metrics (prom-client's defaults,
@@ -256,9 +261,11 @@ async function buildProcessRegistry(): Promise<Registry> {
   const { default: process } = await import("node:process");
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  const fdsReadable = openHandles().fds !== null;
   for (
     const name of [...UNSUPPORTED_DEFAULT_METRICS, ...REPLACED_DEFAULT_METRICS]
   ) {
+    if (fdsReadable && FD_METRICS.includes(name)) continue;
     registry.removeSingleMetric(name);
   }
   const { addLeakAlarmGauges } = await import("../console/mod.ts");

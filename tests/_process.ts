@@ -157,8 +157,10 @@ export interface MainProcess {
  *
  * @param args The subcommand and its flags.
  * @param options The task whose permissions to use, extra environment,
- * extra deno flags, another checkout of the project to run (its `main.ts`
- * with its own task flags; a bench compares with the `main` branch so).
+ * extra deno flags; `allowAll` runs with `--allow-all` instead of the
+ * task's flags (Deno refuses it beside scoped ones); `root` runs another
+ * checkout's `main.ts` (with its own task flags; a bench compares with the
+ * `main` branch so).
  * @returns The running process.
  */
 export async function spawnMain(
@@ -169,18 +171,27 @@ export async function spawnMain(
     stdin?: boolean;
     home?: string;
     denoFlags?: string[];
-    root?: string;
+    allowAll?: boolean;
+    root?: string | URL;
   } = {},
 ): Promise<MainProcess> {
-  const process = spawnDeno(await mainArgs(args, options), {
-    cwd: options.root === undefined ? ROOT : directoryUrl(options.root),
-    env: {
-      ...options.home === undefined ? {} : { HOME: options.home },
-      ...options.env,
+  const root = options.root instanceof URL
+    ? options.root.pathname
+    : options.root;
+  const process = spawnDeno(
+    options.allowAll
+      ? ["run", "--allow-all", "main.ts", ...args]
+      : await mainArgs(args, { ...options, root }),
+    {
+      cwd: root === undefined ? ROOT : directoryUrl(root),
+      env: {
+        ...options.home === undefined ? {} : { HOME: options.home },
+        ...options.env,
+      },
+      stdin: options.stdin,
+      deadlineMs: null,
     },
-    stdin: options.stdin,
-    deadlineMs: null,
-  });
+  );
   return {
     ...process,
     async finish() {

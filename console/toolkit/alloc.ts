@@ -12,8 +12,13 @@ import {
   withInspect,
 } from "./report.ts";
 import { post, sampling, setSampling } from "./toolkit_state.ts";
-import { isConsoleCode, isDeveloperCode } from "./console_code.ts";
-import { mapToSource } from "./source_positions.ts";
+import { holdExactFrames, scriptUrls } from "./exact_frames.ts";
+import {
+  type AllocationSite,
+  rankSites,
+  type SamplingProfile,
+  unnamedScripts,
+} from "./leak_attribution.ts";
 
 /** Options for `alloc.start()`. */
 export interface AllocStartOptions {
@@ -32,32 +37,14 @@ export interface AllocStatus {
 }
 
 /**
- * One allocation site in `alloc.top()`. V8's sampling profiler attributes
- * bytes to functions, not lines: the position is where the allocating
- * function is defined, mapped to the `.ts` source through Deno's source maps.
+ * One allocation site in `alloc.top()`: the innermost function of the
+ * developer's own code on the allocation's stack (a console snippet's
+ * function is marked as the console session's), what it called to allocate
+ * after `›`, and the developer frames that led there. V8's sampling
+ * profiler attributes bytes to functions, not lines: positions are where
+ * functions are defined, mapped to the `.ts` source.
  */
-export interface AllocSite {
-  /**
-   * Function name, or `(anonymous)`; a native function is shown after the
-   * script function that called it (`fetchUser › join`), at that caller's
-   * position.
-   */
-  function: string;
-  /** Source path, relative to the working directory when under it. */
-  file: string;
-  /** 1-based line of the function's definition in `file`. */
-  line: number;
-  /** 1-based column of the function's definition in `file`. */
-  column: number;
-  /** Whether the position went through a source map (false: emitted code). */
-  mapped: boolean;
-  /** Estimated live bytes allocated here. */
-  bytes: number;
-  /** Samples taken here. */
-  samples: number;
-  /** Share of all sampled live bytes, 0..1. */
-  share: number;
-}
+export type AllocSite = AllocationSite;
 
 /** Options of `alloc.top()` and `alloc.stop()`. */
 export interface AllocTopOptions {
@@ -103,26 +90,10 @@ export interface AllocHelpers {
   ): Promise<AllocSite[]>;
 }
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
-
-interface ProfileNode {
-  callFrame: CallFrame;
-  selfSize: number;
-  id: number;
-  children: ProfileNode[];
-}
-
-interface SamplingProfile {
-  head: ProfileNode;
-  samples?: Array<{ size: number; nodeId: number }>;
-}
-
 const DEFAULT_INTERVAL = 32768;
+
+/** Ends the exact frames `alloc.start()` holds. */
+let releaseFrames: (() => Promise<void>) | undefined;
 
 /**
  * Makes the allocation helpers. Sampling state is process-wide: one V8
@@ -150,11 +121,19 @@ async function start(options: AllocStartOptions = {}): Promise<AllocStatus> {
       alreadyRunning: true,
     };
   } else {
-    await post("HeapProfiler.startSampling", {
-      samplingInterval: interval,
-      includeObjectsCollectedByMajorGC: false,
-      includeObjectsCollectedByMinorGC: false,
-    });
+    // Inlining off while sampling, so sites name the allocating function.
+    const frames = await holdExactFrames();
+    try {
+      await post("HeapProfiler.startSampling", {
+        samplingInterval: interval,
+        includeObjectsCollectedByMajorGC: false,
+        includeObjectsCollectedByMinorGC: false,
+      });
+    } catch (error) {
+      await frames.release();
+      throw error;
+    }
+    releaseFrames = frames.release;
     setSampling({ interval });
     status = { running: true, interval, alreadyRunning: false };
   }
@@ -209,11 +188,21 @@ async function sampledSites(
   const { profile } = await post<{ profile: SamplingProfile }>(
     "HeapProfiler.getSamplingProfile",
   );
+  // Console snippets are known by script id only, while frames are exact.
+  const urls = await scriptUrls(unnamedScripts(profile.head)).catch(() =>
+    new Map<string, string>()
+  );
   if (stopSampling) {
     setSampling(undefined);
-    await post("HeapProfiler.stopSampling");
+    try {
+      await post("HeapProfiler.stopSampling");
+    } finally {
+      const release = releaseFrames;
+      releaseFrames = undefined;
+      await release?.();
+    }
   }
-  return await report(profile, request);
+  return await report(profile, request, urls);
 }
 
 interface TopRequest {
@@ -246,86 +235,16 @@ function topRequest(
   return { n: rows, all: options?.all === true };
 }
 
-/** A site before its position is mapped. */
-interface RawSite {
-  function: string;
-  frame: CallFrame;
-  bytes: number;
-  samples: number;
-}
-
 async function report(
   profile: SamplingProfile,
   request: TopRequest,
+  scriptUrls: ReadonlyMap<string, string>,
 ): Promise<AllocSite[]> {
-  const samplesByNode = new Map<number, number>();
-  for (const s of profile.samples ?? []) {
-    samplesByNode.set(s.nodeId, (samplesByNode.get(s.nodeId) ?? 0) + 1);
-  }
-  const sites = new Map<string, RawSite>();
-  let total = 0;
-  let hidden = 0;
-  // A native frame (Array.prototype.join, Map.prototype.set...) is charged
-  // to the nearest script frame that called it: "fetchUser › join". The
-  // nearest frame of the developer's code (not the runtime's, not an npm
-  // package's) decides whether the console owns the allocation: acorn,
-  // sucrase and the inspector count as the console's when it calls them.
-  const stack: [ProfileNode, CallFrame | undefined, boolean][] = [[
-    profile.head,
-    undefined,
-    false,
-  ]];
-  while (stack.length > 0) {
-    const [node, caller, consoleOwned] = stack.pop()!;
-    const own = node.callFrame;
-    const native = own.url === "" && caller !== undefined;
-    const frame = native ? caller : own;
-    const owned = isDeveloperCode(own.url)
-      ? isConsoleCode(own.url)
-      : consoleOwned;
-    for (const child of node.children) {
-      stack.push([child, own.url === "" ? caller : own, owned]);
-    }
-    if (node.selfSize === 0) continue;
-    total += node.selfSize;
-    if (owned && !request.all) {
-      hidden += node.selfSize;
-      continue;
-    }
-    const name = (native ? `${caller.functionName || "(anonymous)"} › ` : "") +
-      (own.functionName || "(anonymous)");
-    const key =
-      `${name}\0${frame.url}\0${frame.lineNumber}\0${frame.columnNumber}`;
-    let site = sites.get(key);
-    if (!site) {
-      site = { function: name, frame, bytes: 0, samples: 0 };
-      sites.set(key, site);
-    }
-    site.bytes += node.selfSize;
-    site.samples += samplesByNode.get(node.id) ?? 0;
-  }
-  const chosen = [...sites.values()].sort((a, b) => b.bytes - a.bytes).slice(
-    0,
-    request.n,
-  );
-  const rows: AllocSite[] = [];
-  for (const site of chosen) {
-    const position = site.frame.url === "" ? undefined : await mapToSource(
-      site.frame.url,
-      site.frame.lineNumber,
-      site.frame.columnNumber,
-    );
-    rows.push({
-      function: site.function,
-      file: position?.file ?? "",
-      line: position?.line ?? 0,
-      column: position?.column ?? 0,
-      mapped: position?.mapped ?? false,
-      bytes: site.bytes,
-      samples: site.samples,
-      share: total > 0 ? site.bytes / total : 0,
-    });
-  }
+  const { sites: rows, total, hidden } = await rankSites(profile, {
+    n: request.n,
+    all: request.all,
+    scriptUrls,
+  });
   return withInspect(rows, () => {
     const note = hidden > 0
       ? `; ${
@@ -344,7 +263,19 @@ async function report(
       { title: "function", cell: (r) => r.function },
       {
         title: "defined at",
-        cell: (r) => r.file ? `${r.file}:${r.line}:${r.column}` : "(native)",
+        cell: (r) =>
+          r.file === ""
+            ? "(native)"
+            : `${r.file}:${r.line}:${r.column}${
+              r.origin === "console session" ? " (console session)" : ""
+            }`,
+      },
+      {
+        title: "via",
+        cell: (r) =>
+          r.path.includes(" › ")
+            ? r.path + (r.paths > 1 ? ` (+${r.paths - 1} more)` : "")
+            : "",
       },
     ]) + `\n(total sampled live: ${formatBytes(total)}${note})`;
   });

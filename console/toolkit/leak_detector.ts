@@ -1,81 +1,123 @@
 /**
- * The leak alarm's decision: when does a series of heap-after-full-GC
- * samples (the "floor") grow steadily enough to call it a leak, and when
- * has it stopped. Pure logic over timestamps, no timers or V8: the watcher
- * in `leak_alarm.ts` feeds it.
+ * The leak alarm's decision: when does a series of readings taken right
+ * after full GCs (the "floor" of the JS heap, of external memory, of native
+ * memory, or a count of open handles) grow steadily enough to call it a
+ * leak, and when has it stopped. Pure logic over timestamps, no timers or
+ * V8: the watcher in `leak_alarm.ts` feeds it.
  *
  * @module
  */
 
-import { type Point, theilSen, type Trend } from "./trend.ts";
+import { median, type Point, theilSen, type Trend } from "./trend.ts";
 
 /** The thresholds. */
 export interface DetectorOptions {
-  /** How far back the fit looks, in milliseconds. */
+  /** How far back the main fit looks, in milliseconds. */
   windowMs: number;
-  /** Least growth over one window, in bytes. */
-  minGrowthBytes: number;
-  /** Least growth over one window, as a share of the floor at its start. */
+  /** Least growth over one horizon, in the series' unit (bytes, handles). */
+  minGrowth: number;
+  /** Least growth over one horizon, as a share of the value at its start. */
   minGrowthRatio: number;
-  /** Fewest samples in a window before any verdict (default 5). */
+  /** Fewest samples in a horizon before any verdict (default 5). */
   minSamples?: number;
-  /** Samples kept for the history (default 240). */
+  /** Samples kept for the history (default 600). */
   historyLength?: number;
+  /**
+   * The slow-leak horizon, in windows (default 4; 1 turns it off): a leak
+   * too slow to pass the thresholds over one window passes them over this
+   * many, with the same rules.
+   */
+  longWindows?: number;
 }
 
-/** One heap-after-full-GC observation. */
+/** One observation, taken right after a full GC. */
 export interface FloorSample {
   /** When, in milliseconds (any clock, the same for every sample). */
   at: number;
-  /** V8 heap used right after a full GC, in bytes. */
+  /** The reading (bytes, or a count). */
   bytes: number;
 }
 
-/** What the latest evaluation found. */
+/** Why a horizon is or is not judged a leak, in a few words. */
+export type Verdict =
+  | "too few samples"
+  | "window not covered yet"
+  | "growing"
+  | "not growing"
+  | "below the thresholds"
+  | "not steady"
+  | "one step, not a climb"
+  | "stopped climbing";
+
+/** What the latest evaluation found over one horizon. */
 export interface Assessment {
-  /** Whether the window had enough samples over enough time to judge. */
+  /** Whether the horizon had enough samples over enough time to judge. */
   judged: boolean;
-  /** Samples in the window. */
+  /** The horizon, in milliseconds. */
+  horizonMs: number;
+  /** Samples in the horizon. */
   samples: number;
-  /** Theil–Sen growth rate over the window, bytes per second (`NaN` unjudged). */
-  bytesPerSecond: number;
-  /** The same over the window's later half. */
-  recentBytesPerSecond: number;
-  /** Fitted floor at the window's start, bytes. */
-  floorThen: number;
-  /** Fitted floor at the latest sample, bytes. */
-  floorNow: number;
-  /** Projected growth over one whole window, bytes. */
-  growthPerWindow: number;
+  /** Time the samples span, in milliseconds. */
+  spanMs: number;
+  /** Theil–Sen growth rate over the horizon, units per second (`NaN` unjudged). */
+  perSecond: number;
+  /** The same over the horizon's later half. */
+  recentPerSecond: number;
+  /** Fitted value at the horizon's start. */
+  then: number;
+  /** Fitted value at the latest sample. */
+  now: number;
+  /** Projected growth over the whole horizon. */
+  growth: number;
+  /** Least growth over the horizon that counts as a leak. */
+  needed: number;
   /** Share of sample pairs that rise, 0..1. */
   risingShare: number;
+  /** The verdict. */
+  verdict: Verdict;
 }
 
 /** A change of state. */
 export type Transition = "tripped" | "cleared" | undefined;
 
-const UNJUDGED: Assessment = {
-  judged: false,
-  samples: 0,
-  bytesPerSecond: NaN,
-  recentBytesPerSecond: NaN,
-  floorThen: NaN,
-  floorNow: NaN,
-  growthPerWindow: NaN,
-  risingShare: NaN,
-};
+/** Most points a fit uses: more are thinned to the lowest of each run. */
+const MAX_FIT_POINTS = 64;
+
+function unjudged(
+  horizonMs: number,
+  samples: number,
+  spanMs: number,
+  verdict: Verdict,
+): Assessment {
+  return {
+    judged: false,
+    horizonMs,
+    samples,
+    spanMs,
+    perSecond: NaN,
+    recentPerSecond: NaN,
+    then: NaN,
+    now: NaN,
+    growth: NaN,
+    needed: NaN,
+    risingShare: NaN,
+    verdict,
+  };
+}
 
 /**
- * Decides, sample by sample, whether the post-GC floor leaks.
+ * Decides, sample by sample, whether a floor leaks.
  *
- * It trips when, over the window, the Theil–Sen slope projects a growth of
- * at least `minGrowthBytes` AND at least `minGrowthRatio` of the floor at
- * the window's start, most sample pairs rise (a steady climb, not one
- * step), and the window's later half still climbs at half that pace or more
- * (a cache that filled up and went flat does not count), for a quarter of
- * a window in a row. It clears when the
- * later half no longer climbs at half the threshold's pace (hysteresis, so
- * it does not flap).
+ * Over each horizon (one window, and `longWindows` windows for slow leaks)
+ * it trips when the Theil–Sen slope projects a growth of at least
+ * `minGrowth` AND at least `minGrowthRatio` of the value at the horizon's
+ * start, most sample pairs rise, the growth shows in each third of the
+ * horizon (a climb, not one step such as the memory a heap capture leaves
+ * behind), and the horizon's later half still climbs at half that pace or
+ * more (a cache that filled up and went flat does not count), for a
+ * quarter of the horizon in a row. It clears when no horizon's later half
+ * climbs at half its threshold's pace any more (hysteresis, so it does not
+ * flap).
  *
  * @example
  * ```ts
@@ -83,7 +125,7 @@ const UNJUDGED: Assessment = {
  * import { LeakDetector } from "./leak_detector.ts";
  * const detector = new LeakDetector({
  *   windowMs: 60_000,
- *   minGrowthBytes: 8 * 2 ** 20,
+ *   minGrowth: 8 * 2 ** 20,
  *   minGrowthRatio: 0.1,
  * });
  * let change;
@@ -92,6 +134,7 @@ const UNJUDGED: Assessment = {
  * }
  * assert.equal(change, "tripped");
  * assert.equal(detector.suspected, true);
+ * assert.equal(detector.assessment.verdict, "growing");
  * ```
  */
 export class LeakDetector {
@@ -100,21 +143,28 @@ export class LeakDetector {
   #samples: FloorSample[] = [];
   #suspected = false;
   #since: number | undefined;
-  #pendingSince: number | undefined;
-  #last: Assessment = UNJUDGED;
+  #trippedBy: number | undefined;
+  #pendingSince: Map<number, number> = new Map();
+  #assessments: Assessment[];
+  #rebaselined: { at: number; reason: string } | undefined;
 
   /**
    * @param options The thresholds.
    * @throws {RangeError} On a non-positive window or negative thresholds.
    */
   constructor(options: DetectorOptions) {
-    const full = { minSamples: 5, historyLength: 240, ...options };
+    const full = {
+      minSamples: 5,
+      historyLength: 600,
+      longWindows: 4,
+      ...options,
+    };
     if (!(full.windowMs > 0)) {
       throw new RangeError(
         `Window must be positive: received "${full.windowMs}"`,
       );
     }
-    if (!(full.minGrowthBytes >= 0) || !(full.minGrowthRatio >= 0)) {
+    if (!(full.minGrowth >= 0) || !(full.minGrowthRatio >= 0)) {
       throw new RangeError("Growth thresholds must not be negative");
     }
     if (!Number.isInteger(full.minSamples) || full.minSamples < 3) {
@@ -122,7 +172,26 @@ export class LeakDetector {
         `Fewest samples must be an integer of at least 3: received "${full.minSamples}"`,
       );
     }
+    if (!(full.longWindows >= 1)) {
+      throw new RangeError(
+        `The slow-leak horizon must be at least one window: received "${full.longWindows}"`,
+      );
+    }
+    if (!Number.isInteger(full.historyLength) || full.historyLength < 10) {
+      throw new RangeError(
+        `History must keep at least 10 samples: received "${full.historyLength}"`,
+      );
+    }
     this.options = full;
+    this.#assessments = this.horizons.map((h) =>
+      unjudged(h, 0, 0, "too few samples")
+    );
+  }
+
+  /** The horizons judged, in milliseconds, shortest first. */
+  get horizons(): number[] {
+    const { windowMs, longWindows } = this.options;
+    return longWindows > 1 ? [windowMs, windowMs * longWindows] : [windowMs];
   }
 
   /** Whether a leak is suspected now. */
@@ -135,9 +204,23 @@ export class LeakDetector {
     return this.#since;
   }
 
-  /** The latest assessment. */
+  /**
+   * The assessment that speaks for the detector: while suspected, the
+   * horizon that tripped; otherwise the shortest judged one (the shortest
+   * when none is).
+   */
   get assessment(): Assessment {
-    return this.#last;
+    const all = this.#assessments;
+    if (this.#suspected) {
+      const tripped = all.find((a) => a.horizonMs === this.#trippedBy);
+      if (tripped?.judged) return tripped;
+    }
+    return all.find((a) => a.judged) ?? all[0]!;
+  }
+
+  /** The latest assessment of every horizon, shortest first. */
+  get assessments(): readonly Assessment[] {
+    return this.#assessments;
   }
 
   /** The samples kept, oldest first (up to `historyLength`). */
@@ -145,11 +228,33 @@ export class LeakDetector {
     return this.#samples;
   }
 
+  /** When and why the history was last dropped, if it was. */
+  get rebaselined(): { at: number; reason: string } | undefined {
+    return this.#rebaselined;
+  }
+
+  /**
+   * Drops the history, so that what comes next is judged on its own: after
+   * something that moved the floor once and for good (RSS after a heap
+   * capture). A suspicion stands until the new samples judge it.
+   *
+   * @param at When (the samples' clock).
+   * @param reason Why, for the report.
+   */
+  rebaseline(at: number, reason: string): void {
+    this.#samples = [];
+    this.#pendingSince.clear();
+    this.#assessments = this.horizons.map((h) =>
+      unjudged(h, 0, 0, "too few samples")
+    );
+    this.#rebaselined = { at, reason };
+  }
+
   /**
    * Records a sample and re-evaluates. Samples must come in time order; an
    * older one is ignored.
    *
-   * @param sample The new floor observation.
+   * @param sample The new observation.
    * @returns `"tripped"` or `"cleared"` when the state changed.
    */
   add(sample: FloorSample): Transition {
@@ -170,60 +275,133 @@ export class LeakDetector {
   }
 
   #evaluate(now: number): Transition {
-    const { windowMs, minSamples, minGrowthBytes, minGrowthRatio } =
-      this.options;
-    const window = this.#samples.filter((s) => s.at >= now - windowMs);
-    const span = window.length > 0 ? now - window[0]!.at : 0;
-    // Judge only a window mostly covered by samples: a young process's first
-    // seconds (start-up, warm-up) are not a trend.
-    if (window.length < minSamples || span < windowMs * 0.75) {
-      this.#last = { ...UNJUDGED, samples: window.length };
+    this.#assessments = this.horizons.map((h) => this.#judge(h, now));
+    if (!this.#suspected) {
+      for (const a of this.#assessments) {
+        if (a.verdict !== "growing") {
+          this.#pendingSince.delete(a.horizonMs);
+          continue;
+        }
+        // It must keep growing for a quarter horizon: the tail of a burst
+        // (a bounded cache filling up) passes the test for a while only.
+        const since = this.#pendingSince.get(a.horizonMs) ?? now;
+        this.#pendingSince.set(a.horizonMs, since);
+        if (now - since < a.horizonMs / 4) continue;
+        this.#pendingSince.clear();
+        this.#suspected = true;
+        this.#since = now;
+        this.#trippedBy = a.horizonMs;
+        return "tripped";
+      }
       return undefined;
     }
-    const toPoints = (samples: FloorSample[]): Point[] =>
-      samples.map((s) => ({ t: (s.at - now) / 1000, y: s.bytes }));
-    const fit = theilSen(toPoints(window))!;
-    const recentSamples = window.filter((s) => s.at >= now - windowMs / 2);
-    const recent: Trend | undefined = recentSamples.length >= 3
-      ? theilSen(toPoints(recentSamples))
-      : undefined;
-    const seconds = windowMs / 1000;
-    const floorNow = fit.intercept;
-    const floorThen = fit.intercept - fit.slope * seconds;
-    const growth = fit.slope * seconds;
-    const recentGrowth = (recent?.slope ?? fit.slope) * seconds;
-    const needed = Math.max(minGrowthBytes, minGrowthRatio * floorThen);
-    this.#last = {
-      judged: true,
-      samples: window.length,
-      bytesPerSecond: fit.slope,
-      recentBytesPerSecond: recent?.slope ?? fit.slope,
-      floorThen,
-      floorNow,
-      growthPerWindow: growth,
-      risingShare: fit.risingShare,
-    };
-    if (!this.#suspected) {
-      const growing = growth >= needed && needed > 0 &&
-        fit.risingShare >= 0.6 && recentGrowth >= needed / 2;
-      if (!growing) {
-        this.#pendingSince = undefined;
-        return undefined;
-      }
-      // It must keep growing for a quarter window: the tail of a burst (a
-      // bounded cache filling up) passes the test for a few seconds only.
-      this.#pendingSince ??= now;
-      if (now - this.#pendingSince < windowMs / 4) return undefined;
-      this.#pendingSince = undefined;
-      this.#suspected = true;
-      this.#since = now;
-      return "tripped";
-    }
-    if (recentGrowth < needed / 2) {
+    const judged = this.#assessments.filter((a) => a.judged);
+    const stillClimbing = judged.some((a) =>
+      a.recentPerSecond * a.horizonMs / 1000 >= a.needed / 2
+    );
+    if (judged.length > 0 && !stillClimbing) {
       this.#suspected = false;
       this.#since = undefined;
+      this.#trippedBy = undefined;
       return "cleared";
     }
     return undefined;
   }
+
+  #judge(horizonMs: number, now: number): Assessment {
+    const { minSamples, minGrowth, minGrowthRatio } = this.options;
+    const inHorizon = this.#samples.filter((s) => s.at >= now - horizonMs);
+    const spanMs = inHorizon.length > 0 ? now - inHorizon[0]!.at : 0;
+    // Judge only a horizon mostly covered by samples: a young process's
+    // first seconds (start-up, warm-up) are not a trend.
+    if (inHorizon.length < minSamples) {
+      return unjudged(horizonMs, inHorizon.length, spanMs, "too few samples");
+    }
+    if (spanMs < horizonMs * 0.75) {
+      return unjudged(
+        horizonMs,
+        inHorizon.length,
+        spanMs,
+        "window not covered yet",
+      );
+    }
+    const points = thin(inHorizon.map((s) => ({
+      t: (s.at - now) / 1000,
+      y: s.bytes,
+    })));
+    const fit = theilSen(points)!;
+    const recentPoints = points.filter((p) => p.t >= -horizonMs / 2000);
+    const recent: Trend | undefined = recentPoints.length >= 3
+      ? theilSen(recentPoints)
+      : undefined;
+    const seconds = horizonMs / 1000;
+    const then = fit.intercept - fit.slope * seconds;
+    const growth = fit.slope * seconds;
+    const recentSlope = recent?.slope ?? fit.slope;
+    const needed = Math.max(minGrowth, minGrowthRatio * then);
+    const verdict: Verdict = growth <= 0
+      ? "not growing"
+      : growth < needed || !(needed > 0)
+      ? "below the thresholds"
+      : fit.risingShare < 0.6
+      ? "not steady"
+      : !climbsInEachThird(points)
+      ? "one step, not a climb"
+      : recentSlope * seconds < needed / 2
+      ? "stopped climbing"
+      : "growing";
+    return {
+      judged: true,
+      horizonMs,
+      samples: inHorizon.length,
+      spanMs,
+      perSecond: fit.slope,
+      recentPerSecond: recentSlope,
+      then,
+      now: fit.intercept,
+      growth,
+      needed,
+      risingShare: fit.risingShare,
+      verdict,
+    };
+  }
+}
+
+/**
+ * At most {@link MAX_FIT_POINTS} points: each run of consecutive points
+ * keeps its lowest, the floor's best estimate. Keeps the fit cheap when
+ * full GCs come every second.
+ */
+function thin(points: Point[]): Point[] {
+  if (points.length <= MAX_FIT_POINTS) return points;
+  const run = Math.ceil(points.length / MAX_FIT_POINTS);
+  const kept: Point[] = [];
+  for (let i = 0; i < points.length; i += run) {
+    let low = points[i]!;
+    for (let j = i + 1; j < Math.min(i + run, points.length); j++) {
+      if (points[j]!.y < low.y) low = points[j]!;
+    }
+    kept.push(low);
+  }
+  return kept;
+}
+
+/**
+ * Whether the rise shows in each third of the span: the median of each
+ * third is above the one before by at least a fifth of the whole rise. A
+ * steady climb (or a staircase of several steps) passes; one step, however
+ * large, leaves one third flat.
+ */
+function climbsInEachThird(points: readonly Point[]): boolean {
+  const first = points[0]!.t;
+  const span = points.at(-1)!.t - first;
+  if (!(span > 0)) return false;
+  const thirds: number[][] = [[], [], []];
+  for (const p of points) {
+    thirds[Math.min(2, Math.floor(((p.t - first) / span) * 3))]!.push(p.y);
+  }
+  if (thirds.some((t) => t.length === 0)) return false;
+  const [a, b, c] = thirds.map(median) as [number, number, number];
+  const rise = c - a;
+  return rise > 0 && b - a >= rise / 5 && c - b >= rise / 5;
 }

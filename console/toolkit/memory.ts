@@ -29,6 +29,7 @@ import {
   linkedTarget,
   memoryFigures,
 } from "./toolkit_state.ts";
+import { type OpenHandles, openHandles } from "./process_handles.ts";
 
 /** Fixed V8 heap headroom added to the V8-heap estimate. */
 const V8_CAPTURE_MARGIN = 4 * 1024 * 1024;
@@ -84,6 +85,11 @@ export interface MemReport {
   lastCapture: LastCaptureMemory | null;
   /** Capture children that hung, were capped or crashed since start. */
   captureFailures: number;
+  /**
+   * Open Deno resources by type, and file descriptors where readable; null
+   * in an attached session (the target's are not readable from here).
+   */
+  handles: OpenHandles | null;
 }
 
 /** RSS before and after the last capture. */
@@ -158,6 +164,7 @@ export function mem(): MemReport {
     snapshotHeapEstimate: estimate.heapNeed,
     lastCapture: lastCaptureMemory(),
     captureFailures: captureStats().childFailures,
+    handles: linkedTarget() ? null : openHandles(),
   };
   return withInspect(report, () => {
     const rows: Array<[string, string, string]> = [
@@ -196,6 +203,23 @@ export function mem(): MemReport {
         "failed capture children",
         String(report.captureFailures),
         "hung, capped or crashed (each retried once); the service carried on",
+      ]);
+    }
+    const handles = report.handles;
+    if (handles !== null) {
+      rows.push([
+        "open Deno resources",
+        String(handles.resources),
+        Object.entries(handles.byType).sort((a, b) => b[1] - a[1])
+          .map(([type, n]) => `${type} ${n}`).join(", "),
+      ], [
+        "open file descriptors",
+        handles.fds === null ? "unknown" : String(handles.fds),
+        handles.fds === null
+          ? handles.fdsProblem ?? ""
+          : handles.maxFds === null
+          ? ""
+          : `of ${handles.maxFds} allowed`,
       ]);
     }
     const last = report.lastCapture;

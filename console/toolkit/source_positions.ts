@@ -165,7 +165,23 @@ export function fileUrlPath(url: string): string | undefined {
   }
 }
 
-function displayPath(href: string): string {
+/**
+ * A script URL as printed: a `file:` path relative to the working
+ * directory when under it, absolute otherwise; any other URL as it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayPath } from "./source_positions.ts";
+ * assert.equal(displayPath(`file://${Deno.cwd()}/lib/users.ts`), "lib/users.ts");
+ * assert.equal(displayPath("file:///elsewhere/a.ts"), "/elsewhere/a.ts");
+ * assert.equal(displayPath("ext:core/01_core.js"), "ext:core/01_core.js");
+ * ```
+ *
+ * @param href A script URL.
+ * @returns The path to print.
+ */
+export function displayPath(href: string): string {
   const path = fileUrlPath(href);
   if (path === undefined) return href;
   const cwd = workingDirectory();

@@ -18,6 +18,7 @@ import { AnalysisClient } from "../heap/worker_client.ts";
 import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
 import { stopChildren } from "./fork_capture.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
+import { beginDisturbance } from "./memory_disturbance.ts";
 import { trimAllocator } from "./release_memory.ts";
 
 /** Counters of captures made by this process. */
@@ -130,6 +131,8 @@ interface State {
   targetMemory: ProcessMemory | undefined;
   lock: Promise<unknown>;
   garbagePending: boolean;
+  /** Ends the capture's mark for the leak alarm (memory_disturbance.ts). */
+  endDisturbance: (() => void) | undefined;
   analysis: AnalysisClient | undefined;
   sampling: { interval: number } | undefined;
   stats: CaptureStats;
@@ -142,6 +145,7 @@ const state: State = {
   targetMemory: undefined,
   lock: Promise.resolve(),
   garbagePending: false,
+  endDisturbance: undefined,
   analysis: undefined,
   sampling: undefined,
   stats: {
@@ -334,6 +338,7 @@ export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
 export function captureStarting(): void {
   state.stats.rssBefore = memoryFigures().rss;
   state.garbagePending = true;
+  state.endDisturbance ??= beginDisturbance("heap capture");
 }
 
 /**
@@ -394,16 +399,21 @@ export function captureStats(): CaptureStats {
 export async function collectCaptureGarbage(): Promise<boolean> {
   if (!state.garbagePending) return false;
   state.garbagePending = false;
-  if (state.stats.lastMode === "fork") {
-    // Keeping the analysed snapshot for `reuse` is not worth the worker's
-    // memory (as much as the snapshot) in the service when a new capture
-    // costs it a few GCs' pauses. Stopped now, that RSS comes back.
-    closeAnalysis();
+  try {
+    if (state.stats.lastMode === "fork") {
+      // Keeping the analysed snapshot for `reuse` is not worth the worker's
+      // memory (as much as the snapshot) in the service when a new capture
+      // costs it a few GCs' pauses. Stopped now, that RSS comes back.
+      closeAnalysis();
+    }
+    await post("HeapProfiler.collectGarbage");
+    // malloc_trim reaches this process only: a target keeps what it keeps.
+    state.stats.trimmed = state.target === undefined && trimAllocator();
+    state.stats.rssAfter = (await readMemoryFigures()).rss;
+  } finally {
+    state.endDisturbance?.();
+    state.endDisturbance = undefined;
   }
-  await post("HeapProfiler.collectGarbage");
-  // malloc_trim reaches this process only: a target keeps what it keeps.
-  state.stats.trimmed = state.target === undefined && trimAllocator();
-  state.stats.rssAfter = (await readMemoryFigures()).rss;
   return true;
 }
 

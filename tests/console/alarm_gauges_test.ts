@@ -11,6 +11,32 @@ function value(text: string, name: string): string | undefined {
   return text.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1];
 }
 
+/** Readings of an alarm with nothing to say yet, with `overrides`. */
+function readings(overrides: Partial<LeakAlarmReadings>): LeakAlarmReadings {
+  return {
+    floorBytes: NaN,
+    growthBytesPerSecond: NaN,
+    suspected: false,
+    samples: 0,
+    heapLimitBytes: 4e9,
+    externalFloorBytes: NaN,
+    externalGrowthBytesPerSecond: NaN,
+    rssFloorBytes: NaN,
+    nativeFloorBytes: NaN,
+    nativeGrowthBytesPerSecond: NaN,
+    openResources: NaN,
+    openResourcesGrowthPerSecond: NaN,
+    openFds: NaN,
+    heapSuspected: false,
+    externalSuspected: false,
+    nativeSuspected: false,
+    handlesSuspected: false,
+    forcedGcs: 0,
+    ignoredSamples: 0,
+    ...overrides,
+  };
+}
+
 Deno.test("`addLeakAlarmGauges()` shows the readings in the host's registry as they change", async () => {
   const registry = new Registry();
   new Gauge({
@@ -20,15 +46,24 @@ Deno.test("`addLeakAlarmGauges()` shows the readings in the host's registry as t
   })
     .set(3);
   let suspected = false;
-  const readings = (): Promise<LeakAlarmReadings> =>
-    Promise.resolve({
+  const current = (): Promise<LeakAlarmReadings> =>
+    Promise.resolve(readings({
       floorBytes: 50e6,
       growthBytesPerSecond: suspected ? 250e3 : 12.5,
       suspected,
       samples: 7,
-      heapLimitBytes: 4e9,
-    });
-  addLeakAlarmGauges(registry, Gauge, readings);
+      externalFloorBytes: 3e6,
+      externalGrowthBytesPerSecond: suspected ? 9e5 : 0,
+      rssFloorBytes: 9e7,
+      nativeFloorBytes: 4e7,
+      nativeGrowthBytesPerSecond: -12,
+      openResources: 17,
+      openResourcesGrowthPerSecond: 0.5,
+      externalSuspected: suspected,
+      forcedGcs: 4,
+      ignoredSamples: 2,
+    }));
+  addLeakAlarmGauges(registry, Gauge, current);
   let text = await registry.metrics();
   assert.equal(value(text, "host_own_gauge"), "3");
   assert.equal(value(text, "leakwatch_heap_after_gc_bytes"), "50000000");
@@ -37,9 +72,27 @@ Deno.test("`addLeakAlarmGauges()` shows the readings in the host's registry as t
   assert.equal(value(text, "leakwatch_heap_after_gc_samples"), "7");
   assert.equal(value(text, "leakwatch_heap_limit_bytes"), "4000000000");
   assert.match(text, /^# TYPE leakwatch_leak_suspected gauge$/m);
+  assert.equal(value(text, "leakwatch_external_after_gc_bytes"), "3000000");
+  assert.equal(value(text, "leakwatch_rss_after_gc_bytes"), "90000000");
+  assert.equal(value(text, "leakwatch_native_after_gc_bytes"), "40000000");
+  assert.equal(value(text, "leakwatch_native_growth_bytes_per_second"), "-12");
+  assert.equal(value(text, "leakwatch_open_resources"), "17");
+  assert.equal(
+    value(text, "leakwatch_open_resources_growth_per_second"),
+    "0.5",
+  );
+  assert.equal(value(text, "leakwatch_external_leak_suspected"), "0");
+  assert.equal(value(text, "leakwatch_forced_gcs"), "4");
+  assert.equal(value(text, "leakwatch_ignored_samples"), "2");
   suspected = true;
   text = await registry.metrics();
   assert.equal(value(text, "leakwatch_leak_suspected"), "1");
+  assert.equal(value(text, "leakwatch_external_leak_suspected"), "1");
+  assert.equal(value(text, "leakwatch_heap_leak_suspected"), "0");
+  assert.equal(
+    value(text, "leakwatch_external_growth_bytes_per_second"),
+    "900000",
+  );
   assert.equal(value(text, "leakwatch_heap_growth_bytes_per_second"), "250000");
 });
 

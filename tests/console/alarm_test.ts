@@ -72,3 +72,30 @@ Deno.test("`startLeakAlarm()` takes a host's settings and log, and refuses bad o
   );
   assert.equal(activeLeakAlarm(), undefined);
 });
+
+Deno.test("`startLeakAlarm()`'s handle suspects a leak of any kind, not only the JS heap's", async () => {
+  const alarm = await startLeakAlarm({ windowSeconds: 5 });
+  try {
+    // The open resources' detector, fed a steady climb (one sample a
+    // second for 10 s, 20 more each time) before the alarm's first poll:
+    // what a handle leak looks like to it. Tripping on real open files is
+    // tests/console/toolkit/leak_alarm_test.ts's.
+    const internal = activeLeakAlarm()!;
+    const start = Date.now() - 10_000;
+    for (let i = 0; i <= 10; i++) {
+      internal.detectors.resources!.add({
+        at: start + i * 1000,
+        bytes: 100 + 20 * i,
+      });
+    }
+    assert.equal(internal.detectors.resources!.suspected, true);
+    assert.equal(internal.detector.suspected, false);
+    assert.equal(alarm.suspected, true);
+    const readings = alarm.readings();
+    assert.equal(readings.suspected, true);
+    assert.equal(readings.handlesSuspected, true);
+    assert.equal(readings.heapSuspected, false);
+  } finally {
+    await alarm.stop();
+  }
+});

@@ -29,7 +29,7 @@ Deno.test({
     assert.doesNotMatch(config.text, /WARNING/);
     const rules = await inDeploy("check", "rules", "alerts.yml");
     assert.equal(rules.code, 0, rules.text);
-    assert.match(rules.text, /SUCCESS: 2 rules found/);
+    assert.match(rules.text, /SUCCESS: 3 rules found/);
   },
 });
 

@@ -3,7 +3,8 @@
  * services, one leaking and one with `--cache-limit`, evaluates
  * deploy/alerts.yml, and raises LeakwatchLeakSuspected for the leaking one
  * only. Scrape and evaluation every second, and an alarm tuned by flags for
- * a short window, keep it within a couple of minutes.
+ * a short window, keep it within a couple of minutes (five on a loaded
+ * machine).
  */
 
 import assert from "node:assert/strict";
@@ -11,7 +12,14 @@ import { type MainProcess, startServe } from "../_process.ts";
 import { hasTool } from "../_tools.ts";
 
 const ALERTS = new URL("../../deploy/alerts.yml", import.meta.url).pathname;
-const DEADLINE_MS = 150_000;
+/**
+ * Bounds a hang only: the loop ends when the alert shows. The alarm's own
+ * GCs keep to its 0.5% CPU budget, so on a loaded machine (GCs of ~55 ms,
+ * one every ~11 s) the 40 s window holds 4 samples, one short of a
+ * verdict, and the slow horizon (160 s, four windows) decides: measured
+ * with a load average of 10, the window was never judged in 90 s.
+ */
+const DEADLINE_MS = 300_000;
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -22,7 +30,8 @@ function freePort(): number {
 
 /**
  * Fast alarm settings: 40 s window, 1 MiB / 5% growth, a full GC asked for
- * after 1 s without one (its 0.5% time budget spaces them ~5 s apart here).
+ * after 1 s without one (its 0.5% time budget spaces them 5–11 s apart here,
+ * by the machine's load).
  */
 const FAST_ALARM = [
   "--no-console",
@@ -207,7 +216,7 @@ Deno.test({
     }
     // The services' own logs agree: the leaking one tripped, the cured one
     // never did.
-    assert.match(logs.leaky, /^leak alarm: heap after full GC growing/m);
-    assert.doesNotMatch(logs.cured, /leak alarm: heap after full GC/);
+    assert.match(logs.leaky, /^leak alarm: JS heap after full GC growing/m);
+    assert.doesNotMatch(logs.cured, /^leak alarm: .* growing/m);
   },
 });

@@ -123,7 +123,10 @@ Deno.test("the example host, found by --pid, names its leak and its line, and le
           const first = await client.stdout.waitFor(/\bObject\b/, 60_000);
           assert.match(first, /\bObject\s+recentRequests \(app\.ts\)/);
           await send("alloc.top(5)");
-          await client.stdout.waitFor(/\bremember\s+app\.ts:30:\d+$/, 30_000);
+          await client.stdout.waitFor(
+            /\bremember\b.*\sapp\.ts:30:\d+\b/,
+            30_000,
+          );
           await send("recentRequests.length");
           await client.stdout.waitFor(/^50\d\d$/, 30_000);
         } finally {

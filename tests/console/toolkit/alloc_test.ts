@@ -108,3 +108,51 @@ Deno.test("`alloc.top()` leaves the console's own allocations out unless `{ all:
     await closeToolkit();
   }
 });
+
+function storeEntry(i: number): void {
+  retained.push({ index: i, tags: [`tag ${i}`, "seen"] });
+}
+
+function recordVisits(n: number): number {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    storeEntry(i);
+    total += i;
+  }
+  return total;
+}
+
+Deno.test("`alloc.top()` names the function that allocates, even one the optimizer inlines, and the path to it", async () => {
+  const toolkit = createToolkit({ progress: () => {} });
+  try {
+    // Hot first: V8 optimizes recordVisits() with storeEntry() inlined.
+    for (let k = 0; k < 100; k++) recordVisits(2000);
+    retained.length = 0;
+    await toolkit.alloc.start({ interval: 4096 });
+    for (let k = 0; k < 50; k++) recordVisits(2000);
+    const top = await toolkit.alloc.top(10);
+    const site = top.find((s) => s.function === "storeEntry");
+    assert.ok(site, Deno.inspect(top));
+    const source = await Deno.readTextFile(new URL(import.meta.url));
+    const lineOf = (text: string) =>
+      source.split("\n").findIndex((l) => l.startsWith(text)) + 1;
+    assert.equal(site.line, lineOf("function storeEntry("));
+    assert.equal(site.origin, "service");
+    assert.ok(
+      site.path.endsWith(
+        `alloc_test.ts:${lineOf("function recordVisits(")} › alloc_test.ts:${
+          lineOf("function storeEntry(")
+        }`,
+      ),
+      site.path,
+    );
+    assert.match(
+      Deno.inspect(top),
+      /storeEntry +tests\/console\/toolkit\/alloc_test\.ts:\d+:\d+ +alloc_test\.ts:\d+ › alloc_test\.ts:\d+ › alloc_test\.ts:\d+\n/,
+    );
+    await toolkit.alloc.stop();
+  } finally {
+    retained.length = 0;
+    await closeToolkit();
+  }
+});
