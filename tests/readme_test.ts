@@ -25,7 +25,6 @@ const CHECKED_FILES = [
   "docs/benchmarks.md",
   "docs/limitations.md",
   "docs/layout.md",
-  "docs/toolkit_notes_from_readme.md",
 ];
 
 /** One `FILE.ts:LINE[:COLUMN]` a document shows. */
