@@ -55,9 +55,12 @@ function shownPositions(
       return;
     }
     if (!fenced) return;
+    // A runtime's own code (`ext:…`, `node:…`) is not this repo's, and an
+    // alarm's `(via …)` call path abbreviates files to their names.
+    const shown = text.replace(/\(via [^)]*\)/g, "");
     for (
-      const match of text.matchAll(
-        /(?<![\w./@-])([\w./@-]+\.ts):(\d+)(?::(\d+))?/g,
+      const match of shown.matchAll(
+        /(?<![\w./@:-])([\w./@-]+\.ts):(\d+)(?::(\d+))?/g,
       )
     ) {
       found.push({
