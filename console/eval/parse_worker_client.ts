@@ -1,8 +1,12 @@
 /**
  * The service's side of the parse worker: prepares snippets there one at a
- * time, each within a time budget; a snippet over its budget, or whose
- * evaluation is interrupted, ends the worker (the only way to stop a
- * running parse) and the next snippet starts a fresh one.
+ * time, each within a time budget. A snippet over its budget, or whose
+ * evaluation is interrupted, is given up at once; its worker cannot be
+ * stopped while it reads (Deno 2.9's `Worker.terminate()` does not stop a
+ * busy worker: denoland/deno#35657), so it is left to finish on its own and
+ * ended when it answers. Meanwhile snippets that need the worker are
+ * refused with a {@linkcode ParseWorkerBusyError}: at most one such reading
+ * runs at a time, one core at most.
  *
  * @module
  */
@@ -32,6 +36,22 @@ export class ParseBudgetError extends Error {
       }: gave up (deeply nested type arguments and arrow functions make the TypeScript reading exponential; split the snippet up)`,
     );
     this.name = "ParseBudgetError";
+  }
+}
+
+/**
+ * A snippet needs the parse worker while the reading of an earlier one,
+ * given up, still runs there (it cannot be stopped).
+ */
+export class ParseWorkerBusyError extends Error {
+  /** @param sinceMs How long the earlier reading has run. */
+  constructor(sinceMs: number) {
+    super(
+      `An earlier snippet's reading, given up ${
+        Math.round(sinceMs / 1000)
+      } s ago, still runs in the parse worker, which Deno cannot stop until it ends; TypeScript and long snippets are refused until then (plain JavaScript runs; restarting the service ends it)`,
+    );
+    this.name = "ParseWorkerBusyError";
   }
 }
 
@@ -70,6 +90,10 @@ const queue: Job[] = [];
 /** The snippet the worker is reading, with its budget's timer. */
 let current: { id: number; job: Job; timer: Timer } | undefined;
 let idleTimer: Timer | undefined;
+/** A worker whose reading was given up, left to finish, and when. */
+let abandoned:
+  | { instance: Worker; since: number; ended: Promise<void>; end(): void }
+  | undefined;
 
 /**
  * Prepares a snippet in the parse worker, waiting for the snippets queued
@@ -84,10 +108,17 @@ let idleTimer: Timer | undefined;
  *
  * const prepared = await prepareInWorker("let id = <T,>(x: T) => x; id<number>(7)");
  * assert.equal(prepared.kind, "prepared");
+ * // Exponential for the TypeScript reader: ~1 s here, given up at 200 ms.
  * await assert.rejects(
- *   prepareInWorker("a<b>(".repeat(40), { budgetMs: 200 }),
+ *   prepareInWorker("a<b>(".repeat(17), { budgetMs: 200 }),
  *   { name: "ParseBudgetError" },
  * );
+ * // Until that reading ends by itself, the worker is busy.
+ * await assert.rejects(prepareInWorker("1 as number"), {
+ *   name: "ParseWorkerBusyError",
+ * });
+ * await parseWorkerSettled();
+ * assert.equal((await prepareInWorker("1 as number")).kind, "prepared");
  * stopParseWorker();
  * ```
  *
@@ -133,6 +164,22 @@ export function parseWorkerStarts(): number {
 }
 
 /**
+ * Resolves once no given-up reading runs in a parse worker any more (at
+ * once when none does).
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerSettled } from "./parse_worker_client.ts";
+ * await parseWorkerSettled();
+ * ```
+ *
+ * @returns When the worker is free.
+ */
+export function parseWorkerSettled(): Promise<void> {
+  return abandoned?.ended ?? Promise.resolve();
+}
+
+/**
  * Ends the parse worker now; queued and running snippets are rejected.
  * The next snippet starts it again.
  *
@@ -146,6 +193,7 @@ export function stopParseWorker(): void {
   const error = new Error("The parse worker was stopped");
   const queued = queue.splice(0);
   const running = current?.job;
+  // A given-up reading is left as it is: it cannot be stopped (see above).
   terminate();
   if (running !== undefined) finish(running, () => running.reject(error));
   for (const job of queued) settle(job, () => job.reject(error));
@@ -153,6 +201,11 @@ export function stopParseWorker(): void {
 
 function startNext(): void {
   if (current !== undefined || queue.length === 0) return;
+  if (abandoned !== undefined) {
+    const busy = new ParseWorkerBusyError(Date.now() - abandoned.since);
+    for (const job of queue.splice(0)) settle(job, () => job.reject(busy));
+    return;
+  }
   clearTimeout(idleTimer);
   idleTimer = undefined;
   let running;
@@ -168,7 +221,7 @@ function startNext(): void {
   const id = nextId++;
   // The budget counts from now: the worker is ready and idle.
   const timer = setTimeout(() => {
-    terminate();
+    abandonReading();
     finish(job, () => job.reject(new ParseBudgetError(job.budgetMs)));
   }, job.budgetMs);
   current = { id, job, timer };
@@ -254,13 +307,40 @@ function settle(job: Job, outcome: () => void): void {
 function abort(job: Job): void {
   const reason = job.signal!.reason;
   if (current?.job === job) {
-    // The only way to stop a parse that is running.
-    terminate();
+    abandonReading();
     return finish(job, () => job.reject(reason));
   }
   const index = queue.indexOf(job);
   if (index !== -1) queue.splice(index, 1);
   settle(job, () => job.reject(reason));
+}
+
+/**
+ * Gives the running reading up: its worker cannot be stopped while it reads,
+ * so it is set aside and ended when it answers (its reading done).
+ */
+function abandonReading(): void {
+  clearTimeout(idleTimer);
+  idleTimer = undefined;
+  const busy = worker;
+  worker = undefined;
+  if (busy === undefined) return;
+  clearTimeout(busy.startup);
+  let end = () => {};
+  const ended = new Promise<void>((resolve) => end = resolve);
+  const left = { instance: busy.instance, since: Date.now(), ended, end };
+  const close = () => {
+    busy.instance.terminate();
+    if (abandoned === left) abandoned = undefined;
+    end();
+    startNext();
+  };
+  busy.instance.onmessage = close;
+  busy.instance.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    close();
+  };
+  abandoned = left;
 }
 
 function terminate(): void {

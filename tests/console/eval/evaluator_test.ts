@@ -6,6 +6,7 @@ import {
   type EvaluatorOptions,
 } from "../../../console/eval/evaluator.ts";
 import { gc } from "../../../console/toolkit/gc.ts";
+import { parseWorkerSettled } from "../../../console/eval/parse_worker_client.ts";
 
 interface Session {
   evaluator: Evaluator;
@@ -754,8 +755,9 @@ Deno.test("evaluate() ignores a signal that never aborts", async () => {
 
 Deno.test("evaluate() gives up reading a snippet past its parse budget, and the session goes on", async () => {
   const { evaluator } = openSession({}, { parseBudgetMs: 300 });
-  // 150 characters whose TypeScript reading backtracks for hours.
-  const result = await evaluator.evaluate("a<b>(".repeat(30));
+  // 90 characters whose TypeScript reading backtracks for a second or
+  // more (each 5 more double it: 150 take hours).
+  const result = await evaluator.evaluate("a<b>(".repeat(18));
   assert.equal(result.kind, "error");
   assert.equal((result as { name: string }).name, "ParseBudgetError");
   assert.match(
@@ -764,6 +766,12 @@ Deno.test("evaluate() gives up reading a snippet past its parse budget, and the 
   );
   // The snippet never ran: no frames (they would be the console's own).
   assert.doesNotMatch((result as { text: string }).text, /\n\s+at /);
+  // Deno cannot stop the worker while it reads: until the given-up reading
+  // ends, TypeScript is refused (plain JavaScript runs), then read again.
+  const busy = await evaluator.evaluate("let early: number = 1; early");
+  assert.equal((busy as { name: string }).name, "ParseWorkerBusyError");
+  assert.equal(await value(evaluator, "6 * 7"), "42");
+  await parseWorkerSettled();
   assert.equal(
     await value(evaluator, "let typed: number = 6 * 7; typed"),
     "42",
@@ -773,13 +781,16 @@ Deno.test("evaluate() gives up reading a snippet past its parse budget, and the 
 Deno.test("evaluate() is interrupted while its snippet is being read", async () => {
   const { evaluator } = openSession();
   const controller = new AbortController();
-  const pending = evaluator.evaluate("a<b>(".repeat(40), {
+  const pending = evaluator.evaluate("a<b>(".repeat(18), {
     signal: controller.signal,
   });
   controller.abort();
   const result = await pending;
   assert.equal((result as { name: string }).name, "Interrupted");
-  // Answered at once: the endless reading was stopped, not waited for.
+  // Answered at once: the reading was given up, not waited for; the
+  // worker is free again once it ends by itself.
+  assert.equal(await value(evaluator, "'plain'"), '"plain"');
+  await parseWorkerSettled();
   assert.equal(await value(evaluator, "const s: string = 'ok'; s"), '"ok"');
 });
 
