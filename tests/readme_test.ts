@@ -34,6 +34,8 @@ interface ShownPosition {
   file: string;
   line: number;
   column?: number;
+  /** Set when it names a timer's callback (`setInterval callback at …`). */
+  timer?: string;
 }
 
 /**
@@ -63,11 +65,15 @@ function shownPositions(
         /(?<![\w./@:-])([\w./@-]+\.ts):(\d+)(?::(\d+))?/g,
       )
     ) {
+      const timer = shown.slice(0, match.index).match(
+        /(setInterval|setTimeout) callback(?: \S+)? at $/,
+      )?.[1];
       found.push({
         where: `${name}:${index + 1}`,
         file: match[1]!,
         line: Number(match[2]),
         column: match[3] === undefined ? undefined : Number(match[3]),
+        ...timer === undefined ? {} : { timer },
       });
     }
   });
@@ -106,10 +112,21 @@ Deno.test("every source line the README shows is where the live toolkit puts it"
     shown.filter((p) => p.where.startsWith("README.md:")).length >= 4,
     `README.md shows ${shown.length} source positions`,
   );
-  for (const { where, file } of shown) {
+  for (const { where, file, line, timer } of shown) {
     const stat = await Deno.stat(new URL(file, ROOT)).catch(() => null);
     assert.ok(stat?.isFile, `${where} names ${file}, not a file of this repo`);
+    if (timer === undefined) continue;
+    // heap.leaks() names a timer by where its callback was scheduled.
+    const source = (await Deno.readTextFile(new URL(file, ROOT))).split("\n");
+    assert.ok(
+      source[line - 1]?.includes(`${timer}(`),
+      `${where} shows a ${timer} callback at ${file}:${line}, which reads: ${
+        source[line - 1]
+      }`,
+    );
   }
+  // Allocation sites: named by a live service's sampling.
+  const sampled = shown.filter((p) => p.timer === undefined);
 
   const service = await startWithConsole();
   try {
@@ -122,7 +139,7 @@ Deno.test("every source line the README shows is where the live toolkit puts it"
     >("alloc.top(1000, { all: true })");
     await service.run("alloc.stop()");
     const live = sites.map((s) => `${s.file}:${s.line}:${s.column}`);
-    for (const position of shown) {
+    for (const position of sampled) {
       const { where, file, line, column } = position;
       const named = `${file}:${line}${
         column === undefined ? "" : `:${column}`

@@ -8,7 +8,7 @@
  */
 
 import * as kinds from "../heap/code_kinds.ts";
-import { linkedTarget } from "./toolkit_state.ts";
+import { linkedTarget } from "./linked_target.ts";
 
 /**
  * Whether a script URL is the console's own code: this `console/` folder,

@@ -27,7 +27,7 @@
  */
 
 import { originalPositionFor, TraceMap } from "../npm/trace_mapping.ts";
-import { linkedTarget } from "./toolkit_state.ts";
+import { linkedTarget } from "./linked_target.ts";
 
 /** A position in a developer's source file. */
 export interface SourcePosition {

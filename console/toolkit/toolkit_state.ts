@@ -13,11 +13,19 @@
  */
 
 import { getHeapStatistics } from "node:v8";
-import type { Ownership } from "../heap/holders.ts";
 import { AnalysisClient } from "../heap/worker_client.ts";
 import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
 import { stopChildren } from "./fork_capture.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
+import {
+  type LinkedTarget,
+  linkedTarget,
+  type ProcessMemory,
+  setLinkedTarget,
+} from "./linked_target.ts";
+
+export { linkedTarget };
+export type { LinkedTarget, ProcessMemory };
 import { beginDisturbance } from "./memory_disturbance.ts";
 import { trimAllocator } from "./release_memory.ts";
 
@@ -71,63 +79,8 @@ export interface CaptureRecord {
   shape?: ShapeRecord;
 }
 
-/** Memory figures of the examined process, in bytes. */
-export interface ProcessMemory {
-  /** Resident set size. */
-  rss: number;
-  /** V8 heap in use. */
-  heapUsed: number;
-  /** V8 heap reserved. */
-  heapTotal: number;
-  /** Memory held outside the V8 heap by JS objects. */
-  external: number;
-  /** Array buffer bytes, or null where the runtime counts them in `external` only (Deno). */
-  arrayBuffers: number | null;
-  /** V8's `heap_size_limit` (old generation plus the young reserve). */
-  heapSizeLimit: number;
-}
-
-/**
- * Another process the toolkit examines through an inspector link: what the
- * helpers cannot read from their own process. Made by the attach client.
- */
-export interface LinkedTarget {
-  /** Its pid, as this side sees it. */
-  pid: number;
-  /** What the toolkit calls it in messages, e.g. `pid 1234`. */
-  name: string;
-  /**
-   * Reads its memory figures now.
-   *
-   * @returns The figures.
-   */
-  readMemory(): Promise<ProcessMemory>;
-  /**
-   * An inspector object id for one of its objects that `value` stands for
-   * here (an argument a helper was called with in the target).
-   *
-   * @param value The stand-in.
-   * @param group The object group to hold the remote reference in.
-   * @returns The id, or undefined when `value` stands for nothing there.
-   */
-  objectId(value: object, group: string): Promise<string | undefined>;
-  /**
-   * The stack text of an `Error` made at a position of one of its scripts,
-   * which its runtime maps to the source (Deno maps `Error.stack`).
-   *
-   * @param url The script's URL.
-   * @param line 0-based line in the code V8 runs.
-   * @param column 0-based column.
-   * @returns The stack text, or undefined when it has no mapper.
-   */
-  stackAt(url: string, line: number, column: number): Promise<unknown>;
-  /** Which of its scripts are the session's own (left out of the answers). */
-  ownership: Ownership;
-}
-
 interface State {
   link: InspectorLink | undefined;
-  target: LinkedTarget | undefined;
   targetMemory: ProcessMemory | undefined;
   lock: Promise<unknown>;
   garbagePending: boolean;
@@ -141,7 +94,6 @@ interface State {
 
 const state: State = {
   link: undefined,
-  target: undefined,
   targetMemory: undefined,
   lock: Promise.resolve(),
   garbagePending: false,
@@ -222,17 +174,8 @@ export function useInspectorLink(
     );
   }
   state.link = link;
-  state.target = target;
+  setLinkedTarget(target);
   state.targetMemory = undefined;
-}
-
-/**
- * The process the toolkit examines through a link, if not this one.
- *
- * @returns The target, or undefined in-process.
- */
-export function linkedTarget(): LinkedTarget | undefined {
-  return state.target;
 }
 
 /**
@@ -243,10 +186,11 @@ export function linkedTarget(): LinkedTarget | undefined {
  * @returns The figures.
  */
 export function memoryFigures(): ProcessMemory {
-  if (state.target !== undefined) {
+  const target = linkedTarget();
+  if (target !== undefined) {
     if (state.targetMemory === undefined) {
       throw new Error(
-        `The memory of ${state.target.name} was not read yet: await readMemoryFigures() first`,
+        `The memory of ${target.name} was not read yet: await readMemoryFigures() first`,
       );
     }
     return state.targetMemory;
@@ -269,10 +213,10 @@ export function memoryFigures(): ProcessMemory {
  * @returns The figures.
  */
 export async function readMemoryFigures(): Promise<ProcessMemory> {
-  const target = state.target;
+  const target = linkedTarget();
   if (target === undefined) return memoryFigures();
   const figures = await target.readMemory();
-  if (state.target === target) state.targetMemory = figures;
+  if (linkedTarget() === target) state.targetMemory = figures;
   return figures;
 }
 
@@ -408,7 +352,7 @@ export async function collectCaptureGarbage(): Promise<boolean> {
     }
     await post("HeapProfiler.collectGarbage");
     // malloc_trim reaches this process only: a target keeps what it keeps.
-    state.stats.trimmed = state.target === undefined && trimAllocator();
+    state.stats.trimmed = linkedTarget() === undefined && trimAllocator();
     state.stats.rssAfter = (await readMemoryFigures()).rss;
   } finally {
     state.endDisturbance?.();
@@ -474,7 +418,7 @@ export async function closeToolkitState(): Promise<void> {
     state.sampling = undefined;
     const link = state.link;
     state.link = undefined;
-    state.target = undefined;
+    setLinkedTarget(undefined);
     state.targetMemory = undefined;
     link?.close();
     stopChildren();
@@ -486,7 +430,7 @@ export async function closeToolkitState(): Promise<void> {
  */
 export function closeInspector(): void {
   // A linked target's link is the toolkit's only way there: kept.
-  if (state.target !== undefined) return;
+  if (linkedTarget() !== undefined) return;
   const link = state.link;
   state.link = undefined;
   link?.close();

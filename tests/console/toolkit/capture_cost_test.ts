@@ -7,10 +7,16 @@ import {
   scaledShape,
 } from "../../../console/toolkit/capture_cost.ts";
 import { findLibc } from "../../../console/toolkit/libc.ts";
+import { taskFlags } from "../../_process.ts";
 import {
   closeToolkitState,
   post,
 } from "../../../console/toolkit/toolkit_state.ts";
+
+/** The V8 flags `deno task start:fork` runs with (a capture's child hangs without them). */
+const FORK_V8_FLAGS = (await taskFlags("start:fork")).find((flag) =>
+  flag.startsWith("--v8-flags=")
+)!;
 
 const CHILD = new URL("./_estimate_child.ts", import.meta.url).pathname;
 const HEAP_DIR = new URL("../../../console/heap/", import.meta.url).pathname;
@@ -112,7 +118,7 @@ async function estimateIn(shape: string, fork: boolean): Promise<Estimated> {
         ...(fork
           ? [
             `--allow-ffi=${findLibc()}`,
-            "--v8-flags=--no-concurrent-recompilation",
+            FORK_V8_FLAGS,
           ]
           : []),
         CHILD,

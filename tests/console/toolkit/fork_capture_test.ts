@@ -7,7 +7,12 @@
 
 import assert from "node:assert/strict";
 import { findLibc } from "../../../console/toolkit/libc.ts";
-import { OutputLines } from "../../_process.ts";
+import { OutputLines, taskFlags } from "../../_process.ts";
+
+/** The V8 flags `deno task start:fork` runs with (a capture's child hangs without them). */
+const FORK_V8_FLAGS = (await taskFlags("start:fork")).find((flag) =>
+  flag.startsWith("--v8-flags=")
+)!;
 
 const CHILD = new URL("./_fork_child.ts", import.meta.url).pathname;
 const HEAP_DIR = new URL("../../../console/heap/", import.meta.url).pathname;
@@ -32,7 +37,7 @@ async function startHelper(): Promise<Helper> {
       `--allow-write=${home}`,
       "--allow-sys",
       `--allow-ffi=${LIBC}`,
-      "--v8-flags=--no-concurrent-recompilation",
+      FORK_V8_FLAGS,
       CHILD,
     ],
     env: { HOME: home },
