@@ -44,7 +44,23 @@ class Session {
   /** Sends a snippet; returns the first stdout line matching `pattern`. */
   async send(snippet: string, pattern: RegExp, timeoutMs = 120_000) {
     await this.#writer.write(encoder.encode(snippet + "\n"));
-    return await this.process.stdout.waitFor(pattern, timeoutMs);
+    try {
+      return await this.process.stdout.waitFor(pattern, timeoutMs);
+    } catch (error) {
+      // Say why attach stopped answering: its stderr has the reason (a
+      // session still running is stopped first, as a hung one would be).
+      try {
+        this.process.child.kill("SIGTERM");
+      } catch {
+        // It has exited already.
+      }
+      const { code, stderr } = await this.process.finish();
+      throw new Error(
+        `${
+          (error as Error).message
+        }\nattach exited ${code}; its stderr:\n${stderr}`,
+      );
+    }
   }
 
   /** Reads on to the next stdout line matching `pattern`. */
