@@ -226,6 +226,8 @@ Deno.test("main.ts serve checks the console configuration before anything listen
   const home = Deno.env.get("HOME")!;
   await Deno.mkdir(`${home}/.leakwatch`, { recursive: true });
   const notASocket = `${home}/.leakwatch/console.sock`;
+  // In the run's own HOME, outside what the start task may listen on.
+  const elsewhere = `${home}/elsewhere`;
   await Deno.writeTextFile(notASocket, "a file\n");
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const cases: [string[], RegExp][] = [
@@ -242,12 +244,12 @@ Deno.test("main.ts serve checks the console configuration before anything listen
       /^error: Cannot listen on console 127\.0\.0\.1:\d+: address in use$/,
     ],
     [
-      ["--console-socket", "/tmp/elsewhere/console.sock"],
-      /^error: Cannot listen on \/tmp\/elsewhere\/console\.sock: not permitted; deno task start allows only/,
+      ["--console-socket", `${elsewhere}/console.sock`],
+      /^error: Cannot listen on \S+\/elsewhere\/console\.sock: not permitted; deno task start allows only/,
     ],
     [
-      ["--console-socket", `/tmp/${"s".repeat(120)}.sock`],
-      /^error: Cannot listen on \/tmp\/s+\.sock: a unix socket path may be at most 107 bytes long, this one is 130$/,
+      ["--console-socket", `/${"s".repeat(124)}.sock`],
+      /^error: Cannot listen on \/s+\.sock: a unix socket path may be at most 107 bytes long, this one is 130$/,
     ],
     [
       ["--console-socket", notASocket],

@@ -24,7 +24,6 @@ import { readProcess } from "../../../console/attach/process_facts.ts";
 export const INSPECTOR_PORT = 9229;
 
 const TARGETS = new URL("./_targets/", import.meta.url);
-const LOCK_PATH = "/tmp/leakwatch-inspector-9229.lock";
 const encoder = new TextEncoder();
 
 /** A target process started by a test. */
@@ -225,44 +224,20 @@ export interface PortTurn {
 }
 
 /**
- * Takes the inspector port for one test: a lock file orders attach's own
- * tests (in every worktree and run), then a bounded wait lets whoever else
- * holds 9229 finish. When it stays taken, the test is skipped with the
- * holder named: never signal or stop a process the test did not start.
+ * Takes the inspector port for one test: a bounded wait lets whoever holds
+ * 9229 finish (tests of one run are serial, so another holder is another
+ * run's or another program's). When it stays taken, the test is skipped with
+ * the holder named: never signal or stop a process the test did not start.
  *
- * @param waitMs How long to wait for the lock and for the port.
+ * @param waitMs How long to wait for the port.
  * @returns The turn; call `release()` after the test.
  */
 export async function takeInspectorPort(waitMs = 120_000): Promise<PortTurn> {
   const deadline = Date.now() + waitMs;
-  const file = await Deno.open(LOCK_PATH, {
-    read: true,
-    write: true,
-    create: true,
-  });
-  const release = () => {
-    try {
-      file.unlockSync();
-    } catch {
-      // Not locked.
-    }
-    file.close();
-  };
-  while (!await file.tryLock(true)) {
-    if (Date.now() > deadline) {
-      release();
-      return {
-        skip: `another attach test held ${LOCK_PATH} for ${waitMs / 1000} s`,
-        release() {},
-      };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   while (true) {
     const holders = await portHolders(INSPECTOR_PORT);
-    if (holders.sockets.length === 0) return { release };
+    if (holders.sockets.length === 0) return { release() {} };
     if (Date.now() > deadline) {
-      release();
       return {
         skip: `port ${INSPECTOR_PORT} stayed taken by ${
           holders.pids.length > 0
