@@ -2,7 +2,7 @@
  * Helpers for attach's end-to-end tests: real target processes with no
  * leakwatch code (Deno and Node), `main.ts attach` run with the attach
  * task's permissions, and the machine-wide inspector port 9229 taken in
- * turn (a lock file for our own tests, a bounded wait for anyone else's).
+ * turn (a bounded wait while anyone else holds it).
  *
  * @module
  */
