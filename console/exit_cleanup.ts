@@ -15,7 +15,11 @@
  * @module
  */
 
-import { EXIT_SIGNALS, signalExitCode } from "./exit_signals.ts";
+import {
+  EXIT_SIGNALS,
+  POSIX_EXIT_SIGNALS,
+  signalExitCode,
+} from "./exit_signals.ts";
 
 /**
  * The stop signals whose default action ends the process and that a
@@ -115,19 +119,11 @@ function onSignal(signal: Deno.Signal): void {
 
 /**
  * The exit signals Deno delivers to their default action when a process
- * re-raises them after removing its listener (measured on Deno 2.9.6).
+ * re-raises them after removing its listener: the POSIX ones.
  */
-const REPLAYABLE_SIGNALS: ReadonlySet<Deno.Signal> = new Set([
-  "SIGHUP",
-  "SIGINT",
-  "SIGTERM",
-  "SIGQUIT",
-  "SIGUSR2",
-  "SIGALRM",
-  "SIGVTALRM",
-  "SIGXCPU",
-  "SIGXFSZ",
-]);
+const REPLAYABLE_SIGNALS: ReadonlySet<Deno.Signal> = new Set(
+  POSIX_EXIT_SIGNALS,
+);
 
 /** Listens for exactly what the registrations need, no more. */
 function updateListeners(): void {
