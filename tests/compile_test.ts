@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { exists } from "./_files.ts";
 import { OutputLines } from "./_process.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -102,16 +103,6 @@ async function compileTo(
     return { code: result.code, log, timedOut };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
 import { EXIT_SIGNALS, signalExitCode } from "../../console/exit_signals.ts";
 import { spawnMain, spawnTaskGroup, startServe } from "../_process.ts";
+import { exists } from "../_files.ts";
 
 const HOME = Deno.env.get("HOME")!;
 const SOCKET = `${HOME}/.leakwatch/console.sock`;
-
-/** Whether `path` exists now. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** Waits until a user load has reached the database (its miss is counted). */
 async function untilLoading(url: string): Promise<void> {
