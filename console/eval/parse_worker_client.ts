@@ -90,10 +90,8 @@ const queue: Job[] = [];
 /** The snippet the worker is reading, with its budget's timer. */
 let current: { id: number; job: Job; timer: Timer } | undefined;
 let idleTimer: Timer | undefined;
-/** A worker whose reading was given up, left to finish, and when. */
-let abandoned:
-  | { instance: Worker; since: number; ended: Promise<void>; end(): void }
-  | undefined;
+/** A reading given up and left to finish: since when, and its end. */
+let abandoned: { since: number; ended: Promise<void> } | undefined;
 
 /**
  * Prepares a snippet in the parse worker, waiting for the snippets queued
@@ -327,8 +325,10 @@ function abandonReading(): void {
   if (busy === undefined) return;
   clearTimeout(busy.startup);
   let end = () => {};
-  const ended = new Promise<void>((resolve) => end = resolve);
-  const left = { instance: busy.instance, since: Date.now(), ended, end };
+  const left = {
+    since: Date.now(),
+    ended: new Promise<void>((resolve) => end = resolve),
+  };
   const close = () => {
     busy.instance.terminate();
     if (abandoned === left) abandoned = undefined;
