@@ -7,6 +7,7 @@
  */
 
 import { HeapAnalysis } from "./analysis.ts";
+import { answerQuery } from "./answer.ts";
 import type { Ownership } from "./holders.ts";
 import { SnapshotParser } from "./parser.ts";
 import type { Query, WorkerReply, WorkerRequest } from "./worker_messages.ts";
@@ -146,37 +147,9 @@ function query(id: number, q: Query): void {
     if (q.kind === "leaks") {
       reply({ id, type: "progress", label: "leaks", done: 0, total: 1 });
     }
-    reply({ id, type: "result", value: answer(analysis, q) });
+    reply({ id, type: "result", value: answerQuery(analysis, q) });
   } catch (error) {
     fail(id, error);
-  }
-}
-
-function answer(analysis: HeapAnalysis, q: Query): unknown {
-  switch (q.kind) {
-    case "top":
-      return analysis.top(q.n, q);
-    case "deltas":
-      return analysis.deltas(q.since, q);
-    case "largest":
-      return analysis.largest(q.n, q);
-    case "groups":
-      return analysis.largestGroups(q.n, q);
-    case "leaks":
-      return analysis.leakReport(q.since, q.n, q);
-    case "path": {
-      if (typeof q.target === "string") {
-        const picked = analysis.pick(q.target, q);
-        return picked ? { ...analysis.path(picked.node), picked } : null;
-      }
-      const node = analysis.resolve(q.target, q);
-      return node < 0 ? null : analysis.path(node);
-    }
-    case "graph": {
-      const node = analysis.resolve(q.target, q);
-      if (node < 0) return null;
-      return analysis.retainerGraph(node, q);
-    }
   }
 }
 

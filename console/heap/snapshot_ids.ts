@@ -236,3 +236,56 @@ function fingerprinter(raw: RawSnapshot): (node: number) => number {
     return hash >>> 0;
   };
 }
+
+/**
+ * The names V8 gives the number nodes it makes up while writing a snapshot
+ * (one per small integer a property holds, and per internal integer field):
+ * they are no heap objects, and take a fresh id from the map's counter in
+ * every snapshot.
+ */
+const GENERATED_NUMBER_NAMES = new Set(["smi number", "int"]);
+
+/**
+ * The smallest id a snapshot gave one of the number nodes it made up (see
+ * above): every id below it was given before this snapshot began, by an
+ * earlier snapshot or a walk of the heap (`startTrackingHeapObjects`),
+ * every one from it on by this snapshot. When a walk ran right before the
+ * snapshot, that is the walk's highest id plus one step: the frontier
+ * later snapshots tell new objects by (fork mode, where the snapshot is
+ * written in a child whose own numbering the service never sees).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { firstGeneratedId } from "./snapshot_ids.ts";
+ * const graph = {
+ *   nodeCount: 3,
+ *   nodeId: (n: number) => [7, 11, 9][n]!,
+ *   nodeType: (n: number) => ["object", "number", "number"][n]!,
+ *   nodeName: (n: number) => ["Widget", "smi number", "heap number"][n]!,
+ * };
+ * assert.equal(firstGeneratedId(graph), 11);
+ * ```
+ *
+ * @param graph The snapshot's nodes.
+ * @returns The id, or undefined when the snapshot made none up.
+ */
+export function firstGeneratedId(graph: {
+  nodeCount: number;
+  nodeId(node: number): number;
+  nodeType(node: number): string;
+  nodeName(node: number): string;
+}): number | undefined {
+  let first: number | undefined;
+  for (let n = 0; n < graph.nodeCount; n++) {
+    const id = graph.nodeId(n);
+    if (!isHeapObjectId(id) || (first !== undefined && id >= first)) continue;
+    if (
+      graph.nodeType(n) === "number" &&
+      GENERATED_NUMBER_NAMES.has(graph.nodeName(n))
+    ) {
+      first = id;
+    }
+  }
+  return first;
+}

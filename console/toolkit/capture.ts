@@ -23,9 +23,19 @@ import {
   sizedShape,
   smallObjectHeap,
 } from "./capture_cost.ts";
+import type { SnapshotSummary } from "../heap/analysis.ts";
+import type { Ownership } from "../heap/holders.ts";
+import {
+  AnalysisChild,
+  AnalysisFiles,
+  type ChildReady,
+  exists,
+  progressReader,
+  serveAnalysis,
+} from "./fork_analysis.ts";
 import { ForkCaptureError, snapshotInChild } from "./fork_capture.ts";
+import { libc } from "./libc.ts";
 import { type CaptureEstimate, ensureCaptureFits, heapRoom } from "./memory.ts";
-import { heapObjectId } from "./inspector_handles.ts";
 import { SnapshotShapeScanner } from "./snapshot_shape.ts";
 import {
   captureDone,
@@ -88,11 +98,6 @@ export interface Taken {
   pauseMs: number;
   /** Peak memory of the capture, measured, bytes (null when unknown). */
   peakBytes: number | null;
-  /**
-   * Called with the snapshot's highest node id once it has been read:
-   * keeps the service's heap object ids past the ones the child used.
-   */
-  settle?: (maxNodeId: number) => Promise<void>;
 }
 
 /**
@@ -159,15 +164,14 @@ export async function capture(
   progress("capture", 0, 1);
   captureStarting();
   const heapUsed = smallObjectHeap();
-  const taken = await takeCounted(taker, (t) =>
-    t.stream((chunk) => {
+  const taken = await takeCounted(() =>
+    taker.stream((chunk) => {
       chunks.push(chunk);
       bytes += chunk.length;
       shape.push(chunk);
-    }, admitted.limits));
-  const read = shape.result(heapUsed);
-  if (read) await taken.settle?.(read.maxNodeId);
-  record(taker.mode, bytes, taken, admitted, read);
+    }, admitted.limits)
+  );
+  record(taker.mode, bytes, taken, admitted, shape.result(heapUsed));
   progress("capture", 1, 1);
   return { chunks, bytes, pauseMs: taken.pauseMs };
 }
@@ -199,20 +203,130 @@ export async function captureToFile(
   const heapUsed = smallObjectHeap();
   try {
     progress("capture", 0, 1);
-    const taken = await takeCounted(
-      taker,
-      (t) => t.write(writer, (chunk) => shape.push(chunk), admitted.limits),
+    const taken = await takeCounted(() =>
+      taker.write(writer, (chunk) => shape.push(chunk), admitted.limits)
     );
     progress("capture", 1, 1);
     await writer.commit();
     const bytes = (await Deno.stat(path)).size;
-    const read = shape.result(heapUsed);
-    if (read) await taken.settle?.(read.maxNodeId);
-    record(taker.mode, bytes, taken, admitted, read);
+    record(taker.mode, bytes, taken, admitted, shape.result(heapUsed));
     progress("write", bytes, bytes);
     return { path, bytes, pauseMs: taken.pauseMs };
   } catch (error) {
     await writer.abort();
+    throw error;
+  }
+}
+
+/** A snapshot analysed in a child (fork mode), which holds it. */
+export interface AnalysedInChild {
+  /** Its totals. */
+  summary: SnapshotSummary;
+  /** The child, waiting for questions. */
+  child: AnalysisChild;
+}
+
+/**
+ * Fork mode's capture and analysis: after the admission check, a child
+ * writes the snapshot, analyses it and stays to answer questions
+ * (fork_analysis.ts); the service pauses for `fork()` only, plus one walk
+ * of its heap when `numbered`.
+ *
+ * `numbered` is for a snapshot later ones are compared with (a
+ * `heap.leaks()` baseline, every `heap.growth()`) or that is searched for
+ * a live object's id. V8 numbers heap objects in the service's map of
+ * object ids, which a child's numbering never reaches: a numbered capture
+ * first gives every live object an id in the service
+ * ({@linkcode updateObjectIds}: a GC and a walk of the heap, ~0.3 s for
+ * 150 000 objects), which V8 then keeps as the GC moves it. Its
+ * summary's `maxNodeId` is then the walk's highest id (the child's first
+ * id of its own, less one step: `firstGeneratedId`), not the snapshot's:
+ * later children number the objects born since from the very next id, as
+ * the child did its own nodes. An unnumbered capture (the second
+ * `heap.leaks()`, `heap.top()`) costs `fork()` alone and leaves the
+ * service's ids as they were. (`HeapProfiler.getHeapObjectId` only looks
+ * an object up, never numbers it: the service cannot learn its highest id
+ * without a walk.)
+ *
+ * @param what The operation asking, for the refusal message.
+ * @param progress Receives `capture` 0/1, the child's `parse` and analysis
+ * phases, `capture` 1/1.
+ * @param ownership Which scripts are the console's.
+ * @param numbered Number the service's objects first (see above).
+ * @returns The summary and the child.
+ * @throws {ForkCaptureError} When the child failed; a refusal when it
+ * would not fit.
+ */
+export async function analyseInChild(
+  what: string,
+  progress: Progress,
+  ownership: Ownership,
+  numbered: boolean,
+): Promise<AnalysedInChild> {
+  const lib = libc();
+  if (lib === null) {
+    throw new ForkCaptureError(
+      "fork",
+      "Fork capture needs --allow-ffi on libc (deno task start:fork)",
+    );
+  }
+  const admitted = await admitCapture(what, "fork");
+  const dir = `${await captureDirectory()}/.analysis-${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const files = new AnalysisFiles(dir);
+  progress("capture", 0, 1);
+  captureStarting();
+  const heapUsed = smallObjectHeap();
+  const parent = Deno.pid;
+  const forwarded = progressReader(files.progress, progress);
+  try {
+    const child = await takeCounted(async () => {
+      const done = await snapshotInChild(files.snapshot, files.log, {
+        ...admitted.limits,
+        beforeFork: numbered ? updateObjectIds : undefined,
+        work: () =>
+          serveAnalysis(lib, {
+            files,
+            ownership,
+            parent,
+            workSeconds: admitted.limits.watchdogSeconds,
+          }),
+        ready: () => {
+          forwarded();
+          return exists(files.ready);
+        },
+      });
+      if (done.attempts > 1) childFailed(done.attempts - 1);
+      return done;
+    });
+    const ready = JSON.parse(
+      await Deno.readTextFile(files.ready),
+    ) as ChildReady;
+    const frontier = numbered && ready.firstGeneratedId !== null
+      ? ready.firstGeneratedId - 2
+      : undefined;
+    captureDone({
+      bytes: ready.bytes,
+      // fork(); for a numbered one, the walk of V8's object ids too.
+      pauseMs: child.pauseMs,
+      mode: "fork",
+      estimate: admitted.estimate.need,
+      source: admitted.estimate.shape.source,
+      peak: child.childGrowth,
+      shape: ready.shape ? { ...ready.shape, heapUsed } : undefined,
+    });
+    progress("capture", 1, 1);
+    return {
+      summary: frontier === undefined
+        ? ready.summary
+        : { ...ready.summary, maxNodeId: frontier },
+      child: new AnalysisChild(child.pid, files, {
+        watchdogSeconds: admitted.limits.watchdogSeconds,
+        capBytes: admitted.limits.capBytes,
+      }),
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
 }
@@ -277,12 +391,9 @@ function limitsFor(estimate: CaptureEstimate): CaptureLimits {
 }
 
 /** Runs a capture, counting the children that failed on the way. */
-async function takeCounted(
-  taker: SnapshotTaker,
-  run: (taker: SnapshotTaker) => Promise<Taken>,
-): Promise<Taken> {
+async function takeCounted<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return await run(taker);
+    return await run();
   } catch (error) {
     if (error instanceof ForkCaptureError && error.reason !== "fork") {
       childFailed();
@@ -387,26 +498,12 @@ const forkTaker: SnapshotTaker = {
   },
   async write(writer, onChunk, limits) {
     const log = `${writer.tempPath}.log`;
-    let burnt: Promise<BurnResult> | undefined;
     try {
-      const child = await snapshotInChild(writer.tempPath, log, {
-        ...limits,
-        beforeFork: updateObjectIds,
-        onSpawn() {
-          burnt ??= burnObjectIds(idsToBurn);
-        },
-      });
+      const child = await snapshotInChild(writer.tempPath, log, limits);
       if (child.attempts > 1) childFailed(child.attempts - 1);
       await readBack(writer.tempPath, onChunk);
-      const burn = await burnt!;
-      return {
-        // fork(), and the two updates of V8's object ids around it.
-        pauseMs: child.pauseMs + burn.ms,
-        peakBytes: child.childGrowth,
-        settle: (maxNodeId) => settleObjectIds(burn.highest, maxNodeId),
-      };
+      return { pauseMs: child.pauseMs, peakBytes: child.childGrowth };
     } finally {
-      await burnt?.catch(() => {});
       await Deno.remove(log).catch(() => {});
     }
   },
@@ -441,59 +538,6 @@ async function updateObjectIds(): Promise<number> {
     trackAllocations: false,
   });
   return performance.now() - started;
-}
-
-/**
- * Objects allocated (and numbered) after each fork, so the service's next
- * heap object ids are past those the child gave the nodes it generated
- * (one per small integer value it reports, the roots…: ~17 000 ids for an
- * 89 000-node snapshot). Adjusted after each capture.
- */
-let idsToBurn = 20_000;
-
-/**
- * Numbers `count` new objects in the service (right after `fork()`, while
- * the child works), so its ids move past the child's.
- *
- * @returns About the highest id now, and the pause.
- */
-async function burnObjectIds(count: number): Promise<BurnResult> {
-  const started = performance.now();
-  let dummies: object[] | undefined = Array.from({ length: count }, () => ({}));
-  await post("HeapProfiler.startTrackingHeapObjects", {
-    trackAllocations: false,
-  });
-  let highest = 0;
-  for (const at of [0, count >> 1, count - 1]) {
-    highest = Math.max(highest, await heapObjectId(dummies[at]!));
-  }
-  dummies = undefined;
-  return { highest, ms: performance.now() - started };
-}
-
-/** What {@linkcode burnObjectIds} did. */
-interface BurnResult {
-  /** About the highest id the service has given now. */
-  highest: number;
-  /** How long it paused the service (a GC and a walk of the heap), ms. */
-  ms: number;
-}
-
-/**
- * Checks the service's ids got past the child's highest; burns the rest
- * when they did not (objects born during that capture may then share ids
- * with the child's), and sizes the next burn from what this one needed.
- */
-async function settleObjectIds(
-  burntTo: number,
-  childMax: number,
-): Promise<void> {
-  const lacking = Math.ceil((childMax - burntTo) / 2);
-  const used = Math.ceil((childMax - (burntTo - 2 * idsToBurn)) / 2);
-  idsToBurn = Math.max(20_000, Math.ceil(used * 1.5));
-  // Generously: V8 gives a new object at a dead one's address its id
-  // until the next walk drops it, so a burn numbers fewer than it makes.
-  if (lacking > 0) await burnObjectIds(2 * lacking + 10_000);
 }
 
 /** Reads a snapshot file in pieces of 1 MiB, yielding between them. */

@@ -75,6 +75,10 @@ export interface ChildSnapshot {
   childGrowth: number;
   /** Tries it took: 1, or 2 after a hung or crashed child. */
   attempts: number;
+  /** The child's pid. */
+  pid: number;
+  /** Whether it still runs (its `ready` came true): not reaped yet. */
+  running: boolean;
 }
 
 /** A capture whose child failed, once retried if that could help. */
@@ -118,6 +122,18 @@ export interface ChildOptions {
    * resolves to how long it took, ms.
    */
   beforeFork?: () => Promise<number>;
+  /**
+   * What the child does instead of only writing the snapshot: it writes
+   * the snapshot to `path` itself, and may then work on and never return
+   * (it is `_exit`ed when it does). Synchronous: the child has no event loop.
+   */
+  work?: (path: string) => void;
+  /**
+   * Polled by the service while the child runs: once true, the capture
+   * resolves with the child still running (it is then
+   * {@linkcode awaitChild}'s and {@linkcode endChild}'s to watch and end).
+   */
+  ready?: () => boolean;
 }
 
 // Linux's numbers, the same on x86-64 and AArch64 (asm-generic).
@@ -286,6 +302,47 @@ export function stopChildren(): void {
   }
 }
 
+/**
+ * Watches a child left running by a `ready` capture until `done()` comes
+ * true: killed when its CPU time stops moving for `stallMs` or past
+ * `watchdogSeconds`, like a capturing child.
+ *
+ * @param pid The child.
+ * @param done Polled every 25 ms.
+ * @param options The stall and time limits, the child's memory cap and
+ * where its output goes (for the failure's line).
+ * @returns The child's anonymous memory at its peak meanwhile, bytes.
+ * @throws {ForkCaptureError} When the child ended or was killed first.
+ */
+export async function awaitChild(
+  pid: number,
+  done: () => boolean,
+  options: Pick<ChildOptions, "stallMs" | "watchdogSeconds" | "capBytes"> & {
+    logPath?: string;
+  },
+): Promise<number> {
+  const lib = libc();
+  if (lib === null || !unreaped.has(pid)) {
+    throw new ForkCaptureError("failed", "the analysis child is gone");
+  }
+  const status = await waitForChild(lib, pid, options, done);
+  if (status.kind === "ready") return status.anonPeak;
+  throw failure(status, options.capBytes, options.logPath);
+}
+
+/**
+ * Kills a child left running and reaps it (nothing when it is gone).
+ *
+ * @param pid The child.
+ */
+export function endChild(pid: number): void {
+  const lib = libc();
+  if (lib === null || !unreaped.has(pid)) return;
+  lib.kill(pid, SIGKILL);
+  lib.wait4(pid, new Uint8Array(4), 0, new Uint8Array(144));
+  unreaped.delete(pid);
+}
+
 /** One child, from fork to reaped. */
 async function runChild(
   lib: Libc,
@@ -312,6 +369,7 @@ async function runChild(
     noCore: rlimit(0),
     emptySet: new Uint8Array(128),
     fault: options.fault,
+    work: options.work,
   };
   const maps = readProcFile(lib, "/proc/self/maps", 64 * 2 ** 20);
   // Last before fork(): whatever is allocated after it, the child numbers
@@ -330,15 +388,28 @@ async function runChild(
   }
   unreaped.add(pid);
   options.onSpawn?.(pid);
-  const status = await waitForChild(lib, pid, options);
+  const status = await waitForChild(lib, pid, options, options.ready);
   const durationMs = performance.now() - started;
-  if (status.kind === "exited" && status.code === 0) {
+  if (status.kind === "ready") {
     return {
       pauseMs,
       durationMs,
       childPeakRss: status.maxRss,
       rssAtFork,
       childGrowth: Math.max(0, status.anonPeak - anonAtFork),
+      pid,
+      running: true,
+    };
+  }
+  if (status.kind === "exited" && status.code === 0 && !options.ready) {
+    return {
+      pauseMs,
+      durationMs,
+      childPeakRss: status.maxRss,
+      rssAtFork,
+      childGrowth: Math.max(0, status.anonPeak - anonAtFork),
+      pid,
+      running: false,
     };
   }
   throw failure(
@@ -359,6 +430,7 @@ interface ChildPlan {
   noCore: Uint8Array<ArrayBuffer>;
   emptySet: Uint8Array<ArrayBuffer>;
   fault: ChildOptions["fault"];
+  work: ChildOptions["work"];
 }
 
 /**
@@ -406,7 +478,8 @@ function childMain(lib: Libc, plan: ChildPlan): never {
       // Blocks in the kernel forever, as a child waiting on a lock does.
       while (true) lib.pause();
     }
-    writeHeapSnapshot(plan.path);
+    if (plan.work) plan.work(plan.path);
+    else writeHeapSnapshot(plan.path);
     code = 0;
   } catch (error) {
     try {
@@ -485,6 +558,7 @@ function closeFrom(lib: Libc, first: number): void {
 }
 
 type ChildStatus =
+  | { kind: "ready"; maxRss: number; anonPeak: number }
   | { kind: "exited"; code: number; maxRss: number; anonPeak: number }
   | {
     kind: "signaled";
@@ -496,11 +570,15 @@ type ChildStatus =
     blockedIn?: string;
   };
 
-/** Polls the child until it ends, killing it when it is stuck. */
+/**
+ * Polls the child until it ends or `ready` comes true, killing it when it
+ * is stuck.
+ */
 async function waitForChild(
   lib: Libc,
   pid: number,
-  options: ChildOptions,
+  options: Pick<ChildOptions, "stallMs" | "watchdogSeconds">,
+  ready?: () => boolean,
 ): Promise<ChildStatus> {
   const status = new Int32Array(1);
   const usage = new BigInt64Array(18);
@@ -545,6 +623,13 @@ async function waitForChild(
         anonPeak,
         stalled,
         blockedIn,
+      };
+    }
+    if (got === 0 && ready?.()) {
+      return {
+        kind: "ready",
+        maxRss: peakRssOf(lib, pid) ?? 0,
+        anonPeak: Math.max(anonPeak, anonymousRss(lib, pid) ?? 0),
       };
     }
     if (got < 0) {
@@ -609,11 +694,11 @@ const OUT_OF_MEMORY =
   /out of memory|allocation failed|memory allocation of \d+ bytes failed|Cannot allocate/i;
 
 function failure(
-  status: ChildStatus,
+  status: Exclude<ChildStatus, { kind: "ready" }>,
   capBytes: number | undefined,
-  logPath: string,
+  logPath: string | undefined,
 ): ForkCaptureError {
-  const lines = logLines(logPath);
+  const lines = logPath === undefined ? [] : logLines(logPath);
   const oom = lines.find((l) => OUT_OF_MEMORY.test(l));
   const said = oom ?? lines.find((l) => /fatal|error|panic/i.test(l)) ??
     lines.at(-1);
@@ -681,6 +766,13 @@ function logLines(path: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** A process's peak RSS (`VmHWM` of /proc/<pid>/status), bytes. */
+function peakRssOf(lib: Libc, pid: number): number | undefined {
+  const status = readProcFile(lib, `/proc/${pid}/status`);
+  const kb = status?.match(/^VmHWM:\s+(\d+) kB/m)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
 }
 
 /** A process's anonymous RSS (`RssAnon` of /proc/<pid>/status), bytes. */

@@ -23,13 +23,22 @@ import type {
 } from "../heap/analysis.ts";
 import type { Holder } from "../heap/holders.ts";
 import { CONSOLE_OWNERSHIP } from "../heap/code_kinds.ts";
-import type { AnalysisClient } from "../heap/worker_client.ts";
+import type { Query } from "../heap/worker_messages.ts";
 import type { ProgressFn } from "../heap/progress.ts";
-import { analysisClient, capture } from "./capture.ts";
+import {
+  analyseInChild,
+  analysisClient,
+  capture,
+  captureMode,
+} from "./capture.ts";
 import { formatBytes, formatCount, withInspect } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
-import { linkedTarget } from "./toolkit_state.ts";
+import {
+  analysisChild,
+  linkedTarget,
+  setAnalysisChild,
+} from "./toolkit_state.ts";
 import {
   checkOptions,
   countAndOptions,
@@ -311,6 +320,17 @@ export interface HeapHelpers {
 
 /** The last analysed snapshot's totals (the worker keeps one per process). */
 let lastSummary: SnapshotSummary | undefined;
+/**
+ * Whether its ids may be compared with later snapshots' and live objects'
+ * (always in-process; in fork mode, when the service numbered its objects
+ * before forking: see capture.ts `analyseInChild`).
+ */
+let lastNumbered = false;
+
+/** Asks questions about an analysed snapshot (the worker or a child). */
+interface SnapshotQueries {
+  query<T>(query: Query, onProgress?: ProgressFn): Promise<T>;
+}
 
 interface GrowthBaseline {
   since: number;
@@ -339,22 +359,48 @@ class HeapSession {
 
   /**
    * Runs `fn` on an analysed snapshot, one capture at a time: a fresh one,
-   * or the last one with `reuse` while the worker still holds it.
+   * or the last one with `reuse` while the worker (or, in fork mode, the
+   * analysis child) still holds it. `numbered`: the snapshot's ids will be
+   * compared with later snapshots' or live objects' (a baseline, a target
+   * object), which in fork mode costs the service a walk of its heap.
    */
   analysed<T>(
     what: string,
     options: SnapshotOptions | undefined,
-    fn: (client: AnalysisClient, summary: SnapshotSummary) => Promise<T>,
+    fn: (client: SnapshotQueries, summary: SnapshotSummary) => Promise<T>,
+    numbered = false,
   ): Promise<T> {
     return exclusive(async () => {
+      // An attached target holds the attach session's code, not ours.
+      const ownership = linkedTarget()?.ownership ?? CONSOLE_OWNERSHIP;
+      if (captureMode() === "fork" && linkedTarget() === undefined) {
+        let child = analysisChild();
+        if (
+          !options?.reuse || !child?.hasSnapshot || !lastSummary ||
+          (numbered && !lastNumbered)
+        ) {
+          setAnalysisChild(undefined);
+          lastSummary = undefined;
+          const analysed = await analyseInChild(
+            what,
+            this.progress,
+            ownership,
+            numbered,
+          );
+          child = analysed.child;
+          setAnalysisChild(child);
+          lastSummary = analysed.summary;
+          lastNumbered = numbered;
+        }
+        return await fn(child!, lastSummary);
+      }
       const client = analysisClient();
       client.preflight();
       if (!options?.reuse || !client.hasSnapshot || !lastSummary) {
         lastSummary = undefined;
         const { chunks } = await capture(what, this.progress);
-        // An attached target holds the attach session's code, not ours.
-        const ownership = linkedTarget()?.ownership ?? CONSOLE_OWNERSHIP;
         lastSummary = await client.load(chunks, this.progress, ownership);
+        lastNumbered = true;
       }
       return await fn(client, lastSummary);
     });
@@ -427,7 +473,7 @@ class HeapSession {
         shown,
         () => renderGrowth(shown, options.peak, footer),
       );
-    });
+    }, true);
   }
 
   /** `heap.path()`: the shortest retaining path from a GC root. */
@@ -451,7 +497,7 @@ class HeapSession {
       });
       if (!path) throw notFound(handle);
       return await pathReport(path);
-    });
+    }, typeof target !== "string");
   }
 
   /** `heap.largest()`: objects, or kinds of objects, retaining the most. */
@@ -516,7 +562,7 @@ class HeapSession {
       }, this.progress);
       this.progress("leaks", 1, 1);
       return await leakReport(report, { all: options.all });
-    });
+    }, this.leaksBaseline === undefined || options.reset === true);
   }
 
   /** `heap.graph()`: the retainers around a target as DOT (and an image). */
@@ -590,7 +636,7 @@ class HeapSession {
             ? [`  left out: retainers ${left.join(", ")}`]
             : []),
         ].join("\n"));
-    });
+    }, typeof target !== "string");
   }
 
   /** `heap.snapshot()`: a `.heapsnapshot` file for Chrome DevTools. */

@@ -58,6 +58,7 @@ const SYMBOLS = {
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
   pause: { parameters: [], result: "i32" },
+  usleep: { parameters: ["u32"], result: "i32" },
   getppid: { parameters: [], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   // Copies errno out: reading through a pointer directly

@@ -15,6 +15,7 @@
 import { getHeapStatistics } from "node:v8";
 import { AnalysisClient } from "../heap/worker_client.ts";
 import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
+import type { AnalysisChild } from "./fork_analysis.ts";
 import { stopChildren } from "./fork_capture.ts";
 import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
 import {
@@ -87,12 +88,15 @@ interface State {
   /** Ends the capture's mark for the leak alarm (memory_disturbance.ts). */
   endDisturbance: (() => void) | undefined;
   analysis: AnalysisClient | undefined;
+  /** Fork mode's analysis child, holding the last snapshot. */
+  analysisChild: AnalysisChild | undefined;
   sampling: { interval: number } | undefined;
   stats: CaptureStats;
   lastShape: ShapeRecord | undefined;
 }
 
 const state: State = {
+  analysisChild: undefined,
   link: undefined,
   targetMemory: undefined,
   lock: Promise.resolve(),
@@ -345,10 +349,11 @@ export async function collectCaptureGarbage(): Promise<boolean> {
   state.garbagePending = false;
   try {
     if (state.stats.lastMode === "fork") {
-      // Keeping the analysed snapshot for `reuse` is not worth the worker's
-      // memory (as much as the snapshot) in the service when a new capture
-      // costs it a few GCs' pauses. Stopped now, that RSS comes back.
-      closeAnalysis();
+      // The snapshot and its analysis never entered the service (the
+      // analysis child holds them): no garbage worth a full GC's pause.
+      state.stats.trimmed = false;
+      state.stats.rssAfter = (await readMemoryFigures()).rss;
+      return true;
     }
     await post("HeapProfiler.collectGarbage");
     // malloc_trim reaches this process only: a target keeps what it keeps.
@@ -369,6 +374,26 @@ export async function collectCaptureGarbage(): Promise<boolean> {
 export function analysisClient(): AnalysisClient {
   state.analysis ??= new AnalysisClient();
   return state.analysis;
+}
+
+/**
+ * Fork mode's analysis child holding the last snapshot, if any.
+ *
+ * @returns It, or undefined.
+ */
+export function analysisChild(): AnalysisChild | undefined {
+  return state.analysisChild;
+}
+
+/**
+ * Keeps a new analysis child, ending the one before (its snapshot is
+ * superseded); undefined ends it only.
+ *
+ * @param child The new one.
+ */
+export function setAnalysisChild(child: AnalysisChild | undefined): void {
+  if (state.analysisChild !== child) state.analysisChild?.close();
+  state.analysisChild = child;
 }
 
 /** Stops the analysis worker, if one runs (it frees its snapshot). */
@@ -409,6 +434,7 @@ export function setSampling(value: { interval: number } | undefined): void {
 export async function closeToolkitState(): Promise<void> {
   state.analysis?.close();
   state.analysis = undefined;
+  setAnalysisChild(undefined);
   try {
     if (state.sampling && state.link) {
       state.sampling = undefined;
