@@ -12,7 +12,11 @@
  * - `quit`.
  */
 
-import { capture, SNAPSHOT_TAKERS } from "../../../console/toolkit/capture.ts";
+import {
+  analyseInChild,
+  capture,
+  SNAPSHOT_TAKERS,
+} from "../../../console/toolkit/capture.ts";
 import {
   type ForkCaptureError,
   snapshotInChild,
@@ -121,24 +125,47 @@ async function captureOnce(mode: "fork" | "in-process") {
 
 /**
  * Two captures with 5 000 new widgets in between: the second snapshot's
- * objects newer than the first's highest id are exactly those.
+ * objects newer than the first's highest id are exactly those. In fork
+ * mode as `heap.leaks()` takes them: a numbered baseline, then a capture
+ * that only forks, each analysed in its child (no ownership: this file's
+ * path has a `/console/` in it, which would make its objects the
+ * console's).
  */
 async function newSince(mode: "fork" | "in-process") {
-  const client = () => analysisClient();
-  const taker = { taker: SNAPSHOT_TAKERS[mode] };
-  const first = await exclusive(async () => {
-    const taken = await capture("a test", () => {}, taker);
-    return (await client().load(taken.chunks)).maxNodeId;
-  });
+  type Delta = { name: string; count: number; newCount: number };
   const born: Widget[] = [];
-  for (let i = 0; i < 5_000; i++) born.push(new Widget(`n-${i}`, "new", i));
-  const deltas = await exclusive(async () => {
-    const taken = await capture("a test", () => {}, taker);
-    await client().load(taken.chunks);
-    return await client().query<
-      Array<{ name: string; count: number; newCount: number }>
-    >({ kind: "deltas", since: first });
-  });
+  let deltas: Delta[];
+  if (mode === "fork") {
+    const first = await exclusive(() =>
+      analyseInChild("a test", () => {}, {}, true)
+    );
+    first.child.close();
+    for (let i = 0; i < 5_000; i++) born.push(new Widget(`n-${i}`, "new", i));
+    const second = await exclusive(() =>
+      analyseInChild("a test", () => {}, {}, false)
+    );
+    try {
+      deltas = await second.child.query<Delta[]>({
+        kind: "deltas",
+        since: first.summary.maxNodeId,
+      });
+    } finally {
+      second.child.close();
+    }
+  } else {
+    const client = () => analysisClient();
+    const taker = { taker: SNAPSHOT_TAKERS[mode] };
+    const first = await exclusive(async () => {
+      const taken = await capture("a test", () => {}, taker);
+      return (await client().load(taken.chunks)).maxNodeId;
+    });
+    for (let i = 0; i < 5_000; i++) born.push(new Widget(`n-${i}`, "new", i));
+    deltas = await exclusive(async () => {
+      const taken = await capture("a test", () => {}, taker);
+      await client().load(taken.chunks);
+      return await client().query<Delta[]>({ kind: "deltas", since: first });
+    });
+  }
   const widget = deltas.find((d) => d.name === "Widget");
   return {
     mode,
