@@ -84,11 +84,12 @@ const PAUSE_MS_PER_NODE = 0.012;
 /** Service pause of `fork()` per MiB of RSS (page tables), ms. */
 const FORK_PAUSE_MS_PER_MIB = 0.15;
 /**
- * The service's pause per node for the two updates of V8's object ids around
- * `fork()` (a full GC and a heap walk each): 2–8 µs per node measured by
- * `bench:capture` at a load average of 7–9 on 2 cores, 0.1–2.6 M nodes.
+ * The service's pause per node for the update of V8's object ids before a
+ * numbered capture's `fork()` (a full GC and a heap walk): 1–4 µs per node
+ * measured by `bench:capture` at a load average of 7–9 on 2 cores, 0.1–2.6 M
+ * nodes (half of the two updates measured then).
  */
-const ID_WALK_MS_PER_NODE = 0.003;
+const ID_WALK_MS_PER_NODE = 0.0015;
 
 /**
  * Heap bytes per node assumed when only the heap's size is known, beyond
@@ -329,9 +330,10 @@ export interface LastPause {
 /**
  * How long a capture would pause the service: in-process in proportion to
  * the nodes (the last in-process capture's rate, else a measured one); in a
- * child, `fork()` copying the page tables, in proportion to RSS, and the two
- * walks of the heap that keep V8's object ids in step, in proportion to the
- * nodes (the last fork capture's rate, else a measured one).
+ * child, the most it pauses (a numbered capture: a baseline): `fork()`
+ * copying the page tables, in proportion to RSS, and the walk of the heap
+ * that gives V8's object ids, in proportion to the nodes (a measured rate:
+ * the last fork capture may have walked nothing).
  *
  * @example
  * ```ts
@@ -355,9 +357,6 @@ export function estimatePauseMs(
   last?: LastPause,
 ): number {
   if (mode === "fork") {
-    if (last?.mode === "fork" && last.nodes > 0) {
-      return last.pauseMs * Math.max(1, shape.nodes / last.nodes);
-    }
     return 2 + (rss / 2 ** 20) * FORK_PAUSE_MS_PER_MIB +
       shape.nodes * ID_WALK_MS_PER_NODE;
   }

@@ -286,7 +286,7 @@ export function captureCostText(
 ): string {
   const pause = formatPause(pauseMs);
   return mode === "fork"
-    ? `heap.* snapshot in a child process: the service pauses ~${pause} (fork() and two walks of its heap for V8's object ids) and its rss does not hold the snapshot; the child needs ~${
+    ? `heap.* snapshot in a child process: the service pauses ~${pause} at most (fork(), and for a baseline one walk of its heap for V8's object ids) and its rss holds neither the snapshot nor its analysis; the child needs ~${
       formatBytes(need)
     }, capped`
     : `heap.* snapshot in the service: it pauses ~${pause} and its rss grows ~${

@@ -124,7 +124,7 @@ Deno.test("`ensureCaptureFits()` refuses what V8's heap limit cannot hold", () =
 Deno.test("`captureCostText()` says what a capture costs the service in each mode", () => {
   assert.match(
     captureCostText("fork", 12.4, 300 * 2 ** 20),
-    /in a child process: the service pauses ~12 ms \(fork\(\) and two walks of its heap for V8's object ids\) and its rss does not hold the snapshot; the child needs ~300\.0 MiB, capped/,
+    /in a child process: the service pauses ~12 ms at most \(fork\(\), and for a baseline one walk of its heap for V8's object ids\) and its rss holds neither the snapshot nor its analysis; the child needs ~300\.0 MiB, capped/,
   );
   assert.match(
     captureCostText("in-process", 3700, 300 * 2 ** 20),
