@@ -2,7 +2,7 @@
  * Heap capture benchmark: in-process (`deno task start`) against a forked
  * child (`deno task start:fork`), side by side.
  *
- * - **service**: the real service under a steady load (`hey`, 400 req/s),
+ * - **service**: the real service under a steady load (open loop, 100 req/s),
  *   `heap.leaks()` twice in one console session; the service's pause, its
  *   RSS before, at its peak and after, the capture's own peak (the
  *   service's growth in-process, the child's in a child) and HTTP p99.
@@ -22,6 +22,7 @@
  * deno task bench:capture                 # service + estimate, both modes
  * deno task bench:capture --only estimate # one part
  * deno task bench:capture --only estimate --shapes map,set
+ * deno task bench:capture --only service --fresh # leaks() around a load, from a fresh start
  * deno task bench:capture --hang 100      # the hang rate (takes a while)
  * ```
  *
@@ -718,6 +719,7 @@ const t3 = performance.now();
 const s2 = mem().lastCapture;
 await gc();
 console.log(JSON.stringify({ calls: [t1 - t0, t3 - t2], pauses: [s1.pauseMs, s2.pauseMs],
+  around: [[s1.rssBefore, s1.rssAfter], [s2.rssBefore, s2.rssAfter]],
   peaks: [s1.peak, s2.peak], estimates: [s1.estimate, s2.estimate],
   failures: mem().captureFailures, groups: second.length, rss: Deno.memoryUsage().rss,
   first: String(first).slice(0, 80) }))`;
@@ -728,6 +730,7 @@ interface ServiceRow {
   rssPeak: number;
   rssAfter: number;
   rssLater: number;
+  around: number[][];
   calls: number[];
   pauses: number[];
   peaks: Array<number | null>;
@@ -745,11 +748,16 @@ async function runService(
   task: string,
   seconds: number,
   rate: number,
+  fresh: boolean,
 ): Promise<ServiceRow> {
-  const service = await startService(task, ["--cache-limit", "30000"]);
+  const service = await startService(
+    task,
+    fresh ? [] : ["--cache-limit", "30000"],
+  );
   try {
-    // Fill the cache to its limit, so the heap is steady under the load.
-    await steadyLoad(service.url, 20, 2000).done;
+    // Fill the cache to its limit, so the heap is steady under the load;
+    // fresh: the service as started, the load's users its leak.
+    if (!fresh) await steadyLoad(service.url, 20, 2000).done;
     const quiet = openLoad(service.url, rate);
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const baseline = await quiet.stop();
@@ -761,10 +769,11 @@ async function runService(
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const result = JSON.parse(
-      (await service.eval(LEAKS_TWICE(5))).split("\n")[0]!,
+      (await service.eval(LEAKS_TWICE(fresh ? 20 : 5))).split("\n")[0]!,
     ) as {
       calls: number[];
       pauses: number[];
+      around: number[][];
       peaks: Array<number | null>;
       estimates: number[];
       failures: number;
@@ -786,6 +795,7 @@ async function runService(
       rssPeak: Math.max(...samples),
       rssAfter: result.rss,
       rssLater: Number(new TextDecoder().decode(stdout).trim()) * 1024,
+      around: result.around,
       calls: result.calls,
       pauses: result.pauses,
       peaks: result.peaks,
@@ -802,22 +812,38 @@ async function runService(
   }
 }
 
-async function runServices(seconds: number, rate: number): Promise<string[]> {
+async function runServices(
+  seconds: number,
+  rate: number,
+  fresh: boolean,
+): Promise<string[]> {
   const rows: ServiceRow[] = [];
   for (const { mode, task } of MODES) {
     console.error(`service, ${mode}…`);
-    rows.push(await runService(mode, task, seconds, rate));
+    rows.push(await runService(mode, task, seconds, rate, fresh));
   }
   const cell = (f: (r: ServiceRow) => string) => rows.map(f).join(" | ");
   return [
-    "## The service under load, `heap.leaks()` twice",
+    fresh
+      ? "## The service under load, `heap.leaks()` twice around it, from a fresh start"
+      : "## The service under load, `heap.leaks()` twice",
     "",
-    `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then ${rate} req/s to \`/users/random\` for at least ${seconds} s, open loop (each request's latency counts from when it was due, so a stalled service shows), and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms; "after": once both calls returned and the capture's garbage was collected.`,
+    fresh
+      ? `\`main.ts serve\` with each task's flags, as started (no cache limit: each \`/users/random\` is the leak); ${rate} req/s to \`/users/random\` for at least ${seconds} s, open loop (each request's latency counts from when it was due, so a stalled service shows), and during it \`heap.leaks()\` twice in one console session, 20 s apart (~${
+        rate * 20
+      } users leak in between). RSS sampled with \`ps\` every 100 ms; "after": once both calls returned and the capture's garbage was collected.`
+      : `\`main.ts serve --cache-limit 30000\` with each task's flags, the cache filled first; then ${rate} req/s to \`/users/random\` for at least ${seconds} s, open loop (each request's latency counts from when it was due, so a stalled service shows), and during it \`heap.leaks()\` twice in one console session, 5 s apart. RSS sampled with \`ps\` every 100 ms; "after": once both calls returned and the capture's garbage was collected.`,
     "",
     `| | ${rows.map((r) => r.mode).join(" | ")} |`,
     `| --- | ${rows.map(() => "---").join(" | ")} |`,
     `| service pause per capture | ${
       cell((r) => r.pauses.map((p) => `${Math.round(p)} ms`).join(", "))
+    } |`,
+    `| service RSS around each call (before → after) | ${
+      cell((r) =>
+        r.around.map(([b, a]) => `${mib(b!)} → ${mib(a!)} (${pct(a!, b!)})`)
+          .join(", ")
+      )
     } |`,
     `| \`heap.leaks()\` wall time | ${
       cell((r) => r.calls.map((c) => `${(c / 1000).toFixed(1)} s`).join(", "))
@@ -850,7 +876,7 @@ async function runServices(seconds: number, rate: number): Promise<string[]> {
   ];
 }
 
-/** The hang rate: `count` captures in fork mode under load. */
+/** The hang rate: `count` analyses in a child (fork mode) under load. */
 async function runHang(count: number, rate: number): Promise<string[]> {
   const service = await startService("start:fork", ["--cache-limit", "2000"]);
   try {
@@ -859,10 +885,8 @@ async function runHang(count: number, rate: number): Promise<string[]> {
     const started = performance.now();
     const result = JSON.parse(
       (await service.eval(`const failed = []; let ok = 0;
-const dir = Deno.env.get("HOME") + "/.leakwatch/snapshots";
-await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
 for (let i = 0; i < ${count}; i++) {
-  try { const r = await heap.snapshot(dir + "/hang-" + i + ".heapsnapshot"); await Deno.remove(r.path); ok++; }
+  try { await heap.top(1); ok++; }
   catch (e) { failed.push(String(e.message).slice(0, 200)); }
 }
 console.log(JSON.stringify({ ok, failed, childFailures: mem().captureFailures }))`))
@@ -878,7 +902,7 @@ console.log(JSON.stringify({ ok, failed, childFailures: mem().captureFailures })
     return [
       "## Hang rate in fork mode",
       "",
-      `${count} \`heap.snapshot()\` captures in a row, the service under \`hey\` at ${rate} req/s (${answered.requests} requests, p99 ${
+      `${count} \`heap.top(1)\` calls in a row (each a child that writes the snapshot, analyses it and answers), the service under \`hey\` at ${rate} req/s (${answered.requests} requests, p99 ${
         answered.p99.toFixed(1)
       } ms), with the \`start:fork\` task's V8 flags, ${
         minutes.toFixed(1)
@@ -925,6 +949,7 @@ async function main(): Promise<number> {
     hang: 0,
     seconds: 40,
     rate: 100,
+    fresh: false,
     out: "bench/results/capture.md",
   });
   const load = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
@@ -933,7 +958,9 @@ async function main(): Promise<number> {
   else if (flags.only === "allocators") sections.push(await runAllocators());
   else {
     if (flags.only !== "estimate") {
-      sections.push(await runServices(flags.seconds, flags.rate));
+      sections.push(
+        await runServices(flags.seconds, flags.rate, flags.fresh),
+      );
     }
     if (flags.only !== "service") {
       sections.push(
@@ -952,7 +979,10 @@ async function main(): Promise<number> {
   const out = flags.hang > 0
     ? flags.out.replace(/\.md$/, "_hang.md")
     : flags.only
-    ? flags.out.replace(/\.md$/, `_${flags.only}.md`)
+    ? flags.out.replace(
+      /\.md$/,
+      `_${flags.only}${flags.fresh ? "_fresh" : ""}.md`,
+    )
     : flags.out;
   await Deno.writeTextFile(out, text);
   return 0;

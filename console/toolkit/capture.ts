@@ -34,7 +34,10 @@ import {
   serveAnalysis,
 } from "./fork_analysis.ts";
 import { ForkCaptureError, snapshotInChild } from "./fork_capture.ts";
-import { libc } from "./libc.ts";
+import { errno, type Libc, libc } from "./libc.ts";
+
+/** `kill(pid, 0)`'s errno for a process that exists but is not ours. */
+const EPERM = 1;
 import { type CaptureEstimate, ensureCaptureFits, heapRoom } from "./memory.ts";
 import { SnapshotShapeScanner } from "./snapshot_shape.ts";
 import {
@@ -271,7 +274,9 @@ export async function analyseInChild(
     );
   }
   const admitted = await admitCapture(what, "fork");
-  const dir = `${await captureDirectory()}/.analysis-${crypto.randomUUID()}`;
+  const parentDir = await captureDirectory();
+  await removeOrphans(lib, parentDir);
+  const dir = `${parentDir}/.analysis-${Deno.pid}-${crypto.randomUUID()}`;
   await Deno.mkdir(dir, { mode: 0o700 });
   const files = new AnalysisFiles(dir);
   progress("capture", 0, 1);
@@ -328,6 +333,21 @@ export async function analyseInChild(
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Removes the folders of analysis children whose service is gone (killed
+ * before it could remove them: its child died with it).
+ */
+async function removeOrphans(lib: Libc, dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const pid = Number(entry.name.match(/^\.analysis-(\d+)-/)?.[1]);
+    if (!entry.isDirectory || !(pid > 0) || pid === Deno.pid) continue;
+    // kill(pid, 0): 0 or EPERM while the process exists.
+    if (lib.kill(pid, 0) === 0 || errno(lib) === EPERM) continue;
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true })
+      .catch(() => {});
   }
 }
 

@@ -160,6 +160,15 @@ Deno.test({
   async fn() {
     const home = Deno.env.get("HOME")!;
     const socket = `${home}/.leakwatch/console.sock`;
+    // Left by a service killed with its analysis child (no such pid), and
+    // one of a live process (pid 1): only the first goes.
+    const snapshots = `${home}/.leakwatch/snapshots`;
+    const orphan = `${snapshots}/.analysis-4194303-left`;
+    const alive = `${snapshots}/.analysis-1-alive`;
+    for (const dir of [orphan, alive]) {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      await Deno.writeTextFile(`${dir}/child.log`, "");
+    }
     const service = await spawnMain(
       ["serve", "--port", "0", "--console-socket", socket],
       { denoFlags: await forkFlags() },
@@ -205,9 +214,11 @@ console.log(JSON.stringify({ first, second: mem().lastCapture, rows }));`;
     }
     const { code } = await service.finish();
     assert.equal(code, 0);
-    // The analysis child's folder went with the service.
-    const left = [...Deno.readDirSync(`${home}/.leakwatch/snapshots`)]
-      .filter((e) => e.name.startsWith(".analysis-"));
-    assert.deepEqual(left, []);
+    // The analysis child's folder went with the service, the orphan with
+    // the first capture; the live process's stays.
+    const left = [...Deno.readDirSync(snapshots)]
+      .filter((e) => e.name.startsWith(".analysis-")).map((e) => e.name);
+    assert.deepEqual(left, [".analysis-1-alive"]);
+    await Deno.remove(alive, { recursive: true });
   },
 });
