@@ -331,7 +331,10 @@ export async function awaitChild(
 }
 
 /**
- * Kills a child left running and reaps it (nothing when it is gone).
+ * Kills a child left running and reaps it once it is gone (nothing when it
+ * is gone already). The reaping waits in a timer, not in `wait4`: a child
+ * holding hundreds of MiB takes tens of ms to hand them back to the
+ * kernel, which a blocking wait would make the service's pause.
  *
  * @param pid The child.
  */
@@ -339,8 +342,18 @@ export function endChild(pid: number): void {
   const lib = libc();
   if (lib === null || !unreaped.has(pid)) return;
   lib.kill(pid, SIGKILL);
-  lib.wait4(pid, new Uint8Array(4), 0, new Uint8Array(144));
-  unreaped.delete(pid);
+  const status = new Uint8Array(4);
+  const usage = new Uint8Array(144);
+  const reap = () => {
+    if (!unreaped.has(pid)) return;
+    // 0: not yet; the pid, or -1 (reaped by stopChildren): done.
+    if (lib.wait4(pid, status, WNOHANG, usage) === 0) {
+      Deno.unrefTimer(setTimeout(reap, POLL_MS));
+      return;
+    }
+    unreaped.delete(pid);
+  };
+  reap();
 }
 
 /** One child, from fork to reaped. */
