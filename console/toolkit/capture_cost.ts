@@ -85,11 +85,12 @@ const PAUSE_MS_PER_NODE = 0.012;
 const FORK_PAUSE_MS_PER_MIB = 0.15;
 /**
  * The service's pause per node for the update of V8's object ids before a
- * numbered capture's `fork()` (a full GC and a heap walk): 1–4 µs per node
- * measured by `bench:capture` at a load average of 7–9 on 2 cores, 0.1–2.6 M
- * nodes (half of the two updates measured then).
+ * numbered capture's `fork()` (a full GC and a heap walk): 0.3–0.6 µs per
+ * node measured by `bench:capture --only service` at a load average of 1.5–2
+ * on 2 cores (118 ms at ~180 000 nodes, 208 ms at ~700 000); a busier
+ * machine takes 2–4× that.
  */
-const ID_WALK_MS_PER_NODE = 0.0015;
+const ID_WALK_MS_PER_NODE = 0.0006;
 
 /**
  * Heap bytes per node assumed when only the heap's size is known, beyond

@@ -236,7 +236,9 @@ export function mem(): MemReport {
         [
           "rss after last capture",
           formatBytes(last.rssAfter),
-          last.trimmed
+          last.mode === "fork"
+            ? "the snapshot and its analysis stayed in the child"
+            : last.trimmed
             ? "after a GC and malloc_trim"
             : "after a GC; freed native memory stays in rss (start with deno task start:fork to return it)",
         ],

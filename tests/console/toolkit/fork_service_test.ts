@@ -90,6 +90,15 @@ Deno.test({
         last.rssAfter < last.rssBefore * 1.1,
         `rss ${last.rssBefore} → ${last.rssAfter}`,
       );
+      const table = await run("mem()");
+      assert.match(
+        table.stdout,
+        /rss after last capture\s+[\d.]+ MiB\s+the snapshot and its analysis stayed in the child/,
+      );
+      assert.match(
+        table.stdout,
+        /capture mode\s+fork\s+heap\.\* snapshot in a child process: the service pauses ~[\d.]+ m?s at most \(fork\(\), and for a baseline one walk/,
+      );
       // { reuse: true } asks the child that still holds the snapshot: no
       // new capture.
       const again = await run(
