@@ -157,6 +157,7 @@ const PR_SET_NAME = 15;
 const MADV_DOFORK = 11;
 const WNOHANG = 1;
 const O_RDONLY = 0;
+const O_WRONLY = 1;
 const O_WRONLY_CREAT_TRUNC = 0o1101;
 const ENOMEM = 12;
 /** Exit codes of the child, read back by `failure()`. */
@@ -375,6 +376,8 @@ async function runChild(
     path,
     log: cString(logPath),
     devNull: cString("/dev/null"),
+    oomScore: cString("/proc/self/oom_score_adj"),
+    oomFirst: new TextEncoder().encode("1000"),
     name: cString("leakwatch-snap"),
     parent: lib.getpid(),
     watchdogSeconds: Math.max(1, Math.ceil(options.watchdogSeconds)),
@@ -436,6 +439,8 @@ interface ChildPlan {
   path: string;
   log: Uint8Array<ArrayBuffer>;
   devNull: Uint8Array<ArrayBuffer>;
+  oomScore: Uint8Array<ArrayBuffer>;
+  oomFirst: Uint8Array<ArrayBuffer>;
   name: Uint8Array<ArrayBuffer>;
   parent: number;
   watchdogSeconds: number;
@@ -474,8 +479,14 @@ function childMain(lib: Libc, plan: ChildPlan): never {
     ) {
       lib.signal(signal, SIG_DFL);
     }
-    // The service comes first for the CPU.
+    // The service comes first for the CPU, and the child first for the
+    // kernel's OOM killer, should memory run out.
     lib.setpriority(PRIO_PROCESS, 0, 19);
+    const oom = lib.open(plan.oomScore, O_WRONLY, 0);
+    if (oom >= 0) {
+      lib.write(oom, plan.oomFirst, BigInt(plan.oomFirst.length));
+      lib.close(oom);
+    }
     lib.setrlimit(RLIMIT_CORE, plan.noCore);
     if (plan.cap) lib.setrlimit(RLIMIT_AS, plan.cap);
     lib.umask(0o077);

@@ -188,7 +188,11 @@ export function mem(): MemReport {
           report.captureMode === "fork"
             ? "in the child (capped there)"
             : "on top of rss, at the peak"
-        }; from the ${report.estimateSource}`,
+        }; from the ${report.estimateSource}${
+          report.captureMode === "fork" && report.estimateSource === "heap size"
+            ? " (a guess: Maps and Sets may need several times it; the first child may take the memory available)"
+            : ""
+        }`,
       ],
       [
         "V8 heap limit",

@@ -214,8 +214,28 @@ function descriptors(pid: number): Record<string, string> {
   }
 }
 
+/** A file of /proc, through libc's open and read (FFI): no --allow-read. */
+function procText(path: string): string {
+  const lib = Deno.dlopen(libcPath()!, {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  try {
+    const fd = lib.symbols.open(new TextEncoder().encode(`${path}\0`), 0);
+    if (fd < 0) return "";
+    const buffer = new Uint8Array(4096);
+    const n = Number(lib.symbols.read(fd, buffer, 4096n));
+    lib.symbols.close(fd);
+    return new TextDecoder().decode(buffer.subarray(0, Math.max(0, n)));
+  } finally {
+    lib.close();
+  }
+}
+
 async function blockedChildDescriptors() {
   let fds: Record<string, string> = {};
+  let oomScoreAdj = "";
   const failed = failing({
     watchdogSeconds: 60,
     stallMs: 60_000,
@@ -225,6 +245,7 @@ async function blockedChildDescriptors() {
       // Give it time to close its descriptors, then look and stop it.
       setTimeout(() => {
         fds = descriptors(pid);
+        oomScoreAdj = procText(`/proc/${pid}/oom_score_adj`).trim();
         const lib = Deno.dlopen(libcPath()!, {
           kill: { parameters: ["i32", "i32"], result: "i32" },
         });
@@ -234,7 +255,13 @@ async function blockedChildDescriptors() {
     },
   });
   const result = await failed;
-  return { ...result, fds, own: descriptors(Deno.pid) };
+  return {
+    ...result,
+    fds,
+    own: descriptors(Deno.pid),
+    oomScoreAdj,
+    ownOomScoreAdj: procText("/proc/self/oom_score_adj").trim(),
+  };
 }
 
 async function* stdinLines(): AsyncGenerator<string> {

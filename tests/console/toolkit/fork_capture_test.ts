@@ -234,15 +234,25 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a capture's child holds none of the service's descriptors",
+  name:
+    "a capture's child holds none of the service's descriptors and is the OOM killer's first pick",
   ignore,
   sanitizeResources: false,
   async fn() {
     const helper = await startHelper();
     try {
-      const { fds, own } = await helper.ask<
-        { fds: Record<string, string>; own: Record<string, string> }
+      const { fds, own, oomScoreAdj, ownOomScoreAdj } = await helper.ask<
+        {
+          fds: Record<string, string>;
+          own: Record<string, string>;
+          oomScoreAdj: string;
+          ownOomScoreAdj: string;
+        }
       >("fds");
+      // The child is the kernel's first pick should memory run out; the
+      // service is not moved.
+      assert.equal(oomScoreAdj, "1000");
+      assert.equal(ownOomScoreAdj, "0");
       // The service has its listening socket and more.
       assert.ok(
         Object.values(own).some((t) => t.startsWith("socket:")),
