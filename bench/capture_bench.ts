@@ -9,8 +9,8 @@
  * - **estimate**: the admission estimate against the measured peak on four
  *   heap shapes (small objects, a Map of string keys to objects as in the
  *   users service, a Set of strings, large strings), each captured twice:
- *   first estimated by the probe, then from the first snapshot scaled by the
- *   heap's growth (×1.5).
+ *   first estimated by the probe (in a child: from the heap's size), then
+ *   from the first snapshot scaled by the heap's growth (×1.5).
  * - **allocators** (`--only allocators`): RSS before, at the peak and
  *   after an in-process capture with glibc (plain, `MALLOC_*`, with
  *   `malloc_trim`), jemalloc and mimalloc (`LD_PRELOAD`, Debian's
@@ -428,7 +428,7 @@ async function runEstimates(only: string[]): Promise<string[]> {
   const lines = [
     "## The admission estimate against the measured peak",
     "",
-    "Each shape in a fresh process with the mode's task permissions: a capture (estimated by the probe: `Runtime.queryObjects` on Map and Set), the shape grown ×1.5, a second capture (estimated from the first snapshot, scaled by the heap's growth). Peak: the service's RSS growth sampled every 5 ms in-process, the child's anonymous memory growth (`RssAnon` of /proc/<pid>/status, sampled every 100 ms) in a child.",
+    "Each shape in a fresh process with the mode's task permissions: a capture (estimated in-process by the probe: `Runtime.queryObjects` on Map and Set; in a child from the heap's size, the child capped at the memory available), the shape grown ×1.5, a second capture (estimated from the first snapshot, scaled by the heap's growth). Peak: the service's RSS growth sampled every 5 ms in-process, the child's anonymous memory growth (`RssAnon` of /proc/<pid>/status, sampled every 100 ms) in a child.",
     "",
     "| shape | mode | heap used | nodes | index names | estimated from | estimate | measured peak | estimate ÷ peak | pause |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
