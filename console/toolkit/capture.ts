@@ -33,8 +33,8 @@ import {
   progressReader,
   serveAnalysis,
 } from "./fork_analysis.ts";
-import { ForkCaptureError, snapshotInChild } from "./fork_capture.ts";
-import { errno, type Libc, libc } from "./libc.ts";
+import { ForkCaptureError, forkLibc, snapshotInChild } from "./fork_capture.ts";
+import { errno, type Libc } from "./libc.ts";
 
 /** `kill(pid, 0)`'s errno for a process that exists but is not ours. */
 const EPERM = 1;
@@ -266,13 +266,7 @@ export async function analyseInChild(
   ownership: Ownership,
   numbered: boolean,
 ): Promise<AnalysedInChild> {
-  const lib = libc();
-  if (lib === null) {
-    throw new ForkCaptureError(
-      "fork",
-      "Fork capture needs --allow-ffi on libc (deno task start:fork)",
-    );
-  }
+  const lib = forkLibc();
   const admitted = await admitCapture(what, "fork");
   const parentDir = await captureDirectory();
   await removeOrphans(lib, parentDir);

@@ -235,6 +235,23 @@ export function forkWarmUp(): WarmUp | undefined {
 }
 
 /**
+ * The C library, for a capture in a child.
+ *
+ * @returns It.
+ * @throws {ForkCaptureError} When the process may not call it.
+ */
+export function forkLibc(): Libc {
+  const lib = libc();
+  if (lib === null) {
+    throw new ForkCaptureError(
+      "fork",
+      "Fork capture needs --allow-ffi on libc (deno task start:fork)",
+    );
+  }
+  return lib;
+}
+
+/**
  * Writes a heap snapshot of this process to `path` from a forked child,
  * retrying once when the child hung or crashed. The service pauses only
  * for `fork()`; the child's failure never reaches it beyond the error.
@@ -251,13 +268,7 @@ export async function snapshotInChild(
   logPath: string,
   options: ChildOptions,
 ): Promise<ChildSnapshot> {
-  const lib = libc();
-  if (lib === null) {
-    throw new ForkCaptureError(
-      "fork",
-      "Fork capture needs --allow-ffi on libc (deno task start:fork)",
-    );
-  }
+  const lib = forkLibc();
   // Lazily, right before the first fork: loading two modules, ~1 ms.
   warmUpForkCapture();
   const attempts = options.retry === false ? 1 : 2;
@@ -406,7 +417,12 @@ async function runChild(
   options.onSpawn?.(pid);
   const status = await waitForChild(lib, pid, options, options.ready);
   const durationMs = performance.now() - started;
-  if (status.kind === "ready") {
+  // Done: ready and still running, or (without a `ready`) exited cleanly.
+  const running = status.kind === "ready";
+  if (
+    running ||
+    (status.kind === "exited" && status.code === 0 && !options.ready)
+  ) {
     return {
       pauseMs,
       durationMs,
@@ -414,18 +430,7 @@ async function runChild(
       rssAtFork,
       childGrowth: Math.max(0, status.anonPeak - anonAtFork),
       pid,
-      running: true,
-    };
-  }
-  if (status.kind === "exited" && status.code === 0 && !options.ready) {
-    return {
-      pauseMs,
-      durationMs,
-      childPeakRss: status.maxRss,
-      rssAtFork,
-      childGrowth: Math.max(0, status.anonPeak - anonAtFork),
-      pid,
-      running: false,
+      running,
     };
   }
   throw failure(

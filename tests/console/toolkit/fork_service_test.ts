@@ -26,6 +26,17 @@ async function forkFlags(): Promise<string[]> {
   return flags.filter((flag) => !start.includes(flag));
 }
 
+/** The service as `start:fork` runs it, its console on `socket`. */
+async function startForkService(socket: string) {
+  const service = await spawnMain(
+    ["serve", "--port", "0", "--console-socket", socket],
+    { denoFlags: await forkFlags() },
+  );
+  const url = (await service.stdout.waitFor(/listening on http/))
+    .match(/(http:\/\/\S+)/)![1]!;
+  return { service, url };
+}
+
 Deno.test({
   name: "`start:fork` is `start` plus FFI on libc and the child's V8 flags",
   ignore: LIBC === undefined,
@@ -55,13 +66,8 @@ Deno.test({
   async fn() {
     const home = Deno.env.get("HOME")!;
     const socket = `${home}/.leakwatch/console.sock`;
-    const service = await spawnMain(
-      ["serve", "--port", "0", "--console-socket", socket],
-      { denoFlags: await forkFlags() },
-    );
+    const { service, url } = await startForkService(socket);
     try {
-      const url = (await service.stdout.waitFor(/listening on http/))
-        .match(/(http:\/\/\S+)/)![1]!;
       const tokenFile = (await service.stdout.waitFor(/^console token in /))
         .replace(/^console token in /, "");
       const token = await Deno.readTextFile(tokenFile);
@@ -178,13 +184,8 @@ Deno.test({
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
       await Deno.writeTextFile(`${dir}/child.log`, "");
     }
-    const service = await spawnMain(
-      ["serve", "--port", "0", "--console-socket", socket],
-      { denoFlags: await forkFlags() },
-    );
+    const { service, url } = await startForkService(socket);
     try {
-      const url = (await service.stdout.waitFor(/listening on http/))
-        .match(/(http:\/\/\S+)/)![1]!;
       // One console session: the baseline, 400 users the way a client asks
       // for them, the second call.
       const code = `await heap.leaks();
