@@ -46,6 +46,7 @@ import {
   captureStarting,
   childFailed,
   lastShape,
+  linkedTarget,
   listen,
   post,
 } from "./toolkit_state.ts";
@@ -138,11 +139,14 @@ export interface SnapshotTaker {
 }
 
 /**
- * The taker of this process's captures.
+ * The taker of this process's captures: through the inspector when the
+ * toolkit drives another process (a fork would copy this one), else as the
+ * mode says.
  *
  * @returns In-process, or fork when permitted.
  */
 export function snapshotTaker(): SnapshotTaker {
+  if (linkedTarget() !== undefined) return SNAPSHOT_TAKERS["in-process"];
   return SNAPSHOT_TAKERS[captureMode()];
 }
 
