@@ -23,7 +23,13 @@ import { SnapshotParser } from "../heap/parser.ts";
 import { firstGeneratedId } from "../heap/snapshot_ids.ts";
 import type { ProgressFn } from "../heap/progress.ts";
 import type { Query } from "../heap/worker_messages.ts";
-import { awaitChild, endChild } from "./fork_capture.ts";
+import {
+  allowMoreCpu,
+  awaitChild,
+  childRunning,
+  endChild,
+  WALL_TIME_FACTOR,
+} from "./fork_capture.ts";
 import type { Libc } from "./libc.ts";
 import { type SnapshotShape, SnapshotShapeScanner } from "./snapshot_shape.ts";
 
@@ -100,7 +106,7 @@ export interface ServeOptions {
   ownership: Ownership;
   /** The service's pid: the child ends when its parent is another. */
   parent: number;
-  /** The alarm armed for each piece of work, seconds. */
+  /** The CPU time allowed for each question, seconds. */
   workSeconds: number;
 }
 
@@ -137,7 +143,10 @@ export function serveAnalysis(lib: Libc, options: ServeOptions): void {
       if (lib.getppid() !== options.parent) return;
       lib.usleep(POLL_US);
     }
-    lib.alarm(options.workSeconds);
+    // Its CPU time, and thirty times that of wall time (a starved child is
+    // slow, not hung; one that waits without CPU the service stops).
+    allowMoreCpu(lib, options.workSeconds);
+    lib.alarm(options.workSeconds * WALL_TIME_FACTOR);
     let reply: ChildReply;
     try {
       reply = { value: answerQuery(analysis, JSON.parse(text) as Query) };
@@ -262,9 +271,13 @@ export class AnalysisChild {
     this.#armIdle();
   }
 
-  /** Whether the child still holds its snapshot (as far as is known). */
+  /** Whether the child still runs, holding its snapshot. */
   get hasSnapshot(): boolean {
-    return !this.#closed;
+    if (this.#closed) return false;
+    if (childRunning(this.pid)) return true;
+    // Ended on its own (the OOM killer, an operator): its folder goes too.
+    this.close();
+    return false;
   }
 
   /**

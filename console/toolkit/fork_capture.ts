@@ -22,8 +22,9 @@
  *   it dies with the service (`PR_SET_PDEATHSIG`).
  * - Other threads' locks: threads do not survive `fork()`, so a lock one
  *   held stays held in the child. A child that waits on one is hung: the
- *   service kills it when its CPU time stops moving, `alarm()` in the child
- *   is the backstop, and the capture is retried once. The hangs seen came
+ *   service kills it when its CPU time stops moving (one that spins ends at
+ *   its `RLIMIT_CPU`; `alarm()` is the wall-clock backstop), and the capture
+ *   is retried once. The hangs seen came
  *   from V8's background compilation threads; the `start:fork` task turns
  *   them off (`--no-concurrent-recompilation` and kin): 0 hangs in 60
  *   captures under load, against 6 in 60 with `--single-threaded-gc` only.
@@ -100,7 +101,13 @@ export interface ChildOptions {
    * (`RLIMIT_AS`), or undefined for no cap.
    */
   capBytes?: number;
-  /** The child's own `alarm()`, in seconds: the hard ceiling. */
+  /**
+   * The CPU time the child may use, seconds (`RLIMIT_CPU`: a child that
+   * spins on a lock is ended by it). A child that waits without using CPU
+   * is stopped by the stall check; one the machine starves of CPU is slow,
+   * not hung, so wall time only bounds it at thirty times this (its own
+   * `alarm()`, and the service's backstop).
+   */
   watchdogSeconds: number;
   /**
    * Declared hung when its CPU time has not moved for this long, in ms
@@ -112,9 +119,10 @@ export interface ChildOptions {
   /**
    * For tests: `"hang"` makes the child block in `pause()` instead of
    * snapshotting, as a child waiting on a lock held by a thread that did
-   * not survive `fork()` does.
+   * not survive `fork()` does; `"spin"` makes it spin, as one spinning on
+   * such a lock does.
    */
-  fault?: "hang";
+  fault?: "hang" | "spin";
   /** Called with each child's pid once it is forked. */
   onSpawn?: (pid: number) => void;
   /**
@@ -147,9 +155,11 @@ const SIGPIPE = 13;
 const SIGALRM = 14;
 const SIGTERM = 15;
 const SIGCHLD = 17;
+const SIGXCPU = 24;
 const SIG_DFL = 0n;
 const SIG_SETMASK = 2;
 const PRIO_PROCESS = 0;
+const RLIMIT_CPU = 0;
 const RLIMIT_CORE = 4;
 const RLIMIT_AS = 9;
 const PR_SET_PDEATHSIG = 1;
@@ -163,6 +173,13 @@ const ENOMEM = 12;
 /** Exit codes of the child, read back by `failure()`. */
 const EXIT_THREW = 70;
 const EXIT_ORPHANED = 71;
+/** The child's scheduling priority (nice). */
+const CHILD_NICE = 10;
+/** Wall time a child may take, in units of its CPU time limit. */
+export const WALL_TIME_FACTOR = 30;
+/** `RLIM_INFINITY` of Linux. */
+const RLIM_INFINITY = 0xffffffffffffffffn;
+const RUSAGE_SELF = 0;
 /** Parent polling period while a child runs. */
 const POLL_MS = 25;
 /** How often the child's memory is sampled. */
@@ -343,6 +360,22 @@ export async function awaitChild(
 }
 
 /**
+ * Whether a child left running still runs; one that ended (killed by the
+ * OOM killer or an operator, its alarm) is reaped here.
+ *
+ * @param pid The child.
+ * @returns False once it has ended.
+ */
+export function childRunning(pid: number): boolean {
+  const lib = libc();
+  if (lib === null || !unreaped.has(pid)) return false;
+  const got = lib.wait4(pid, new Uint8Array(4), WNOHANG, new Uint8Array(144));
+  if (got === 0) return true;
+  unreaped.delete(pid);
+  return false;
+}
+
+/**
  * Kills a child left running and reaps it once it is gone (nothing when it
  * is gone already). The reaping waits in a timer, not in `wait4`: a child
  * holding hundreds of MiB takes tens of ms to hand them back to the
@@ -393,6 +426,7 @@ async function runChild(
     parent: lib.getpid(),
     watchdogSeconds: Math.max(1, Math.ceil(options.watchdogSeconds)),
     cap: cap === undefined ? undefined : rlimit(cap),
+    cpu: cpuLimit(Math.max(1, Math.ceil(options.watchdogSeconds))),
     noCore: rlimit(0),
     emptySet: new Uint8Array(128),
     fault: options.fault,
@@ -450,6 +484,7 @@ interface ChildPlan {
   parent: number;
   watchdogSeconds: number;
   cap: Uint8Array<ArrayBuffer> | undefined;
+  cpu: Uint8Array<ArrayBuffer>;
   noCore: Uint8Array<ArrayBuffer>;
   emptySet: Uint8Array<ArrayBuffer>;
   fault: ChildOptions["fault"];
@@ -466,7 +501,8 @@ function childMain(lib: Libc, plan: ChildPlan): never {
     // The watchdog first: whatever follows may hang.
     lib.signal(SIGALRM, SIG_DFL);
     lib.sigprocmask(SIG_SETMASK, plan.emptySet, 0n);
-    lib.alarm(plan.watchdogSeconds);
+    lib.alarm(plan.watchdogSeconds * WALL_TIME_FACTOR);
+    lib.setrlimit(RLIMIT_CPU, plan.cpu);
     lib.prctl(PR_SET_PDEATHSIG, BigInt(SIGKILL), 0n, 0n, 0n);
     if (lib.getppid() !== plan.parent) lib._exit(EXIT_ORPHANED);
     lib.prctl_name(PR_SET_NAME, plan.name, 0n, 0n, 0n);
@@ -484,9 +520,10 @@ function childMain(lib: Libc, plan: ChildPlan): never {
     ) {
       lib.signal(signal, SIG_DFL);
     }
-    // The service comes first for the CPU, and the child first for the
-    // kernel's OOM killer, should memory run out.
-    lib.setpriority(PRIO_PROCESS, 0, 19);
+    // The service comes first for the CPU (nice 10: a tenth of a core it
+    // shares with one busy process; 19 starved it for minutes on a loaded
+    // machine), and the child first for the kernel's OOM killer.
+    lib.setpriority(PRIO_PROCESS, 0, CHILD_NICE);
     const oom = lib.open(plan.oomScore, O_WRONLY, 0);
     if (oom >= 0) {
       lib.write(oom, plan.oomFirst, BigInt(plan.oomFirst.length));
@@ -506,6 +543,11 @@ function childMain(lib: Libc, plan: ChildPlan): never {
     if (plan.fault === "hang") {
       // Blocks in the kernel forever, as a child waiting on a lock does.
       while (true) lib.pause();
+    }
+    if (plan.fault === "spin") {
+      // Burns CPU forever, as a child spinning on a lock does.
+      let n = 0;
+      while (n >= 0) n = (n + 1) % 1e9;
     }
     if (plan.work) plan.work(plan.path);
     else writeHeapSnapshot(plan.path);
@@ -612,8 +654,9 @@ async function waitForChild(
   const status = new Int32Array(1);
   const usage = new BigInt64Array(18);
   const stallMs = options.stallMs ?? 5_000;
-  // The child's own alarm should end it; this is the service's backstop.
-  const deadline = performance.now() + options.watchdogSeconds * 1000 + 5_000;
+  // The child's own limits should end it; this is the service's backstop.
+  const deadline = performance.now() +
+    options.watchdogSeconds * WALL_TIME_FACTOR * 1000 + 5_000;
   let cpu = -1;
   let cpuSince = performance.now();
   let sampled = 0;
@@ -740,13 +783,16 @@ function failure(
     );
   }
   if (
-    status.kind === "signaled" && (status.signal === SIGALRM || status.stalled)
+    status.kind === "signaled" &&
+    (status.signal === SIGALRM || status.signal === SIGXCPU || status.stalled)
   ) {
     return new ForkCaptureError(
       "hung",
       `the capture's child hung (${
         status.signal === SIGALRM
           ? "its watchdog alarm fired"
+          : status.signal === SIGXCPU
+          ? "it used up its CPU time without finishing"
           : `its CPU time stopped moving${
             status.blockedIn ? ` in ${status.blockedIn}` : ""
           }; killed`
@@ -838,8 +884,40 @@ function addressSpaceEnd(): bigint | undefined {
 }
 
 function rlimit(bytes: number): Uint8Array<ArrayBuffer> {
-  const limit = new BigUint64Array([BigInt(bytes), BigInt(bytes)]);
+  return rlimits(bytes, bytes);
+}
+
+/** A `struct rlimit`: its soft and hard limits. */
+function rlimits(
+  soft: number | bigint,
+  hard: number | bigint,
+): Uint8Array<ArrayBuffer> {
+  const limit = new BigUint64Array([BigInt(soft), BigInt(hard)]);
   return new Uint8Array(limit.buffer);
+}
+
+/**
+ * `RLIMIT_CPU` at `seconds`, soft only: the kernel sends `SIGXCPU` (which
+ * ends the child) there, and the limit can be raised again later (an
+ * unprivileged process cannot raise a hard one).
+ */
+function cpuLimit(seconds: number): Uint8Array<ArrayBuffer> {
+  return rlimits(seconds, RLIM_INFINITY);
+}
+
+/**
+ * In a child: allows `seconds` more of CPU time from now on (the analysis
+ * child, once per question).
+ *
+ * @param lib The C library.
+ * @param seconds CPU seconds.
+ */
+export function allowMoreCpu(lib: Libc, seconds: number): void {
+  const usage = new BigInt64Array(18);
+  lib.getrusage(RUSAGE_SELF, new Uint8Array(usage.buffer));
+  // ru_utime and ru_stime: seconds and microseconds each.
+  const used = Number(usage[0]! + usage[2]!) + 1;
+  lib.setrlimit(RLIMIT_CPU, cpuLimit(used + Math.ceil(seconds)));
 }
 
 function mib(bytes: number): string {

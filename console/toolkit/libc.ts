@@ -59,6 +59,7 @@ const SYMBOLS = {
   getpagesize: { parameters: [], result: "i32" },
   pause: { parameters: [], result: "i32" },
   usleep: { parameters: ["u32"], result: "i32" },
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
   getppid: { parameters: [], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   // Copies errno out: reading through a pointer directly

@@ -7,6 +7,7 @@
  * - `capture fork|in-process`: a capture through `capture()`, its text
  *   analysed by the analysis worker; pause, RSS before/peak/after, counts.
  * - `hang`: a child made to block; the error's reason and message.
+ * - `spin`: a child made to spin, with 1 s of CPU time; the same.
  * - `cap`: a real snapshot in a child capped at 8 MiB.
  * - `fds`: the descriptors a blocked child holds (read from /proc).
  * - `quit`.
@@ -293,6 +294,14 @@ for await (const line of stdinLines()) {
         watchdogSeconds: 60,
         stallMs: 1500,
         fault: "hang",
+      });
+      break;
+    case "spin":
+      answer = await failing({
+        watchdogSeconds: 1,
+        stallMs: 60_000,
+        retry: false,
+        fault: "spin",
       });
       break;
     case "cap":

@@ -204,7 +204,7 @@ interface Failed {
 
 Deno.test({
   name:
-    "a hung child and a capped child are reported; the service keeps serving",
+    "a hung child, a spinning one and a capped one are reported; the service keeps serving",
   ignore,
   sanitizeResources: false,
   async fn() {
@@ -216,6 +216,11 @@ Deno.test({
       assert.equal(hung.reason, "hung");
       assert.match(hung.message!, /child hung .*CPU time stopped moving/);
       assert.match(hung.message!, /after a retry/);
+      // One that spins (CPU time moving: no stall) ends at its CPU limit.
+      const spun = await helper.ask<Failed>("spin");
+      assert.equal(spun.ok, false);
+      assert.equal(spun.reason, "hung", spun.message);
+      assert.match(spun.message!, /used up its CPU time without finishing/);
       const capped = await helper.ask<Failed>("cap");
       assert.equal(capped.ok, false);
       assert.equal(capped.reason, "capped", capped.message);

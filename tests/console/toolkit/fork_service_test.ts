@@ -113,6 +113,24 @@ Deno.test({
       const [shown, next] = JSON.parse(again.stdout.split("\n")[0]!);
       assert.equal(shown, 3, again.stderr);
       assert.deepEqual(next, last);
+      // The child killed (as the OOM killer would): reuse takes a new one.
+      const children = (await Deno.readTextFile(
+        `/proc/${service.child.pid}/task/${service.child.pid}/children`,
+      )).trim().split(/\s+/).filter((p) => p !== "");
+      const analysing = [];
+      for (const pid of children) {
+        const name = await Deno.readTextFile(`/proc/${pid}/comm`)
+          .catch(() => "");
+        if (name.trim() === "leakwatch-snap") analysing.push(Number(pid));
+      }
+      assert.equal(analysing.length, 1, `children: ${children}`);
+      Deno.kill(analysing[0]!, "SIGKILL");
+      const after = await run(
+        "const fresh = await heap.top(3, { reuse: true }); console.log(JSON.stringify([fresh.length, mem().lastCapture]))",
+      );
+      const [rows3, third] = JSON.parse(after.stdout.split("\n")[0]!);
+      assert.equal(rows3, 3, after.stderr);
+      assert.notDeepEqual(third, last);
       const snapshot = await run(
         "console.log(JSON.stringify((await heap.snapshot()).path))",
       );
@@ -206,9 +224,14 @@ console.log(JSON.stringify({ first, second: mem().lastCapture, rows }));`;
         /^cache \(lib\/users\.ts\)/.test(r.heldBy)
       );
       assert.ok(cache, JSON.stringify(rows.map((r: object) => r)));
-      // 400 users, each with its 64-hex id string: no more, no fewer.
-      assert.equal(cache.mainCount, 400, cache.heldBy);
-      assert.equal(cache.count, 800, cache.objects);
+      // 400 users, each with its 64-hex id string; no more, and at most a
+      // few fewer: a new object V8 places where a numbered one died before
+      // the next walk keeps the dead one's id (1 of 800 seen under load).
+      assert.ok(
+        cache.mainCount <= 400 && cache.mainCount >= 396,
+        `${cache.mainCount} ${cache.heldBy}`,
+      );
+      assert.ok(cache.count <= 800 && cache.count >= 792, cache.objects);
       // The baseline walks the heap for V8's ids; the second only forks.
       assert.ok(
         second.pauseMs < first.pauseMs,
