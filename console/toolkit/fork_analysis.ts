@@ -62,7 +62,18 @@ type ChildReply =
   | { value: unknown }
   | { error: { name: string; message: string } };
 
-/** The files of one analysis child, under its private directory. */
+/**
+ * The files of one analysis child, under its private directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AnalysisFiles } from "./fork_analysis.ts";
+ * const files = new AnalysisFiles("/home/u/.leakwatch/snapshots/.analysis-1-x");
+ * assert.equal(files.query(2), "/home/u/.leakwatch/snapshots/.analysis-1-x/query-2.json");
+ * assert.ok(files.ready.endsWith("/ready.json"));
+ * ```
+ */
 export class AnalysisFiles {
   /** @param dir The child's private directory. */
   constructor(readonly dir: string) {}
@@ -114,6 +125,16 @@ export interface ServeOptions {
  * The child's whole life after its set-up (fork_capture.ts `work`): the
  * snapshot, its analysis, then questions until it is killed. Synchronous
  * throughout; never returns unless it fails (the caller `_exit`s then).
+ * Runs only in a forked child (capture.ts `analyseInChild` forks it).
+ *
+ * @example
+ * ```ts ignore
+ * snapshotInChild(files.snapshot, files.log, {
+ *   watchdogSeconds: 120,
+ *   work: () => serveAnalysis(lib, { files, ownership: {}, parent, workSeconds: 120 }),
+ *   ready: () => exists(files.ready),
+ * });
+ * ```
  *
  * @param lib The C library.
  * @param options Files, ownership, limits.
@@ -352,6 +373,22 @@ export class AnalysisChild {
 /**
  * A poll that forwards the child's progress file when it changed, read at
  * most every 250 ms.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { progressReader } from "./fork_analysis.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, JSON.stringify({ label: "parse", done: 1, total: 4 }));
+ * const seen: unknown[] = [];
+ * progressReader(path, (...args) => seen.push(args))();
+ * assert.deepEqual(seen, [["parse", 1, 4]]);
+ * await Deno.remove(path);
+ * ```
+ *
+ * @param path The child's progress file.
+ * @param onProgress Where it goes (nothing is read without it).
+ * @returns The poll.
  */
 export function progressReader(
   path: string,
@@ -376,7 +413,20 @@ export function progressReader(
   };
 }
 
-/** Whether a file is there. */
+/**
+ * Whether a file is there (a sync check, for polls).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exists } from "./fork_analysis.ts";
+ * assert.equal(exists(Deno.cwd()), true);
+ * assert.equal(exists(`${Deno.cwd()}/no such file here`), false);
+ * ```
+ *
+ * @param path The file.
+ * @returns True when it can be stat'ed.
+ */
 export function exists(path: string): boolean {
   try {
     Deno.statSync(path);

@@ -254,6 +254,13 @@ export function forkWarmUp(): WarmUp | undefined {
 /**
  * The C library, for a capture in a child.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ForkCaptureError, forkLibc } from "./fork_capture.ts";
+ * assert.throws(() => forkLibc(), ForkCaptureError); // no --allow-ffi in tests
+ * ```
+ *
  * @returns It.
  * @throws {ForkCaptureError} When the process may not call it.
  */
@@ -363,6 +370,13 @@ export async function awaitChild(
  * Whether a child left running still runs; one that ended (killed by the
  * OOM killer or an operator, its alarm) is reaped here.
  *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { childRunning } from "./fork_capture.ts";
+ * assert.equal(childRunning(Deno.pid), false); // not a child of ours
+ * ```
+ *
  * @param pid The child.
  * @returns False once it has ended.
  */
@@ -377,9 +391,15 @@ export function childRunning(pid: number): boolean {
 
 /**
  * Kills a child left running and reaps it once it is gone (nothing when it
- * is gone already). The reaping waits in a timer, not in `wait4`: a child
+ * is gone already, or was never ours). The reaping waits in a timer, not in `wait4`: a child
  * holding hundreds of MiB takes tens of ms to hand them back to the
  * kernel, which a blocking wait would make the service's pause.
+ *
+ * @example
+ * ```ts
+ * import { endChild } from "./fork_capture.ts";
+ * endChild(Deno.pid); // not a child of ours: nothing happens
+ * ```
  *
  * @param pid The child.
  */
