@@ -28,6 +28,11 @@ export interface SessionIO {
    * the interactive client).
    */
   progress: ProgressFn;
+  /**
+   * Aborts when the session closes: what the bindings hold for the session
+   * alone can be let go then.
+   */
+  closed?: AbortSignal;
 }
 
 /**
@@ -282,10 +287,12 @@ export async function createSessionCore(
   // may outlive it (a hook in the namespace keeps the session's scope, the
   // toolkit's `io` in it), and must not keep its connection too.
   const link: { sinks?: SessionSinks; core?: SessionCore } = { sinks };
+  const ended = new AbortController();
   const io: SessionIO = {
     progress(label, done, total) {
       link.sinks?.progress(link.core?.currentId ?? null, label, done, total);
     },
+    closed: ended.signal,
   };
   const scope = await context.scope(io);
   const evaluator = createEvaluator(context.namespace, {
@@ -306,6 +313,7 @@ export async function createSessionCore(
   link.core = new SessionCore(context, evaluator, () => {
     link.sinks = undefined;
     link.core = undefined;
+    ended.abort();
   });
   return link.core;
 }

@@ -36,7 +36,9 @@ import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
 import {
   analysisChild,
+  holdObjectIds,
   linkedTarget,
+  releaseObjectIds,
   setAnalysisChild,
 } from "./toolkit_state.ts";
 import {
@@ -355,7 +357,15 @@ class HeapSession {
   /** The start of the interval the last `heap.growth()` compared. */
   shownSince = 0;
 
-  constructor(readonly progress: ProgressFn) {}
+  /**
+   * @param progress Where capture and analysis progress goes.
+   * @param closed Aborts when the console session ends: its baselines go.
+   */
+  constructor(readonly progress: ProgressFn, closed?: AbortSignal) {
+    closed?.addEventListener("abort", () => {
+      releaseObjectIds(this).catch(() => {});
+    }, { once: true });
+  }
 
   /**
    * Runs `fn` on an analysed snapshot, one capture at a time: a fresh one,
@@ -392,6 +402,8 @@ class HeapSession {
           lastSummary = analysed.summary;
           lastNumbered = numbered;
         }
+        // A baseline of this session: V8's ids stay while it lives.
+        if (numbered) holdObjectIds(this);
         return await fn(child!, lastSummary);
       }
       const client = analysisClient();
@@ -402,6 +414,9 @@ class HeapSession {
         lastSummary = await client.load(chunks, this.progress, ownership);
         lastNumbered = true;
       }
+      // Every snapshot taken here numbered the heap; V8's ids stay while
+      // this session lives.
+      holdObjectIds(this);
       return await fn(client, lastSummary);
     });
   }
@@ -677,10 +692,15 @@ class HeapSession {
  * baselines).
  *
  * @param progress Receives capture, parse and analysis progress.
+ * @param closed Aborts when the session ends (its baselines, and with the
+ * last of them V8's map of object ids, go).
  * @returns The helpers.
  */
-export function createHeap(progress: ProgressFn): HeapHelpers {
-  const session = new HeapSession(progress);
+export function createHeap(
+  progress: ProgressFn,
+  closed?: AbortSignal,
+): HeapHelpers {
+  const session = new HeapSession(progress, closed);
   // A plain object of own functions, not the session itself: completing or
   // inspecting `heap` in the console shows exactly these, and the baselines
   // stay out of the operator's reach.

@@ -93,6 +93,29 @@ export function connectInProcess(): InspectorLink {
   };
 }
 
+/**
+ * Drops V8's map of heap object ids in this process: V8 clears it when an
+ * inspector session's heap profiler is disabled (closing any session does
+ * it too), so a throwaway session does that. Sampling another session
+ * started goes on (it is that session's); the next snapshot or walk of
+ * the heap numbers objects anew.
+ *
+ * @example
+ * ```ts
+ * import { clearHeapObjectIds } from "./inspector_link.ts";
+ * await clearHeapObjectIds();
+ * ```
+ */
+export async function clearHeapObjectIds(): Promise<void> {
+  const session = new Session() as unknown as LooseSession;
+  session.connect();
+  try {
+    await postInProcess(session, "HeapProfiler.disable");
+  } finally {
+    session.disconnect();
+  }
+}
+
 async function postInProcess<T>(
   session: LooseSession,
   method: string,

@@ -57,6 +57,11 @@ export interface ToolkitIO {
    * `write` (characters), `analyse: ...` (phases).
    */
   progress: ProgressFn;
+  /**
+   * Aborts when the console session ends: its heap baselines go, and with
+   * the last of them V8's map of object ids (toolkit_state.ts).
+   */
+  closed?: AbortSignal;
 }
 
 /**
@@ -137,7 +142,7 @@ export function createToolkit(io: ToolkitIO): Toolkit {
     gc,
     count,
     instances,
-    heap: createHeap(progress),
+    heap: createHeap(progress, io.closed),
     alloc: createAlloc(),
     leak,
     help,

@@ -17,7 +17,11 @@ import { AnalysisClient } from "../heap/worker_client.ts";
 import type { CaptureMode, HeapShape, ShapeRecord } from "./capture_cost.ts";
 import type { AnalysisChild } from "./fork_analysis.ts";
 import { stopChildren } from "./fork_capture.ts";
-import { connectInProcess, type InspectorLink } from "./inspector_link.ts";
+import {
+  clearHeapObjectIds,
+  connectInProcess,
+  type InspectorLink,
+} from "./inspector_link.ts";
 import {
   type LinkedTarget,
   linkedTarget,
@@ -394,6 +398,64 @@ export function analysisChild(): AnalysisChild | undefined {
 export function setAnalysisChild(child: AnalysisChild | undefined): void {
   if (state.analysisChild !== child) state.analysisChild?.close();
   state.analysisChild = child;
+}
+
+/** The console sessions holding baselines made of V8's object ids. */
+const idHolders = new Set<object>();
+
+/**
+ * Records that a console session keeps baselines made of V8's heap object
+ * ids (a `heap.leaks()` or `heap.growth()` baseline, any in-process
+ * snapshot): V8's map of ids (~60 bytes a live object) must stay.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holdObjectIds, objectIdHolders, releaseObjectIds } from "./toolkit_state.ts";
+ * const session = {};
+ * holdObjectIds(session);
+ * assert.equal(objectIdHolders(), 1);
+ * await releaseObjectIds(session);
+ * assert.equal(objectIdHolders(), 0);
+ * ```
+ *
+ * @param owner The session's heap helpers.
+ */
+export function holdObjectIds(owner: object): void {
+  idHolders.add(owner);
+}
+
+/**
+ * How many console sessions keep baselines made of object ids.
+ *
+ * @returns The count.
+ */
+export function objectIdHolders(): number {
+  return idHolders.size;
+}
+
+/**
+ * A console session let its baselines go (it closed). With the last one,
+ * V8's map of object ids is dropped (the service's RSS goes back where it
+ * was before the first baseline), and with it the analysed snapshots (the
+ * worker's, the analysis child's), whose ids would no longer match:
+ * the next capture numbers the heap anew. Not for an attached target (its
+ * ids are its own).
+ *
+ * @param owner The session's heap helpers.
+ * @returns Whether the map was dropped.
+ */
+export async function releaseObjectIds(owner: object): Promise<boolean> {
+  if (!idHolders.delete(owner) || idHolders.size > 0) return false;
+  if (linkedTarget() !== undefined || state.link === undefined) return false;
+  return await exclusive(async () => {
+    // A session may have taken a baseline meanwhile.
+    if (idHolders.size > 0 || linkedTarget() !== undefined) return false;
+    setAnalysisChild(undefined);
+    closeAnalysis();
+    await clearHeapObjectIds();
+    return true;
+  });
 }
 
 /** Stops the analysis worker, if one runs (it frees its snapshot). */
