@@ -857,8 +857,15 @@ async function runServices(
     `| service RSS after | ${
       cell((r) => `${mib(r.rssAfter)} (${pct(r.rssAfter, r.rssBefore)})`)
     } |`,
-    `| service RSS a moment later (\`gc()\` again) | ${
+    `| service RSS a moment later (\`gc()\` again, the session closed) | ${
       cell((r) => `${mib(r.rssLater)} (${pct(r.rssLater, r.rssBefore)})`)
+    } |`,
+    `| service RSS right before the first call → a moment later | ${
+      cell((r) =>
+        `${mib(r.around[0]![0]!)} → ${mib(r.rssLater)} (${
+          pct(r.rssLater, r.around[0]![0]!)
+        })`
+      )
     } |`,
     `| HTTP p99 without captures | ${
       cell((r) => `${r.baselineP99.toFixed(1)} ms`)
