@@ -31,6 +31,7 @@ import {
   capture,
   captureMode,
 } from "./capture.ts";
+import { ForkCaptureError } from "./fork_capture.ts";
 import { formatBytes, formatCount, withInspect } from "./report.ts";
 import { exclusive } from "./inspector.ts";
 import { heapObjectId } from "./inspector_handles.ts";
@@ -384,11 +385,7 @@ class HeapSession {
       // An attached target holds the attach session's code, not ours.
       const ownership = linkedTarget()?.ownership ?? CONSOLE_OWNERSHIP;
       if (captureMode() === "fork" && linkedTarget() === undefined) {
-        let child = analysisChild();
-        if (
-          !options?.reuse || !child?.hasSnapshot || !lastSummary ||
-          (numbered && !lastNumbered)
-        ) {
+        const fresh = async () => {
           setAnalysisChild(undefined);
           lastSummary = undefined;
           const analysed = await analyseInChild(
@@ -397,14 +394,28 @@ class HeapSession {
             ownership,
             numbered,
           );
-          child = analysed.child;
-          setAnalysisChild(child);
+          setAnalysisChild(analysed.child);
           lastSummary = analysed.summary;
           lastNumbered = numbered;
-        }
+          return analysed;
+        };
+        const held = analysisChild();
+        const reused = options?.reuse === true && held?.hasSnapshot === true &&
+          lastSummary !== undefined && (lastNumbered || !numbered);
+        const taken = reused
+          ? { child: held!, summary: lastSummary! }
+          : await fresh();
         // A baseline of this session: V8's ids stay while it lives.
         if (numbered) holdObjectIds(this);
-        return await fn(child!, lastSummary);
+        try {
+          return await fn(taken.child, taken.summary);
+        } catch (error) {
+          // The child that held the snapshot died meanwhile (the OOM
+          // killer, an operator): a fresh one, once.
+          if (!reused || !(error instanceof ForkCaptureError)) throw error;
+          const again = await fresh();
+          return await fn(again.child, again.summary);
+        }
       }
       const client = analysisClient();
       client.preflight();
@@ -553,10 +564,20 @@ class HeapSession {
       LEAKS_KEYS,
     );
     return this.analysed("heap.leaks()", {}, async (client, summary) => {
-      // Ids survive closing the inspector session (measured); should they
-      // ever restart, the old baseline would mean nothing: set it again.
+      // V8 clears its ids when any inspector session in the process closes
+      // (the toolkit's own link stays open): the old baseline then means
+      // nothing. A fork capture that did not number the heap cannot be the
+      // new one (its ids are the child's): the next call takes it.
       const restarted = this.leaksBaseline !== undefined &&
         summary.maxNodeId < this.leaksBaseline;
+      if (restarted && !lastNumbered) {
+        this.leaksBaseline = undefined;
+        return withInspect(
+          [] as LeakRow[],
+          () =>
+            "heap ids restarted since the baseline (an inspector session closed in this process): call heap.leaks() again to set a new one",
+        );
+      }
       if (this.leaksBaseline === undefined || options.reset || restarted) {
         this.leaksBaseline = summary.maxNodeId;
         return withInspect(

@@ -129,6 +129,7 @@ Deno.test({
       const after = await run(
         "const fresh = await heap.top(3, { reuse: true }); console.log(JSON.stringify([fresh.length, mem().lastCapture]))",
       );
+      assert.equal(after.code, 0, after.stderr);
       const [rows3, third] = JSON.parse(after.stdout.split("\n")[0]!);
       assert.equal(rows3, 3, after.stderr);
       assert.notDeepEqual(third, last);
