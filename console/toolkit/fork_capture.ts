@@ -76,10 +76,8 @@ export interface ChildSnapshot {
   childGrowth: number;
   /** Tries it took: 1, or 2 after a hung or crashed child. */
   attempts: number;
-  /** The child's pid. */
+  /** The child's pid (still running when `ready` was given). */
   pid: number;
-  /** Whether it still runs (its `ready` came true): not reaped yet. */
-  running: boolean;
 }
 
 /** A capture whose child failed, once retried if that could help. */
@@ -472,9 +470,8 @@ async function runChild(
   const status = await waitForChild(lib, pid, options, options.ready);
   const durationMs = performance.now() - started;
   // Done: ready and still running, or (without a `ready`) exited cleanly.
-  const running = status.kind === "ready";
   if (
-    running ||
+    status.kind === "ready" ||
     (status.kind === "exited" && status.code === 0 && !options.ready)
   ) {
     return {
@@ -484,7 +481,6 @@ async function runChild(
       rssAtFork,
       childGrowth: Math.max(0, status.anonPeak - anonAtFork),
       pid,
-      running,
     };
   }
   throw failure(
