@@ -85,10 +85,12 @@ const PAUSE_MS_PER_NODE = 0.012;
 const FORK_PAUSE_MS_PER_MIB = 0.15;
 /**
  * The service's pause per node for the update of V8's object ids before a
- * numbered capture's `fork()` (a full GC and a heap walk): 0.3–0.6 µs per
- * node measured by `bench:capture --only service` at a load average of 1.5–2
- * on 2 cores (118 ms at ~180 000 nodes, 208 ms at ~700 000); a busier
- * machine takes 2–4× that.
+ * numbered capture's `fork()` (a full GC and a heap walk). Measured by
+ * `bench:capture --only service` at a load average of 1.5–2 on 2 cores:
+ * 108–149 ms at 164 000 live objects, 239–253 ms at 354 000 (as
+ * `heap.leaks()` counts them), 0.7–0.9 µs a live object. A snapshot has more
+ * nodes than live objects (the nodes' count for these heaps was not taken):
+ * 0.6 µs a node errs high. A busier machine takes 2–4× that.
  */
 const ID_WALK_MS_PER_NODE = 0.0006;
 
