@@ -308,16 +308,14 @@ export async function analyseInChild(
     const frontier = numbered && ready.firstGeneratedId !== null
       ? ready.firstGeneratedId - 2
       : undefined;
-    captureDone({
-      bytes: ready.bytes,
-      // fork(); for a numbered one, the walk of V8's object ids too.
-      pauseMs: child.pauseMs,
-      mode: "fork",
-      estimate: admitted.estimate.need,
-      source: admitted.estimate.shape.source,
-      peak: child.childGrowth,
-      shape: ready.shape ? { ...ready.shape, heapUsed } : undefined,
-    });
+    // The pause: fork(); for a numbered one, the walk of V8's ids too.
+    record(
+      "fork",
+      ready.bytes,
+      { pauseMs: child.pauseMs, peakBytes: child.childGrowth },
+      admitted,
+      ready.shape ? { ...ready.shape, heapUsed } : undefined,
+    );
     progress("capture", 1, 1);
     return {
       summary: frontier === undefined
